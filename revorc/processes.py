@@ -1,0 +1,91 @@
+"""Start the platform's long-running processes (API, and later workers and UIs) and supervise them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from serving.core.config import Settings
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    popen: subprocess.Popen | None = None
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """Environment for child processes: where the state lives and how to reach the services."""
+    env = dict(os.environ)
+    env["REVORC_HOME"] = str(settings.home)
+    env.setdefault("DATABASE_URL", settings.owner_database_url)
+    env.setdefault("DAGSTER_HOME", str(settings.home / "dagster"))
+    typesense = settings.typesense
+    if typesense:
+        env.setdefault("TYPESENSE_URL", typesense[0])
+        env.setdefault("TYPESENSE_API_KEY", typesense[1])
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    return env
+
+
+def api_process(settings: Settings, host: str, port: int) -> Process:
+    return Process(
+        name="api",
+        args=[sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory",
+              "--host", host, "--port", str(port), "--proxy-headers"],
+        url=f"http://{host}:{port}",
+    )
+
+
+def run_supervised(processes: list[Process], settings: Settings, console: Console) -> int:
+    """Run until Ctrl-C or until one process dies; then stop the others."""
+    env = service_env(settings)
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for process in processes:
+        log = (logs / f"{process.name}.log").open("ab")
+        process.popen = subprocess.Popen(process.args, env={**env, **process.env}, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+    stop = False
+
+    def _signal(signum, frame):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _signal)
+    exit_code = 0
+    try:
+        while not stop:
+            for process in processes:
+                if process.popen and process.popen.poll() is not None:
+                    console.print(f"[red]{process.name} exited with code {process.popen.returncode}; "
+                                  f"see {logs / (process.name + '.log')}[/red]")
+                    stop, exit_code = True, 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("\nStopping…")
+    finally:
+        for process in processes:
+            if process.popen and process.popen.poll() is None:
+                process.popen.terminate()
+        for process in processes:
+            if process.popen:
+                try:
+                    process.popen.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.popen.kill()
+    return exit_code
+
+
+def log_path(settings: Settings, name: str) -> Path:
+    return settings.home / "logs" / f"{name}.log"

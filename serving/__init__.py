@@ -1,0 +1,1 @@
+"""AIRevenueOrc operational application: the FastAPI serving layer, its domains and migrations."""

@@ -1,0 +1,5 @@
+"""/accounts routes (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,20 @@
+"""The only router registry: every domain router is mounted here."""
+
+from fastapi import APIRouter
+
+from serving.accounts.router import router as accounts_router
+from serving.activities.router import calls_router
+from serving.activities.router import router as activities_router
+from serving.api_keys.router import router as api_keys_router
+from serving.auth.router import router as auth_router
+from serving.deals.router import router as deals_router
+from serving.prospects.router import router as prospects_router
+
+api_router = APIRouter()
+api_router.include_router(auth_router, prefix="/auth", tags=["auth"])
+api_router.include_router(api_keys_router, prefix="/api-keys", tags=["api-keys"])
+api_router.include_router(prospects_router, prefix="/prospects", tags=["prospects"])
+api_router.include_router(accounts_router, prefix="/accounts", tags=["accounts"])
+api_router.include_router(deals_router, prefix="/deals", tags=["deals"])
+api_router.include_router(activities_router, prefix="/activities", tags=["activities"])
+api_router.include_router(calls_router, prefix="/calls", tags=["calls"])

@@ -1,0 +1,1 @@
+"""Scoped, hashed API keys for programmatic access (seed 6.2)."""

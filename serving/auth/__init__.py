@@ -1,0 +1,1 @@
+"""Login and the current user."""

@@ -1,0 +1,33 @@
+"""Login request and token response."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from serving.core.schemas import ApiModel, Email, InputModel
+
+
+class LoginRequest(InputModel):
+    email: Email
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserOut(ApiModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    team_id: uuid.UUID | None
+    email: str
+    full_name: str | None
+    role: str
+    is_active: bool
+    last_login_at: datetime | None = None
+
+
+class TokenResponse(ApiModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+    user: UserOut

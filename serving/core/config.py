@@ -1,0 +1,161 @@
+"""Settings for every process of the platform, read from the environment only."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_ROLE = "revorc_app"
+READONLY_ROLE = "revorc_readonly"
+RUNTIME_FILE = "runtime.json"
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str | int) -> timedelta:
+    """Parse `7d`, `12h`, `30m`, `45s` or a number of seconds, as in JWT_EXPIRATION."""
+    if isinstance(value, int):
+        return timedelta(seconds=value)
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"invalid duration {value!r}: use a number followed by s, m, h, d or w")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+class Settings(BaseSettings):
+    """One place for configuration. Secrets have no usable default outside development."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False, validate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias="REVORC_ENV"
+    )
+    revorc_home: Path = Field(default=Path(".revorc"), validation_alias="REVORC_HOME")
+
+    # DATABASE_URL is the owner connection (migrations, pipelines). The API and worker use
+    # APP_DATABASE_URL, a role that does not own the tables, so row-level security applies.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    app_database_url: str | None = Field(default=None, validation_alias="APP_DATABASE_URL")
+    readonly_database_url: str | None = Field(default=None, validation_alias="READONLY_DATABASE_URL")
+    db_pool_size: int = Field(default=10, validation_alias="DB_POOL_SIZE")
+
+    typesense_url: str | None = Field(default=None, validation_alias="TYPESENSE_URL")
+    typesense_api_key: SecretStr | None = Field(default=None, validation_alias="TYPESENSE_API_KEY")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+
+    jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")
+    jwt_expiration: timedelta = Field(default=timedelta(days=7), validation_alias="JWT_EXPIRATION")
+    jwt_algorithm: str = "HS256"
+
+    rate_limit_enabled: bool = Field(default=True, validation_alias="RATE_LIMIT_ENABLED")
+    rate_limit_general: str = Field(default="1000/hour", validation_alias="RATE_LIMIT_GENERAL")
+    rate_limit_auth: str = Field(default="10/minute", validation_alias="RATE_LIMIT_AUTH")
+    rate_limit_search: str = Field(default="100/minute", validation_alias="RATE_LIMIT_SEARCH")
+
+    allowed_origins: list[str] = Field(default_factory=list, validation_alias="ALLOWED_ORIGINS")
+    api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
+    api_port: int = Field(default=8000, validation_alias="API_PORT")
+    public_api_url: str | None = Field(default=None, validation_alias="PUBLIC_API_URL")
+    import_max_bytes: int = Field(default=20 * 1024 * 1024, validation_alias="IMPORT_MAX_BYTES")
+
+    @field_validator("jwt_expiration", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str | int) else value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Settings:
+        if self.jwt_secret is None:
+            if self.environment == "production":
+                raise ValueError("JWT_SECRET must be set in production (at least 32 characters)")
+            self.jwt_secret = SecretStr(_development_secret(self.revorc_home))
+        elif self.environment == "production" and len(self.jwt_secret.get_secret_value()) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters in production")
+        return self
+
+    # -- derived -----------------------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        return self.revorc_home.expanduser().resolve()
+
+    def runtime(self) -> dict:
+        """What `revorc services` recorded about the embedded services it started."""
+        path = self.home / RUNTIME_FILE
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    @property
+    def owner_database_url(self) -> str:
+        url = self.database_url or self.runtime().get("database_url")
+        if not url:
+            raise RuntimeError(
+                "No database configured: start the embedded services with `revorc services` "
+                "(or `revorc up`), or set DATABASE_URL."
+            )
+        return _with_driver(url)
+
+    @property
+    def api_database_url(self) -> str:
+        """The non-owner connection used by the API and worker (row-level security applies)."""
+        if self.app_database_url:
+            return _with_driver(self.app_database_url)
+        return _with_user(self.owner_database_url, APP_ROLE)
+
+    @property
+    def dashboard_database_url(self) -> str:
+        if self.readonly_database_url:
+            return _with_driver(self.readonly_database_url)
+        return _with_user(self.owner_database_url, READONLY_ROLE)
+
+    @property
+    def typesense(self) -> tuple[str, str] | None:
+        url = self.typesense_url or self.runtime().get("typesense_url")
+        key = self.typesense_api_key.get_secret_value() if self.typesense_api_key else None
+        key = key or self.runtime().get("typesense_api_key")
+        return (url, key) if url and key else None
+
+
+def _with_driver(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _with_user(url: str, user: str) -> str:
+    """Same server and database, another role (the embedded server trusts local socket logins)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(username=user, password=None).render_as_string(hide_password=False)
+
+
+def _development_secret(home: Path) -> str:
+    """A random secret kept in REVORC_HOME so development tokens survive restarts."""
+    path = home.expanduser() / "secrets" / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

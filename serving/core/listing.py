@@ -1,0 +1,46 @@
+"""Shared filter and sort helpers for list endpoints (`?sort=-createdAt`, ranges, free text)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Select, or_
+from sqlalchemy.sql.elements import ColumnElement
+
+from serving.core.errors import ValidationFailed
+
+
+def apply_sort(
+    stmt: Select, sort: str | None, columns: Mapping[str, Any], *, default: str, tiebreak: Any
+) -> Select:
+    """`sort` is a comma-separated list of camelCase fields, `-` for descending."""
+    order = []
+    for part in (sort or default).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        descending = part.startswith("-")
+        name = part.lstrip("-+")
+        column = columns.get(name)
+        if column is None:
+            raise ValidationFailed(
+                f"cannot sort by '{name}'", details={"field": "sort", "value": sort, "allowed": sorted(columns)}
+            )
+        order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
+    return stmt.order_by(*order, tiebreak)
+
+
+def escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains_any(text: str, *columns: Any) -> ColumnElement[bool]:
+    pattern = f"%{escape_like(text.strip())}%"
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def check_range(name: str, low: float | None, high: float | None) -> None:
+    if low is not None and high is not None and low > high:
+        raise ValidationFailed(f"{name}: minimum is greater than maximum",
+                               details={"field": name, "value": [low, high]})

@@ -1,0 +1,91 @@
+"""Rate limits per the seed: general per user or key, auth per IP, search per user.
+
+Counts live in memory by default and in Redis when REDIS_URL is set (shared by every API process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.core.config import Settings
+from serving.core.errors import error_response
+from serving.core.security import InvalidToken, decode_access_token
+
+EXEMPT_PATHS = ("/healthz", "/readyz", "/docs", "/redoc", "/openapi.json")
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.limiter = FixedWindowRateLimiter(storage_from_string(settings.redis_url or "memory://"))
+        self.general = parse(settings.rate_limit_general)
+        self.auth = parse(settings.rate_limit_auth)
+        self.search = parse(settings.rate_limit_search)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.settings.rate_limit_enabled:
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if path.startswith(EXEMPT_PATHS) or not path.startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        client = scope.get("client")
+        ip = client[0] if client else "unknown"
+        if path.startswith("/api/v1/auth/"):
+            item, identity = self.auth, f"auth:ip:{ip}"
+        else:
+            item = self.search if path.startswith("/api/v1/search") else self.general
+            identity = f"{'search' if item is self.search else 'general'}:{self._identity(headers, ip)}"
+        allowed = self.limiter.hit(item, identity)
+        stats = self.limiter.get_window_stats(item, identity)
+        reset = int(math.ceil(stats.reset_time))
+        limit_headers = [
+            (b"x-ratelimit-limit", str(item.amount).encode()),
+            (b"x-ratelimit-remaining", str(max(stats.remaining, 0)).encode()),
+            (b"x-ratelimit-reset", str(reset).encode()),
+        ]
+        if not allowed:
+            retry_after = max(reset - int(time.time()), 1)
+            response = error_response(
+                "RATE_LIMITED", f"rate limit of {item} exceeded; retry in {retry_after} s", 429,
+                {"limit": item.amount, "window": str(item), "retryAfter": retry_after},
+                headers={"Retry-After": str(retry_after)},
+            )
+            response.raw_headers.extend(limit_headers)
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + limit_headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _identity(self, headers: dict[str, str], ip: str) -> str:
+        """Per user for tokens, per key for API keys, per IP for anonymous calls."""
+        api_key = headers.get("x-api-key")
+        authorization = headers.get("authorization", "")
+        scheme, _, credential = authorization.partition(" ")
+        credential = credential.strip()
+        if not api_key and scheme.lower() == "bearer" and credential.startswith("sk_"):
+            api_key = credential
+        if api_key:
+            return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
+        if scheme.lower() == "bearer" and credential:
+            try:
+                return "user:" + decode_access_token(credential, settings=self.settings)["sub"]
+            except InvalidToken:
+                pass
+        return "ip:" + ip

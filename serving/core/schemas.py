@@ -1,0 +1,56 @@
+"""Base Pydantic models: camelCase on the wire (the seed's style), snake_case accepted too."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import phonenumbers
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
+
+
+class ApiModel(BaseModel):
+    """Response models (read from ORM objects)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        from_attributes=True,
+    )
+
+
+class InputModel(ApiModel):
+    """Request bodies: unknown fields are refused so typos are reported, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _normalize_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def _normalize_phone(value: str) -> str:
+    """E.164; numbers without a country code are read as US numbers."""
+    try:
+        parsed = phonenumbers.parse(value, None if value.strip().startswith("+") else "US")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+_url = TypeAdapter(AnyHttpUrl)
+
+
+def _normalize_url(value: str) -> str:
+    return str(_url.validate_python(value))
+
+
+Email = Annotated[EmailStr, AfterValidator(_normalize_email)]
+Phone = Annotated[str, Field(max_length=40), AfterValidator(_normalize_phone)]
+Url = Annotated[str, Field(max_length=2048), AfterValidator(_normalize_url)]
+Score = Annotated[int, Field(ge=0, le=100)]
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+Text = Annotated[str, Field(max_length=20000)]

@@ -1,0 +1,1 @@
+"""Deals: the sales pipeline (seed 1.2)."""

@@ -1,0 +1,5 @@
+"""/deals routes (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,76 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import text
+
+from serving.api import api_router
+from serving.core.config import Settings, get_settings
+from serving.core.db import session_factory
+from serving.core.errors import error_response, install_error_handlers
+from serving.core.ratelimit import RateLimitMiddleware
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Revenue orchestration API: CRM (prospects, accounts, deals, activities, calls),
+API keys and authentication.
+
+Authenticate with `Authorization: Bearer <JWT from /api/v1/auth/login>` or `X-API-Key: sk_live_…`.
+Errors use `{"success": false, "error": {"code", "message", "details"}}`; lists use
+`{"data": [...], "pagination": {"page", "limit", "total", "pages"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="AIRevenueOrc API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory(settings.api_database_url, settings.db_pool_size)
+
+    install_error_handlers(app)
+    app.add_middleware(RateLimitMiddleware, settings=settings)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-Request-ID"],
+        )
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = rid[:128]
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process is up")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: the database answers")
+    def readyz():
+        try:
+            with app.state.session_factory() as session:
+                session.execute(text("select 1"))
+        except Exception as exc:  # any failure means "not ready"
+            logger.warning("readiness check failed: %s", exc)
+            return error_response("SERVICE_UNAVAILABLE", "database not reachable", 503, {"check": "database"})
+        return {"status": "ready", "checks": {"database": "ok"}}
+
+    app.include_router(api_router, prefix="/api/v1")
+    return app

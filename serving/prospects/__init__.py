@@ -1,0 +1,1 @@
+"""Prospects: the contacts sales works (seed 1.1)."""

@@ -1,0 +1,141 @@
+"""/prospects: CRUD, filters, CSV import/export, activities and insights."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import StreamingResponse
+from pydantic import field_validator
+
+from serving.activities import service as activities_service
+from serving.activities.schemas import ActivityOut
+from serving.api_keys.models import Scope
+from serving.audit import service as audit
+from serving.core.deps import AppSettings, DbSession, require
+from serving.core.errors import NotFound, PayloadTooLarge, ValidationFailed
+from serving.core.idempotency import IdempotencyDep
+from serving.core.pagination import Page, Pagination, page_of, paginate
+from serving.core.principal import Principal
+from serving.prospects import csv_io, insights, service
+from serving.prospects.models import Prospect
+from serving.prospects.schemas import (
+    ImportResult,
+    ProspectCreate,
+    ProspectFilters,
+    ProspectInsights,
+    ProspectOut,
+    ProspectUpdate,
+)
+
+router = APIRouter()
+
+Reader = Annotated[Principal, require(Scope.prospects_read)]
+Writer = Annotated[Principal, require(Scope.prospects_write)]
+
+
+class ProspectQuery(ProspectFilters):
+    sort: str | None = None
+
+    @field_validator("status", "intent_tier", mode="before")
+    @classmethod
+    def _split(cls, value):
+        if isinstance(value, list):
+            return [part.strip() for item in value for part in str(item).split(",") if part.strip()]
+        return value
+
+
+Filters = Annotated[ProspectQuery, Query()]
+
+
+def _get_or_404(db, prospect_id: uuid.UUID) -> Prospect:
+    prospect = service.get(db_session=db, prospect_id=prospect_id)
+    if prospect is None:
+        raise NotFound("prospect", prospect_id)
+    return prospect
+
+
+@router.get("", response_model=Page[ProspectOut], summary="List prospects with filters, sort and pages")
+def list_prospects(db: DbSession, principal: Reader, pagination: Pagination, filters: Filters):
+    items, meta = paginate(db, service.filtered(filters, filters.sort), pagination)
+    return page_of([ProspectOut.model_validate(p) for p in items], meta)
+
+
+@router.post("", response_model=ProspectOut, status_code=201, summary="Create a prospect")
+def create_prospect(body: ProspectCreate, db: DbSession, principal: Writer, idem: IdempotencyDep):
+    def create() -> ProspectOut:
+        prospect = service.create(db_session=db, principal=principal, data=body)
+        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+                     action="create", entity_type="prospect", entity_id=prospect.id)
+        return ProspectOut.model_validate(prospect)
+
+    return idem.run(create, payload=body)
+
+
+@router.post("/import", response_model=ImportResult, summary="Import prospects from a CSV file")
+async def import_prospects(
+    db: DbSession, principal: Writer, settings: AppSettings,
+    file: Annotated[UploadFile, File(description="CSV with a header row; `email` is required")],
+) -> ImportResult:
+    data = await file.read(settings.import_max_bytes + 1)
+    if len(data) > settings.import_max_bytes:
+        raise PayloadTooLarge(f"file larger than {settings.import_max_bytes} bytes",
+                              details={"maxBytes": settings.import_max_bytes})
+    if not data.strip():
+        raise ValidationFailed("the file is empty", code="INVALID_CSV", details={"field": "file"})
+    parsed = csv_io.parse_import(data)
+    counts = service.import_rows(db_session=db, principal=principal, parsed=parsed)
+    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+                 action="import", entity_type="prospect",
+                 changes={**counts, "failed": len(parsed.errors), "file": file.filename})
+    return ImportResult(total_rows=parsed.total_rows, failed=len({e["row"] for e in parsed.errors}),
+                        errors=parsed.errors, **counts)
+
+
+@router.get("/export", summary="Export the filtered prospects as CSV",
+            responses={200: {"content": {"text/csv": {}}}})
+def export_prospects(db: DbSession, principal: Reader, filters: Filters):
+    rows = list(db.scalars(service.filtered(filters, filters.sort)))
+    return StreamingResponse(
+        csv_io.export_rows(rows), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="prospects.csv"'},
+    )
+
+
+@router.get("/{prospect_id}", response_model=ProspectOut, summary="Get a prospect")
+def get_prospect(prospect_id: uuid.UUID, db: DbSession, principal: Reader):
+    return ProspectOut.model_validate(_get_or_404(db, prospect_id))
+
+
+@router.put("/{prospect_id}", response_model=ProspectOut, summary="Update a prospect (fields sent are changed)")
+def update_prospect(prospect_id: uuid.UUID, body: ProspectUpdate, db: DbSession, principal: Writer):
+    prospect = _get_or_404(db, prospect_id)
+    changes = service.update(db_session=db, prospect=prospect, data=body)
+    if changes:
+        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+                     action="update", entity_type="prospect", entity_id=prospect.id, changes=changes)
+    return ProspectOut.model_validate(prospect)
+
+
+@router.delete("/{prospect_id}", status_code=204, summary="Delete a prospect and its timeline")
+def delete_prospect(prospect_id: uuid.UUID, db: DbSession, principal: Writer) -> None:
+    prospect = _get_or_404(db, prospect_id)
+    service.delete(db_session=db, prospect=prospect)
+    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+                 action="delete", entity_type="prospect", entity_id=prospect_id,
+                 changes={"email": prospect.email})
+
+
+@router.get("/{prospect_id}/activities", response_model=Page[ActivityOut], summary="The prospect's timeline")
+def prospect_activities(prospect_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
+    _get_or_404(db, prospect_id)
+    stmt = activities_service.timeline(prospect_id=prospect_id)
+    items, meta = paginate(db, stmt, pagination)
+    return page_of([ActivityOut.model_validate(a) for a in items], meta)
+
+
+@router.get("/{prospect_id}/insights", response_model=ProspectInsights, summary="Scores and what drives them")
+def prospect_insights(prospect_id: uuid.UUID, db: DbSession, principal: Reader):
+    prospect = _get_or_404(db, prospect_id)
+    return insights.build(db_session=db, prospect=prospect)

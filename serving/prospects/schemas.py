@@ -1,0 +1,134 @@
+"""Prospect payloads. Scores are computed by the pipelines and are read-only here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from serving.core.schemas import ApiModel, Email, InputModel, Phone, Url
+from serving.prospects.models import IntentTier, ProspectStatus, RelationshipStage
+
+ShortText = Field(default=None, max_length=255)
+
+
+class ProspectFields(InputModel):
+    phone: Phone | None = None
+    linkedin_url: Url | None = None
+    first_name: str | None = ShortText
+    last_name: str | None = ShortText
+    title: str | None = ShortText
+    company: str | None = ShortText
+    department: str | None = ShortText
+    seniority: str | None = ShortText
+    city: str | None = ShortText
+    country: str | None = ShortText
+    timezone: str | None = Field(default=None, max_length=64)
+    source: str | None = ShortText
+    status: ProspectStatus | None = None
+    relationship_stage: RelationshipStage | None = None
+    owner_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    bdr_assigned: bool | None = None
+    enrichment_enabled: bool | None = None
+    custom_fields: dict[str, Any] | None = None
+
+
+class ProspectCreate(ProspectFields):
+    email: Email
+
+
+class ProspectUpdate(ProspectFields):
+    email: Email | None = None
+
+
+class ProspectOut(ApiModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    team_id: uuid.UUID | None
+    account_id: uuid.UUID | None
+    owner_id: uuid.UUID | None
+    email: str
+    phone: str | None
+    linkedin_url: str | None
+    first_name: str | None
+    last_name: str | None
+    title: str | None
+    company: str | None
+    department: str | None
+    seniority: str | None
+    city: str | None
+    country: str | None
+    timezone: str | None
+    source: str | None
+    status: str
+    relationship_stage: str | None
+    priority_score: int | None
+    intent_score: int | None
+    intent_tier: str | None
+    qualification_score: int | None
+    bdr_assigned: bool
+    enrichment_enabled: bool
+    enrichment_data: dict[str, Any]
+    ai_insights: dict[str, Any]
+    custom_fields: dict[str, Any]
+    last_contacted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProspectFilters(ApiModel):
+    status: list[ProspectStatus] | None = None
+    owner_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    intent_tier: list[IntentTier] | None = None
+    company: str | None = None
+    q: str | None = None
+    min_priority_score: int | None = Field(default=None, ge=0, le=100)
+    max_priority_score: int | None = Field(default=None, ge=0, le=100)
+    min_intent_score: int | None = Field(default=None, ge=0, le=100)
+    max_intent_score: int | None = Field(default=None, ge=0, le=100)
+    min_qualification_score: int | None = Field(default=None, ge=0, le=100)
+    max_qualification_score: int | None = Field(default=None, ge=0, le=100)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+class ImportRowError(ApiModel):
+    row: int = Field(description="line number in the file (the header is line 1)")
+    field: str | None
+    reason: str
+    value: str | None = None
+
+
+class ImportResult(ApiModel):
+    total_rows: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[ImportRowError]
+
+
+class InsightFactor(ApiModel):
+    factor: str
+    impact: int
+
+
+class ProspectInsights(ApiModel):
+    prospect_id: uuid.UUID
+    priority_score: int | None
+    intent_score: int | None
+    intent_tier: str | None
+    qualification_score: int | None
+    relationship_stage: str | None
+    engagement: dict[str, int]
+    last_activity_at: datetime | None
+    top_factors: list[InsightFactor]
+    ai_insights: dict[str, Any]
+    model_version: str | None = None
+    score_history: list[dict[str, Any]] = []
+

@@ -1,0 +1,172 @@
+"""Prospect business rules: create, update, filter, import (upsert on e-mail) and insights."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, func, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from serving.accounts.models import Account
+from serving.activities.models import Activity, ActivityType
+from serving.core.errors import Conflict
+from serving.core.listing import apply_sort, check_range, contains_any
+from serving.core.principal import Principal
+from serving.core.references import require_visible
+from serving.organizations.models import Team
+from serving.prospects.csv_io import ParsedImport
+from serving.prospects.models import Prospect
+from serving.prospects.schemas import ProspectCreate, ProspectFilters, ProspectUpdate
+from serving.users.models import User
+
+SORTABLE = {
+    "createdAt": Prospect.created_at,
+    "updatedAt": Prospect.updated_at,
+    "email": Prospect.email,
+    "lastName": Prospect.last_name,
+    "company": Prospect.company,
+    "priorityScore": Prospect.priority_score,
+    "intentScore": Prospect.intent_score,
+    "qualificationScore": Prospect.qualification_score,
+    "lastContactedAt": Prospect.last_contacted_at,
+}
+
+
+def get(*, db_session: Session, prospect_id: uuid.UUID) -> Prospect | None:
+    return db_session.get(Prospect, prospect_id)
+
+
+def get_by_email(*, db_session: Session, email: str) -> Prospect | None:
+    return db_session.scalar(select(Prospect).where(Prospect.email == email.lower()))
+
+
+def _check_references(db_session: Session, data: ProspectCreate | ProspectUpdate) -> None:
+    require_visible(db_session, User, data.owner_id, "ownerId")
+    require_visible(db_session, Team, data.team_id, "teamId")
+    require_visible(db_session, Account, data.account_id, "accountId")
+
+
+def create(*, db_session: Session, principal: Principal, data: ProspectCreate) -> Prospect:
+    _check_references(db_session, data)
+    if get_by_email(db_session=db_session, email=data.email) is not None:
+        raise Conflict("a prospect with this email already exists", code="DUPLICATE_EMAIL",
+                       details={"field": "email", "value": data.email})
+    values = data.model_dump(exclude_none=True)
+    values.setdefault("owner_id", principal.user_id)
+    values.setdefault("team_id", principal.team_id)
+    prospect = Prospect(organization_id=principal.organization_id, **values)
+    db_session.add(prospect)
+    db_session.flush()
+    return prospect
+
+
+def update(*, db_session: Session, prospect: Prospect, data: ProspectUpdate) -> dict[str, Any]:
+    """Apply the fields the client sent (null clears optional ones); returns what changed."""
+    _check_references(db_session, data)
+    changes = {}
+    values = data.model_dump(exclude_unset=True)
+    if values.get("email") is None:
+        values.pop("email", None)
+    elif values["email"] != prospect.email and get_by_email(db_session=db_session, email=values["email"]):
+        raise Conflict("a prospect with this email already exists", code="DUPLICATE_EMAIL",
+                       details={"field": "email", "value": values["email"]})
+    for key in ("status", "bdr_assigned", "enrichment_enabled", "custom_fields"):
+        if key in values and values[key] is None:
+            values.pop(key)
+    for key, value in values.items():
+        if getattr(prospect, key) != value:
+            changes[key] = {"from": getattr(prospect, key), "to": value}
+            setattr(prospect, key, value)
+    if "status" in changes:
+        db_session.add(
+            Activity(
+                organization_id=prospect.organization_id, prospect_id=prospect.id, account_id=prospect.account_id,
+                type=ActivityType.status_change, subject=f"Status changed to {prospect.status}",
+                metadata_={"field": "status", **changes["status"]},
+            )
+        )
+    db_session.flush()
+    return changes
+
+
+def delete(*, db_session: Session, prospect: Prospect) -> None:
+    db_session.delete(prospect)
+    db_session.flush()
+
+
+def filtered(filters: ProspectFilters, sort: str | None) -> Select:
+    stmt = select(Prospect)
+    check_range("priorityScore", filters.min_priority_score, filters.max_priority_score)
+    check_range("intentScore", filters.min_intent_score, filters.max_intent_score)
+    check_range("qualificationScore", filters.min_qualification_score, filters.max_qualification_score)
+    if filters.status:
+        stmt = stmt.where(Prospect.status.in_([s.value for s in filters.status]))
+    if filters.intent_tier:
+        stmt = stmt.where(Prospect.intent_tier.in_([t.value for t in filters.intent_tier]))
+    if filters.owner_id:
+        stmt = stmt.where(Prospect.owner_id == filters.owner_id)
+    if filters.account_id:
+        stmt = stmt.where(Prospect.account_id == filters.account_id)
+    if filters.company:
+        stmt = stmt.where(contains_any(filters.company, Prospect.company))
+    if filters.q:
+        stmt = stmt.where(
+            contains_any(filters.q, Prospect.email, Prospect.first_name, Prospect.last_name, Prospect.company,
+                         Prospect.title, func.concat_ws(" ", Prospect.first_name, Prospect.last_name))
+        )
+    for column, low, high in (
+        (Prospect.priority_score, filters.min_priority_score, filters.max_priority_score),
+        (Prospect.intent_score, filters.min_intent_score, filters.max_intent_score),
+        (Prospect.qualification_score, filters.min_qualification_score, filters.max_qualification_score),
+    ):
+        if low is not None:
+            stmt = stmt.where(column >= low)
+        if high is not None:
+            stmt = stmt.where(column <= high)
+    if filters.created_after:
+        stmt = stmt.where(Prospect.created_at >= filters.created_after)
+    if filters.created_before:
+        stmt = stmt.where(Prospect.created_at < filters.created_before)
+    return apply_sort(stmt, sort, SORTABLE, default="-createdAt", tiebreak=Prospect.id)
+
+
+def import_rows(*, db_session: Session, principal: Principal, parsed: ParsedImport) -> dict[str, int]:
+    """Upsert the valid rows on (organization, email) in the caller's transaction.
+
+    Only the columns present in the file are written; a row whose values are all unchanged is
+    left alone, so importing the same file twice changes nothing.
+    """
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for _line, row in parsed.rows:
+        values = row.model_dump(exclude_none=True)
+        stmt = insert(Prospect).values(
+            id=uuid.uuid4(), organization_id=principal.organization_id,
+            owner_id=principal.user_id, team_id=principal.team_id, **values,
+        )
+        changed = {k: stmt.excluded[k] for k in values if k not in ("email", "custom_fields")}
+        if "custom_fields" in values:
+            changed["custom_fields"] = Prospect.custom_fields.op("||")(stmt.excluded.custom_fields)
+        if not changed:
+            changed["email"] = stmt.excluded.email
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Prospect.organization_id, Prospect.email],
+            set_={**changed, "updated_at": func.now()},
+            where=or_(*(getattr(Prospect, k).is_distinct_from(v) for k, v in changed.items())),
+        ).returning(literal_column("xmax = 0"))
+        inserted = db_session.execute(stmt).scalar()
+        counts["unchanged" if inserted is None else "created" if inserted else "updated"] += 1
+    db_session.flush()
+    return counts
+
+
+def engagement_counts(*, db_session: Session, prospect_id: uuid.UUID) -> tuple[dict[str, int], Any]:
+    rows = db_session.execute(
+        select(Activity.type, func.count(), func.max(Activity.occurred_at))
+        .where(Activity.prospect_id == prospect_id)
+        .group_by(Activity.type)
+    ).all()
+    counts = {row[0]: row[1] for row in rows}
+    last = max((row[2] for row in rows), default=None)
+    return counts, last

@@ -1,0 +1,1 @@
+"""Users, their profiles and team invitations."""

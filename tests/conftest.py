@@ -1,0 +1,101 @@
+"""Shared fixtures: a real embedded PostgreSQL, the app on the non-owner role, tenants with users."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from serving.core.config import APP_ROLE, Settings
+from serving.core.db import engine_for
+from serving.main import create_app
+from tests.factories import Tenant, make_tenant
+from tests.pg import TestPostgres, as_role
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parent.parent
+TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-signing"
+
+
+def _worker(config) -> str:
+    return getattr(config, "workerinput", {}).get("workerid", "main")
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="revorc-test-") as path:
+        yield Path(path)
+
+
+@pytest.fixture(scope="session")
+def pg(request, state_dir) -> Iterator[TestPostgres]:
+    server = TestPostgres(Path(tempfile.gettempdir()) / "revorc-test-pg", _worker(request.config))
+    yield server
+    server.close()
+
+
+def make_settings(owner_url: str, state_dir: Path, **overrides) -> Settings:
+    values = {
+        "REVORC_ENV": "test",
+        "REVORC_HOME": str(state_dir),
+        "DATABASE_URL": owner_url,
+        "APP_DATABASE_URL": as_role(owner_url, APP_ROLE),
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "RATE_LIMIT_AUTH": "10000/minute",
+        "RATE_LIMIT_GENERAL": "100000/hour",
+        "DB_POOL_SIZE": 4,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def database(pg) -> str:
+    """One migrated database shared by the API tests; each test isolates itself in its own tenants."""
+    return pg.url(pg.clone(f"revorc_shared_{pg.worker}"))
+
+
+@pytest.fixture(scope="session")
+def settings(database, state_dir) -> Settings:
+    return make_settings(database, state_dir)
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def owner_session(settings) -> Iterator[Session]:
+    """Owner connection (bypasses row-level security) for setting up and checking data."""
+    with Session(engine_for(settings.owner_database_url)) as session:
+        yield session
+
+
+@pytest.fixture
+def tenant(settings) -> Tenant:
+    return make_tenant(settings)
+
+
+@pytest.fixture
+def other_tenant(settings) -> Tenant:
+    return make_tenant(settings)
+
+
+@pytest.fixture
+def fresh_database(pg) -> Iterator[str]:
+    """An empty, migrated database of its own (for tests that count whole tables)."""
+    name = pg.clone()
+    yield pg.url(name)
+    pg.drop(name)
