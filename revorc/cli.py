@@ -86,7 +86,9 @@ def migrate_cmd() -> None:
 def create_org_cmd(
     name: Annotated[str, typer.Argument(help="organization name")],
     admin_email: Annotated[str, typer.Option("--admin-email", help="e-mail of the first admin")],
-    admin_password: Annotated[str | None, typer.Option("--admin-password", help="or REVORC_ADMIN_PASSWORD, or a prompt")] = None,
+    admin_password: Annotated[
+        str | None, typer.Option("--admin-password", help="or REVORC_ADMIN_PASSWORD, or a prompt")
+    ] = None,
     admin_name: Annotated[str | None, typer.Option("--admin-name")] = None,
 ) -> None:
     """Create a tenant and its first admin user."""

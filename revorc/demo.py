@@ -92,7 +92,8 @@ def seed_demo(db_session: Session, *, seed: int = 42, prospects: int = 500, toda
         title, department, seniority = rng.choice(TITLES)
         people.append(Prospect(
             id=uuid.uuid4(), organization_id=org.id, team_id=team.id, account_id=account.id,
-            owner_id=rng.choice(reps).id, email=f"{first}.{last}.{fake.unique.random_int(1, 10**6)}@{account.domain}".lower(),
+            owner_id=rng.choice(reps).id,
+            email=f"{first}.{last}.{fake.unique.random_int(1, 10**6)}@{account.domain}".lower(),
             first_name=first, last_name=last, title=title, department=department, seniority=seniority,
             company=account.name, city=account.city, country="United States", timezone=rng.choice(TIMEZONES),
             phone=f"+1{rng.randint(201, 989)}{rng.randint(200, 999)}{rng.randint(1000, 9999)}",
@@ -113,10 +114,12 @@ def seed_demo(db_session: Session, *, seed: int = 42, prospects: int = 500, toda
             close = created + timedelta(days=rng.randint(20, 150))
             deals.append(Deal(
                 id=uuid.uuid4(), organization_id=org.id, team_id=team.id, account_id=account.id,
-                owner_id=rng.choice(reps).id, name=f"{account.name} – {rng.choice(['Platform', 'Expansion', 'Pilot', 'Renewal'])}",
+                owner_id=rng.choice(reps).id,
+                name=f"{account.name} – {rng.choice(['Platform', 'Expansion', 'Pilot', 'Renewal'])}",
                 amount=Decimal(rng.choice([5, 12, 25, 40, 75, 120, 250])) * 1000, stage=stage,
                 probability=probability, forecast_category=forecast_category_for(probability, stage),
-                close_date=close, closed_at=datetime.combine(close, datetime.min.time(), UTC) if stage in CLOSED_STAGES else None,
+                close_date=close,
+                closed_at=datetime.combine(close, datetime.min.time(), UTC) if stage in CLOSED_STAGES else None,
             ))
     db_session.add_all(deals)
     db_session.flush()

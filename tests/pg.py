@@ -38,7 +38,11 @@ class TestPostgres:
         upgrade(self.url(self.template))
         with self.admin.connect() as conn:
             # a template must have no open connections when it is cloned
-            conn.execute(text(f"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{self.template}' and pid <> pg_backend_pid()"))
+            conn.execute(
+                text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :name "
+                     "and pid <> pg_backend_pid()"),
+                {"name": self.template},
+            )
 
     def url(self, database: str) -> str:
         return self.base.set(database=database).render_as_string(hide_password=False)

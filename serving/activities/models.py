@@ -77,6 +77,7 @@ class CallLog(IdMixin, Base):
         check_in("direction", CallDirection, nullable=False),
         CheckConstraint("duration_seconds >= 0", name="duration_nonneg"),
         Index("ix_call_logs_org_called", "organization_id", "called_at"),
+        Index("ix_call_logs_org_disposition", "organization_id", "disposition"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(

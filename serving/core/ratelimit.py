@@ -48,7 +48,7 @@ class RateLimitMiddleware:
             identity = f"{'search' if item is self.search else 'general'}:{self._identity(headers, ip)}"
         allowed = self.limiter.hit(item, identity)
         stats = self.limiter.get_window_stats(item, identity)
-        reset = int(math.ceil(stats.reset_time))
+        reset = math.ceil(stats.reset_time)
         limit_headers = [
             (b"x-ratelimit-limit", str(item.amount).encode()),
             (b"x-ratelimit-remaining", str(max(stats.remaining, 0)).encode()),

@@ -56,6 +56,8 @@ class Deal(IdMixin, TimestampMixin, Base):
         check_score("risk_score"),
         Index("ix_deals_org_stage", "organization_id", "stage"),
         Index("ix_deals_org_close_date", "organization_id", "close_date"),
+        Index("ix_deals_org_forecast", "organization_id", "forecast_category"),
+        Index("ix_deals_org_amount", "organization_id", "amount"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(

@@ -56,6 +56,7 @@ class Prospect(IdMixin, TimestampMixin, Base):
         Index("ix_prospects_org_company", "organization_id", "company"),
         Index("ix_prospects_org_priority", "organization_id", "priority_score"),
         Index("ix_prospects_org_intent", "organization_id", "intent_score"),
+        Index("ix_prospects_org_qualification", "organization_id", "qualification_score"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
