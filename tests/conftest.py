@@ -34,7 +34,8 @@ def state_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def pg(request, state_dir) -> Iterator[TestPostgres]:
-    server = TestPostgres(Path(tempfile.gettempdir()) / "revorc-test-pg", _worker(request.config))
+    # A private server per test session, so concurrent sessions never share (or stop) one.
+    server = TestPostgres(Path(tempfile.mkdtemp(prefix="revorc-pg-")), _worker(request.config))
     yield server
     server.close()
 
