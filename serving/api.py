@@ -8,6 +8,8 @@ from serving.activities.router import router as activities_router
 from serving.api_keys.router import router as api_keys_router
 from serving.auth.router import router as auth_router
 from serving.deals.router import router as deals_router
+from serving.events.router import router as events_router
+from serving.events.router import webhook_router as events_webhook_router
 from serving.prospects.router import router as prospects_router
 
 api_router = APIRouter()
@@ -18,3 +20,5 @@ api_router.include_router(accounts_router, prefix="/accounts", tags=["accounts"]
 api_router.include_router(deals_router, prefix="/deals", tags=["deals"])
 api_router.include_router(activities_router, prefix="/activities", tags=["activities"])
 api_router.include_router(calls_router, prefix="/calls", tags=["calls"])
+api_router.include_router(events_router, prefix="/events", tags=["events"])
+api_router.include_router(events_webhook_router)

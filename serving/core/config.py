@@ -66,13 +66,43 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, validation_alias="API_PORT")
     public_api_url: str | None = Field(default=None, validation_alias="PUBLIC_API_URL")
     import_max_bytes: int = Field(default=20 * 1024 * 1024, validation_alias="IMPORT_MAX_BYTES")
+    # SendGrid Signed Event Webhook public key (base64 DER, as shown in the SendGrid UI)
+    sendgrid_webhook_verification_key: str | None = Field(
+        default=None, validation_alias="SENDGRID_WEBHOOK_VERIFICATION_KEY"
+    )
+
+    # Outreach: delivery backend (SendGrid when its key is set, else SMTP_URL, else the outbox).
+    email_backend: Literal["auto", "outbox", "smtp", "sendgrid"] = Field(
+        default="auto", validation_alias="EMAIL_BACKEND"
+    )
+    email_from: str = Field(default="noreply@localhost", validation_alias="EMAIL_FROM")
+    sendgrid_api_key: SecretStr | None = Field(default=None, validation_alias="SENDGRID_API_KEY")
+    sendgrid_verified_sender: str | None = Field(default=None, validation_alias="SENDGRID_VERIFIED_SENDER")
+    sendgrid_api_host: str = Field(default="https://api.sendgrid.com", validation_alias="SENDGRID_API_HOST")
+    smtp_url: str | None = Field(default=None, validation_alias="SMTP_URL")
+    dkim_domain: str | None = Field(default=None, validation_alias="DKIM_DOMAIN")
+    dkim_selector: str | None = Field(default=None, validation_alias="DKIM_SELECTOR")
+    dkim_private_key: SecretStr | None = Field(default=None, validation_alias="DKIM_PRIVATE_KEY")  # PEM or path
+    email_tracking_domain: str | None = Field(default=None, validation_alias="EMAIL_TRACKING_DOMAIN")
+    email_tracking_base_url: str | None = Field(default=None, validation_alias="EMAIL_TRACKING_BASE_URL")
+    email_tracking_secret: SecretStr | None = Field(default=None, validation_alias="EMAIL_TRACKING_SECRET")
+    inbound_parse_secret: SecretStr | None = Field(default=None, validation_alias="INBOUND_PARSE_SECRET")
+    mailbox_daily_cap: int = Field(default=200, validation_alias="MAILBOX_DAILY_CAP")
+    soft_bounce_limit: int = Field(default=3, validation_alias="SOFT_BOUNCE_LIMIT")
+    soft_bounce_window_days: int = Field(default=7, validation_alias="SOFT_BOUNCE_WINDOW_DAYS")
+    dns_nameservers: list[str] = Field(default_factory=list, validation_alias="DNS_NAMESERVERS")
+    twilio_account_sid: str | None = Field(default=None, validation_alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: SecretStr | None = Field(default=None, validation_alias="TWILIO_AUTH_TOKEN")
+    twilio_phone_number: str | None = Field(default=None, validation_alias="TWILIO_PHONE_NUMBER")
+    twilio_api_base: str = Field(default="https://api.twilio.com", validation_alias="TWILIO_API_BASE")
+    worker_concurrency: int = Field(default=4, validation_alias="WORKER_CONCURRENCY")
 
     @field_validator("jwt_expiration", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str | int) else value
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "dns_nameservers", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip().startswith("["):
@@ -115,6 +145,29 @@ class Settings(BaseSettings):
         if self.app_database_url:
             return _with_driver(self.app_database_url)
         return _with_user(self.owner_database_url, APP_ROLE)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def tracking_base_url(self) -> str:
+        """Where tracking pixels, click redirects and unsubscribe links point (the API host)."""
+        if self.email_tracking_base_url:
+            return self.email_tracking_base_url.rstrip("/")
+        if self.email_tracking_domain:
+            return f"https://{self.email_tracking_domain}"
+        return (self.public_api_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    @property
+    def tracking_secret(self) -> bytes:
+        """Signs tracking and unsubscribe links; derived from JWT_SECRET unless set on its own."""
+        if self.email_tracking_secret:
+            return self.email_tracking_secret.get_secret_value().encode()
+        import hashlib
+        import hmac
+
+        return hmac.new(self.jwt_secret.get_secret_value().encode(), b"email-tracking", hashlib.sha256).digest()
 
     @property
     def dashboard_database_url(self) -> str:

@@ -1,0 +1,28 @@
+{#- Anonymous visitor → prospect, learned from `identify` calls (and any call carrying an email or a userId
+    that is a prospect's id or email). The latest identification wins. Applied retroactively: sessions
+    from before the identify call are attributed too. -#}
+with events as (
+    select * from {{ ref('stg_raw__website_events') }}
+),
+
+prospects as (
+    select * from {{ ref('stg_app__prospects') }}
+),
+
+identified as (
+    select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at
+    from events as e
+    inner join prospects as p
+        on p.organization_id = e.organization_id
+        and (p.email = e.email or p.email = lower(e.user_id) or p.prospect_id::text = e.user_id)
+    where e.anonymous_id is not null
+),
+
+final as (
+    select distinct on (organization_id, anonymous_id)
+        organization_id, anonymous_id, prospect_id, occurred_at as identified_at
+    from identified
+    order by organization_id, anonymous_id, occurred_at desc
+)
+
+select * from final

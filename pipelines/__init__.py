@@ -1,0 +1,1 @@
+"""The Dagster code location of AIRevenueOrc: ingest, dbt, ML and reverse-ETL assets."""

@@ -1,0 +1,1 @@
+"""Asset definitions by domain; `pipelines.definitions` merges them."""

@@ -1,0 +1,31 @@
+"""Every dbt model, seed and test as Dagster assets and asset checks."""
+
+import os
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from pipelines.defs.dbt.project import dbt_env, dbt_project, ensure_manifest
+from pipelines.defs.dbt.translator import RevorcDbtTranslator
+from pipelines.resources import PostgresResource
+
+ensure_manifest()
+
+
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False
+    # pin "today" (YYYY-MM-DD) for reproducible runs and tests; empty = the database's current_date
+    as_of: str = ""
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=RevorcDbtTranslator(),
+            name="revorc_dbt_models")
+def revorc_dbt_models(context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
+                      postgres: PostgresResource):
+    os.environ.update(dbt_env(postgres.database_url))
+    args = ["build"]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    if config.as_of:
+        args += ["--vars", f"{{as_of: '{config.as_of}'}}"]
+    yield from dbt.cli(args, context=context).stream()

@@ -1,0 +1,64 @@
+"""The dbt project as Dagster sees it, and the environment dbt needs to reach the database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+from sqlalchemy.engine import make_url
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+
+
+def dbt_env(database_url: str) -> dict[str, str]:
+    """REVORC_PG_* for `profiles.yml`, from a DATABASE_URL (a unix-socket `?host=/dir` becomes the host)."""
+    url = make_url(database_url.replace("postgresql+psycopg://", "postgresql://", 1))
+    host = url.query.get("host") or url.host or "localhost"
+    if isinstance(host, tuple):
+        host = host[0]
+    return {
+        "REVORC_PG_HOST": str(host),
+        "REVORC_PG_PORT": str(url.port or 5432),
+        "REVORC_PG_USER": url.username or "postgres",
+        "REVORC_PG_PASSWORD": url.password or "",
+        "REVORC_PG_DBNAME": url.database or "revorc",
+    }
+
+
+def export_dbt_env(database_url: str) -> None:
+    os.environ.update(dbt_env(database_url))
+
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_executable() -> str:
+    """The `dbt` next to this interpreter (the venv's bin is often not on PATH), else whatever PATH has."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_resource():
+    from dagster_dbt import DbtCliResource
+
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+
+
+def _newest_source_mtime() -> float:
+    paths = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "tests"):
+        paths.extend((DBT_PROJECT_DIR / folder).rglob("*"))
+    return max((p.stat().st_mtime for p in paths if p.is_file()), default=0.0)
+
+
+def ensure_manifest() -> Path:
+    """`dbt parse` when the manifest is missing or older than the project (Definitions need it at import)."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
+        dbt_resource().cli(
+            ["parse", "--quiet"], target_path=manifest.parent
+        ).wait()
+    return manifest

@@ -1,0 +1,70 @@
+"""Resources: the Postgres owner connection, the landing zone and DuckDB."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import psycopg
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from pipelines.ingest.landing import Landing
+from pipelines.ingest.ledger import psycopg_conninfo
+
+
+def _settings():
+    from serving.core.config import Settings
+
+    return Settings()
+
+
+def default_database_url():
+    """The owner URL from settings; when none is configured yet, resolve DATABASE_URL at run time."""
+    from dagster import EnvVar
+
+    try:
+        return _settings().owner_database_url
+    except RuntimeError:
+        return EnvVar("DATABASE_URL")
+
+
+def default_landing_url() -> str:
+    return os.environ.get("REVORC_LANDING_URL") or str(_settings().home / "landing")
+
+
+class PostgresResource(ConfigurableResource):
+    """The owner connection (row-level security does not apply): ingest, reverse-ETL and dbt use it."""
+
+    database_url: str = Field(description="SQLAlchemy or libpq URL of the owner connection")
+
+    @contextmanager
+    def connect(self, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+        with psycopg.connect(psycopg_conninfo(self.database_url), autocommit=autocommit) as conn:
+            yield conn
+
+
+class LandingZoneResource(ConfigurableResource):
+    """Where provider files land: a local folder or any fsspec URL (`s3://bucket/landing`)."""
+
+    url: str = Field(description="local path or fsspec URL of the landing zone")
+
+    def landing(self) -> Landing:
+        return Landing(self.url)
+
+
+class DuckDBResource(ConfigurableResource):
+    """An in-process DuckDB for reading and reshaping files before they are copied into Postgres."""
+
+    database: str = Field(default=":memory:")
+    threads: int = Field(default=2)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(self.database, config={"threads": self.threads})
+        try:
+            yield con
+        finally:
+            con.close()

@@ -1,0 +1,43 @@
+"""The Dagster webserver (:3000) and daemon, with DAGSTER_HOME inside REVORC_HOME."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from revorc.processes import Process
+from serving.core.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGSTER_YAML = """# written by revorc: local run/event storage in this folder; runs are queued for the daemon
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 2
+"""
+
+
+def dagster_home(settings: Settings) -> Path:
+    home = settings.home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    return home
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def dagster_processes(settings: Settings, *, host: str = "127.0.0.1", port: int = 3000) -> list[Process]:
+    env = {"DAGSTER_HOME": str(dagster_home(settings)), "REVORC_LANDING_URL": str(settings.home / "landing")}
+    workspace = str(ROOT / "workspace.yaml")
+    return [
+        Process(name="dagster-webserver", url=f"http://{host}:{port}", env=env,
+                args=[_bin("dagster-webserver"), "-w", workspace, "-h", host, "-p", str(port)]),
+        Process(name="dagster-daemon", env=env, args=[_bin("dagster-daemon"), "run", "-w", workspace]),
+    ]

@@ -1,0 +1,68 @@
+"""HTTP only: the Segment-compatible tracking endpoints and SendGrid's Event Webhook."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from serving.core.deps import AppSettings, DbSession, _principal_from_api_key
+from serving.core.errors import Forbidden, Unauthorized
+from serving.events import service
+from serving.events.schemas import Accepted
+
+router = APIRouter()
+webhook_router = APIRouter()
+SCOPE = "events:write"
+
+
+async def _track(request: Request, db, kind: str | None) -> Accepted:
+    body = service.parse_body(await request.body(), batch=kind is None)
+    key = service.write_key(api_key_header=request.headers.get("x-api-key"),
+                            authorization=request.headers.get("authorization"), body=body)
+    if not key:
+        raise Unauthorized("send the write key (an API key with events:write) as writeKey, Basic auth or X-API-Key",
+                           code="WRITE_KEY_REQUIRED")
+    principal = _principal_from_api_key(request, db, key)
+    if not principal.can(SCOPE):
+        raise Forbidden(f"this API key lacks the '{SCOPE}' scope", code="INSUFFICIENT_SCOPE",
+                        details={"requiredScope": SCOPE})
+    messages = service.segment_messages(body, kind=kind)
+    service.store_segment(db, messages, organization_id=str(principal.organization_id),
+                          request_id=request.state.request_id)
+    return Accepted()
+
+
+@router.post("/track", response_model=Accepted, summary="Segment track call")
+async def track(request: Request, db: DbSession) -> Accepted:
+    return await _track(request, db, "track")
+
+
+@router.post("/page", response_model=Accepted, summary="Segment page call")
+async def page(request: Request, db: DbSession) -> Accepted:
+    return await _track(request, db, "page")
+
+
+@router.post("/identify", response_model=Accepted, summary="Segment identify call (maps anonymousId → prospect)")
+async def identify(request: Request, db: DbSession) -> Accepted:
+    return await _track(request, db, "identify")
+
+
+@router.post("/batch", response_model=Accepted, summary="Segment batch (up to 500 KB, 2,500 events)")
+async def batch(request: Request, db: DbSession) -> Accepted:
+    return await _track(request, db, None)
+
+
+@webhook_router.post("/emails/webhook/sendgrid", response_model=Accepted, tags=["events"],
+                     summary="SendGrid Event Webhook (signed when SENDGRID_WEBHOOK_VERIFICATION_KEY is set)")
+async def sendgrid_webhook(request: Request, db: DbSession, settings: AppSettings) -> Accepted:
+    body = await request.body()
+    if settings.sendgrid_webhook_verification_key:
+        service.verify_sendgrid_signature(
+            public_key_b64=settings.sendgrid_webhook_verification_key,
+            signature_b64=request.headers.get(service.SIGNATURE_HEADER),
+            timestamp=request.headers.get(service.TIMESTAMP_HEADER), body=body,
+        )
+    elif settings.environment == "production":
+        raise Forbidden("SENDGRID_WEBHOOK_VERIFICATION_KEY is not configured", code="INVALID_SIGNATURE")
+    events = service.parse_body(body, batch=True)
+    service.store_sendgrid(db, events, request_id=request.state.request_id)
+    return Accepted()
