@@ -12,7 +12,10 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from revorc import services
-from revorc.processes import api_process, run_supervised
+from revorc.data_cli import register as register_data_commands
+from revorc.processes import api_process, supervise
+from revorc.processes import start as start_processes
+from revorc.processes import stop as stop_processes
 from serving.core.config import Settings, get_settings
 from serving.core.db import engine_for
 
@@ -25,8 +28,18 @@ def _settings() -> Settings:
     return get_settings()
 
 
+def _database_url(settings: Settings) -> str:
+    """The owner URL, or a clear message and exit 1 when no database is configured or running."""
+    try:
+        return settings.owner_database_url
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
 def _owner_session(settings: Settings) -> Session:
-    return Session(engine_for(settings.owner_database_url))
+    # Objects stay readable after the commit, so commands can report what they created.
+    return Session(engine_for(_database_url(settings)), expire_on_commit=False)
 
 
 @app.command("services")
@@ -63,7 +76,7 @@ def stop_cmd() -> None:
 def env_cmd() -> None:
     """Print DATABASE_URL and the Typesense settings as shell `export` lines."""
     settings = _settings()
-    lines = {"REVORC_HOME": str(settings.home), "DATABASE_URL": settings.owner_database_url.replace(
+    lines = {"REVORC_HOME": str(settings.home), "DATABASE_URL": _database_url(settings).replace(
         "postgresql+psycopg://", "postgresql://")}
     typesense = settings.typesense
     if typesense:
@@ -78,7 +91,7 @@ def migrate_cmd() -> None:
     from serving.core.migrate import upgrade
 
     with console.status("Migrating the database…"):
-        upgrade(_settings().owner_database_url)
+        upgrade(_database_url(_settings()))
     console.print("[green]Database is up to date.[/green]")
 
 
@@ -112,22 +125,31 @@ def create_org_cmd(
 @app.command("seed-demo")
 def seed_demo_cmd(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 42,
-    prospects: Annotated[int, typer.Option(help="number of demo prospects")] = 500,
+    prospects: Annotated[int, typer.Option(help="demo prospects in the CRM (landing files cover as many)")] = 500,
+    landing_prospects: Annotated[
+        int | None, typer.Option(help="people in the landing files (default: --prospects); 1,000,000 works")
+    ] = None,
 ) -> None:
-    """Create the demo organization with users and CRM records (once; later runs keep the data)."""
-    _seed_demo(_settings(), seed=seed, prospects=prospects)
+    """The demo organization (users, CRM records) and its landing files in every format, once."""
+    _seed_demo(_settings(), seed=seed, prospects=prospects, landing_prospects=landing_prospects)
 
 
-def _seed_demo(settings: Settings, *, seed: int, prospects: int) -> None:
+def _seed_demo(settings: Settings, *, seed: int, prospects: int, landing_prospects: int | None = None) -> bool:
+    """Returns True when the demo organization was created now."""
+    from pipelines.demo_data import demo_landing
     from revorc.demo import DEMO_USERS, seed_demo
 
     if settings.environment == "production":
         console.print("[red]Refusing to load demo data with REVORC_ENV=production.[/red]")
         raise typer.Exit(1)
-    with console.status("Loading demo data…"), _owner_session(settings) as session, session.begin():
-        summary = seed_demo(session, seed=seed, prospects=prospects)
+    with console.status("Loading demo CRM records…"), _owner_session(settings) as session, session.begin():
+        summary = seed_demo(session, seed=seed, prospects=min(prospects, 20_000))
     if summary.created:
         console.print("Demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.counts.items()))
+        with console.status("Writing demo landing files (intent, e-mail and website events, enrichment, CRM)…"):
+            landing = demo_landing(settings, prospects=landing_prospects or prospects, seed=seed)
+        console.print(f"Landing files: {landing.files} files, "
+                      + ", ".join(f"{v:,} {k}" for k, v in landing.rows.items()))
     else:
         console.print("Demo organization already exists; kept its data.")
     table = Table(title="Demo logins (organization Acme Demo)")
@@ -136,6 +158,7 @@ def _seed_demo(settings: Settings, *, seed: int, prospects: int) -> None:
     for role, (email, password, _) in DEMO_USERS.items():
         table.add_row(str(role), email, password)
     console.print(table)
+    return summary.created
 
 
 @app.command("serve")
@@ -153,33 +176,49 @@ def serve_cmd(
 
 @app.command("up")
 def up_cmd(
-    host: Annotated[str, typer.Option(help="interface the API binds")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="interface the API, Dagster UI and dashboards bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="API port")] = 8000,
-    demo: Annotated[bool, typer.Option(help="load the demo organization")] = True,
+    demo: Annotated[bool, typer.Option(help="load the demo organization and materialize the pipelines")] = True,
 ) -> None:
-    """Services + migrations + demo data + API, in the foreground until Ctrl-C."""
+    """Services, migrations, demo data, one full materialization, then API + Dagster UI, until Ctrl-C."""
+    from revorc.data_cli import run_materialization
+    from revorc.data_runtime import dagster_home, dagster_processes
     from serving.core.migrate import upgrade
 
     settings = _settings()
     with console.status("Starting PostgreSQL and Typesense…"):
         runtime = services.start_all(settings)
     _print_runtime(runtime)
-    with console.status("Migrating the database…"):
-        upgrade(settings.owner_database_url)
-    if demo:
-        _seed_demo(settings, seed=42, prospects=500)
-    processes = [api_process(settings, host, port)]
+    processes = [api_process(settings, host, port), *dagster_processes(settings, host=host)]
+    try:
+        with console.status("Migrating the database…"):
+            upgrade(settings.owner_database_url)
+        if demo:
+            _seed_demo(settings, seed=42, prospects=500)
+        start_processes(processes, settings)
+        if demo:
+            os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
+            with console.status("Materializing the pipelines (ingest → dbt → reverse-ETL)…"):
+                result = run_materialization()
+            console.print("Pipelines materialized." if result.success else
+                          "[yellow]Some assets failed to materialize; open the Dagster UI for details.[/yellow]")
+    except BaseException:
+        stop_processes(processes)
+        services.stop_all(settings)
+        raise
     table = Table(title="AIRevenueOrc is running")
     table.add_column("what")
     table.add_column("where")
     for process in processes:
-        table.add_row(process.name, process.url or "")
+        if process.url:
+            table.add_row(process.name, process.url)
     table.add_row("API docs", f"http://{host}:{port}/docs")
+    table.add_row("logs", str(settings.home / "logs"))
     console.print(table)
     console.print("Press Ctrl-C to stop everything.")
-    code = run_supervised(processes, settings, console)
+    code = supervise(processes, settings, console)
     stopped = services.stop_all(settings)
-    console.print(f"Stopped: {', '.join(['api', *stopped])}")
+    console.print(f"Stopped: {', '.join([p.name for p in processes] + stopped)}")
     raise typer.Exit(code)
 
 
@@ -191,6 +230,9 @@ def _print_runtime(runtime: services.Runtime) -> None:
     if runtime.typesense_url:
         table.add_row("Typesense", runtime.typesense_url)
     console.print(table)
+
+
+register_data_commands(app)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,12 @@ def run_materialization(select: str | None = None, *, as_of: str = "", full_refr
     assets = [*ASSETS, *ingest_checks]
     selected = selection.resolve(defs.resolve_asset_graph()) if selection else None
     dbt_selected = selected is None or any(key.path[0] == "analytics" for key in selected)
-    config = {"ops": {"revorc_dbt_models": {"config": {"as_of": as_of, "full_refresh": full_refresh}}}}
+    # The rich progress display is the interface here; Dagster's step logs stay in the run's event log.
+    config: dict = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if dbt_selected:
+        config["ops"] = {"revorc_dbt_models": {"config": {"as_of": as_of, "full_refresh": full_refresh}}}
     return dg.materialize(assets, resources=resources(), selection=selection, instance=instance,
-                          run_config=config if dbt_selected else None, raise_on_error=False)
+                          run_config=config, raise_on_error=False)
 
 
 def register(app: typer.Typer) -> None:

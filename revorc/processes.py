@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,8 +48,7 @@ def api_process(settings: Settings, host: str, port: int) -> Process:
     )
 
 
-def run_supervised(processes: list[Process], settings: Settings, console: Console) -> int:
-    """Run until Ctrl-C or until one process dies; then stop the others."""
+def start(processes: list[Process], settings: Settings) -> None:
     env = service_env(settings)
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -56,35 +56,56 @@ def run_supervised(processes: list[Process], settings: Settings, console: Consol
         log = (logs / f"{process.name}.log").open("ab")
         process.popen = subprocess.Popen(process.args, env={**env, **process.env}, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-    stop = False
+
+
+def _signal_group(process: Process, signum: int) -> None:
+    # Each process leads its own session; signal the group so its children (e.g. Dagster's
+    # code servers) stop with it.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.popen.pid, signum)
+
+
+def stop(processes: list[Process]) -> None:
+    for process in processes:
+        if process.popen and process.popen.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+    for process in processes:
+        if process.popen:
+            try:
+                process.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+            _signal_group(process, signal.SIGTERM)
+
+
+def supervise(processes: list[Process], settings: Settings, console: Console) -> int:
+    """Wait until Ctrl-C, SIGTERM or until one process dies; then stop the others."""
+    stopping = False
 
     def _signal(signum, frame):
-        nonlocal stop
-        stop = True
+        nonlocal stopping
+        stopping = True
 
     signal.signal(signal.SIGTERM, _signal)
     exit_code = 0
     try:
-        while not stop:
+        while not stopping:
             for process in processes:
                 if process.popen and process.popen.poll() is not None:
                     console.print(f"[red]{process.name} exited with code {process.popen.returncode}; "
-                                  f"see {logs / (process.name + '.log')}[/red]")
-                    stop, exit_code = True, 1
+                                  f"see {log_path(settings, process.name)}[/red]")
+                    stopping, exit_code = True, 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         console.print("\nStopping…")
     finally:
-        for process in processes:
-            if process.popen and process.popen.poll() is None:
-                process.popen.terminate()
-        for process in processes:
-            if process.popen:
-                try:
-                    process.popen.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.popen.kill()
+        stop(processes)
     return exit_code
+
+
+def run_supervised(processes: list[Process], settings: Settings, console: Console) -> int:
+    start(processes, settings)
+    return supervise(processes, settings, console)
 
 
 def log_path(settings: Settings, name: str) -> Path:
