@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install up test lint bench clean
+.PHONY: install system-deps up test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,10 +18,16 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 
 install: $(STAMP)
 
+# Debian's Chromium for the dashboards' browser test (Playwright drives it; no browser download).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser test."; fi; }
+
 up: install
 	$(VENV)/bin/revorc up
 
-test: install
+test: install system-deps
 	$(PY) -m pytest
 
 lint: install
