@@ -4,14 +4,63 @@ from serving.accounts.models import Account, CompanyProfile
 from serving.activities.models import Activity, CallLog
 from serving.api_keys.models import ApiKey, ApiKeyUsageDaily
 from serving.audit.models import AuditLog
+from serving.cadences.models import (
+    Cadence,
+    CadenceEnrollment,
+    CadenceStep,
+    CadenceStepRun,
+    CadenceStepVariant,
+)
 from serving.core.db import Base
 from serving.core.idempotency import IdempotencyRecord
 from serving.deals.models import Deal, DealContact
+from serving.emails.models import (
+    BulkEmailJob,
+    BulkEmailRecipient,
+    Email,
+    EmailBlacklist,
+    EmailBounce,
+    EmailTemplate,
+    EmailTrackingEvent,
+    EmailUnsubscribe,
+    Mailbox,
+)
 from serving.organizations.models import Organization, Team
 from serving.prospects.models import Prospect
+from serving.tasks.models import Task
 from serving.users.models import Profile, TeamInvitation, User
 
 __all__ = [
-    "Account", "Activity", "ApiKey", "ApiKeyUsageDaily", "AuditLog", "Base", "CallLog", "CompanyProfile", "Deal",
-    "DealContact", "IdempotencyRecord", "Organization", "Profile", "Prospect", "Team", "TeamInvitation", "User",
+    "Account",
+    "Activity",
+    "ApiKey",
+    "ApiKeyUsageDaily",
+    "AuditLog",
+    "Base",
+    "BulkEmailJob",
+    "BulkEmailRecipient",
+    "Cadence",
+    "CadenceEnrollment",
+    "CadenceStep",
+    "CadenceStepRun",
+    "CadenceStepVariant",
+    "CallLog",
+    "CompanyProfile",
+    "Deal",
+    "DealContact",
+    "Email",
+    "EmailBlacklist",
+    "EmailBounce",
+    "EmailTemplate",
+    "EmailTrackingEvent",
+    "EmailUnsubscribe",
+    "IdempotencyRecord",
+    "Mailbox",
+    "Organization",
+    "Profile",
+    "Prospect",
+    "Task",
+    "Team",
+    "TeamInvitation",
+    "User",
 ]

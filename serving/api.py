@@ -7,10 +7,16 @@ from serving.activities.router import calls_router
 from serving.activities.router import router as activities_router
 from serving.api_keys.router import router as api_keys_router
 from serving.auth.router import router as auth_router
+from serving.cadences.router import enrollments_router
+from serving.cadences.router import router as cadences_router
 from serving.deals.router import router as deals_router
+from serving.emails.router import mailboxes_router, templates_router, tracking_router
+from serving.emails.router import router as emails_router
 from serving.events.router import router as events_router
 from serving.events.router import webhook_router as events_webhook_router
+from serving.inbound.router import router as inbound_router
 from serving.prospects.router import router as prospects_router
+from serving.tasks.router import router as tasks_router
 
 api_router = APIRouter()
 api_router.include_router(auth_router, prefix="/auth", tags=["auth"])
@@ -20,5 +26,13 @@ api_router.include_router(accounts_router, prefix="/accounts", tags=["accounts"]
 api_router.include_router(deals_router, prefix="/deals", tags=["deals"])
 api_router.include_router(activities_router, prefix="/activities", tags=["activities"])
 api_router.include_router(calls_router, prefix="/calls", tags=["calls"])
+api_router.include_router(templates_router, prefix="/email-templates", tags=["email-templates"])
+api_router.include_router(emails_router, prefix="/emails", tags=["emails"])
+api_router.include_router(mailboxes_router, prefix="/mailboxes", tags=["mailboxes"])
+api_router.include_router(tracking_router)
+api_router.include_router(inbound_router, prefix="/inbound", tags=["inbound"])
+api_router.include_router(cadences_router, prefix="/cadences", tags=["cadences"])
+api_router.include_router(enrollments_router, prefix="/cadence-enrollments", tags=["cadences"])
+api_router.include_router(tasks_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(events_router, prefix="/events", tags=["events"])
 api_router.include_router(events_webhook_router)

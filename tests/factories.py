@@ -41,7 +41,8 @@ class Tenant:
     def session(self) -> Session:
         """An owner session bound to this tenant (for arranging data directly)."""
         session = Session(engine_for(self.settings.owner_database_url))
-        set_tenant(session, self.organization_id)
+        # Bound when its transaction begins (db._reapply_tenant), so callers can still `session.begin()`.
+        session.info["organization_id"] = self.organization_id
         return session
 
     def add(self, model: type, **values: Any):
@@ -71,8 +72,10 @@ def make_tenant(settings: Settings, name: str | None = None) -> Tenant:
             admin_password=PASSWORD,
         )
         user = create_user(db_session=session, organization_id=org.id, email=unique_email("user"),
-                           password=PASSWORD, role=Role.user, team_id=team.id)
+                           password=None, role=Role.user, team_id=team.id)
         viewer = create_user(db_session=session, organization_id=org.id, email=unique_email("viewer"),
-                             password=PASSWORD, role=Role.viewer, team_id=team.id)
+                             password=None, role=Role.viewer, team_id=team.id)
+        # Same PASSWORD, so reuse the admin's argon2 hash: hashing costs ~0.1 s and most tests make tenants.
+        user.password_hash = viewer.password_hash = admin.password_hash
         members = [_member(settings, u) for u in (admin, user, viewer)]
         return Tenant(org.id, team.id, *members, settings=settings)

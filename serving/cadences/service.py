@@ -1,0 +1,669 @@
+"""Cadence rules: CRUD, enrollment, and running due steps (email, call, LinkedIn, SMS, task).
+
+`run_due` claims due enrollments with `FOR UPDATE SKIP LOCKED`; each step run is recorded under a
+unique (enrollment, step) key in the same transaction as the email or task it creates, so a step
+never runs twice, whatever the worker does.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.activities.models import Activity, ActivityType
+from serving.cadences import scheduling
+from serving.cadences.models import (
+    Cadence,
+    CadenceEnrollment,
+    CadenceStep,
+    CadenceStepRun,
+    CadenceStepVariant,
+    EnrollmentStatus,
+    StepRunStatus,
+    StepType,
+)
+from serving.cadences.schemas import CadenceIn, StepIn
+from serving.core.config import Settings
+from serving.core.db import tenant_session
+from serving.core.errors import ValidationFailed
+from serving.core.principal import Principal
+from serving.core.references import require_visible
+from serving.emails import service as emails
+from serving.emails import suppression
+from serving.emails.models import Email, EmailTemplate, Mailbox
+from serving.organizations.models import Team
+from serving.prospects.models import Prospect
+from serving.tasks.models import Task
+
+logger = logging.getLogger(__name__)
+
+RUN_TASK = "cadences.run_due"
+
+
+def get(*, db_session: Session, cadence_id: uuid.UUID) -> Cadence | None:
+    return db_session.get(Cadence, cadence_id)
+
+
+def steps_of(*, db_session: Session, cadence_id: uuid.UUID) -> list[CadenceStep]:
+    return list(
+        db_session.scalars(
+            select(CadenceStep).where(CadenceStep.cadence_id == cadence_id).order_by(CadenceStep.step_number)
+        )
+    )
+
+
+def variants_of(
+    *, db_session: Session, step_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[CadenceStepVariant]]:
+    out: dict[uuid.UUID, list[CadenceStepVariant]] = {}
+    if not step_ids:
+        return out
+    for variant in db_session.scalars(
+        select(CadenceStepVariant)
+        .where(CadenceStepVariant.step_id.in_(step_ids))
+        .order_by(CadenceStepVariant.name)
+    ):
+        out.setdefault(variant.step_id, []).append(variant)
+    return out
+
+
+def _check_settings(db_session: Session, settings: dict[str, Any]) -> None:
+    try:
+        scheduling.window(settings)
+        if settings.get("timezone"):
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(settings["timezone"])
+    except Exception as exc:
+        raise ValidationFailed(f"invalid cadence settings: {exc}", details={"field": "settings"}) from None
+    if settings.get("mailboxId"):
+        try:
+            mailbox_id = uuid.UUID(str(settings["mailboxId"]))
+        except ValueError:
+            raise ValidationFailed(
+                "settings.mailboxId is not a UUID", details={"field": "settings.mailboxId"}
+            ) from None
+        require_visible(db_session, Mailbox, mailbox_id, "settings.mailboxId")
+
+
+def create(*, db_session: Session, principal: Principal, data: CadenceIn) -> Cadence:
+    require_visible(db_session, Team, data.team_id, "teamId")
+    _check_settings(db_session, data.settings)
+    cadence = Cadence(
+        organization_id=principal.organization_id,
+        team_id=data.team_id or principal.team_id,
+        owner_id=principal.user_id,
+        name=data.name,
+        description=data.description,
+        is_active=data.is_active,
+        settings=data.settings,
+    )
+    db_session.add(cadence)
+    db_session.flush()
+    for step in data.steps:
+        add_step(db_session=db_session, cadence=cadence, data=step)
+    return cadence
+
+
+def add_step(*, db_session: Session, cadence: Cadence, data: StepIn) -> CadenceStep:
+    require_visible(db_session, EmailTemplate, data.template_id, "templateId")
+    for variant in data.variants:
+        require_visible(db_session, EmailTemplate, variant.template_id, "variants.templateId")
+    number = data.step_number
+    if number is None:
+        number = (
+            db_session.scalar(
+                select(func.max(CadenceStep.step_number)).where(CadenceStep.cadence_id == cadence.id)
+            )
+            or 0
+        ) + 1
+    elif db_session.scalar(
+        select(CadenceStep.id).where(CadenceStep.cadence_id == cadence.id, CadenceStep.step_number == number)
+    ):
+        raise ValidationFailed(
+            f"step {number} already exists",
+            code="DUPLICATE_STEP",
+            details={"field": "stepNumber", "value": number},
+        )
+    goto = (data.conditions.get("else") or {}) if isinstance(data.conditions.get("else"), dict) else {}
+    if goto and goto["goto"] <= number:
+        raise ValidationFailed("`else.goto` must point at a later step", details={"field": "conditions"})
+    step = CadenceStep(
+        organization_id=cadence.organization_id,
+        cadence_id=cadence.id,
+        step_number=number,
+        type=data.type,
+        delay_days=data.delay_days,
+        delay_hours=data.delay_hours,
+        template_id=data.template_id,
+        subject=data.subject,
+        content=data.content,
+        conditions=data.conditions,
+    )
+    db_session.add(step)
+    db_session.flush()
+    for variant in data.variants:
+        db_session.add(
+            CadenceStepVariant(
+                organization_id=cadence.organization_id, step_id=step.id, **variant.model_dump()
+            )
+        )
+    db_session.flush()
+    return step
+
+
+# -- enrollment ------------------------------------------------------------------------------
+
+
+def _zone(prospect: Prospect, cadence: Cadence):
+    return scheduling.zone_for(prospect.timezone, prospect.enrichment_data, cadence.settings or {})
+
+
+def enroll(
+    *,
+    db_session: Session,
+    principal: Principal,
+    cadence: Cadence,
+    prospect_ids: list[uuid.UUID],
+    now: datetime | None = None,
+) -> list[dict]:
+    now = now or emails.utcnow()
+    steps = steps_of(db_session=db_session, cadence_id=cadence.id)
+    if not steps:
+        raise ValidationFailed("the cadence has no steps yet", code="CADENCE_EMPTY")
+    if not cadence.is_active:
+        raise ValidationFailed("the cadence is not active", code="CADENCE_INACTIVE")
+    first = steps[0]
+    unique_ids = list(dict.fromkeys(prospect_ids))
+    prospects = {p.id: p for p in db_session.scalars(select(Prospect).where(Prospect.id.in_(unique_ids)))}
+    existing = dict(
+        db_session.execute(
+            select(CadenceEnrollment.prospect_id, CadenceEnrollment.id).where(
+                CadenceEnrollment.cadence_id == cadence.id, CadenceEnrollment.prospect_id.in_(unique_ids)
+            )
+        ).all()
+    )
+    blocked = suppression.suppressed(
+        db_session=db_session, addresses=[p.email for p in prospects.values() if p.email]
+    )
+    results = []
+    for prospect_id in unique_ids:
+        prospect = prospects.get(prospect_id)
+        if prospect is None:
+            results.append({"prospect_id": prospect_id, "result": "not_found"})
+        elif prospect_id in existing:
+            results.append(
+                {
+                    "prospect_id": prospect_id,
+                    "result": "already_enrolled",
+                    "enrollment_id": existing[prospect_id],
+                }
+            )
+        elif not prospect.email:
+            results.append({"prospect_id": prospect_id, "result": "missing_email"})
+        elif prospect.email.lower() in blocked:
+            results.append(
+                {
+                    "prospect_id": prospect_id,
+                    "result": "suppressed",
+                    "reason": blocked[prospect.email.lower()],
+                }
+            )
+        else:
+            enrollment = CadenceEnrollment(
+                organization_id=cadence.organization_id,
+                cadence_id=cadence.id,
+                prospect_id=prospect_id,
+                enrolled_by=principal.user_id,
+                status=EnrollmentStatus.active,
+                next_step_number=first.step_number,
+                next_run_at=scheduling.due_at(
+                    now, first.delay_days, first.delay_hours, _zone(prospect, cadence), cadence.settings or {}
+                ),
+                enrolled_at=now,
+            )
+            db_session.add(enrollment)
+            db_session.flush()
+            results.append({"prospect_id": prospect_id, "result": "enrolled", "enrollment_id": enrollment.id})
+    return results
+
+
+def pause(
+    *, db_session: Session, enrollment: CadenceEnrollment, reason: str, now: datetime | None = None
+) -> None:
+    if enrollment.status != EnrollmentStatus.active:
+        raise ValidationFailed(f"enrollment is {enrollment.status}", code="INVALID_STATE")
+    enrollment.status = EnrollmentStatus.paused
+    enrollment.pause_reason = reason
+    enrollment.paused_at = now or emails.utcnow()
+
+
+def resume(*, db_session: Session, enrollment: CadenceEnrollment, now: datetime | None = None) -> None:
+    now = now or emails.utcnow()
+    if enrollment.status != EnrollmentStatus.paused:
+        raise ValidationFailed(f"enrollment is {enrollment.status}", code="INVALID_STATE")
+    reason = enrollment.pause_reason or ""
+    if reason.startswith("suppressed") or reason == "unsubscribed":
+        raise ValidationFailed(
+            "this prospect is suppressed (unsubscribed or bounced)", code="RECIPIENT_SUPPRESSED"
+        )
+    cadence = db_session.get(Cadence, enrollment.cadence_id)
+    prospect = db_session.get(Prospect, enrollment.prospect_id)
+    enrollment.status = EnrollmentStatus.active
+    enrollment.pause_reason = None
+    enrollment.paused_at = None
+    if enrollment.next_run_at is None or enrollment.next_run_at < now:
+        enrollment.next_run_at = scheduling.next_business_time(
+            now, _zone(prospect, cadence), cadence.settings or {}
+        )
+
+
+def remove(*, db_session: Session, enrollment: CadenceEnrollment, now: datetime | None = None) -> None:
+    enrollment.status = EnrollmentStatus.removed
+    enrollment.completed_at = now or emails.utcnow()
+    enrollment.next_run_at = None
+
+
+# -- running due steps -----------------------------------------------------------------------
+
+
+def _engagement(db_session: Session, enrollment_id: uuid.UUID) -> dict[str, bool]:
+    row = db_session.execute(
+        select(func.bool_or(Email.opened), func.bool_or(Email.clicked), func.bool_or(Email.replied)).where(
+            Email.enrollment_id == enrollment_id
+        )
+    ).one()
+    return {"opened": bool(row[0]), "clicked": bool(row[1]), "replied": bool(row[2])}
+
+
+def _finish(enrollment: CadenceEnrollment, now: datetime) -> None:
+    enrollment.status = EnrollmentStatus.completed
+    enrollment.completed_at = now
+    enrollment.next_run_at = None
+    enrollment.next_step_number = None
+
+
+def _advance(
+    db_session: Session,
+    enrollment: CadenceEnrollment,
+    cadence: Cadence,
+    prospect: Prospect,
+    steps: list[CadenceStep],
+    after: int,
+    now: datetime,
+    goto: int | None = None,
+) -> None:
+    later = [s for s in steps if (s.step_number == goto if goto else s.step_number > after)]
+    enrollment.last_step_at = now
+    if not later:
+        _finish(enrollment, now)
+        return
+    step = later[0]
+    enrollment.next_step_number = step.step_number
+    enrollment.next_run_at = scheduling.due_at(
+        now, step.delay_days, step.delay_hours, _zone(prospect, cadence), cadence.settings or {}
+    )
+
+
+def _record(
+    db_session: Session,
+    enrollment: CadenceEnrollment,
+    step: CadenceStep,
+    status: str,
+    now: datetime,
+    **values,
+) -> None:
+    db_session.add(
+        CadenceStepRun(
+            organization_id=enrollment.organization_id,
+            enrollment_id=enrollment.id,
+            step_id=step.id,
+            status=status,
+            executed_at=now,
+            **values,
+        )
+    )
+    db_session.flush()
+
+
+def _owner(enrollment: CadenceEnrollment, cadence: Cadence, prospect: Prospect) -> uuid.UUID | None:
+    return prospect.owner_id or enrollment.enrolled_by or cadence.owner_id
+
+
+def send_sms(*, settings: Settings, to: str, body: str) -> str:
+    """Twilio Messages API; returns the message SID."""
+    response = httpx.post(
+        f"{settings.twilio_api_base.rstrip('/')}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json",
+        data={"To": to, "From": settings.twilio_phone_number, "Body": body},
+        auth=(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value()),
+        timeout=15.0,
+    )
+    response.raise_for_status()
+    return response.json()["sid"]
+
+
+def run_step(
+    *, db_session: Session, settings: Settings, enrollment: CadenceEnrollment, now: datetime, cache: dict
+) -> str:
+    """Execute the enrollment's next step (the row is locked by the caller); returns the outcome."""
+    cadence = cache.get(("cadence", enrollment.cadence_id)) or db_session.get(Cadence, enrollment.cadence_id)
+    cache[("cadence", cadence.id)] = cadence
+    steps = cache.get(("steps", cadence.id))
+    if steps is None:
+        steps = steps_of(db_session=db_session, cadence_id=cadence.id)
+        cache[("steps", cadence.id)] = steps
+        cache[("variants", cadence.id)] = variants_of(db_session=db_session, step_ids=[s.id for s in steps])
+    prospect = db_session.get(Prospect, enrollment.prospect_id)
+    if prospect is None or not cadence.is_active:
+        enrollment.status = EnrollmentStatus.paused
+        enrollment.pause_reason = "cadence_inactive" if prospect else "prospect_missing"
+        enrollment.paused_at = now
+        return "paused"
+    settings_json = cadence.settings or {}
+    if settings_json.get("autoPauseOnMeeting", True) and db_session.scalar(
+        select(Activity.id)
+        .where(
+            Activity.prospect_id == prospect.id,
+            Activity.type == ActivityType.meeting_scheduled,
+            Activity.occurred_at >= enrollment.enrolled_at,
+        )
+        .limit(1)
+    ):
+        enrollment.status, enrollment.pause_reason, enrollment.paused_at = (
+            EnrollmentStatus.paused,
+            "meeting_booked",
+            now,
+        )
+        return "paused"
+    engagement = _engagement(db_session, enrollment.id)
+    if settings_json.get("autoPauseOnReply", True) and engagement["replied"]:
+        enrollment.status, enrollment.pause_reason, enrollment.paused_at = (
+            EnrollmentStatus.paused,
+            "replied",
+            now,
+        )
+        return "paused"
+    step = next((s for s in steps if s.step_number == enrollment.next_step_number), None)
+    if step is None:
+        _finish(enrollment, now)
+        return "completed"
+    if db_session.scalar(
+        select(CadenceStepRun.id).where(
+            CadenceStepRun.enrollment_id == enrollment.id, CadenceStepRun.step_id == step.id
+        )
+    ):
+        _advance(db_session, enrollment, cadence, prospect, steps, step.step_number, now)
+        return "already_ran"
+    condition = step.conditions or {}
+    if condition.get("if") and not scheduling.condition_met(condition["if"], engagement):
+        otherwise = condition.get("else", "skip")
+        _record(
+            db_session,
+            enrollment,
+            step,
+            StepRunStatus.skipped,
+            now,
+            reason=f"condition {condition['if']} not met",
+        )
+        if otherwise == "exit":
+            _finish(enrollment, now)
+            return "exited"
+        goto = otherwise.get("goto") if isinstance(otherwise, dict) else None
+        _advance(db_session, enrollment, cadence, prospect, steps, step.step_number, now, goto=goto)
+        return "skipped"
+    owner = _owner(enrollment, cadence, prospect)
+    outcome = "task_created"
+    if step.type == StepType.email:
+        variants = cache[("variants", cadence.id)].get(step.id, [])
+        variant = scheduling.pick_variant(variants, f"{enrollment.id}:{step.id}")
+        template_id = (variant.template_id if variant else None) or step.template_id
+        template = db_session.get(EmailTemplate, template_id) if template_id else None
+        subject = (variant.subject if variant else None) or step.subject
+        content = (variant.content if variant else None) or step.content
+        mailbox_id = settings_json.get("mailboxId")
+        mailbox = db_session.get(Mailbox, uuid.UUID(str(mailbox_id))) if mailbox_id else None
+        if template is None and not subject:
+            subject = (
+                "Following up, {{firstName}}" if step.step_number > 1 else "Quick question, {{firstName}}"
+            )
+        request = emails.EmailRequest(
+            to=[
+                emails.Recipient(
+                    prospect.email, " ".join(filter(None, [prospect.first_name, prospect.last_name]))
+                )
+            ],
+            subject=subject,
+            html=content if content and "<" in content else None,
+            text=content if content and "<" not in content else None,
+            template=template,
+            prospect=prospect,
+            mailbox=mailbox,
+            cadence_id=cadence.id,
+            enrollment_id=enrollment.id,
+            step_id=step.id,
+            variant_id=variant.id if variant else None,
+            track_opens=settings_json.get("trackOpens", True),
+            track_clicks=settings_json.get("trackClicks", True),
+        )
+        try:
+            email = emails.queue_email(
+                db_session=db_session,
+                settings=settings,
+                organization_id=enrollment.organization_id,
+                user_id=owner,
+                team_id=cadence.team_id,
+                request=request,
+                now=now,
+                wake=False,
+            )
+        except emails.RecipientSuppressed as exc:
+            _record(
+                db_session,
+                enrollment,
+                step,
+                StepRunStatus.suppressed,
+                now,
+                reason=", ".join(sorted(set(exc.reasons.values()))),
+            )
+            enrollment.status, enrollment.pause_reason, enrollment.paused_at = (
+                EnrollmentStatus.paused,
+                f"suppressed:{next(iter(exc.reasons.values()))}",
+                now,
+            )
+            return "suppressed"
+        _record(
+            db_session,
+            enrollment,
+            step,
+            StepRunStatus.email_queued,
+            now,
+            email_id=email.id,
+            variant_id=variant.id if variant else None,
+        )
+        outcome = "email_queued"
+    elif (
+        step.type == StepType.sms
+        and settings.twilio_account_sid
+        and settings.twilio_auth_token
+        and prospect.phone
+    ):
+        from serving.emails.templating import build_context, render_string
+
+        body = render_string(step.content or "", build_context(prospect=prospect), escape=False) or ""
+        sid = send_sms(settings=settings, to=prospect.phone, body=body)
+        _record(db_session, enrollment, step, StepRunStatus.sms_sent, now, reason=f"twilio:{sid}")
+        db_session.add(
+            Activity(
+                organization_id=enrollment.organization_id,
+                user_id=owner,
+                prospect_id=prospect.id,
+                type=ActivityType.sms_sent,
+                subject="SMS sent",
+                description=body,
+                metadata_={"twilioSid": sid, "cadenceId": str(cadence.id)},
+                occurred_at=now,
+            )
+        )
+        outcome = "sms_sent"
+    else:
+        kind = step.type if step.type != StepType.sms else "sms"
+        titles = {"call": "Call", "linkedin": "LinkedIn touch", "sms": "Text", "task": "Task"}
+        name = " ".join(filter(None, [prospect.first_name, prospect.last_name])) or prospect.email
+        task = Task(
+            organization_id=enrollment.organization_id,
+            user_id=owner,
+            prospect_id=prospect.id,
+            cadence_id=cadence.id,
+            enrollment_id=enrollment.id,
+            step_id=step.id,
+            type=kind,
+            title=f"{titles[kind]} {name}" + (f" ({prospect.company})" if prospect.company else ""),
+            description=step.content,
+            due_at=now,
+        )
+        db_session.add(task)
+        db_session.flush()
+        _record(db_session, enrollment, step, StepRunStatus.task_created, now, task_id=task.id)
+    _advance(db_session, enrollment, cadence, prospect, steps, step.step_number, now)
+    return outcome
+
+
+def run_due(
+    *,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    organization_id: uuid.UUID,
+    now=None,
+    batch_size: int = 200,
+    max_batches: int | None = None,
+) -> Counter:
+    """Run every due step of one organization, a committed batch at a time."""
+    clock = now if callable(now) else (lambda: now) if now is not None else emails.utcnow
+    outcomes: Counter = Counter()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        current = clock()
+        with tenant_session(factory, organization_id) as session:
+            due = list(
+                session.scalars(
+                    select(CadenceEnrollment)
+                    .where(
+                        CadenceEnrollment.status == EnrollmentStatus.active,
+                        CadenceEnrollment.next_run_at <= current,
+                    )
+                    .order_by(CadenceEnrollment.next_run_at)
+                    .limit(batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not due:
+                break
+            cache: dict = {}
+            queued = False
+            for enrollment in due:
+                try:
+                    with session.begin_nested():
+                        outcome = run_step(
+                            db_session=session,
+                            settings=settings,
+                            enrollment=enrollment,
+                            now=current,
+                            cache=cache,
+                        )
+                except Exception as exc:  # one bad enrollment must not stop the others
+                    logger.exception("cadence step failed for enrollment %s", enrollment.id)
+                    enrollment.next_run_at = current + emails.backoff(2)
+                    outcome = f"error:{type(exc).__name__}"
+                outcomes[outcome] += 1
+                queued = queued or outcome == "email_queued"
+            if queued:
+                emails.wake_delivery(db_session=session, organization_id=organization_id)
+        batches += 1
+    return outcomes
+
+
+# -- analytics -------------------------------------------------------------------------------
+
+
+def analytics(*, db_session: Session, cadence: Cadence) -> dict:
+    enrollments = dict(
+        db_session.execute(
+            select(CadenceEnrollment.status, func.count())
+            .where(CadenceEnrollment.cadence_id == cadence.id)
+            .group_by(CadenceEnrollment.status)
+        ).all()
+    )
+
+    def email_counts(*conditions) -> dict[str, int]:
+        row = db_session.execute(
+            select(
+                func.count().filter(Email.status.in_(["sent", "delivered", "bounced"])),
+                func.count().filter(Email.opened),
+                func.count().filter(Email.clicked),
+                func.count().filter(Email.replied),
+                func.count().filter(Email.bounced),
+                func.count().filter(Email.unsubscribed),
+                func.count().filter(Email.status == "queued"),
+            ).where(Email.cadence_id == cadence.id, *conditions)
+        ).one()
+        return dict(
+            zip(
+                ["sent", "opened", "clicked", "replied", "bounced", "unsubscribed", "queued"],
+                row,
+                strict=True,
+            )
+        )
+
+    total = email_counts()
+    sent = total["sent"] or 0
+    rates = {
+        k: round(total[k] / sent, 4) if sent else 0.0 for k in ("opened", "clicked", "replied", "bounced")
+    }
+    steps = []
+    all_steps = steps_of(db_session=db_session, cadence_id=cadence.id)
+    variants = variants_of(db_session=db_session, step_ids=[s.id for s in all_steps])
+    for step in all_steps:
+        runs = dict(
+            db_session.execute(
+                select(CadenceStepRun.status, func.count())
+                .where(CadenceStepRun.step_id == step.id)
+                .group_by(CadenceStepRun.status)
+            ).all()
+        )
+        per_variant = []
+        for variant in variants.get(step.id, []):
+            counts = email_counts(Email.variant_id == variant.id)
+            per_variant.append(
+                {
+                    "variantId": str(variant.id),
+                    "name": variant.name,
+                    "weight": variant.weight,
+                    **counts,
+                    "openRate": round(counts["opened"] / counts["sent"], 4) if counts["sent"] else 0.0,
+                    "replyRate": round(counts["replied"] / counts["sent"], 4) if counts["sent"] else 0.0,
+                }
+            )
+        steps.append(
+            {
+                "step_id": step.id,
+                "step_number": step.step_number,
+                "type": step.type,
+                "runs": runs,
+                "emails": email_counts(Email.step_id == step.id),
+                "variants": per_variant,
+            }
+        )
+    return {
+        "cadence_id": cadence.id,
+        "enrollments": enrollments,
+        "emails": total,
+        "rates": rates,
+        "steps": steps,
+    }

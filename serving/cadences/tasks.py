@@ -1,0 +1,66 @@
+"""Worker jobs for cadences, and the periodic sweep that wakes every organization with due work."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select, text
+
+from serving.cadences import service
+from serving.emails import service as emails
+from serving.emails.bulk import MATERIALIZE_TASK
+from serving.emails.models import BulkEmailJob
+from serving.worker import QUEUE, enqueue, queue, runtime
+
+RETRY = {"max_attempts": 5, "exponential_wait": 2}
+
+
+@queue.task(name=service.RUN_TASK, queue=QUEUE, retry=RETRY)
+def run_due(organization_id: str) -> dict:
+    rt = runtime()
+    return dict(
+        service.run_due(factory=rt.factory, settings=rt.settings, organization_id=uuid.UUID(organization_id))
+    )
+
+
+def sweep(*, factory, now: datetime) -> int:
+    """Enqueue (coalesced) jobs for every organization with due emails, steps or bulk jobs.
+
+    This is also what makes sends survive lost jobs: anything due is found from the rows.
+    """
+    with factory() as session, session.begin():
+        organizations = list(
+            session.scalars(text("select * from app.outreach_due_organizations(:now)"), {"now": now})
+        )
+    for organization_id in organizations:
+        with factory() as session, session.begin():
+            enqueue(
+                session,
+                service.RUN_TASK,
+                queueing_lock=f"cadence:{organization_id}",
+                organization_id=str(organization_id),
+            )
+            emails.wake_delivery(db_session=session, organization_id=organization_id)
+            from serving.core.db import set_tenant
+
+            set_tenant(session, organization_id)
+            for job_id in session.scalars(
+                select(BulkEmailJob.id).where(
+                    BulkEmailJob.status.in_(["pending", "running"]), BulkEmailJob.send_at <= now
+                )
+            ):
+                enqueue(
+                    session,
+                    MATERIALIZE_TASK,
+                    queueing_lock=f"bulk:{job_id}",
+                    organization_id=str(organization_id),
+                    job_id=str(job_id),
+                )
+    return len(organizations)
+
+
+@queue.periodic(cron="* * * * *", periodic_id="outreach-sweep")
+@queue.task(name="outreach.sweep", queue=QUEUE, queueing_lock="outreach.sweep")
+def periodic_sweep(timestamp: int) -> int:
+    return sweep(factory=runtime().factory, now=datetime.now(UTC))

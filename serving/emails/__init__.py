@@ -1,0 +1,1 @@
+"""Email infrastructure: templates, sending, tracking, deliverability, bulk jobs."""

@@ -1,0 +1,1 @@
+"""Inbound email: reply detection from SendGrid Inbound Parse and a generic JSON form."""

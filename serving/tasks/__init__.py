@@ -1,0 +1,1 @@
+"""The rep task queue: manual cadence steps and follow-ups."""

@@ -1,0 +1,116 @@
+"""The rep's queue: today's tasks, completion with an outcome (an activity on the timeline)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from serving.activities.models import Activity, ActivityType, CallLog
+from serving.core.errors import ValidationFailed
+from serving.emails.service import pause_enrollments
+from serving.tasks.models import Task, TaskOutcome, TaskStatus, TaskType
+
+CALL_DISPOSITIONS = {
+    "connected": "answered",
+    "voicemail": "voicemail",
+    "no_answer": "no_answer",
+    "busy": "busy",
+    "meeting_booked": "answered",
+    "not_interested": "answered",
+}
+
+
+def today_query(*, user_id: uuid.UUID, now: datetime, tz: str = "UTC") -> Select:
+    """Pending tasks of the user due by the end of the user's day (overdue ones first)."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    end_of_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return (
+        select(Task)
+        .where(Task.user_id == user_id, Task.status == TaskStatus.pending, Task.due_at < end_of_day)
+        .order_by(Task.due_at, Task.id)
+    )
+
+
+def complete(
+    *,
+    db_session: Session,
+    task: Task,
+    user_id: uuid.UUID | None,
+    outcome: str,
+    notes: str | None,
+    duration_seconds: int | None = None,
+    now: datetime | None = None,
+) -> Task:
+    now = now or datetime.now(UTC)
+    if task.status != TaskStatus.pending:
+        raise ValidationFailed(f"task is already {task.status}", code="INVALID_STATE")
+    task.status = TaskStatus.skipped if outcome == TaskOutcome.skipped else TaskStatus.completed
+    task.outcome = outcome
+    task.notes = notes
+    task.completed_at = now
+    if task.status == TaskStatus.completed and task.prospect_id:
+        if task.type == TaskType.call:
+            activity = Activity(
+                organization_id=task.organization_id,
+                user_id=user_id,
+                prospect_id=task.prospect_id,
+                type=ActivityType.call_made,
+                subject=task.title,
+                description=notes,
+                metadata_={"taskId": str(task.id), "outcome": outcome},
+                occurred_at=now,
+            )
+            db_session.add(activity)
+            db_session.flush()
+            db_session.add(
+                CallLog(
+                    organization_id=task.organization_id,
+                    user_id=user_id,
+                    prospect_id=task.prospect_id,
+                    activity_id=activity.id,
+                    disposition=CALL_DISPOSITIONS.get(outcome, "answered"),
+                    duration_seconds=duration_seconds or 0,
+                    notes=notes,
+                    outcome=outcome,
+                    called_at=now,
+                )
+            )
+        else:
+            kind = {
+                TaskType.linkedin: ActivityType.linkedin_interaction,
+                TaskType.sms: ActivityType.sms_sent,
+            }.get(task.type, ActivityType.task_completed)
+            db_session.add(
+                Activity(
+                    organization_id=task.organization_id,
+                    user_id=user_id,
+                    prospect_id=task.prospect_id,
+                    type=kind,
+                    subject=task.title,
+                    description=notes,
+                    metadata_={"taskId": str(task.id), "outcome": outcome},
+                    occurred_at=now,
+                )
+            )
+        if outcome == TaskOutcome.meeting_booked:
+            db_session.add(
+                Activity(
+                    organization_id=task.organization_id,
+                    user_id=user_id,
+                    prospect_id=task.prospect_id,
+                    type=ActivityType.meeting_scheduled,
+                    subject="Meeting booked",
+                    metadata_={"taskId": str(task.id)},
+                    occurred_at=now,
+                )
+            )
+            pause_enrollments(
+                db_session=db_session, prospect_id=task.prospect_id, reason="meeting_booked", now=now
+            )
+    db_session.flush()
+    return task

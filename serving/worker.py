@@ -1,0 +1,141 @@
+"""The transactional job queue (procrastinate on the platform's Postgres) and its worker.
+
+Jobs are wake-ups, not the source of truth: an email to send is a `queued` row in `app.emails`,
+an enrollment step is a due `cadence_enrollments` row. A job claims rows with
+`FOR UPDATE SKIP LOCKED`, one transaction per row, so a killed worker leaves the row as it was and
+the next job (or the periodic sweep, or the stalled-job retry) picks it up again, once.
+
+`enqueue()` inserts a job in the caller's transaction, so a job exists if and only if the row
+that needs it was committed. Procrastinate's tables live in the `procrastinate` schema.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import procrastinate
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.core.config import Settings, get_settings
+from serving.core.db import session_factory
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "outreach"
+QUEUE_SCHEMA = "procrastinate"
+TASK_MODULES = ["serving.emails.tasks", "serving.cadences.tasks", "serving.worker"]
+
+queue = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    factory: sessionmaker[Session]
+
+
+_runtime: Runtime | None = None
+
+
+def configure(settings: Settings) -> Runtime:
+    import serving.all_models  # noqa: F401  (every mapper, so foreign keys resolve in the worker)
+
+    global _runtime
+    _runtime = Runtime(
+        settings=settings, factory=session_factory(settings.api_database_url, settings.db_pool_size)
+    )
+    return _runtime
+
+
+def runtime() -> Runtime:
+    return _runtime or configure(get_settings())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    url = make_url(sqlalchemy_url)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def connector_for(settings: Settings) -> procrastinate.PsycopgConnector:
+    return procrastinate.PsycopgConnector(
+        conninfo=libpq_url(settings.api_database_url),
+        kwargs={"options": f"-c search_path={QUEUE_SCHEMA}"},
+        min_size=1,
+        max_size=max(2, settings.worker_concurrency + 2),
+    )
+
+
+def enqueue(
+    db_session: Session,
+    task_name: str,
+    *,
+    queueing_lock: str | None = None,
+    scheduled_at: datetime | None = None,
+    **args,
+) -> None:
+    """Defer a job inside the caller's transaction; a job already waiting under the same
+    `queueing_lock` makes this a no-op (wake-ups coalesce)."""
+    db_session.execute(
+        text(
+            f"insert into {QUEUE_SCHEMA}.procrastinate_jobs "
+            "(queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at) "
+            "values (:queue, :task, 0, null, :qlock, cast(:args as jsonb), :at) "
+            "on conflict (queueing_lock) where status = 'todo' do nothing"
+        ),
+        {
+            "queue": QUEUE,
+            "task": task_name,
+            "qlock": queueing_lock,
+            "args": json.dumps(args, default=str),
+            "at": scheduled_at,
+        },
+    )
+
+
+@queue.periodic(cron="* * * * *", periodic_id="stalled")
+@queue.task(name="worker.retry_stalled_jobs", queue=QUEUE, queueing_lock="worker.retry_stalled_jobs")
+async def retry_stalled_jobs(timestamp: int) -> None:
+    """Jobs of a worker that stopped heart-beating (killed, machine lost) go back to `todo`."""
+    stalled = await queue.job_manager.get_stalled_jobs()
+    for job in stalled:
+        logger.warning("retrying stalled job %s (%s)", job.id, job.task_name)
+        await queue.job_manager.retry_job(job)
+
+
+@lru_cache
+def _task_modules_loaded() -> bool:
+    import importlib
+
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+    return True
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    wait: bool = True,
+    install_signal_handlers: bool = True,
+) -> None:
+    """Run the worker in the foreground (Ctrl-C / SIGTERM stops it after the running jobs)."""
+    configure(settings)
+    _task_modules_loaded()
+    with queue.replace_connector(connector_for(settings)):
+        queue.run_worker(
+            queues=[QUEUE],
+            concurrency=concurrency or settings.worker_concurrency,
+            wait=wait,
+            install_signal_handlers=install_signal_handlers,
+            delete_jobs="successful",
+        )
