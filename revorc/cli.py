@@ -16,6 +16,8 @@ from revorc.data_cli import register as register_data_commands
 from revorc.processes import api_process, supervise
 from revorc.processes import start as start_processes
 from revorc.processes import stop as stop_processes
+from revorc.worker_cli import register as register_worker_commands
+from revorc.worker_cli import worker_process
 from serving.core.config import Settings, get_settings
 from serving.core.db import engine_for
 
@@ -189,7 +191,7 @@ def up_cmd(
     with console.status("Starting PostgreSQL and Typesense…"):
         runtime = services.start_all(settings)
     _print_runtime(runtime)
-    processes = [api_process(settings, host, port), *dagster_processes(settings, host=host)]
+    processes = [api_process(settings, host, port), worker_process(settings), *dagster_processes(settings, host=host)]
     try:
         with console.status("Migrating the database…"):
             upgrade(settings.owner_database_url)
@@ -233,6 +235,7 @@ def _print_runtime(runtime: services.Runtime) -> None:
 
 
 register_data_commands(app)
+register_worker_commands(app)
 
 
 if __name__ == "__main__":

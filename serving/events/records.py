@@ -80,8 +80,9 @@ def sendgrid_row(event: Any, *, organization_id: str | None, raw: str | None = N
     if not sg_event_id or not isinstance(sg_event_id, str):
         raise InvalidRecord("missing sg_event_id")
     occurred_at = parse_timestamp(event.get("timestamp"))
-    # our own custom_args (set when we send) arrive as top-level keys of the event
-    org = organization_id or _uuid_or_none(event.get("organization_id"))
+    # our own custom_args (set when we send: `revorc_*`, or plain names from other senders) arrive as
+    # top-level keys of the event
+    org = organization_id or _uuid_or_none(event.get("revorc_organization_id") or event.get("organization_id"))
     return {
         "organization_id": org,
         "sg_event_id": sg_event_id,
@@ -89,7 +90,7 @@ def sendgrid_row(event: Any, *, organization_id: str | None, raw: str | None = N
         "event": kind,
         "email": (str(event["email"]).strip().lower() or None) if event.get("email") else None,
         "occurred_at": occurred_at,
-        "email_id": _uuid_or_none(event.get("email_id")),
+        "email_id": _uuid_or_none(event.get("revorc_email_id") or event.get("email_id")),
         "prospect_id": _uuid_or_none(event.get("prospect_id")),
         "campaign_id": _uuid_or_none(event.get("campaign_id")),
         "cadence_id": _uuid_or_none(event.get("cadence_id")),

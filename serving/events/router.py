@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from serving.core.deps import AppSettings, DbSession, _principal_from_api_key
 from serving.core.errors import Forbidden, Unauthorized
+from serving.emails.service import apply_email_event
 from serving.events import service
 from serving.events.schemas import Accepted
 
@@ -65,4 +66,8 @@ async def sendgrid_webhook(request: Request, db: DbSession, settings: AppSetting
         raise Forbidden("SENDGRID_WEBHOOK_VERIFICATION_KEY is not configured", code="INVALID_SIGNATURE")
     events = service.parse_body(body, batch=True)
     service.store_sendgrid(db, events, request_id=request.state.request_id)
+    # Same transaction: the raw event and its roll-up onto the email (status, opens, suppression) land together.
+    for event in events:
+        if isinstance(event, dict):
+            apply_email_event(db_session=db, event=event, settings=settings)
     return Accepted()
