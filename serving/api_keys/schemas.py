@@ -51,7 +51,8 @@ class ApiKeyOut(ApiModel):
 
 
 class ApiKeyWithSecret(ApiKeyOut):
-    key: str = Field(description="The secret; shown only in this response")
+    key: str | None = Field(description="The secret; shown only in this response (null in an Idempotency-Key "
+                                        "replay, since the secret is never stored)")
 
 
 class DailyUsage(ApiModel):

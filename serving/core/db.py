@@ -47,13 +47,14 @@ class TenantMixin:
 
 
 @lru_cache(maxsize=16)
-def engine_for(url: str, pool_size: int = 10) -> Engine:
+def engine_for(url: str, pool_size: int = 10, purpose: str = "default") -> Engine:
+    """One pooled engine per URL and purpose (a purpose gets a pool of its own)."""
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, future=True)
 
 
 @lru_cache(maxsize=16)
-def session_factory(url: str, pool_size: int = 10) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine_for(url, pool_size), expire_on_commit=False, autoflush=True)
+def session_factory(url: str, pool_size: int = 10, purpose: str = "default") -> sessionmaker[Session]:
+    return sessionmaker(bind=engine_for(url, pool_size, purpose), expire_on_commit=False, autoflush=True)
 
 
 def set_tenant(session: Session, organization_id: uuid.UUID | str | None) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from serving.core.config import Settings
-from serving.core.db import set_tenant, tenant_session
+from serving.core.db import session_factory, set_tenant, tenant_session
 from serving.core.errors import Forbidden, Unauthorized
 from serving.core.principal import Principal, role_scopes
 from serving.core.security import InvalidToken, decode_access_token, hash_api_key, looks_like_api_key
@@ -100,9 +100,16 @@ def _principal_from_api_key(request: Request, db: Session, secret: str) -> Princ
     )
 
 
+USAGE_POOL_SIZE = 2
+
+
 def _count_api_key_use(request: Request, organization_id: uuid.UUID, api_key_id: uuid.UUID) -> None:
     # Its own short transaction: counting must not hold a row lock on the key for a whole request.
-    with tenant_session(request.app.state.session_factory, organization_id) as session:
+    # And its own pool: the request already holds a connection, and taking a second one from the same
+    # pool deadlocks once every connection is held by a request waiting for another.
+    settings: Settings = request.app.state.settings
+    factory = session_factory(settings.api_database_url, USAGE_POOL_SIZE, "api-key-usage")
+    with tenant_session(factory, organization_id) as session:
         session.execute(
             text(
                 "update app.api_keys set request_count = request_count + 1, last_used_at = now() "

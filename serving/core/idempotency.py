@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -50,8 +50,14 @@ class Idempotency:
         self.db_session = db_session
         self.principal = principal
 
-    def run(self, create: Callable[[], Any], *, payload: Any = None, status_code: int = 201) -> JSONResponse:
-        """Call `create` once per key; replays the stored response for a repeated key."""
+    def run(
+        self, create: Callable[[], Any], *, payload: Any = None, status_code: int = 201,
+        redact: Collection[str] = (),
+    ) -> JSONResponse:
+        """Call `create` once per key; replays the stored response for a repeated key.
+
+        Top-level fields named in `redact` (secrets shown once) are stored, and replayed, as null.
+        """
         if not self.key:
             return self._respond(create(), status_code)
         if len(self.key) > MAX_KEY_LENGTH:
@@ -84,7 +90,10 @@ class Idempotency:
         response = self._respond(create(), status_code)
         record = self.db_session.get(IdempotencyRecord, tuple(ident.values()))
         record.status_code = status_code
-        record.response_body = json.loads(response.body)
+        body = json.loads(response.body)
+        if isinstance(body, dict):
+            body = {k: (None if k in redact else v) for k, v in body.items()}
+        record.response_body = body
         return response
 
     @staticmethod

@@ -19,6 +19,9 @@ from serving.core.errors import error_response
 from serving.core.security import InvalidToken, decode_access_token
 
 EXEMPT_PATHS = ("/healthz", "/readyz", "/docs", "/redoc", "/openapi.json")
+AUTH_PREFIX = "/api/v1/auth/"
+# Under /auth but called by signed-in users on every page: the general per-user limit applies.
+AUTHENTICATED_AUTH_PATHS = frozenset({"/api/v1/auth/me"})
 
 
 class RateLimitMiddleware:
@@ -41,7 +44,7 @@ class RateLimitMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        if path.startswith("/api/v1/auth/"):
+        if path.startswith(AUTH_PREFIX) and path.rstrip("/") not in AUTHENTICATED_AUTH_PATHS:
             item, identity = self.auth, f"auth:ip:{ip}"
         else:
             item = self.search if path.startswith("/api/v1/search") else self.general
@@ -55,7 +58,7 @@ class RateLimitMiddleware:
             (b"x-ratelimit-reset", str(reset).encode()),
         ]
         if not allowed:
-            retry_after = max(reset - int(time.time()), 1)
+            retry_after = max(math.ceil(stats.reset_time - time.time()), 1)
             response = error_response(
                 "RATE_LIMITED", f"rate limit of {item} exceeded; retry in {retry_after} s", 429,
                 {"limit": item.amount, "window": str(item), "retryAfter": retry_after},

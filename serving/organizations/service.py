@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 import uuid
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from serving.core.db import set_tenant
 from serving.core.errors import Conflict
+from serving.core.schemas import Email
 from serving.core.security import hash_password
 from serving.organizations.models import Organization, Team
 from serving.users.models import Profile, Role, User
 
 MIN_PASSWORD_LENGTH = 8
+_email = TypeAdapter(Email)
 
 
 def slugify(name: str) -> str:
@@ -35,7 +38,11 @@ def create_user(
     *, db_session: Session, organization_id: uuid.UUID, email: str, password: str | None, role: Role | str,
     full_name: str | None = None, team_id: uuid.UUID | None = None,
 ) -> User:
-    email = email.strip().lower()
+    try:
+        # The same rule as login, so nobody is created with an address they could never sign in with.
+        email = _email.validate_python(email)
+    except ValidationError:
+        raise ValueError(f"{email!r} is not a valid e-mail address") from None
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     # E-mails are unique across tenants; the lookup function sees every tenant's users.
@@ -55,6 +62,8 @@ def create_organization(
     *, db_session: Session, name: str, admin_email: str, admin_password: str, admin_name: str | None = None,
     team_name: str = "Sales",
 ) -> tuple[Organization, Team, User]:
+    if not name.strip():
+        raise ValueError("the organization needs a name")
     organization = Organization(id=uuid.uuid4(), name=name.strip(), slug=_unique_slug(db_session, name))
     set_tenant(db_session, organization.id)
     db_session.add(organization)

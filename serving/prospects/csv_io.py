@@ -88,9 +88,18 @@ def _header_mapping(header: list[str]) -> list[tuple[str, str | None]]:
     return mapping
 
 
+def _needs_quote_prefix(text: str) -> bool:
+    """Cells a spreadsheet would run as a formula, and cells that would read back as escaped ones."""
+    if text.startswith(_FORMULA_START):
+        return True
+    if text[:1] in ("+", "-"):
+        return not re.fullmatch(r"[+-][\d .()-]+", text)
+    return text.startswith("'") and _needs_quote_prefix(text[1:])
+
+
 def _unescape(value: str) -> str:
     # Exports prefix formula-like cells with a quote; take it off again on the way in.
-    if value.startswith("'") and value[1:2] in ("=", "@", "+", "-"):
+    if value.startswith("'") and _needs_quote_prefix(value[1:]):
         return value[1:]
     return value
 
@@ -107,8 +116,10 @@ def parse_import(data: bytes) -> ParsedImport:
         mapping = _header_mapping(header)
         result = ParsedImport()
         first_seen: dict[str, int] = {}
+        end_of_previous = reader.line_num
         for values in reader:
-            line = reader.line_num
+            # A quoted cell may span lines; report the line where the record starts.
+            line, end_of_previous = end_of_previous + 1, reader.line_num
             if not any(v.strip() for v in values):
                 continue
             result.total_rows += 1
@@ -157,9 +168,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    if text.startswith(_FORMULA_START) or (text[:1] in ("+", "-") and not re.fullmatch(r"[+-][\d .()-]+", text)):
-        return "'" + text
-    return text
+    return "'" + text if _needs_quote_prefix(text) else text
 
 
 def export_rows(prospects: Iterable[Any]) -> Iterator[str]:

