@@ -100,8 +100,10 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         occurred = _timestamps(rng, n, now, 60)
         intent = pl.DataFrame({
             "signal_type": SIGNAL_TYPES[rng.choice(6, n, p=[0.4, 0.2, 0.1, 0.1, 0.05, 0.15])],
-            "account_domain": chunk["domain"].to_numpy()[who],
-            "prospect_email": np.where(rng.random(n) < 0.7, emails[who], None),
+            # explicit String dtype: an empty chunk would otherwise become an unwritable Object column
+            "account_domain": chunk["domain"].gather(who),
+            "prospect_email": chunk["email"].gather(who).zip_with(
+                pl.Series(rng.random(n) < 0.7), pl.repeat(None, n, dtype=pl.String, eager=True)),
             "topic": np.array(["sales engagement", "revenue intelligence", "crm migration"])[rng.integers(0, 3, n)],
             "strength": np.round(0.2 + 0.8 * p[who] * rng.random(n) + 0.3 * p[who], 3),
             "occurred_at": _iso(occurred),
@@ -127,7 +129,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         stages = [("processed", np.ones(m, bool), 0), ("delivered", delivered, 60), ("bounce", bounced, 60),
                   ("open", opened, 3600), ("click", clicked, 3700), ("reply", replied, 7200)]
         events = pl.concat([
-            pl.DataFrame({"email": emails[who][mask], "event": kind,
+            pl.DataFrame({"email": chunk["email"].gather(who).filter(pl.Series(mask)), "event": kind,
                           "sg_event_id": np.char.add(message[mask], f":{kind}"), "sg_message_id": message[mask],
                           "timestamp": (sent_at[mask].astype("int64") + offset)})
             for kind, mask, offset in stages if mask.any()

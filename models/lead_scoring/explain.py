@@ -1,0 +1,253 @@
+"""Per-prospect explanations: additive factor contributions on the 0–100 score scale, in plain words.
+
+For every row, baseline + sum(contributions) == score. The baseline is the score of a reference
+prospect (median / most common training values); each factor is a feature group from the spec.
+
+- Logistic regression: exact. The pipeline is additive in log-odds over features (every transformer
+  works column by column), so substituting one group into the reference row gives that group's
+  log-odds contribution exactly. The calibrated probability change from the reference is then shared
+  in proportion to those log-odds contributions (the secant slope of the calibration map).
+- Gradient boosting: baseline-substitution Shapley values over the groups, estimated with antithetic
+  permutation sampling. Along each permutation the marginal changes telescope from the reference
+  score to the row's score, so the sum is exact for every permutation; only the split between factors
+  is an estimate. Each step is one batched `predict_proba` over all rows (no Python loop over rows).
+
+Integer contributions use largest-remainder rounding, so the displayed integers add up to the
+integer score exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from models.lead_scoring.features import Feature, FeatureSpec, prepare_frame
+from models.lead_scoring.train import LeadScoringModel
+
+MINUS = "\u2212"
+_STACK_ROWS = 250_000  # rows per batched predict call while building substitution frames
+
+
+def to_score(probability: Any) -> np.ndarray:
+    """Calibrated probability → integer score 0–100 (half rounds up)."""
+    return np.clip(np.floor(np.asarray(probability, dtype=float) * 100 + 0.5), 0, 100).astype(int)
+
+
+@dataclass(frozen=True)
+class ScoreAttribution:
+    """An additive decomposition of scores: `value == baseline + contributions.sum(axis=1)` per row."""
+
+    baseline: np.ndarray  # per row, on the 0–100 scale
+    contributions: pd.DataFrame  # one column per factor, on the 0–100 scale
+    phrases: pd.DataFrame  # same shape: what each factor is for that row, in plain words
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.baseline + self.contributions.to_numpy().sum(axis=1)
+
+    @property
+    def scores(self) -> np.ndarray:
+        return np.clip(np.floor(self.value + 0.5), 0, 100).astype(int)
+
+    def rounded(self) -> tuple[np.ndarray, pd.DataFrame]:
+        """Integer baseline and contributions whose row sums equal `scores` exactly."""
+        base = np.floor(self.baseline + 0.5).astype(int)
+        c = self.contributions.to_numpy(dtype=float)
+        floor = np.floor(c)
+        remainder = np.clip(self.scores - base - floor.sum(axis=1), 0, c.shape[1]).astype(int)
+        rank = np.argsort(np.argsort(floor - c, axis=1, kind="stable"), axis=1, kind="stable")
+        ints = (floor + (rank < remainder[:, None])).astype(int)
+        return base, pd.DataFrame(ints, columns=self.contributions.columns, index=self.contributions.index)
+
+    def factors(self, *, top_k: int | None = 5) -> pd.DataFrame:
+        """Long frame of the largest non-zero factors per row: row, rank, factor, impact, text."""
+        _, ints = self.rounded()
+        impact = ints.to_numpy()
+        order = np.argsort(-np.abs(impact), axis=1, kind="stable")[:, :top_k]
+        rows = np.repeat(np.arange(len(impact)), order.shape[1])
+        cols = order.ravel()
+        values = impact[rows, cols]
+        phrases = self.phrases.to_numpy()[rows, cols]
+        signs = np.where(values > 0, "+", MINUS)  # zero impacts are dropped below
+        long = pd.DataFrame({
+            "row": rows, "rank": np.tile(np.arange(order.shape[1]), len(impact)) + 1,
+            "factor": np.asarray(self.contributions.columns)[cols], "impact": values,
+            "text": pd.Series(phrases, dtype=object) + ": " + signs + np.abs(values).astype(str),
+            "phrase": phrases,
+        })
+        return long[long["impact"] != 0].reset_index(drop=True)
+
+    def top_factors(self, *, top_k: int = 5) -> list[list[dict[str, Any]]]:
+        """Per row, JSON-ready factors (`factor` is the plain-word phrase, `impact` the signed points)."""
+        out: list[list[dict[str, Any]]] = [[] for _ in range(len(self.baseline))]
+        for rec in self.factors(top_k=top_k).itertuples(index=False):
+            out[rec.row].append({"factor": rec.phrase, "impact": int(rec.impact), "feature": rec.factor,
+                                 "text": rec.text})
+        return out
+
+    @classmethod
+    def from_scores(cls, scores: Any, *, factor: str = "model_score", phrase: str = "Model score",
+                    index: pd.Index | None = None) -> ScoreAttribution:
+        """Scores without a breakdown, as one factor per row (to blend rules with unexplained ML scores)."""
+        values = np.asarray(scores, dtype=float)
+        index = index if index is not None else pd.RangeIndex(len(values))
+        return cls(baseline=np.zeros(len(values)), contributions=pd.DataFrame({factor: values}, index=index),
+                   phrases=pd.DataFrame({factor: phrase}, index=index, dtype=object))
+
+    def blend(self, other: ScoreAttribution, *, weight: float) -> ScoreAttribution:
+        """`weight` × self + (1 − weight) × other, keeping every factor of both."""
+        return ScoreAttribution(
+            baseline=weight * self.baseline + (1 - weight) * other.baseline,
+            contributions=pd.concat([self.contributions * weight, other.contributions * (1 - weight)],
+                                    axis=1),
+            phrases=pd.concat([self.phrases, other.phrases], axis=1),
+        )
+
+
+def explain(*, model: LeadScoringModel, frame: Any, n_permutations: int = 8,
+            seed: int = 0) -> ScoreAttribution:
+    """Attribute every row's score to the model's feature groups (see the module docstring for the method)."""
+    spec = model.spec
+    prepared = prepare_frame(frame, spec=spec)
+    X = prepared[spec.columns].reset_index(drop=True)
+    reference = model.reference()
+    baseline = 100 * float(model.estimator.predict_proba(reference)[0, 1])
+    score = 100 * model.estimator.predict_proba(X)[:, 1]
+    pipeline = model.base_pipeline()
+    if isinstance(pipeline[-1], LogisticRegression):
+        contributions = _linear_contributions(pipeline, X, reference, spec, score - baseline)
+    else:
+        contributions = _shapley_contributions(model, X, reference, spec, baseline, score,
+                                               n_permutations, seed)
+    index = prepared.index
+    return ScoreAttribution(
+        baseline=np.full(len(X), baseline),
+        contributions=pd.DataFrame(contributions, columns=list(spec.groups), index=index),
+        phrases=phrase_frame(prepared, spec=spec).set_axis(index),
+    )
+
+
+def _substituted(X: pd.DataFrame, reference: pd.DataFrame, masks: np.ndarray,
+                 groups: dict[str, list[str]]) -> pd.DataFrame:
+    """len(masks) stacked copies of the reference row, copy s taking group g from X where masks[s, g]."""
+    n, steps = len(X), len(masks)
+    columns = {}
+    for g, names in enumerate(groups.values()):
+        from_x = np.repeat(masks[:, g], n)
+        for name in names:
+            columns[name] = np.where(from_x, np.tile(X[name].to_numpy(), steps), reference[name].iloc[0])
+    return pd.DataFrame(columns)[list(X.columns)].astype({c: X[c].dtype for c in X.columns})
+
+
+def _linear_contributions(pipeline: Any, X: pd.DataFrame, reference: pd.DataFrame, spec: FeatureSpec,
+                          delta: np.ndarray) -> np.ndarray:
+    groups = spec.groups
+    n_groups = len(groups)
+    z_ref = pipeline.decision_function(reference)[0]
+    dz = np.empty((len(X), n_groups))
+    for start in range(0, len(X), max(1, _STACK_ROWS // n_groups)):
+        part = X.iloc[start:start + max(1, _STACK_ROWS // n_groups)]
+        z = pipeline.decision_function(_substituted(part, reference, np.eye(n_groups, dtype=bool), groups))
+        dz[start:start + len(part)] = z.reshape(n_groups, len(part)).T - z_ref
+    total = dz.sum(axis=1, keepdims=True)
+    share = np.divide(dz, total, out=np.full_like(dz, 1.0 / n_groups), where=np.abs(total) > 1e-9)
+    return share * delta[:, None]
+
+
+def _shapley_contributions(model: LeadScoringModel, X: pd.DataFrame, reference: pd.DataFrame,
+                           spec: FeatureSpec, baseline: float, score: np.ndarray, n_permutations: int,
+                           seed: int) -> np.ndarray:
+    groups = spec.groups
+    n_groups = len(groups)
+    rng = np.random.default_rng(seed)
+    half = [rng.permutation(n_groups) for _ in range(max(1, n_permutations // 2))]
+    permutations = half + [p[::-1] for p in half]  # antithetic pairs cut the variance
+    contributions = np.zeros((len(X), n_groups))
+    chunk = max(1, _STACK_ROWS // max(1, n_groups - 1))
+    for start in range(0, len(X), chunk):
+        part = X.iloc[start:start + chunk]
+        rows = slice(start, start + len(part))
+        for perm in permutations:
+            position = np.empty(n_groups, dtype=int)
+            position[perm] = np.arange(n_groups)
+            # step s holds the first s + 1 groups of the permutation; the last step is the row itself
+            masks = position[None, :] <= np.arange(n_groups - 1)[:, None]
+            values = 100 * model.estimator.predict_proba(_substituted(part, reference, masks, groups))[:, 1]
+            path = np.vstack([np.full(len(part), baseline), values.reshape(n_groups - 1, len(part)),
+                              score[rows]])
+            contributions[rows][:, perm] += np.diff(path, axis=0).T
+    return contributions / len(permutations)
+
+
+# ---------------------------------------------------------------------------------------------------
+# plain words
+
+def phrase_frame(frame: pd.DataFrame, *, spec: FeatureSpec) -> pd.DataFrame:
+    """One plain-word phrase per row and explanation factor ("Intent tier hot (score 62)")."""
+    phrases = {}
+    for group, names in spec.groups.items():
+        builder = GROUP_PHRASES.get(group)
+        if builder is not None and all(n in frame.columns for n in names):
+            phrases[group] = builder(frame)
+        else:
+            parts = [feature_phrase(spec.feature(n), frame[n]) for n in names]
+            phrases[group] = parts[0] if len(parts) == 1 else pd.concat(parts, axis=1).agg(", ".join, axis=1)
+    return pd.DataFrame(phrases, index=frame.index)
+
+
+def feature_phrase(feature: Feature, values: pd.Series) -> pd.Series:
+    """Fill the feature's template with each value; `zero` / `missing` templates take precedence."""
+    template = feature.phrase or f"{feature.label} is {{value}}"
+    if "{value}" in template:
+        prefix, _, suffix = template.partition("{value}")
+        text = prefix + _display(values, categorical=feature.kind == "categorical") + suffix
+    else:
+        text = pd.Series(template, index=values.index, dtype=object)
+    if feature.zero is not None and feature.kind != "categorical":
+        text = text.where(values.ne(0), feature.zero)
+    return text.where(values.notna(), feature.missing or f"{feature.label} unknown").astype(object)
+
+
+def _display(values: pd.Series, *, categorical: bool) -> pd.Series:
+    if categorical:
+        return values.astype("str").str.replace("_", " ", regex=False).astype(object)
+    numbers = pd.to_numeric(values, errors="coerce")
+    integral = numbers.dropna().mod(1).eq(0).all()
+    return (numbers.astype("Int64") if integral else numbers.round(1)).astype("str").astype(object)
+
+
+def _count(values: pd.Series, singular: str, plural: str) -> pd.Series:
+    return _display(values, categorical=False) + np.where(values.eq(1), singular, plural)
+
+
+def _email_replies(frame: pd.DataFrame) -> pd.Series:
+    sent, replied = frame["emails_sent"], frame["emails_replied"]
+    text = np.select(
+        [sent.isna() | replied.isna(), replied.gt(0), sent.gt(0)],
+        [pd.Series("Email history unknown", index=frame.index),
+         _count(replied, " reply to ", " replies to ") + _count(sent, " email", " emails"),
+         "No reply to " + _count(sent, " email", " emails")],
+        default="No emails sent yet")
+    return pd.Series(text, index=frame.index, dtype=object)
+
+
+def _intent(frame: pd.DataFrame) -> pd.Series:
+    score, tier = frame["intent_score"], frame["intent_tier"]
+    score_text = _display(score, categorical=False)
+    text = np.select(
+        [tier.notna() & score.notna(), tier.notna(), score.notna()],
+        ["Intent tier " + tier.astype("str").astype(object) + " (score " + score_text + ")",
+         "Intent tier " + tier.astype("str").astype(object), "Intent score " + score_text],
+        default="Intent unknown")
+    return pd.Series(text, index=frame.index, dtype=object)
+
+
+GROUP_PHRASES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
+    "email_replies": _email_replies,
+    "intent": _intent,
+}
