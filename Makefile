@@ -18,11 +18,16 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 
 install: $(STAMP)
 
-# Debian's Chromium for the dashboards' browser test (Playwright drives it; no browser download).
+# Debian packages the tests drive for real: Chromium (dashboards' browser test, through Playwright,
+# no browser download) and redis-server (shared rate-limit counters).
+SYSTEM_PACKAGES := chromium redis-server
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-		else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser test."; fi; }
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then echo "Installing$$missing from Debian…"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "Please install:$$missing (sudo apt-get install$$missing)"; exit 1; fi; fi
 
 up: install
 	$(VENV)/bin/revorc up
