@@ -1,32 +1,5 @@
-"""Helpers for the CRM API tests: API keys with chosen scopes, and tenants shared by a module."""
+"""CRM API test fixtures (shared with the sibling CRM test folders)."""
 
-from __future__ import annotations
+from tests.serving.crm_fixtures import key_headers, other_tenant, shared_tenant
 
-import pytest
-
-from tests.factories import make_tenant
-
-
-@pytest.fixture
-def key_headers(client, tenant):
-    """`key_headers("deals:read")` → headers for a fresh API key of the tenant's admin with those scopes."""
-
-    def make(*scopes: str) -> dict[str, str]:
-        response = client.post("/api/v1/api-keys", json={"name": "k", "scopes": list(scopes)},
-                               headers=tenant.admin.headers)
-        assert response.status_code == 201, response.text
-        return {"X-API-Key": response.json()["key"]}
-
-    return make
-
-
-@pytest.fixture(scope="module")
-def shared_tenant(settings):
-    """One tenant for a module's self-contained checks: tenants are slow to make (password hashing)."""
-    return make_tenant(settings)
-
-
-@pytest.fixture(scope="module")
-def other_tenant(settings):
-    """Here the other tenant is only ever the outsider (its rows must stay invisible), so one per module does."""
-    return make_tenant(settings)
+__all__ = ["key_headers", "other_tenant", "shared_tenant"]

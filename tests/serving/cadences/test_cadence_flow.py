@@ -15,7 +15,7 @@ from serving.core.db import tenant_session
 from serving.core.principal import Principal
 from serving.emails import service as emails
 from serving.emails.delivery.outbox import OutboxBackend
-from tests.serving.emails.conftest import Clock
+from tests.serving.outreach_fixtures import Clock
 
 MONDAY_NOON_UTC = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 
