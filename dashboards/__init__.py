@@ -1,0 +1,1 @@
+"""Streamlit dashboards for analysts: every number comes from the dbt marts in `analytics`."""

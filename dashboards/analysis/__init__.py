@@ -1,0 +1,1 @@
+"""Pure statistics for the pages (no Streamlit, no database), unit-tested on their own."""

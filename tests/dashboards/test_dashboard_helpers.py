@@ -1,0 +1,72 @@
+"""Pure helpers behind the pages: A/B significance, close periods, model-card reading, freshness."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from scipy.stats import chi2_contingency
+
+from dashboards.analysis.ab_test import two_proportion_test, wilson_interval
+from dashboards.data.data_health import freshness
+from dashboards.data.lead_scoring import champion_from_rows
+from dashboards.data.pipeline import period_bounds
+
+
+def test_two_proportion_test_matches_chi_square_without_correction():
+    result = two_proportion_test(30, 60, 12, 60)
+    _, p, _, _ = chi2_contingency([[30, 30], [12, 48]], correction=False)
+    assert result.p_value == pytest.approx(p, rel=1e-9)
+    assert result.significant and result.winner == "A"
+    assert result.lift == pytest.approx(-0.6)
+    assert result.z == pytest.approx(-0.3 / (0.35 * 0.65 * 2 / 60) ** 0.5)
+
+
+def test_two_proportion_test_without_enough_data_gives_no_verdict():
+    small = two_proportion_test(5, 10, 1, 10)
+    assert small.p_value is None and not small.significant and "at least 30" in small.reason
+    same = two_proportion_test(0, 50, 0, 50)
+    assert same.p_value == 1.0 and not same.significant
+    with pytest.raises(ValueError):
+        two_proportion_test(11, 10, 1, 10)
+
+
+def test_wilson_interval_contains_the_rate_and_stays_in_bounds():
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and 0 < high < 0.2
+    low, high = wilson_interval(30, 60)
+    assert low < 0.5 < high
+    assert wilson_interval(0, 0) is None
+
+
+@pytest.mark.parametrize(("period", "expected"), [
+    ("this_month", (date(2026, 11, 1), date(2026, 12, 1))),
+    ("this_quarter", (date(2026, 10, 1), date(2027, 1, 1))),
+    ("next_quarter", (date(2027, 1, 1), date(2027, 4, 1))),
+    ("this_year", (date(2026, 1, 1), date(2027, 1, 1))),
+    ("overdue", (None, date(2026, 11, 24))),
+    ("any", (None, None)),
+])
+def test_close_periods(period, expected):
+    assert period_bounds(period, date(2026, 11, 24)) == expected
+
+
+def test_champion_is_read_from_the_registry_rows_model_card():
+    card = {"version": "v2", "family": "logistic", "created_at": "2026-11-01",
+            "metrics": {"roc_auc": 0.8, "pr_auc": 0.4, "calibration": [{"bin": 0, "mean_predicted": 0.1,
+                                                                        "observed_rate": 0.12, "rows": 10}],
+                        "deciles": [{"decile": 1, "lift": 3.0}]}}
+    rows = [{"version": "v1", "is_champion": False, "card": {"version": "v1"}},
+            {"version": "v2", "is_champion": True, "card": card}]
+    champion = champion_from_rows(rows)
+    assert champion.version == "v2" and champion.metrics == {"roc_auc": 0.8, "pr_auc": 0.4}
+    assert champion.calibration["observed_rate"].tolist() == [0.12]
+    assert champion.deciles["lift"].tolist() == [3.0]
+    assert champion_from_rows([{"version": "v1", "status": "archived"}]) is None
+
+
+def test_freshness():
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    assert freshness(None, now) == "never"
+    assert freshness(now - timedelta(hours=25), now) == "fresh"
+    assert freshness(now - timedelta(hours=27), now) == "stale"

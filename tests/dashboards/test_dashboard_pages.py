@@ -1,0 +1,223 @@
+"""Every page renders on the seeded database, shows the marts' figures, reacts to filters and stays in its tenant."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards.analysis.ab_test import two_proportion_test
+from dashboards.components import session
+from dashboards.components.formatting import money
+from tests.dashboards.conftest import ADMIN_LOGIN, OTHER_DEAL_NAME, REP_LOGIN, ROOT, VIEWER_LOGIN, other_login
+
+pytestmark = pytest.mark.slow
+ENTRY = str(ROOT / "dashboards" / "streamlit_app.py")
+
+
+def open_page(page: str, login: tuple[str, str] = REP_LOGIN) -> AppTest:
+    at = AppTest.from_file(ENTRY, default_timeout=60)
+    at.session_state[session.SESSION_KEY] = session.login(*login)
+    at.run()
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str):
+    found = [m for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r} in {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def frame(at: AppTest, column: str, nth: int = 0):
+    """The nth table on the page that has this column (AppTest does not keep dataframe keys), or None."""
+    found = [d.value for d in at.dataframe if column in d.value.columns]
+    return found[nth] if len(found) > nth else None
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_sign_in_form_uses_the_api(seeded):
+    at = AppTest.from_file(ENTRY, default_timeout=60).run()
+    assert at.text_input and not at.metric  # only the form
+    at.text_input[0].input(REP_LOGIN[0])
+    at.text_input[1].input("wrong password")
+    at.button[0].click().run()
+    assert at.error and session.SESSION_KEY not in at.session_state
+    at.text_input[1].input(REP_LOGIN[1])
+    at.button[0].click().run()
+    assert at.session_state[session.SESSION_KEY].email == REP_LOGIN[0]
+    no_errors(at)
+    assert at.title[0].value == "Pipeline"
+
+
+def test_pipeline_board_matches_deals_and_filters_narrow_it(seeded):
+    at = open_page("pipeline")
+    no_errors(at)
+    org = seeded.demo_org
+    count, value = seeded.one("select count(*), sum(amount) from app.deals where organization_id = %s"
+                              " and stage not in ('closed_won', 'closed_lost')", org)
+    assert metric(at, "Open deals").value == f"{count:,}"
+    assert metric(at, "Open pipeline").value == money(float(value))
+    n, v = seeded.one("select count(*), coalesce(sum(amount), 0) from app.deals where organization_id = %s"
+                      " and stage = 'negotiation'", org)
+    board = metric(at, "Negotiation value")
+    assert (board.value, board.delta) == (money(float(v)), f"{n:,} deals")
+    assert len(at.download_button) >= 1
+
+    owner_id, owner_open = seeded.one(
+        "select owner_id, count(*) from app.deals where organization_id = %s and owner_id is not null"
+        " and stage not in ('closed_won', 'closed_lost') group by owner_id order by count(*) desc limit 1", org)
+    at.multiselect(key="pipeline_owner").set_value([str(owner_id)]).run()
+    no_errors(at)
+    assert metric(at, "Open deals").value == f"{owner_open:,}"
+    assert owner_open < count
+
+
+def test_stage_change_goes_through_the_api_and_shows_after_refresh(seeded):
+    org = seeded.demo_org
+    deal_id, owner_id, name = seeded.one(
+        "select id, owner_id, name from app.deals where organization_id = %s and stage = 'qualification'"
+        " and owner_id is not null order by amount desc nulls last limit 1", org)
+    at = open_page("pipeline")
+    at.multiselect(key="pipeline_owner").set_value([str(owner_id)]).run()
+    at.selectbox(key="pipeline_deal").set_value(str(deal_id)).run()
+    assert metric(at, "Stage").value == "Qualification"
+    at.selectbox(key="pipeline_new_stage").set_value("proposal").run()
+    at.button(key="pipeline_move").click().run()
+    no_errors(at)
+    assert any("Moved" in s.value for s in at.success)
+    # written by the API as the signed-in rep, with the stage-change activity
+    rep_id = seeded.one("select id from app.users where email = %s", REP_LOGIN[0])[0]
+    assert seeded.one("select stage from app.deals where id = %s", deal_id)[0] == "proposal"
+    assert seeded.one("select user_id from app.activities where deal_id = %s and type = 'status_change'"
+                      " order by occurred_at desc limit 1", deal_id)[0] == rep_id
+    # a fresh session (a refresh) shows the new stage on the board and in the drill-down
+    again = open_page("pipeline")
+    again.multiselect(key="pipeline_owner").set_value([str(owner_id)]).run()
+    again.selectbox(key="pipeline_deal").set_value(str(deal_id)).run()
+    assert metric(again, "Stage").value == "Proposal"
+    n = seeded.one("select count(*) from app.deals where organization_id = %s and owner_id = %s"
+                   " and stage = 'proposal'", org, owner_id)[0]
+    assert metric(again, "Proposal value").delta == f"{n:,} deals"
+    assert name
+
+
+def test_viewers_cannot_move_deals(seeded):
+    at = open_page("pipeline", VIEWER_LOGIN)
+    no_errors(at)
+    assert at.button(key="pipeline_move").disabled
+
+
+def test_forecast_figures_equal_the_mart_and_switch_to_weighted(seeded):
+    at = open_page("forecast", ADMIN_LOGIN)
+    no_errors(at)
+    rows = dict((r[0], (r[1], r[2])) for r in seeded.all(
+        "select forecast_category, amount, weighted_amount from analytics.fct_forecast where organization_id = %s"
+        " and dimension = 'organization' and period_type = 'quarter'", seeded.demo_org))
+    assert metric(at, "Commit").value == money(float(rows["commit"][0]))
+    assert metric(at, "Closed won").value == money(float(rows["closed"][0]))
+    at.radio(key="forecast_mode").set_value("Weighted").run()
+    no_errors(at)
+    assert metric(at, "Pipeline").value == money(float(rows["pipeline"][1]))
+    at.segmented_control(key="forecast_period").set_value("year").run()
+    year = seeded.one("select amount from analytics.fct_forecast where organization_id = %s and dimension ="
+                      " 'organization' and period_type = 'year' and forecast_category = 'closed'", seeded.demo_org)[0]
+    assert metric(at, "Closed won").value == money(float(year))
+
+
+def test_performance_metrics_equal_the_marts_and_follow_the_user_filter(seeded):
+    at = open_page("performance", ADMIN_LOGIN)
+    no_errors(at)
+    since = date.today() - timedelta(days=89)
+    calls, meetings = seeded.one("select coalesce(sum(calls), 0), coalesce(sum(meetings), 0)"
+                                 " from analytics.agg_activity_daily where organization_id = %s"
+                                 " and activity_date between %s and %s", seeded.demo_org, since, date.today())
+    assert metric(at, "Calls").value == f"{calls:,}"
+    assert metric(at, "Meetings").value == f"{meetings:,}"
+    sent = seeded.one("select coalesce(sum(sent), 0) from analytics.agg_email_engagement_daily where organization_id"
+                      " = %s and dimension = 'prospect' and event_date between %s and %s",
+                      seeded.demo_org, since, date.today())[0]
+    assert metric(at, "Sent").value == f"{sent:,}"
+    assert any("BDR agent has not run" in i.value for i in at.info)
+    user_id, user_calls = seeded.one(
+        "select user_id, sum(calls) from analytics.agg_activity_daily where organization_id = %s"
+        " and activity_date between %s and %s group by user_id order by sum(calls) desc limit 1",
+        seeded.demo_org, since, date.today())
+    at.multiselect(key="performance_user").set_value([str(user_id)]).run()
+    no_errors(at)
+    assert metric(at, "Calls").value == f"{user_calls:,}"
+
+
+def test_outreach_templates_and_ab_significance(seeded):
+    at = open_page("outreach", ADMIN_LOGIN)
+    no_errors(at)
+    templates = frame(at, "open_rate", 0)
+    assert sorted(templates["delivered"].tolist()) == [60, 60]
+    assert sorted(templates["opened"].tolist()) == [12, 30]
+    expected = two_proportion_test(30, 60, 12, 60)
+    a_name = templates.sort_values("opened", ascending=False)["name"].iloc[0]
+    b_name = templates.sort_values("opened")["name"].iloc[0]
+    at.selectbox(key="outreach_ab_a").set_value(a_name).run()
+    at.selectbox(key="outreach_ab_b").set_value(b_name).run()
+    no_errors(at)
+    assert metric(at, "p-value").value == f"{expected.p_value:.4f}"
+    assert any("Variant A wins" in s.value for s in at.success)
+    cadences = frame(at, "open_rate", 1)
+    assert cadences["sent"].tolist() == [120]
+
+
+def test_intent_tiers_equal_the_mart(seeded):
+    at = open_page("intent", ADMIN_LOGIN)
+    no_errors(at)
+    for tier in ("burning", "hot", "warm", "low"):
+        prospects = seeded.one("select count(*) from analytics.fct_prospect_intent where organization_id = %s"
+                               " and intent_tier = %s", seeded.demo_org, tier)[0]
+        assert metric(at, f"{tier.title()} prospects").value == f"{prospects:,}"
+    top = seeded.one("select max(intent_score) from analytics.fct_prospect_intent where organization_id = %s",
+                     seeded.demo_org)[0]
+    assert frame(at, "email")["intent_score"].iloc[0] == top
+
+
+def test_lead_scoring_shows_an_empty_state_until_models_exist(seeded):
+    at = open_page("lead_scoring", ADMIN_LOGIN)
+    no_errors(at)
+    assert at.info and "model" in at.info[0].value.lower()
+
+
+def test_data_health_lists_checks_counts_and_rejects(seeded):
+    at = open_page("data_health", ADMIN_LOGIN)
+    no_errors(at)
+    assert int(metric(at, "Checks").value.replace(",", "")) > 50
+    assert metric(at, "Failing").value == "0"
+    counts = frame(at, "org_rows").set_index("mart")["org_rows"]
+    expected = seeded.one("select count(*) from analytics.fct_forecast where organization_id = %s", seeded.demo_org)
+    assert counts["fct_forecast"] == expected[0]
+    rejected = frame(at, "reason")
+    assert "strength is not a number: 'abc'" in rejected["reason"].tolist()
+
+
+def test_another_organization_sees_none_of_the_demo_figures(seeded):
+    login = other_login(seeded)
+    at = open_page("pipeline", login)
+    no_errors(at)
+    deals = frame(at, "deal_name")
+    assert deals["deal_name"].tolist() == [OTHER_DEAL_NAME]
+    assert metric(at, "Open deals").value == "1"
+    health = open_page("data_health", login)
+    no_errors(health)
+    assert frame(health, "reason") is None
+    counts = frame(health, "org_rows").set_index("mart")["org_rows"]
+    assert counts["fct_email_events"] == 0
+    outreach = open_page("outreach", login)
+    assert frame(outreach, "open_rate") is None
+    intent = open_page("intent", login)
+    demo_emails = {r[0] for r in seeded.all("select email from app.prospects where organization_id = %s",
+                                            seeded.demo_org)}
+    shown = frame(intent, "email")
+    assert shown is None or not demo_emails & set(shown["email"])
