@@ -182,7 +182,8 @@ def up_cmd(
     port: Annotated[int, typer.Option(help="API port")] = 8000,
     demo: Annotated[bool, typer.Option(help="load the demo organization and materialize the pipelines")] = True,
 ) -> None:
-    """Services, migrations, demo data, one full materialization, then API + Dagster UI, until Ctrl-C."""
+    """Services, migrations, demo data, one full materialization, then API, worker, Dagster UI and dashboards."""
+    from revorc.dashboard_runtime import streamlit_process
     from revorc.data_cli import run_materialization
     from revorc.data_runtime import dagster_home, dagster_processes
     from serving.core.migrate import upgrade
@@ -191,7 +192,12 @@ def up_cmd(
     with console.status("Starting PostgreSQL and Typesense…"):
         runtime = services.start_all(settings)
     _print_runtime(runtime)
-    processes = [api_process(settings, host, port), worker_process(settings), *dagster_processes(settings, host=host)]
+    processes = [
+        api_process(settings, host, port),
+        worker_process(settings),
+        *dagster_processes(settings, host=host),
+        streamlit_process(settings, host=host, api_url=f"http://{host}:{port}"),
+    ]
     try:
         with console.status("Migrating the database…"):
             upgrade(settings.owner_database_url)
