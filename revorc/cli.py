@@ -185,31 +185,36 @@ def up_cmd(
     """Services, migrations, demo data, one full materialization, then API, worker, Dagster UI and dashboards."""
     from revorc.dashboard_runtime import streamlit_process
     from revorc.data_cli import run_materialization
-    from revorc.data_runtime import dagster_home, dagster_processes
+    from revorc.data_runtime import dagster_home, dagster_processes, initialize_instance
     from serving.core.migrate import upgrade
 
     settings = _settings()
     with console.status("Starting PostgreSQL and Typesense…"):
         runtime = services.start_all(settings)
     _print_runtime(runtime)
-    processes = [
+    app_processes = [
         api_process(settings, host, port),
         worker_process(settings),
-        *dagster_processes(settings, host=host),
         streamlit_process(settings, host=host, api_url=f"http://{host}:{port}"),
     ]
+    dagster = dagster_processes(settings, host=host)
+    processes = [*app_processes, *dagster]
     try:
         with console.status("Migrating the database…"):
             upgrade(settings.owner_database_url)
         if demo:
             _seed_demo(settings, seed=42, prospects=500)
-        start_processes(processes, settings)
+        start_processes(app_processes, settings)
+        # The Dagster instance's storage is created here, once, before the webserver and daemon open it
+        # (on a fresh DAGSTER_HOME they would otherwise race to create the same tables).
+        os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
+        initialize_instance()
         if demo:
-            os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
-            with console.status("Materializing the pipelines (ingest → dbt → reverse-ETL)…"):
+            with console.status("Materializing the pipelines (ingest → dbt → ML → reverse-ETL)…"):
                 result = run_materialization()
             console.print("Pipelines materialized." if result.success else
                           "[yellow]Some assets failed to materialize; open the Dagster UI for details.[/yellow]")
+        start_processes(dagster, settings)
     except BaseException:
         stop_processes(processes)
         services.stop_all(settings)

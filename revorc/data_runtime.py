@@ -29,6 +29,16 @@ def dagster_home(settings: Settings) -> Path:
     return home
 
 
+def initialize_instance() -> None:
+    """Create the instance's storage (DAGSTER_HOME must be set) before several processes open it."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    instance.get_runs(limit=1)
+    instance.event_log_storage.get_asset_records()
+    instance.schedule_storage.all_instigator_state()
+
+
 def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
