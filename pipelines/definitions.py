@@ -1,8 +1,8 @@
-"""The one code location: ingest, dbt, ML (filled later) and reverse-ETL assets, checks, schedules, sensors."""
+"""The one code location: ingest, dbt, ML and reverse-ETL assets, checks, schedules, sensors."""
 
 from __future__ import annotations
 
-import importlib
+from pathlib import Path
 
 import dagster as dg
 
@@ -12,6 +12,10 @@ from pipelines.defs.ingest.assets import maven_crm_export, raw_ingest_assets
 from pipelines.defs.ingest.checks import ingest_checks
 from pipelines.defs.ingest.schedules import hourly_job, hourly_schedule, nightly_job, nightly_schedule
 from pipelines.defs.ingest.sensors import landing_files_sensor
+from pipelines.defs.ml.assets import lead_scoring_model, lead_scoring_training_set, prospect_lead_scores
+from pipelines.defs.ml.checks import ml_checks
+from pipelines.defs.ml.resources import RevorcHomeResource
+from pipelines.defs.ml.schedules import lead_scoring_training_job, lead_scoring_training_schedule
 from pipelines.defs.reverse_etl.assets import account_intent_scores, deal_risk_scores, prospect_intent_scores
 from pipelines.resources import (
     DuckDBResource,
@@ -22,35 +26,38 @@ from pipelines.resources import (
 )
 
 
-def _ml_assets() -> list:
-    """Assets of the `ml` group, when the lead-scoring module provides them."""
-    try:
-        module = importlib.import_module("pipelines.defs.ml.assets")
-    except ModuleNotFoundError:
-        return []
-    return list(dg.load_assets_from_modules([module], group_name="ml"))
+def _default_home(landing_url: str | None) -> str:
+    """REVORC_HOME; a local landing folder passed in (tests) sits in its state folder, so use that one."""
+    if landing_url and "://" not in landing_url and Path(landing_url).name == "landing":
+        return str(Path(landing_url).parent)
+    from serving.core.config import Settings
+
+    return str(Settings().home)
 
 
-def resources(*, database_url: str | None = None, landing_url: str | None = None) -> dict:
-    """Resources for the code location; tests pass their own database and landing folder."""
+def resources(*, database_url: str | None = None, landing_url: str | None = None,
+              revorc_home: str | None = None) -> dict:
+    """Resources for the code location; tests pass their own database, landing folder and state folder."""
     return {
         "postgres": PostgresResource(database_url=database_url or default_database_url()),
         "landing": LandingZoneResource(url=landing_url or default_landing_url()),
         "duckdb": DuckDBResource(),
         "dbt": dbt_resource(),
+        "revorc_home": RevorcHomeResource(path=revorc_home or _default_home(landing_url)),
     }
 
 
-ASSETS = [*raw_ingest_assets, maven_crm_export, revorc_dbt_models, *_ml_assets(), prospect_intent_scores,
+ML_ASSETS = [lead_scoring_training_set, lead_scoring_model, prospect_lead_scores]
+ASSETS = [*raw_ingest_assets, maven_crm_export, revorc_dbt_models, *ML_ASSETS, prospect_intent_scores,
           account_intent_scores, deal_risk_scores]
 
 
 def build_definitions(**resource_overrides) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
-        asset_checks=ingest_checks,
-        jobs=[hourly_job, nightly_job],
-        schedules=[hourly_schedule, nightly_schedule],
+        asset_checks=[*ingest_checks, *ml_checks],
+        jobs=[hourly_job, nightly_job, lead_scoring_training_job],
+        schedules=[hourly_schedule, nightly_schedule, lead_scoring_training_schedule],
         sensors=[landing_files_sensor],
         resources=resources(**resource_overrides),
     )

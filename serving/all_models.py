@@ -25,14 +25,17 @@ from serving.emails.models import (
     EmailUnsubscribe,
     Mailbox,
 )
+from serving.notifications.models import Notification
 from serving.organizations.models import Organization, Team
 from serving.prospects.models import Prospect
+from serving.scoring.models import AiPrediction, LeadScoreHistory, MlModel, ScoringRuleSet
 from serving.tasks.models import Task
 from serving.users.models import Profile, TeamInvitation, User
 
 __all__ = [
     "Account",
     "Activity",
+    "AiPrediction",
     "ApiKey",
     "ApiKeyUsageDaily",
     "AuditLog",
@@ -55,10 +58,14 @@ __all__ = [
     "EmailTrackingEvent",
     "EmailUnsubscribe",
     "IdempotencyRecord",
+    "LeadScoreHistory",
     "Mailbox",
+    "MlModel",
+    "Notification",
     "Organization",
     "Profile",
     "Prospect",
+    "ScoringRuleSet",
     "Task",
     "Team",
     "TeamInvitation",

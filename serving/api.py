@@ -16,6 +16,7 @@ from serving.events.router import router as events_router
 from serving.events.router import webhook_router as events_webhook_router
 from serving.inbound.router import router as inbound_router
 from serving.prospects.router import router as prospects_router
+from serving.scoring.router import router as scoring_router
 from serving.tasks.router import router as tasks_router
 
 api_router = APIRouter()
@@ -34,5 +35,6 @@ api_router.include_router(inbound_router, prefix="/inbound", tags=["inbound"])
 api_router.include_router(cadences_router, prefix="/cadences", tags=["cadences"])
 api_router.include_router(enrollments_router, prefix="/cadence-enrollments", tags=["cadences"])
 api_router.include_router(tasks_router, prefix="/tasks", tags=["tasks"])
+api_router.include_router(scoring_router, prefix="/scoring", tags=["scoring"])
 api_router.include_router(events_router, prefix="/events", tags=["events"])
 api_router.include_router(events_webhook_router)

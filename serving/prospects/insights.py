@@ -1,6 +1,8 @@
 """Prospect insights from stored scores and the activity timeline.
 
-Until the lead-scoring model has scored a prospect, the factors are rule-based and say so.
+Once the lead-scoring model has scored a prospect (`ai_insights.topFactors` / `leadScore`, written by the
+`ml` assets), its score, tier, factors, model version and daily score history are returned; until then the
+factors are rule-based.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session
 from serving.prospects import service
 from serving.prospects.models import Prospect
 from serving.prospects.schemas import InsightFactor, ProspectInsights
+from serving.scoring import service as scoring_service
 
 _TIER_POINTS = {"burning": 20, "hot": 12, "warm": 5, "low": 0}
 
@@ -17,6 +20,7 @@ _TIER_POINTS = {"burning": 20, "hot": 12, "warm": 5, "low": 0}
 def build(*, db_session: Session, prospect: Prospect) -> ProspectInsights:
     counts, last_activity_at = service.engagement_counts(db_session=db_session, prospect_id=prospect.id)
     stored = (prospect.ai_insights or {}).get("topFactors")
+    lead_score = (prospect.ai_insights or {}).get("leadScore") or {}
     if stored:
         factors = [InsightFactor(factor=f["factor"], impact=int(f["impact"])) for f in stored]
     else:
@@ -33,6 +37,12 @@ def build(*, db_session: Session, prospect: Prospect) -> ProspectInsights:
         top_factors=factors,
         ai_insights=prospect.ai_insights or {},
         model_version=(prospect.ai_insights or {}).get("modelVersion"),
+        score_history=scoring_service.score_history(db_session=db_session, prospect_id=prospect.id),
+        score=lead_score.get("score", prospect.priority_score if stored else None),
+        tier=lead_score.get("tier"),
+        ml_score=lead_score.get("mlScore"),
+        score_baseline=lead_score.get("baseline"),
+        other_factors_impact=lead_score.get("otherFactorsImpact"),
     )
 
 

@@ -131,4 +131,11 @@ class ProspectInsights(ApiModel):
     ai_insights: dict[str, Any]
     model_version: str | None = None
     score_history: list[dict[str, Any]] = []
+    # the lead score (0–100, after the team's rules), its tier, the model alone, and how factors add up:
+    # score_baseline + Σ top_factors.impact + other_factors_impact == score
+    score: int | None = None
+    tier: str | None = None
+    ml_score: int | None = None
+    score_baseline: int | None = None
+    other_factors_impact: int | None = None
 

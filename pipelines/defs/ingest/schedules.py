@@ -1,4 +1,4 @@
-"""Jobs and schedules: ingest + dbt + reverse-ETL hourly (incremental), a full rebuild nightly."""
+"""Jobs and schedules: ingest + dbt + reverse-ETL + lead scores hourly (incremental), a full rebuild nightly."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import dagster as dg
 
 INCREMENTAL_SELECTION = (
     dg.AssetSelection.groups("ingest") | dg.AssetSelection.groups("dbt") | dg.AssetSelection.groups("reverse_etl")
+    # lead scoring follows every dbt build; training has its own nightly job (pipelines/defs/ml/schedules.py)
+    | dg.AssetSelection.tag("revorc/ml_stage", "scoring")
 )
 
 hourly_job = dg.define_asset_job("hourly_ingest_and_transform", selection=INCREMENTAL_SELECTION,
                                  description="New landing files → raw → dbt build (incremental) → reverse-ETL.")
 nightly_job = dg.define_asset_job(
-    "nightly_full_rebuild", selection=dg.AssetSelection.all(),
+    "nightly_full_rebuild", selection=dg.AssetSelection.all() - dg.AssetSelection.tag("revorc/ml_stage", "training"),
     description="Everything, with dbt --full-refresh (incremental facts rebuilt from raw).",
     config={"ops": {"revorc_dbt_models": {"config": {"full_refresh": True}}}},
 )

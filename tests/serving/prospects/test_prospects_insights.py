@@ -13,7 +13,7 @@ T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
 INSIGHT_KEYS = {"prospectId", "priorityScore", "intentScore", "intentTier", "qualificationScore",
                 "relationshipStage", "engagement", "lastActivityAt", "topFactors", "aiInsights",
-                "modelVersion", "scoreHistory"}
+                "modelVersion", "scoreHistory", "score", "tier", "mlScore", "scoreBaseline", "otherFactorsImpact"}
 
 
 def log(tenant, prospect, kind: str, at: datetime, **extra):

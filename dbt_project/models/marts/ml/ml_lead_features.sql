@@ -1,7 +1,9 @@
 {#- Lead-scoring training/scoring rows: one per prospect per weekly snapshot date. Every feature uses only
     what was known before the snapshot date (events strictly before it; intent as of the day before). The label
     `converted` is a meeting booked or a deal created for the prospect within `conversion_window_days` from
-    the snapshot date; `label_complete` says whether that window has fully elapsed. -#}
+    the snapshot date; `label_complete` says whether that window has fully elapsed.
+    Column names, windows (email and meetings 90 days, web sessions 30 days) and category values follow the
+    model's feature spec (`models/lead_scoring/features.py`, LEAD_FEATURES); unknown categories are null. -#}
 with snapshots as (
     select ({{ as_of_date() }} - n * {{ var('ml_snapshot_interval_days') }})::date as snapshot_date
     from generate_series(0, {{ var('ml_snapshot_count') }} - 1) as n
@@ -21,7 +23,7 @@ account_profiles as (
 
 email as (
     select prospect_id, event, message_key, occurred_at from {{ ref('fct_email_events') }}
-    where prospect_id is not null and event in ('open', 'click', 'reply')
+    where prospect_id is not null and event in ('processed', 'delivered', 'open', 'click', 'reply')
 ),
 
 sessions as (
@@ -30,7 +32,8 @@ sessions as (
 
 activities as (
     select prospect_id, activity_type, occurred_at from {{ ref('stg_app__activities') }}
-    where prospect_id is not null and activity_type <> 'status_change'
+    -- notes (including the scoring pipeline's own threshold notes) and status changes are not engagement
+    where prospect_id is not null and activity_type not in ('status_change', 'note_added')
 ),
 
 deal_starts as (
@@ -54,17 +57,29 @@ base as (
 email_features as (
     select
         b.prospect_id, b.snapshot_date,
-        count(distinct e.message_key) filter (where e.event = 'open') as email_opens,
-        count(distinct e.message_key) filter (where e.event = 'click') as email_clicks,
-        count(distinct e.message_key) filter (where e.event = 'reply') as email_replies,
-        max(e.occurred_at) as last_email_at
+        count(distinct e.message_key) filter (
+            where e.event in ('processed', 'delivered') and e.occurred_at >= b.snapshot_date - 90
+        ) as emails_sent,
+        count(distinct e.message_key) filter (
+            where e.event = 'open' and e.occurred_at >= b.snapshot_date - 90
+        ) as emails_opened,
+        count(distinct e.message_key) filter (
+            where e.event = 'click' and e.occurred_at >= b.snapshot_date - 90
+        ) as emails_clicked,
+        count(distinct e.message_key) filter (
+            where e.event = 'reply' and e.occurred_at >= b.snapshot_date - 90
+        ) as emails_replied,
+        max(e.occurred_at) filter (where e.event in ('open', 'click', 'reply')) as last_email_at
     from base as b
     inner join email as e on e.prospect_id = b.prospect_id and e.occurred_at < b.snapshot_date
     group by 1, 2
 ),
 
 web_features as (
-    select b.prospect_id, b.snapshot_date, count(*) as web_sessions, max(w.started_at) as last_web_at
+    select
+        b.prospect_id, b.snapshot_date,
+        count(*) filter (where w.started_at >= b.snapshot_date - 30) as web_sessions,
+        max(w.started_at) as last_web_at
     from base as b
     inner join sessions as w on w.prospect_id = b.prospect_id and w.started_at < b.snapshot_date
     group by 1, 2
@@ -73,7 +88,10 @@ web_features as (
 activity_features as (
     select
         b.prospect_id, b.snapshot_date,
-        count(*) filter (where a.activity_type in ('meeting_scheduled', 'meeting_completed')) as meetings,
+        count(*) filter (
+            where a.activity_type in ('meeting_scheduled', 'meeting_completed')
+                and a.occurred_at >= b.snapshot_date - 90
+        ) as meetings_held,
         max(a.occurred_at) as last_activity_at
     from base as b
     inner join activities as a on a.prospect_id = b.prospect_id and a.occurred_at < b.snapshot_date
@@ -117,19 +135,39 @@ final as (
         b.prospect_id,
         b.organization_id,
         b.snapshot_date,
-        {{ title_seniority('b.seniority', 'b.title') }} as title_seniority,
-        coalesce(b.department, 'unknown') as department,
-        coalesce(
-            case when ap.last_fetched_at < b.snapshot_date then ap.industry end, a.industry, 'unknown'
-        ) as industry,
-        {{ employee_band("coalesce(case when ap.last_fetched_at < b.snapshot_date then ap.employee_count end,
-                                   a.employee_count)") }} as employee_band,
-        {{ revenue_band("coalesce(case when ap.last_fetched_at < b.snapshot_date then ap.annual_revenue end,
-                                  a.annual_revenue)") }} as revenue_band,
-        coalesce(ef.email_opens, 0)::integer as email_opens,
-        coalesce(ef.email_clicks, 0)::integer as email_clicks,
-        coalesce(ef.email_replies, 0)::integer as email_replies,
-        coalesce(af.meetings, 0)::integer as meetings,
+        nullif({{ title_seniority('b.seniority', 'b.title') }}, 'unknown') as title_seniority,
+        case
+            when nullif(trim(b.department), '') is null then null
+            when lower(trim(b.department)) in ('sales', 'marketing', 'operations', 'engineering', 'finance')
+                then lower(trim(b.department))
+            else 'other'
+        end as department,
+        lower(nullif(trim(coalesce(
+            case when ap.last_fetched_at < b.snapshot_date then ap.industry end, a.industry
+        )), '')) as industry,
+        case
+            when emp.employees is null then null
+            when emp.employees <= 10 then '1-10'
+            when emp.employees <= 50 then '11-50'
+            when emp.employees <= 200 then '51-200'
+            when emp.employees <= 1000 then '201-1000'
+            when emp.employees <= 5000 then '1001-5000'
+            else '5001+'
+        end as employee_band,
+        case
+            when emp.revenue is null then null
+            when emp.revenue < 1000000 then '<1M'
+            when emp.revenue < 10000000 then '1M-10M'
+            when emp.revenue < 50000000 then '10M-50M'
+            when emp.revenue < 250000000 then '50M-250M'
+            when emp.revenue < 1000000000 then '250M-1B'
+            else '1B+'
+        end as revenue_band,
+        coalesce(ef.emails_sent, 0)::integer as emails_sent,
+        coalesce(ef.emails_replied, 0)::integer as emails_replied,
+        coalesce(ef.emails_opened, 0)::integer as emails_opened,
+        coalesce(ef.emails_clicked, 0)::integer as emails_clicked,
+        coalesce(af.meetings_held, 0)::integer as meetings_held,
         coalesce(wf.web_sessions, 0)::integer as web_sessions,
         (b.snapshot_date - greatest(ef.last_email_at, wf.last_web_at, af.last_activity_at)::date)::integer
             as days_since_last_engagement,
@@ -141,13 +179,20 @@ final as (
             else 'stable'
         end as intent_trend,
         coalesce(inf.intent_score, 0) - coalesce(inf.intent_baseline, 0) >= 20 as intent_spike,
-        coalesce(case when ap.last_fetched_at < b.snapshot_date then ap.technographics_count end, 0)::integer
-            as technographics_count,
+        case when ap.last_fetched_at < b.snapshot_date then ap.technographics_count end::integer
+            as technology_count,
         coalesce(l.converted, false) as converted,
         b.snapshot_date + {{ var('conversion_window_days') }} <= {{ as_of_date() }} as label_complete
     from base as b
     left join accounts as a on a.account_id = b.account_id
     left join account_profiles as ap on ap.account_id = b.account_id
+    cross join lateral (
+        select
+            coalesce(case when ap.last_fetched_at < b.snapshot_date then ap.employee_count end, a.employee_count)
+                as employees,
+            coalesce(case when ap.last_fetched_at < b.snapshot_date then ap.annual_revenue end, a.annual_revenue)
+                as revenue
+    ) as emp
     left join email_features as ef on ef.prospect_id = b.prospect_id and ef.snapshot_date = b.snapshot_date
     left join web_features as wf on wf.prospect_id = b.prospect_id and wf.snapshot_date = b.snapshot_date
     left join activity_features as af on af.prospect_id = b.prospect_id and af.snapshot_date = b.snapshot_date

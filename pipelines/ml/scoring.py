@@ -1,0 +1,209 @@
+"""Batch scoring of open prospects and the write-back to `app`, per organization.
+
+1. Read the latest snapshot of `analytics.ml_lead_features` for open prospects (+ team, title).
+2. Score with the champion and blend with each team's rule set (`serving.scoring.blend`, vectorised).
+3. COPY the scores into a session temp table, then, in one transaction under a per-organization lock:
+   threshold crossings (previous score below the team's threshold, new at/above) → a notification for
+   the owner and a `note_added` activity; new predictions → `ai_predictions`; `priority_score`,
+   `qualification_score` and `ai_insights` → `app.prospects` in keyset batches, changed rows only;
+   today's row of `lead_score_history` (upserted, so one row per prospect per day).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from models.lead_scoring.rules import RuleSet
+from models.lead_scoring.train import LeadScoringModel
+from pipelines.ml.training import FEATURE_TABLE, mart_to_features
+from serving.scoring.blend import score_prospects
+
+BATCH_SIZE = 5000
+OPEN_EXCLUDED_STATUSES = ("converted", "unqualified", "do_not_contact")
+THRESHOLD_NOTIFICATION = "prospect.score_threshold_crossed"
+THRESHOLD_ACTIVITY_KIND = "score_threshold_crossed"
+
+CHAMPIONS = text("select organization_id::text, version from app.ml_models"
+                 " where is_champion and name = 'lead_scoring' order by organization_id")
+
+SCORE_COLUMNS = ("prospect_id", "team_id", "score", "ml_score", "probability", "tier", "mode", "model_version",
+                 "inputs_hash", "baseline", "other_impact", "top_factors")
+
+
+def load_open_prospects(session: Session, organization_id: str) -> pd.DataFrame:
+    """Features of the latest snapshot for the organization's open prospects, with team and title."""
+    frame = pd.read_sql_query(text(f"""
+        with latest as (
+            select max(snapshot_date) as snapshot_date from {FEATURE_TABLE} where organization_id = :org
+        )
+        select f.*, p.title, coalesce(p.team_id, u.team_id) as team_id
+        from {FEATURE_TABLE} as f
+        inner join latest on latest.snapshot_date = f.snapshot_date
+        inner join app.prospects as p on p.id = f.prospect_id
+        left join app.users as u on u.id = p.owner_id
+        where f.organization_id = :org and p.status <> all(cast(:excluded as text[]))
+        order by f.prospect_id"""), session.connection(),
+        params={"org": organization_id, "excluded": list(OPEN_EXCLUDED_STATUSES)})
+    return mart_to_features(frame.drop(columns=["converted"], errors="ignore"))
+
+
+def load_rule_sets(session: Session, organization_id: str) -> tuple[dict[str, RuleSet], dict[str, int]]:
+    """Each team's validated rule set and score threshold (a stored set that no longer validates is skipped)."""
+    rule_sets, thresholds = {}, {}
+    rows = session.execute(text(
+        "select team_id::text, rules, score_threshold from app.scoring_rule_sets where organization_id = :org"),
+        {"org": organization_id}).all()
+    for team_id, rules, threshold in rows:
+        try:
+            rule_sets[team_id] = RuleSet.model_validate(rules)
+        except ValueError:
+            continue
+        if threshold is not None:
+            thresholds[team_id] = int(threshold)
+    return rule_sets, thresholds
+
+
+def score_open_prospects(*, model: LeadScoringModel, frame: pd.DataFrame,
+                         rule_sets: dict[str, RuleSet]) -> pd.DataFrame:
+    """The final scores and factors of every row (see `serving.scoring.blend.score_prospects`)."""
+    if frame.empty:
+        return pd.DataFrame(columns=list(SCORE_COLUMNS))
+    return score_prospects(model=model, frame=frame, rule_sets=rule_sets)
+
+
+@dataclass
+class WriteResult:
+    scored: int = 0
+    predictions_logged: int = 0
+    prospects_changed: int = 0
+    history_rows: int = 0
+    thresholds_crossed: int = 0
+    notifications: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def _csv(scored: pd.DataFrame) -> str:
+    frame = scored[list(SCORE_COLUMNS)].copy()
+    frame["top_factors"] = frame["top_factors"].map(json.dumps)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False)
+    return buffer.getvalue()
+
+
+def write_scores(session: Session, *, organization_id: str, scored: pd.DataFrame,
+                 batch_size: int = BATCH_SIZE) -> WriteResult:
+    """Everything after scoring, in the caller's transaction (see the module docstring)."""
+    result = WriteResult(scored=len(scored))
+    if scored.empty:
+        return result
+    params: dict[str, Any] = {"org": organization_id}
+    # One writer per organization at a time: crossings are computed against the scores this run replaces.
+    session.execute(text("select pg_advisory_xact_lock(hashtext('revorc.lead_scores'), hashtext(:org))"), params)
+    session.execute(text("""
+        create temp table if not exists _lead_scores (
+            prospect_id uuid primary key, team_id uuid, score int, ml_score int, probability float8, tier text,
+            mode text, model_version text, inputs_hash text, baseline int, other_impact int, top_factors jsonb
+        ) on commit delete rows"""))
+    session.execute(text("truncate _lead_scores"))
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"copy _lead_scores ({', '.join(SCORE_COLUMNS)}) from stdin"
+                                             " with (format csv)") as copy:
+        copy.write(_csv(scored))
+    session.execute(text("analyze _lead_scores"))
+
+    crossed = session.execute(text("""
+        create temp table _crossed on commit drop as
+        select t.prospect_id, t.team_id, t.score, t.tier, t.model_version, t.top_factors, p.priority_score as previous,
+               r.score_threshold as threshold, p.owner_id,
+               coalesce(nullif(trim(concat_ws(' ', p.first_name, p.last_name)), ''), p.email) as display_name
+        from _lead_scores as t
+        inner join app.prospects as p on p.id = t.prospect_id
+        inner join app.scoring_rule_sets as r on r.organization_id = p.organization_id and r.team_id = t.team_id
+        where p.organization_id = :org and r.score_threshold is not null
+          and p.priority_score < r.score_threshold and t.score >= r.score_threshold"""), params)
+    result.thresholds_crossed = crossed.rowcount
+    if result.thresholds_crossed:
+        session.execute(text("""
+            insert into app.activities (id, organization_id, team_id, prospect_id, type, subject, description,
+                                        metadata, occurred_at, created_at)
+            select gen_random_uuid(), cast(:org as uuid), c.team_id, c.prospect_id, 'note_added',
+                   'Lead score crossed ' || c.threshold,
+                   'Lead score rose from ' || c.previous || ' to ' || c.score || ' (threshold ' || c.threshold || ').',
+                   jsonb_build_object('kind', cast(:kind as text), 'threshold', c.threshold,
+                                      'previous_score', c.previous,
+                                      'score', c.score, 'tier', c.tier, 'model_version', c.model_version),
+                   now(), now()
+            from _crossed as c"""), {**params, "kind": THRESHOLD_ACTIVITY_KIND})
+        result.notifications = session.execute(text("""
+            insert into app.notifications (id, organization_id, user_id, type, title, body, data, priority)
+            select gen_random_uuid(), cast(:org as uuid), c.owner_id, cast(:type as text),
+                   c.display_name || ' reached a lead score of ' || c.score,
+                   'Crossed your team''s threshold of ' || c.threshold || ' (was ' || c.previous || ').'
+                       || coalesce(' Top factor: ' || (c.top_factors -> 0 ->> 'text') || '.', ''),
+                   jsonb_build_object('prospectId', c.prospect_id, 'score', c.score, 'previousScore', c.previous,
+                                      'threshold', c.threshold, 'tier', c.tier, 'modelVersion', c.model_version,
+                                      'topFactors', c.top_factors),
+                   'high'
+            from _crossed as c where c.owner_id is not null"""), {**params, "type": THRESHOLD_NOTIFICATION}).rowcount
+
+    # A prediction is logged when it is new: another model, other inputs, or another final score.
+    result.predictions_logged = session.execute(text("""
+        insert into app.ai_predictions (organization_id, prospect_id, model_version, source, inputs_hash, score,
+                                        ml_score, probability, tier, top_factors)
+        select cast(:org as uuid), t.prospect_id, t.model_version, 'batch', t.inputs_hash, t.score, t.ml_score,
+               t.probability, t.tier, t.top_factors
+        from _lead_scores as t
+        inner join app.prospects as p on p.id = t.prospect_id
+        where p.ai_insights ->> 'modelVersion' is distinct from t.model_version
+           or p.ai_insights -> 'leadScore' ->> 'inputsHash' is distinct from t.inputs_hash
+           or p.priority_score is distinct from t.score"""), params).rowcount
+
+    after = "00000000-0000-0000-0000-000000000000"
+    while True:
+        last = session.execute(text(
+            "select (array_agg(prospect_id order by prospect_id desc))[1]::text from (select prospect_id"
+            " from _lead_scores where prospect_id > cast(:after as uuid) order by prospect_id limit :limit) as b"),
+            {"after": after, "limit": batch_size}).scalar()
+        if last is None:
+            break
+        result.prospects_changed += session.execute(text("""
+            update app.prospects as p
+            set priority_score = t.score, qualification_score = t.ml_score,
+                ai_insights = p.ai_insights || t.insights, updated_at = now()
+            from (
+                select prospect_id, score, ml_score, jsonb_build_object(
+                    'topFactors', top_factors, 'modelVersion', model_version,
+                    'leadScore', jsonb_build_object('score', score, 'mlScore', ml_score, 'tier', tier,
+                        'baseline', baseline, 'otherFactorsImpact', other_impact, 'mode', mode,
+                        'inputsHash', inputs_hash)) as insights
+                from _lead_scores where prospect_id > cast(:after as uuid) and prospect_id <= cast(:last as uuid)
+            ) as t
+            where p.id = t.prospect_id and p.organization_id = :org
+              and (p.priority_score is distinct from t.score or p.qualification_score is distinct from t.ml_score
+                   or p.ai_insights -> 'topFactors' is distinct from t.insights -> 'topFactors'
+                   or p.ai_insights -> 'leadScore' is distinct from t.insights -> 'leadScore'
+                   or p.ai_insights ->> 'modelVersion' is distinct from t.insights ->> 'modelVersion')"""),
+            {**params, "after": after, "last": last}).rowcount
+        after = last
+
+    result.history_rows = session.execute(text("""
+        insert into app.lead_score_history (prospect_id, score_date, organization_id, score, ml_score, tier,
+                                            model_version)
+        select prospect_id, current_date, cast(:org as uuid), score, ml_score, tier, model_version from _lead_scores
+        on conflict (prospect_id, score_date) do update
+        set score = excluded.score, ml_score = excluded.ml_score, tier = excluded.tier,
+            model_version = excluded.model_version, updated_at = now()
+        where (lead_score_history.score, lead_score_history.ml_score, lead_score_history.tier,
+               lead_score_history.model_version)
+              is distinct from (excluded.score, excluded.ml_score, excluded.tier, excluded.model_version)"""),
+        params).rowcount
+    return result

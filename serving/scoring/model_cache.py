@@ -1,0 +1,50 @@
+"""Champion models cached in-process by (organization, version, sha256), so real-time scoring loads an
+artifact once, and a promotion or retraining (a new version or checksum) is picked up on the next request."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits
+
+from models.lead_scoring.train import LeadScoringModel
+from serving.scoring.registry_store import organization_registry
+
+MAX_MODELS = 32
+_lock = threading.Lock()
+_models: OrderedDict[tuple[str, str, str], LeadScoringModel] = OrderedDict()
+_limited = False
+
+
+def _limit_threads() -> None:
+    # The API serves many small requests concurrently: one OpenMP thread per request avoids the
+    # oversubscription that makes gradient boosting 10× slower on shared cores.
+    global _limited
+    if not _limited:
+        threadpool_limits(limits=1, user_api="openmp")
+        _limited = True
+
+
+def get_model(session: Session, *, organization_id: str, version: str, sha256: str, home: Path) -> LeadScoringModel:
+    key = (str(organization_id), version, sha256)
+    with _lock:
+        model = _models.get(key)
+        if model is not None:
+            _models.move_to_end(key)
+            return model
+    # Load outside the lock (checksum + skops type check); two racing loads of one key are harmless.
+    model = organization_registry(session, organization_id, home=home).load(version)
+    with _lock:
+        _limit_threads()
+        _models[key] = model
+        while len(_models) > MAX_MODELS:
+            _models.popitem(last=False)
+    return model
+
+
+def clear() -> None:
+    with _lock:
+        _models.clear()

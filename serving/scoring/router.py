@@ -1,0 +1,120 @@
+"""/scoring: real-time lead scores, model versions (promote / roll back), the team's custom rule set."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import ValidationError
+
+from serving.api_keys.models import Scope
+from serving.audit import service as audit
+from serving.core.deps import AdminPrincipal, AppSettings, DbSession, require
+from serving.core.errors import Conflict, NotFound, ValidationFailed
+from serving.core.pagination import Page, Pagination, PaginationMeta, page_of
+from serving.core.principal import Principal
+from serving.prospects import service as prospects_service
+from serving.scoring import service
+from serving.scoring.models import ScoringRuleSet
+from serving.scoring.schemas import (
+    ModelVersionOut,
+    PromoteRequest,
+    PromoteResult,
+    RuleSetIn,
+    RuleSetOut,
+    ScoreRequest,
+    ScoreResult,
+)
+
+router = APIRouter()
+
+Reader = Annotated[Principal, require(Scope.prospects_read)]
+Writer = Annotated[Principal, require(Scope.prospects_write)]
+
+
+@router.post("/score", response_model=ScoreResult, summary="Score a prospect's features in real time")
+def score(body: ScoreRequest, db: DbSession, principal: Writer, settings: AppSettings):
+    if body.prospect_id is not None and prospects_service.get(db_session=db, prospect_id=body.prospect_id) is None:
+        raise NotFound("prospect", body.prospect_id)
+    team_id = body.team_id or principal.team_id
+    if body.team_id is not None and not service.team_exists(db_session=db, team_id=body.team_id):
+        raise NotFound("team", body.team_id)
+    try:
+        result, _ = service.score_realtime(db_session=db, organization_id=principal.organization_id,
+                                           team_id=team_id, request=body, home=settings.home)
+    except service.NoChampion as exc:
+        raise Conflict(str(exc), code="NO_CHAMPION_MODEL") from None
+    return ScoreResult.model_validate(result)
+
+
+@router.get("/models", response_model=Page[ModelVersionOut], summary="Model versions with metrics, newest first")
+def list_models(db: DbSession, principal: Reader, pagination: Pagination):
+    rows = service.list_models(db_session=db)
+    window = rows[pagination.offset:pagination.offset + pagination.limit]
+    meta = PaginationMeta(page=pagination.page, limit=pagination.limit, total=len(rows),
+                          pages=-(-len(rows) // pagination.limit) if rows else 0)
+    return page_of([ModelVersionOut.model_validate(r) for r in window], meta)
+
+
+@router.post("/models/{version}/promote", response_model=PromoteResult,
+             summary="Make a version champion (admins); an older version is a rollback")
+def promote_model(version: str, db: DbSession, principal: AdminPrincipal, settings: AppSettings,
+                  body: PromoteRequest | None = None):
+    if service.get_model_version(db_session=db, version=version) is None:
+        raise NotFound("model version", version)
+    try:
+        action, previous = service.promote(db_session=db, organization_id=principal.organization_id,
+                                           version=version, home=settings.home, reason=body.reason if body else None)
+    except (OSError, RuntimeError) as exc:  # missing or untrusted artifact: never serve it
+        raise Conflict(f"version {version} cannot be loaded: {exc}", code="MODEL_NOT_LOADABLE") from None
+    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+                 action=action, entity_type="ml_model", entity_id=None,
+                 changes={"version": version, "previous": previous})
+    return PromoteResult(version=version, action=action, previous_champion=previous, champion=version)
+
+
+def _team(principal: Principal, team_id: uuid.UUID | None, db) -> uuid.UUID:
+    if team_id is not None and team_id != principal.team_id:
+        if not principal.is_admin:
+            raise NotFound("team", team_id)  # other teams' rule sets are for admins only
+        if not service.team_exists(db_session=db, team_id=team_id):
+            raise NotFound("team", team_id)
+        return team_id
+    if principal.team_id is None:
+        raise ValidationFailed("you belong to no team: pass teamId", details={"field": "teamId"})
+    return principal.team_id
+
+
+def _rule_set_out(row: ScoringRuleSet | None, team_id: uuid.UUID) -> RuleSetOut:
+    if row is None:
+        return RuleSetOut(team_id=team_id, name=service.DEFAULT_RULE_SET["name"], mode="ml_only", ml_weight=1.0,
+                          rule_set=service.DEFAULT_RULE_SET, score_threshold=None, is_default=True)
+    return RuleSetOut(team_id=row.team_id, name=row.name, mode=row.mode, ml_weight=row.ml_weight,
+                      rule_set=row.rules, score_threshold=row.score_threshold, updated_at=row.updated_at)
+
+
+@router.get("/rules", response_model=RuleSetOut, summary="The team's custom scoring rules")
+def get_rules(db: DbSession, principal: Reader,
+              team_id: Annotated[uuid.UUID | None, Query(alias="teamId")] = None):
+    team = _team(principal, team_id, db)
+    return _rule_set_out(service.get_rule_set(db_session=db, team_id=team), team)
+
+
+@router.put("/rules", response_model=RuleSetOut, summary="Replace the team's custom scoring rules (validated)")
+def put_rules(body: RuleSetIn, db: DbSession, principal: Writer,
+              team_id: Annotated[uuid.UUID | None, Query(alias="teamId")] = None):
+    team = _team(principal, team_id, db)
+    try:
+        rule_set = service.validate_rule_set(body.rule_set)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in ("ruleSet", *e["loc"])), "message": e["msg"]}
+                  for e in exc.errors(include_url=False)]
+        raise ValidationFailed("invalid rule set: " + "; ".join(e["message"] for e in errors),
+                               details=errors) from None
+    row = service.put_rule_set(db_session=db, organization_id=principal.organization_id, team_id=team,
+                               rule_set=rule_set, score_threshold=body.score_threshold, user_id=principal.user_id)
+    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id, action="update",
+                 entity_type="scoring_rule_set", entity_id=row.id,
+                 changes={"mode": rule_set.mode, "rules": len(rule_set.rules), "threshold": body.score_threshold})
+    return _rule_set_out(row, team)
