@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from revorc import services
 from revorc.data_cli import register as register_data_commands
+from revorc.ml_cli import register as register_ml_commands
 from revorc.processes import api_process, supervise
 from revorc.processes import start as start_processes
 from revorc.processes import stop as stop_processes
@@ -246,6 +247,7 @@ def _print_runtime(runtime: services.Runtime) -> None:
 
 
 register_data_commands(app)
+register_ml_commands(app)
 register_worker_commands(app)
 
 
