@@ -97,7 +97,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         counts = rng.poisson(4 * p)
         who = np.repeat(np.arange(chunk.height), counts)
         n = who.size
-        occurred = _timestamps(rng, n, now, 60)
+        occurred = _timestamps(rng, n, now, 180)
         intent = pl.DataFrame({
             "signal_type": SIGNAL_TYPES[rng.choice(6, n, p=[0.4, 0.2, 0.1, 0.1, 0.05, 0.15])],
             # explicit String dtype: an empty chunk would otherwise become an unwritable Object column
@@ -119,7 +119,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         sends = rng.poisson(3, chunk.height) + 1
         who = np.repeat(np.arange(chunk.height), sends)
         m = who.size
-        sent_at = _timestamps(rng, m, now, 45)
+        sent_at = _timestamps(rng, m, now, 270)
         message = np.char.add(f"{seed}-{start}-", np.arange(m).astype(str))
         delivered = rng.random(m) < 0.97
         opened = delivered & (rng.random(m) < 0.15 + 0.6 * p[who])
@@ -143,7 +143,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         pages_per = rng.integers(1, 6, who.size)
         page_who = np.repeat(who, pages_per)
         k = page_who.size
-        session_start = np.repeat(_timestamps(rng, who.size, now, 30), pages_per)
+        session_start = np.repeat(_timestamps(rng, who.size, now, 180), pages_per)
         step = np.concatenate([np.arange(c) for c in pages_per]) if k else np.array([], dtype=int)
         hot_pages = rng.random(k) < 0.1 + 0.5 * p[page_who]
         paths = np.where(hot_pages, PAGES[rng.integers(4, 7, k)], PAGES[rng.choice([0, 1, 2, 3, 7, 8], k)])

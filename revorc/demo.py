@@ -35,6 +35,7 @@ TITLES = [
     ("CFO", "finance", "c_level"), ("IT Manager", "engineering", "manager"),
     ("Growth Marketing Lead", "marketing", "manager"), ("Procurement Specialist", "operations", "individual"),
 ]
+ENGAGED_STATUSES = {ProspectStatus.engaged, ProspectStatus.qualified, ProspectStatus.converted}
 TIMEZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "Europe/London",
              "Europe/Berlin", "Asia/Singapore", "Australia/Sydney"]
 
@@ -86,6 +87,7 @@ def seed_demo(db_session: Session, *, seed: int = 42, prospects: int = 500, toda
     db_session.flush()
 
     people = []
+    now = datetime.now(UTC)
     for _ in range(prospects):
         account = rng.choice(accounts)
         first, last = fake.first_name(), fake.last_name()
@@ -101,6 +103,9 @@ def seed_demo(db_session: Session, *, seed: int = 42, prospects: int = 500, toda
             status=rng.choices(list(ProspectStatus), weights=[30, 25, 15, 8, 6, 8, 5, 3])[0],
             relationship_stage=rng.choice(list(RelationshipStage)[:5]), source=rng.choice(
                 ["website", "event", "referral", "outbound", "webinar"]),
+            # a pipeline built up over the last year, a few leads from this month
+            created_at=now - timedelta(days=rng.randint(0, 30) if rng.random() < 0.1 else rng.randint(31, 400),
+                                       hours=rng.randint(0, 23)),
         ))
     db_session.add_all(people)
     db_session.flush()
@@ -120,6 +125,7 @@ def seed_demo(db_session: Session, *, seed: int = 42, prospects: int = 500, toda
                 probability=probability, forecast_category=forecast_category_for(probability, stage),
                 close_date=close,
                 closed_at=datetime.combine(close, datetime.min.time(), UTC) if stage in CLOSED_STAGES else None,
+                created_at=datetime.combine(created, datetime.min.time(), UTC) + timedelta(hours=rng.randint(8, 18)),
             ))
     db_session.add_all(deals)
     db_session.flush()
@@ -130,12 +136,22 @@ def seed_demo(db_session: Session, *, seed: int = 42, prospects: int = 500, toda
                                        role="champion" if n == 0 else "decision_maker", is_primary=n == 0))
 
     activity_count = call_count = 0
+    account_size = {a.id: a.employee_count for a in accounts}
     for prospect in people:
+        # Engaged prospects book meetings far more often: the history lead scoring learns from. The landing
+        # files (pipelines/demo_data.py) draw intent and e-mail engagement from the same statuses.
+        # Ideal-customer fit (revenue teams at senior level in larger companies) raises it too, so the
+        # firmographic features carry signal from the first snapshot on.
+        size = account_size[prospect.account_id]
+        fit = sum((prospect.department in ("sales", "operations"), prospect.seniority in ("vp", "director", "c_level"),
+                   size >= 400))
+        meeting_weight = (20 if prospect.status in ENGAGED_STATUSES else 2) * (0.5 + 0.5 * fit)
+        history_seconds = int(min(now - prospect.created_at, timedelta(days=180)).total_seconds())
         for _ in range(rng.randint(0, 6)):
             kind = rng.choices([ActivityType.email_sent, ActivityType.email_opened, ActivityType.call_made,
                                 ActivityType.meeting_scheduled, ActivityType.linkedin_interaction,
-                                ActivityType.note_added], weights=[40, 25, 15, 5, 10, 5])[0]
-            occurred = datetime.now(UTC) - timedelta(days=rng.randint(0, 90), hours=rng.randint(0, 23))
+                                ActivityType.note_added], weights=[40, 25, 15, meeting_weight, 10, 5])[0]
+            occurred = now - timedelta(seconds=rng.randint(0, history_seconds))
             activity = Activity(id=uuid.uuid4(), organization_id=org.id, user_id=prospect.owner_id,
                                 prospect_id=prospect.id, account_id=prospect.account_id, type=kind,
                                 subject=kind.replace("_", " ").capitalize(), occurred_at=occurred)

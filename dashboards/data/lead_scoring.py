@@ -1,8 +1,8 @@
-"""Lead scoring: champion model card, score distribution and drift, per-prospect explanations.
+"""Lead scoring: the model registry (`app.ml_models`), daily scores (`app.lead_score_history`) and the prediction
+log with its explanations (`app.ai_predictions`), all written by the `ml` assets and the scoring API.
 
-The ML tables (`app.ml_models`, `app.lead_score_history`, `app.ai_predictions`) come with the lead-scoring
-module; until they exist every function here reports "not available" and the page shows an empty state.
-This module is the one place to adapt when their shape settles (or when marts over them are added).
+Drift is the population stability index of a day's ML scores against the champion's training-window
+distribution: the same function and reference the `lead_score_drift` asset check uses.
 """
 
 from __future__ import annotations
@@ -14,14 +14,31 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboards.data.db import TTL, DataUnavailable, existing_relations, read_frame
+from dashboards.data.db import TTL, read_frame
+from models.lead_scoring.evaluate import histogram_sample, population_stability_index
 
-MODELS, HISTORY, PREDICTIONS = "app.ml_models", "app.lead_score_history", "app.ai_predictions"
+PSI_MODERATE, PSI_LARGE = 0.1, 0.25  # the common reading: below 0.1 stable, above 0.25 a large shift
+MIN_DRIFT_ROWS = 50
 
-MODEL_ROWS = "select to_jsonb(m) as model from app.ml_models as m"
+MODELS = """
+select version, version_number, family, status, is_champion, metrics, model_card, evaluation, score_distribution,
+       data_window, trained_at, registered_at, promoted_at
+from app.ml_models
+where organization_id = :org and name = 'lead_scoring'
+order by version_number desc nulls last, registered_at desc
+"""
 
-SCORE_HISTORY = """
-select score_date, width_bucket(score, 0, 100, 10) as bucket, count(*) as prospects, avg(score) as avg_score
+SCORE_DISTRIBUTION = """
+select score_date, least(score / 10, 9) * 10 as bucket, count(*) as prospects
+from app.lead_score_history
+where organization_id = :org and score_date > current_date - :days
+group by 1, 2
+order by 1, 2
+"""
+
+DAILY_SCORES = """
+select score_date, model_version, array_agg(coalesce(ml_score, score)) as scores, avg(score) as avg_score,
+       count(*) as prospects
 from app.lead_score_history
 where organization_id = :org and score_date > current_date - :days
 group by 1, 2
@@ -29,12 +46,12 @@ order by 1, 2
 """
 
 EXPLANATIONS = """
-select pr.created_at, pr.model_version, pr.score, pr.top_factors
+select pr.created_at, pr.source, pr.model_version, pr.score, pr.ml_score, pr.tier, pr.top_factors
 from app.ai_predictions as pr
 join app.prospects as p on p.id = pr.prospect_id
 where pr.organization_id = :org and p.organization_id = :org and lower(p.email) = lower(:email)
 order by pr.created_at desc
-limit 5
+limit :limit
 """
 
 
@@ -48,6 +65,10 @@ class ModelCardView:
     data_window: dict[str, Any] | None = None
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    promoted_at: str | None = None
+    decision: str | None = None
+    reference: list[int] | None = None  # training-window score histogram (0..100)
+    dropped_features: dict[str, str] = field(default_factory=dict)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -59,57 +80,93 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def champion_from_rows(rows: list[dict[str, Any]]) -> ModelCardView | None:
-    """The champion among registry rows (`is_champion`, or `status`/`stage` = champion), read from its card."""
-    def is_champion(row: dict[str, Any]) -> bool:
-        return bool(row.get("is_champion")) or "champion" in (str(row.get("status")), str(row.get("stage")))
+def _text(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
 
-    champions = [r for r in rows if is_champion(r)]
+
+def champion_from_rows(rows: list[dict[str, Any]]) -> ModelCardView | None:
+    """The champion among `app.ml_models` rows, read from its model card."""
+    champions = [r for r in rows if bool(r.get("is_champion"))]
     if not champions:
         return None
-    row = max(champions, key=lambda r: str(r.get("promoted_at") or r.get("created_at") or ""))
-    card = _as_dict(row.get("card") or row.get("model_card"))
+    row = champions[0]
+    card = _as_dict(row.get("model_card"))
     metrics = _as_dict(card.get("metrics") or row.get("metrics"))
+    evaluation = _as_dict(row.get("evaluation"))
+    reference = row.get("score_distribution")
     return ModelCardView(
-        version=str(row.get("version") or card.get("version") or "") or None,
+        version=_text(row.get("version")) or _text(card.get("version")),
         family=card.get("family") or row.get("family"),
-        created_at=str(card.get("created_at") or row.get("created_at") or "") or None,
+        created_at=_text(card.get("created_at")) or _text(row.get("trained_at")),
         metrics={k: v for k, v in metrics.items() if not isinstance(v, list | dict)},
         rows=_as_dict(card.get("rows")),
-        data_window=_as_dict(card.get("data_window")) or None,
+        data_window=_as_dict(row.get("data_window") or card.get("data_window")) or None,
         calibration=pd.DataFrame(metrics.get("calibration") or []),
         deciles=pd.DataFrame(metrics.get("deciles") or []),
+        promoted_at=_text(row.get("promoted_at")),
+        decision=_as_dict(evaluation.get("decision")).get("reason"),
+        reference=list(reference) if isinstance(reference, list) and sum(reference) > 0 else None,
+        dropped_features=_as_dict(_as_dict(card.get("notes")).get("dropped_features")),
     )
 
 
+def versions_table(models: pd.DataFrame) -> pd.DataFrame:
+    """One row per registered version with its validation metrics (the registry as a table)."""
+    if models.empty:
+        return pd.DataFrame(columns=["version", "family", "status", "roc_auc", "pr_auc", "brier", "top_decile_lift",
+                                     "trained_at", "promoted_at"])
+    metrics = models["metrics"].map(_as_dict)
+    return pd.DataFrame({
+        "version": models["version"], "family": models["family"], "status": models["status"],
+        **{m: metrics.map(lambda d, m=m: d.get(m)) for m in ("roc_auc", "pr_auc", "brier", "top_decile_lift")},
+        "trained_at": models["trained_at"], "promoted_at": models["promoted_at"],
+    })
+
+
+def drift_by_day(daily: pd.DataFrame, *, version: str | None, reference: list[int] | None) -> pd.DataFrame:
+    """PSI of each day's champion scores against the champion's training-window distribution."""
+    columns = ["score_date", "psi", "prospects"]
+    if daily.empty or not version or not reference:
+        return pd.DataFrame(columns=columns)
+    expected = histogram_sample(reference)
+    rows = [(r.score_date, population_stability_index(expected=expected, actual=list(r.scores)), r.prospects)
+            for r in daily[daily["model_version"] == version].itertuples()
+            if r.prospects >= MIN_DRIFT_ROWS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def factors_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The latest prediction's top factors, one row each (what raised or lowered the score, in plain words)."""
+    if predictions.empty:
+        return pd.DataFrame(columns=["factor", "impact", "text"])
+    factors = predictions["top_factors"].iloc[0]
+    if isinstance(factors, str):
+        factors = json.loads(factors)
+    return pd.DataFrame([{"factor": f.get("factor"), "impact": f.get("impact"), "text": f.get("text")}
+                         for f in factors or []], columns=["factor", "impact", "text"])
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
-def available(org: str) -> set[str]:
-    return existing_relations(org, (MODELS, HISTORY, PREDICTIONS))
+def models(org: str) -> pd.DataFrame:
+    return read_frame(MODELS, org)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def champion(org: str) -> ModelCardView | None:
-    if MODELS not in available(org):
-        return None
-    return champion_from_rows([_as_dict(v) for v in read_frame(MODEL_ROWS, org)["model"]])
+    return champion_from_rows(models(org).to_dict("records"))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def score_history(org: str, days: int = 60) -> pd.DataFrame | None:
-    """Prospects per score decile per day (None when the history table is missing or has another shape)."""
-    if HISTORY not in available(org):
-        return None
-    try:
-        return read_frame(SCORE_HISTORY, org, {"days": days})
-    except DataUnavailable:
-        return None
+def score_distribution(org: str, days: int = 60) -> pd.DataFrame:
+    """Prospects per score band (0–9, 10–19, …, 90–100) per day."""
+    return read_frame(SCORE_DISTRIBUTION, org, {"days": days})
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def explanations(org: str, email: str) -> pd.DataFrame | None:
-    if PREDICTIONS not in available(org):
-        return None
-    try:
-        return read_frame(EXPLANATIONS, org, {"email": email.strip()})
-    except DataUnavailable:
-        return None
+def daily_scores(org: str, days: int = 60) -> pd.DataFrame:
+    return read_frame(DAILY_SCORES, org, {"days": days})
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def explanations(org: str, email: str, limit: int = 5) -> pd.DataFrame:
+    return read_frame(EXPLANATIONS, org, {"email": email.strip(), "limit": limit})

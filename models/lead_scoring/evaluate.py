@@ -142,3 +142,13 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def score_histogram(scores: Any) -> list[int]:
+    """Counts of integer scores 0..100: how a score distribution is stored (e.g. a model's training window)."""
+    return np.bincount(np.clip(np.asarray(scores, dtype=int), 0, 100), minlength=101).astype(int).tolist()
+
+
+def histogram_sample(histogram: list[int]) -> np.ndarray:
+    """The scores a histogram stands for, to compare with `population_stability_index`."""
+    return np.repeat(np.arange(len(histogram)), np.asarray(histogram, dtype=int))

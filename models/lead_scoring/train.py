@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Literal
@@ -157,6 +157,13 @@ def train(frame: Any, *, spec: FeatureSpec = LEAD_FEATURES, seed: int = 0,
     for name, part in (("fit", fit), ("calibration", calib), ("validation", valid)):
         if part[spec.target].nunique() < 2:
             raise ValueError(f"the {name} window has only one class; more snapshots or rows are needed")
+    # A feature with no value at all in the fit window carries no information (and histogram gradient
+    # boosting cannot bin it): the model is trained without it and its card says so.
+    empty = [c for c in spec.columns if fit[c].isna().all()]
+    if len(empty) == len(spec.columns):
+        raise ValueError("every feature is missing in the training window")
+    if empty:
+        spec = replace(spec, features=tuple(f for f in spec.features if f.name not in empty))
     X = spec.columns
     fitted: dict[str, tuple[Any, dict[str, Any]]] = {}
     for family in families:
@@ -187,7 +194,8 @@ def train(frame: Any, *, spec: FeatureSpec = LEAD_FEATURES, seed: int = 0,
                          (("train", fit), ("calibration", calib), ("validation", valid))},
             baseline_row=baseline_row(fit, spec=spec),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            notes={"chosen_by": "validation pr_auc", "embargo_days": embargo},
+            notes={"chosen_by": "validation pr_auc", "embargo_days": embargo,
+                   "dropped_features": {c: "no values in the training window" for c in empty}},
         )
         models[family] = LeadScoringModel(estimator=estimator, card=card)
     return TrainingResult(best=models[best], candidates=models, validation=valid)

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from models.lead_scoring.evaluate import score_histogram
 from models.lead_scoring.explain import to_score
 from models.lead_scoring.features import LEAD_FEATURES
 from models.lead_scoring.registry import ModelRegistry
@@ -115,16 +116,6 @@ class TrainingOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def score_histogram(scores: Any) -> list[int]:
-    """Counts of integer scores 0..100 (the drift check's reference distribution)."""
-    return np.bincount(np.clip(np.asarray(scores, dtype=int), 0, 100), minlength=101).astype(int).tolist()
-
-
-def histogram_sample(histogram: list[int]) -> np.ndarray:
-    """The scores a histogram stands for, to compare with `population_stability_index`."""
-    return np.repeat(np.arange(len(histogram)), np.asarray(histogram, dtype=int))
 
 
 def train_organization(session: Session, *, organization_id: str, frame: pd.DataFrame, home: Path,

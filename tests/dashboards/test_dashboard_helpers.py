@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
 from dashboards.analysis.ab_test import two_proportion_test, wilson_interval
 from dashboards.data.data_health import freshness
-from dashboards.data.lead_scoring import champion_from_rows
+from dashboards.data.lead_scoring import PSI_LARGE, champion_from_rows, drift_by_day, factors_table, versions_table
 from dashboards.data.pipeline import period_bounds
+from models.lead_scoring.evaluate import score_histogram
 
 
 def test_two_proportion_test_matches_chi_square_without_correction():
@@ -52,17 +55,49 @@ def test_close_periods(period, expected):
 
 
 def test_champion_is_read_from_the_registry_rows_model_card():
-    card = {"version": "v2", "family": "logistic", "created_at": "2026-11-01",
+    card = {"version": "v2", "family": "logistic_regression", "created_at": "2026-11-01T00:00:00+00:00",
             "metrics": {"roc_auc": 0.8, "pr_auc": 0.4, "calibration": [{"bin": 0, "mean_predicted": 0.1,
                                                                         "observed_rate": 0.12, "rows": 10}],
-                        "deciles": [{"decile": 1, "lift": 3.0}]}}
-    rows = [{"version": "v1", "is_champion": False, "card": {"version": "v1"}},
-            {"version": "v2", "is_champion": True, "card": card}]
+                        "deciles": [{"decile": 1, "lift": 3.0}]},
+            "rows": {"train": 900, "validation": 300},
+            "notes": {"dropped_features": {"technology_count": "no values in the training window"}}}
+    rows = [{"version": "v3", "is_champion": False, "status": "retired", "model_card": {"version": "v3"}},
+            {"version": "v2", "is_champion": True, "status": "champion", "model_card": card,
+             "evaluation": {"decision": {"reason": "beats v1 on the holdout"}}, "score_distribution": [0] * 100 + [5],
+             "data_window": {"train": {"min": "2026-06-01", "max": "2026-08-01"}}, "promoted_at": None}]
     champion = champion_from_rows(rows)
     assert champion.version == "v2" and champion.metrics == {"roc_auc": 0.8, "pr_auc": 0.4}
     assert champion.calibration["observed_rate"].tolist() == [0.12]
     assert champion.deciles["lift"].tolist() == [3.0]
-    assert champion_from_rows([{"version": "v1", "status": "archived"}]) is None
+    assert champion.decision == "beats v1 on the holdout" and champion.promoted_at is None
+    assert champion.reference[-1] == 5 and champion.rows == {"train": 900, "validation": 300}
+    assert champion.dropped_features == {"technology_count": "no values in the training window"}
+    assert champion_from_rows([{"version": "v1", "status": "retired", "is_champion": False}]) is None
+
+
+def test_drift_is_the_psi_of_each_days_champion_scores_against_the_training_window():
+    reference = score_histogram(np.repeat(np.arange(0, 100, 5), 10))  # 200 scores spread over 0..95
+    daily = pd.DataFrame({
+        "score_date": [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 24), date(2026, 11, 22)],
+        "model_version": ["v2", "v2", "v1", "v2"],
+        "scores": [list(np.repeat(np.arange(0, 100, 5), 3)), [90] * 60, [50] * 60, [10] * 10],
+        "prospects": [60, 60, 60, 10],
+    })
+    drift = drift_by_day(daily, version="v2", reference=reference)
+    assert drift["score_date"].tolist() == [date(2026, 11, 23), date(2026, 11, 24)]  # v1 and the 10-row day left out
+    assert drift["psi"].iloc[0] < 0.01 < PSI_LARGE < drift["psi"].iloc[1]
+    assert drift_by_day(daily, version="v2", reference=None).empty
+
+
+def test_versions_and_factors_tables():
+    registry = pd.DataFrame({"version": ["v2", "v1"], "family": ["logistic_regression"] * 2,
+                             "status": ["champion", "retired"], "metrics": [{"roc_auc": 0.71}, {"roc_auc": 0.65}],
+                             "trained_at": [None, None], "promoted_at": [None, None]})
+    assert versions_table(registry)["roc_auc"].tolist() == [0.71, 0.65]
+    predictions = pd.DataFrame({"top_factors": [[{"factor": "Intent tier hot", "impact": 18, "feature": "intent_tier",
+                                                  "text": "Intent tier hot: +18"}]]})
+    assert factors_table(predictions).to_dict("records") == [
+        {"factor": "Intent tier hot", "impact": 18, "text": "Intent tier hot: +18"}]
 
 
 def test_freshness():

@@ -184,10 +184,44 @@ def test_intent_tiers_equal_the_mart(seeded):
     assert frame(at, "email")["intent_score"].iloc[0] == top
 
 
-def test_lead_scoring_shows_an_empty_state_until_models_exist(seeded):
+def test_lead_scoring_shows_the_champion_its_scores_and_explanations(seeded):
     at = open_page("lead_scoring", ADMIN_LOGIN)
     no_errors(at)
-    assert at.info and "model" in at.info[0].value.lower()
+    version, metrics = seeded.one("select version, model_card -> 'metrics' from app.ml_models"
+                                  " where organization_id = %s and is_champion", seeded.demo_org)
+    assert metric(at, "Version").value == version
+    assert metric(at, "ROC-AUC").value == f"{metrics['roc_auc']:.3f}"
+    assert metric(at, "PR-AUC").value == f"{metrics['pr_auc']:.3f}"
+    deciles = frame(at, "lift")
+    assert deciles["lift"].tolist() == pytest.approx([d["lift"] for d in metrics["deciles"]])
+    # today's distribution: prospects per score band equal the history table
+    bands = frame(at, "bucket")
+    today = bands[bands["score_date"] == bands["score_date"].max()]
+    scored = seeded.one("select count(*) from app.lead_score_history where organization_id = %s"
+                        " and score_date = (select max(score_date) from app.lead_score_history"
+                        " where organization_id = %s)", seeded.demo_org, seeded.demo_org)[0]
+    assert int(today["prospects"].sum()) == scored > 0
+    versions = frame(at, "roc_auc")
+    assert version in versions["version"].tolist()
+    # one prospect's explanation: the latest logged prediction's factors
+    email, score, factors = seeded.one(
+        "select p.email, pr.score, pr.top_factors from app.ai_predictions pr join app.prospects p on p.id ="
+        " pr.prospect_id where pr.organization_id = %s and jsonb_array_length(pr.top_factors) > 0"
+        " order by pr.created_at desc, p.email limit 1", seeded.demo_org)
+    at.text_input(key="lead_email").input(email.upper()).run()
+    no_errors(at)
+    assert metric(at, "Score").value == str(score)
+    shown = frame(at, "impact")
+    assert shown["text"].tolist()[:len(factors)] == [f["text"] for f in factors]
+    at.text_input(key="lead_email").input("nobody@nowhere.test").run()
+    assert any("No scored prediction" in i.value for i in at.info)
+
+
+def test_lead_scoring_is_empty_for_an_organization_without_a_model(seeded):
+    at = open_page("lead_scoring", other_login(seeded))
+    no_errors(at)
+    assert at.info and "no champion" in at.info[0].value.lower()
+    assert frame(at, "roc_auc") is None and frame(at, "bucket") is None
 
 
 def test_data_health_lists_checks_counts_and_rejects(seeded):

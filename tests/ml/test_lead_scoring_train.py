@@ -76,3 +76,17 @@ def test_training_refuses_a_window_without_both_classes() -> None:
     frame = make_feature_frame(n_prospects=200, n_snapshots=4, seed=5).assign(converted=0)
     with pytest.raises(ValueError, match="only one class"):
         train(frame)
+
+
+def test_a_feature_missing_throughout_the_fit_window_is_dropped_and_recorded(signal_frame) -> None:
+    # e.g. technographics that only began to be enriched recently: no values in the early snapshots
+    frame = signal_frame.copy()
+    latest = frame["snapshot_date"] == frame["snapshot_date"].max()
+    frame["technology_count"] = np.where(latest, 5.0, np.nan)
+    result = train(frame, seed=0)
+    for model in result.candidates.values():
+        assert "technology_count" not in model.spec.columns
+        assert model.card.notes["dropped_features"] == {"technology_count": "no values in the training window"}
+        assert model.card.metrics["roc_auc"] > 0.7
+    # the model still scores frames that carry the column
+    assert result.best.predict_proba(frame.head(50)).shape == (50,)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.lead_scoring.evaluate import population_stability_index
+from models.lead_scoring.evaluate import histogram_sample, population_stability_index, score_histogram
 from models.lead_scoring.rules import RuleSet
-from pipelines.ml.training import histogram_sample, quality_problems, readiness, score_histogram
+from pipelines.ml.training import quality_problems, readiness
 from serving.scoring.blend import score_prospects
 
 RULES = RuleSet.model_validate({

@@ -7,9 +7,9 @@ from typing import Any
 import dagster as dg
 from sqlalchemy import text
 
-from models.lead_scoring.evaluate import population_stability_index
+from models.lead_scoring.evaluate import histogram_sample, population_stability_index
 from pipelines.defs.ml.assets import MODEL, SCORES, owner_session
-from pipelines.ml.training import ROC_AUC_FLOOR, ROC_AUC_TOLERANCE, histogram_sample, quality_problems
+from pipelines.ml.training import ROC_AUC_FLOOR, ROC_AUC_TOLERANCE, quality_problems
 from pipelines.resources import PostgresResource
 
 PSI_WARN = 0.2

@@ -1,7 +1,7 @@
 """Foundation: the operational `app` schema, roles, row-level security and auth functions.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 18:51:53.428373
 """
 from collections.abc import Sequence
