@@ -337,14 +337,29 @@ def _owner(enrollment: CadenceEnrollment, cadence: Cadence, prospect: Prospect) 
     return prospect.owner_id or enrollment.enrolled_by or cadence.owner_id
 
 
+class SmsRejected(Exception):
+    """Twilio refused the message for good (invalid or unreachable number, opted out…): retrying cannot help."""
+
+
 def send_sms(*, settings: Settings, to: str, body: str) -> str:
-    """Twilio Messages API; returns the message SID."""
+    """Twilio Messages API; returns the message SID.
+
+    A 4xx answer other than 429 raises `SmsRejected` with Twilio's error code and message; 429, 5xx and
+    network errors raise `httpx.HTTPError`, and the step is retried with backoff.
+    """
     response = httpx.post(
         f"{settings.twilio_api_base.rstrip('/')}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json",
         data={"To": to, "From": settings.twilio_phone_number, "Body": body},
         auth=(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value()),
         timeout=15.0,
     )
+    if 400 <= response.status_code < 500 and response.status_code != 429:
+        try:
+            error = response.json()
+        except ValueError:
+            error = {}
+        code = error.get("code")
+        raise SmsRejected(f"Twilio error {code or response.status_code}: {error.get('message') or response.text}")
     response.raise_for_status()
     return response.json()["sid"]
 
@@ -419,7 +434,6 @@ def run_step(
         _advance(db_session, enrollment, cadence, prospect, steps, step.step_number, now, goto=goto)
         return "skipped"
     owner = _owner(enrollment, cadence, prospect)
-    outcome = "task_created"
     if step.type == StepType.email:
         variants = cache[("variants", cadence.id)].get(step.id, [])
         variant = scheduling.pick_variant(variants, f"{enrollment.id}:{step.id}")
@@ -497,7 +511,11 @@ def run_step(
         from serving.emails.templating import build_context, render_string
 
         body = render_string(step.content or "", build_context(prospect=prospect), escape=False) or ""
-        sid = send_sms(settings=settings, to=prospect.phone, body=body)
+        try:
+            sid = send_sms(settings=settings, to=prospect.phone, body=body)
+        except SmsRejected as exc:  # the rep texts by hand (or fixes the number): a task, not a retry loop
+            return _manual_step(db_session, enrollment, cadence, prospect, step, steps, owner, now,
+                                note=f"{exc}\n\n{body}")
         _record(db_session, enrollment, step, StepRunStatus.sms_sent, now, reason=f"twilio:{sid}")
         db_session.add(
             Activity(
@@ -513,26 +531,34 @@ def run_step(
         )
         outcome = "sms_sent"
     else:
-        kind = step.type if step.type != StepType.sms else "sms"
-        titles = {"call": "Call", "linkedin": "LinkedIn touch", "sms": "Text", "task": "Task"}
-        name = " ".join(filter(None, [prospect.first_name, prospect.last_name])) or prospect.email
-        task = Task(
-            organization_id=enrollment.organization_id,
-            user_id=owner,
-            prospect_id=prospect.id,
-            cadence_id=cadence.id,
-            enrollment_id=enrollment.id,
-            step_id=step.id,
-            type=kind,
-            title=f"{titles[kind]} {name}" + (f" ({prospect.company})" if prospect.company else ""),
-            description=step.content,
-            due_at=now,
-        )
-        db_session.add(task)
-        db_session.flush()
-        _record(db_session, enrollment, step, StepRunStatus.task_created, now, task_id=task.id)
+        return _manual_step(db_session, enrollment, cadence, prospect, step, steps, owner, now, note=step.content)
     _advance(db_session, enrollment, cadence, prospect, steps, step.step_number, now)
     return outcome
+
+
+def _manual_step(db_session: Session, enrollment: CadenceEnrollment, cadence: Cadence, prospect: Prospect,
+                 step: CadenceStep, steps: list, owner: uuid.UUID | None, now: datetime, *, note: str | None) -> str:
+    """A step the rep does by hand (call, LinkedIn, task, or a text Twilio cannot send): a task due now."""
+    kind = step.type if step.type != StepType.sms else "sms"
+    titles = {"call": "Call", "linkedin": "LinkedIn touch", "sms": "Text", "task": "Task"}
+    name = " ".join(filter(None, [prospect.first_name, prospect.last_name])) or prospect.email
+    task = Task(
+        organization_id=enrollment.organization_id,
+        user_id=owner,
+        prospect_id=prospect.id,
+        cadence_id=cadence.id,
+        enrollment_id=enrollment.id,
+        step_id=step.id,
+        type=kind,
+        title=f"{titles[kind]} {name}" + (f" ({prospect.company})" if prospect.company else ""),
+        description=note,
+        due_at=now,
+    )
+    db_session.add(task)
+    db_session.flush()
+    _record(db_session, enrollment, step, StepRunStatus.task_created, now, task_id=task.id)
+    _advance(db_session, enrollment, cadence, prospect, steps, step.step_number, now)
+    return "task_created"
 
 
 def run_due(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from serving import worker
 from serving.cadences.tasks import sweep
 from serving.core.config import APP_ROLE
 from serving.core.db import session_factory, tenant_session
@@ -45,6 +47,13 @@ def _env(database: str, home: Path) -> dict:
 def _outbox(home: Path, organization_id) -> list[Path]:
     folder = home / "outbox" / str(organization_id)
     return list(folder.glob("*.eml")) if folder.exists() else []
+
+
+async def _retry_stalled(settings) -> None:
+    """What the worker's `stalled` periodic task does on its next minute tick."""
+    with worker.queue.replace_connector(worker.connector_for(settings)):
+        async with worker.queue.open_async():
+            await worker.retry_stalled_jobs(int(time.time()))
 
 
 @pytest.mark.slow
@@ -87,6 +96,22 @@ def test_killed_worker_mid_bulk_job_sends_each_recipient_exactly_once(fresh_data
         worker.wait(10)
     partial = len(_outbox(tmp_path, tenant.organization_id))
     assert 0 < partial < RECIPIENTS
+
+    # The killed worker's jobs stay `doing`. Once its heartbeat is stale (aged here instead of waiting
+    # 30 s), the periodic stalled-job retry puts them back to `todo` for the next worker.
+    owner = create_engine(settings.owner_database_url)
+    with owner.begin() as conn:
+        doing = conn.execute(text("select id from procrastinate.procrastinate_jobs where status = 'doing'")).scalars()
+        doing = list(doing)
+        assert doing
+        conn.execute(text("update procrastinate.procrastinate_workers"
+                          " set last_heartbeat = now() - interval '10 minutes'"))
+    asyncio.run(_retry_stalled(settings))
+    with owner.connect() as conn:
+        statuses = conn.execute(text("select status from procrastinate.procrastinate_jobs where id = any(:ids)"),
+                                {"ids": doing}).scalars().all()
+    owner.dispose()
+    assert list(statuses) == ["todo"] * len(doing)
 
     # The killed worker's job stays `doing`; the periodic sweep finds the due rows and re-wakes them.
     assert sweep(factory=factory, now=datetime.now(UTC)) >= 1
