@@ -49,10 +49,19 @@ def page_queries(org: str) -> dict[str, list[tuple[str, Callable[[], object]]]]:
                    ("spikes", lambda: intent.spikes(org)),
                    ("signals by type", lambda: intent.signals_by_type(org))],
         "lead_scoring": [("champion", lambda: lead_scoring.champion(org)),
-                         ("history", lambda: lead_scoring.score_history(org))],
+                         ("distribution", lambda: lead_scoring.score_distribution(org)),
+                         ("drift", lambda: _drift(org))],
         "data_health": [("row counts", lambda: data_health.row_counts(org)),
                         ("rejected", lambda: (data_health.rejected_records(org), data_health.file_ledger(org)))],
     }
+
+
+def _drift(org: str):
+    from dashboards.data import lead_scoring
+
+    champion = lead_scoring.champion(org)
+    return lead_scoring.drift_by_day(lead_scoring.daily_scores(org), version=champion and champion.version,
+                                     reference=champion and champion.reference)
 
 
 def main() -> None:

@@ -365,9 +365,14 @@ def send_sms(*, settings: Settings, to: str, body: str) -> str:
 
 
 def run_step(
-    *, db_session: Session, settings: Settings, enrollment: CadenceEnrollment, now: datetime, cache: dict
+    *, db_session: Session, settings: Settings, enrollment: CadenceEnrollment, now: datetime, cache: dict,
+    defer_sms: bool = False,
 ) -> str:
-    """Execute the enrollment's next step (the row is locked by the caller); returns the outcome."""
+    """Execute the enrollment's next step (the row is locked by the caller); returns the outcome.
+
+    With `defer_sms`, an SMS step that would go to Twilio changes nothing and returns "sms_deferred": the
+    caller runs it again in a transaction of its own, so a crash can repeat at most that one text.
+    """
     cadence = cache.get(("cadence", enrollment.cadence_id)) or db_session.get(Cadence, enrollment.cadence_id)
     cache[("cadence", cadence.id)] = cadence
     steps = cache.get(("steps", cadence.id))
@@ -508,6 +513,8 @@ def run_step(
         and settings.twilio_auth_token
         and prospect.phone
     ):
+        if defer_sms:
+            return "sms_deferred"
         from serving.emails.templating import build_context, render_string
 
         body = render_string(step.content or "", build_context(prospect=prospect), escape=False) or ""
@@ -593,26 +600,44 @@ def run_due(
                 break
             cache: dict = {}
             queued = False
+            deferred: list[uuid.UUID] = []
             for enrollment in due:
-                try:
-                    with session.begin_nested():
-                        outcome = run_step(
-                            db_session=session,
-                            settings=settings,
-                            enrollment=enrollment,
-                            now=current,
-                            cache=cache,
-                        )
-                except Exception as exc:  # one bad enrollment must not stop the others
-                    logger.exception("cadence step failed for enrollment %s", enrollment.id)
-                    enrollment.next_run_at = current + emails.backoff(2)
-                    outcome = f"error:{type(exc).__name__}"
+                outcome = _run_one(session, settings, enrollment, current, cache, defer_sms=True)
+                if outcome == "sms_deferred":
+                    deferred.append(enrollment.id)
+                    continue
                 outcomes[outcome] += 1
                 queued = queued or outcome == "email_queued"
             if queued:
                 emails.wake_delivery(db_session=session, organization_id=organization_id)
+        # Texts leave through an external API with no idempotency key: one committed transaction each.
+        for enrollment_id in deferred:
+            with tenant_session(factory, organization_id) as session:
+                enrollment = session.scalar(
+                    select(CadenceEnrollment)
+                    .where(
+                        CadenceEnrollment.id == enrollment_id,
+                        CadenceEnrollment.status == EnrollmentStatus.active,
+                        CadenceEnrollment.next_run_at <= current,
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+                if enrollment is not None:  # else another worker took it, or it was paused meanwhile
+                    outcomes[_run_one(session, settings, enrollment, current, {})] += 1
         batches += 1
     return outcomes
+
+
+def _run_one(session: Session, settings: Settings, enrollment: CadenceEnrollment, now: datetime, cache: dict,
+             *, defer_sms: bool = False) -> str:
+    try:
+        with session.begin_nested():
+            return run_step(db_session=session, settings=settings, enrollment=enrollment, now=now, cache=cache,
+                            defer_sms=defer_sms)
+    except Exception as exc:  # one bad enrollment must not stop the others
+        logger.exception("cadence step failed for enrollment %s", enrollment.id)
+        enrollment.next_run_at = now + emails.backoff(2)
+        return f"error:{type(exc).__name__}"
 
 
 # -- analytics -------------------------------------------------------------------------------
