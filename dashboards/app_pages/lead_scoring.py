@@ -47,7 +47,7 @@ else:
               for name, w in window.items() if isinstance(w, dict)]
     st.caption(" · ".join(parts))
     if champion.decision:
-        st.caption(f"Registry decision: {champion.decision}")
+        st.caption(f"Why champion: {champion.decision}")
     if champion.dropped_features:
         st.caption("Not used (no values in the training window): " + ", ".join(champion.dropped_features))
     left, right = st.columns(2)

@@ -22,7 +22,7 @@ MIN_DRIFT_ROWS = 50
 
 MODELS = """
 select version, version_number, family, status, is_champion, metrics, model_card, evaluation, score_distribution,
-       data_window, trained_at, registered_at, promoted_at
+       data_window, champion_history, trained_at, registered_at, promoted_at
 from app.ml_models
 where organization_id = :org and name = 'lead_scoring'
 order by version_number desc nulls last, registered_at desc
@@ -66,7 +66,7 @@ class ModelCardView:
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     deciles: pd.DataFrame = field(default_factory=pd.DataFrame)
     promoted_at: str | None = None
-    decision: str | None = None
+    decision: str | None = None  # why it is champion: the last promotion's reason, else the training decision
     reference: list[int] | None = None  # training-window score histogram (0..100)
     dropped_features: dict[str, str] = field(default_factory=dict)
 
@@ -93,6 +93,8 @@ def champion_from_rows(rows: list[dict[str, Any]]) -> ModelCardView | None:
     card = _as_dict(row.get("model_card"))
     metrics = _as_dict(card.get("metrics") or row.get("metrics"))
     evaluation = _as_dict(row.get("evaluation"))
+    history = row.get("champion_history")
+    promoted = history[-1] if isinstance(history, list) and history and isinstance(history[-1], dict) else {}
     reference = row.get("score_distribution")
     return ModelCardView(
         version=_text(row.get("version")) or _text(card.get("version")),
@@ -104,7 +106,7 @@ def champion_from_rows(rows: list[dict[str, Any]]) -> ModelCardView | None:
         calibration=pd.DataFrame(metrics.get("calibration") or []),
         deciles=pd.DataFrame(metrics.get("deciles") or []),
         promoted_at=_text(row.get("promoted_at")),
-        decision=_as_dict(evaluation.get("decision")).get("reason"),
+        decision=promoted.get("reason") or _as_dict(evaluation.get("decision")).get("reason"),
         reference=list(reference) if isinstance(reference, list) and sum(reference) > 0 else None,
         dropped_features=_as_dict(_as_dict(card.get("notes")).get("dropped_features")),
     )

@@ -64,6 +64,7 @@ def test_champion_is_read_from_the_registry_rows_model_card():
     rows = [{"version": "v3", "is_champion": False, "status": "retired", "model_card": {"version": "v3"}},
             {"version": "v2", "is_champion": True, "status": "champion", "model_card": card,
              "evaluation": {"decision": {"reason": "beats v1 on the holdout"}}, "score_distribution": [0] * 100 + [5],
+             "champion_history": [{"at": "2026-11-01", "reason": "beats v1 on the holdout", "previous": "v1"}],
              "data_window": {"train": {"min": "2026-06-01", "max": "2026-08-01"}}, "promoted_at": None}]
     champion = champion_from_rows(rows)
     assert champion.version == "v2" and champion.metrics == {"roc_auc": 0.8, "pr_auc": 0.4}
@@ -105,3 +106,11 @@ def test_freshness():
     assert freshness(None, now) == "never"
     assert freshness(now - timedelta(hours=25), now) == "fresh"
     assert freshness(now - timedelta(hours=27), now) == "stale"
+
+
+def test_a_manually_promoted_champion_says_why():
+    row = {"version": "v1", "is_champion": True, "model_card": {},
+           "evaluation": {"decision": {"reason": "validation ROC-AUC 0.55 below the floor 0.6; not promoted"}},
+           "champion_history": [{"at": "2026-11-24", "reason": "promoted through the API", "previous": None}]}
+    assert champion_from_rows([row]).decision == "promoted through the API"
+    assert champion_from_rows([{**row, "champion_history": []}]).decision.startswith("validation ROC-AUC")
