@@ -17,9 +17,7 @@ days as (
 ),
 
 daily as (
-    select organization_id, entity_type, entity_id, score_date, sum(points) as points, count(*) as active_signals
-    from points
-    group by organization_id, entity_type, entity_id, score_date
+    select organization_id, entity_type, entity_id, score_date, points, active_signals from points
 ),
 
 final as (
