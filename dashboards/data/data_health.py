@@ -16,11 +16,11 @@ FRESH_HOURS = 26  # the ingest assets' freshness check uses the same window
 
 # Fixed list (never user input): the marts the pages read, counted for the signed-in organization.
 MARTS = (
-    "agg_activity_daily", "agg_email_engagement_daily", "agg_pipeline_metrics", "agg_stage_conversion",
-    "dim_account_engagement", "dim_account_health", "dim_enriched_account_profiles", "dim_enriched_prospect_profiles",
-    "dim_prospect_engagement", "fct_account_intent", "fct_deal_health", "fct_deal_stage_durations",
-    "fct_email_events", "fct_forecast", "fct_forecast_accuracy", "fct_forecast_snapshots", "fct_prospect_intent",
-    "fct_website_events", "fct_website_sessions", "intent_score_history", "ml_lead_features",
+    "agg_activity_daily", "agg_email_engagement_daily", "agg_email_send_times", "agg_pipeline_metrics",
+    "agg_stage_conversion", "dim_account_engagement", "dim_account_health", "dim_enriched_account_profiles",
+    "dim_enriched_prospect_profiles", "dim_prospect_engagement", "fct_account_intent", "fct_deal_health",
+    "fct_deal_stage_durations", "fct_email_events", "fct_forecast", "fct_forecast_accuracy", "fct_forecast_snapshots",
+    "fct_prospect_intent", "fct_website_events", "fct_website_sessions", "intent_score_history", "ml_lead_features",
 )
 
 EXISTING_MARTS = """

@@ -68,7 +68,7 @@ with as_of as (
 select s.signal_type, count(*) as signals, count(distinct s.account_domain) as accounts,
     count(distinct s.prospect_email) as prospects, round(avg(s.strength)::numeric, 2) as avg_strength
 from analytics.stg_raw__intent_signals as s, as_of
-where s.organization_id = :org and s.occurred_on > as_of.day - :days and s.occurred_on <= as_of.day
+where s.organization_id = :org and s.occurred_at >= as_of.day - :days + 1 and s.occurred_at < as_of.day + 1
 group by s.signal_type
 order by signals desc
 """

@@ -25,25 +25,11 @@ CADENCE_NAMES = "select id as dimension_id, name from app.cadences where organiz
 
 # Sends by weekday × hour (UTC) of the `processed` event, and how many of them were opened / replied to.
 SEND_TIMES = """
-with sends as (
-    select message_key, min(occurred_at) as sent_at
-    from analytics.fct_email_events
-    where organization_id = :org and event = 'processed' and occurred_at >= :date_from
-        and occurred_at < cast(:date_to as date) + 1
-    group by message_key
-),
-responses as (
-    select message_key, bool_or(event = 'open') as opened, bool_or(event = 'reply') as replied
-    from analytics.fct_email_events
-    where organization_id = :org and event in ('open', 'reply') and occurred_at >= :date_from
-    group by message_key
-)
-select extract(isodow from s.sent_at)::integer as weekday, extract(hour from s.sent_at)::integer as hour,
-    count(*) as sent, count(*) filter (where r.opened) as opened, count(*) filter (where r.replied) as replied
-from sends as s
-left join responses as r on r.message_key = s.message_key
-group by 1, 2
-order by 1, 2
+select weekday, hour, sum(sent) as sent, sum(opened) as opened, sum(replied) as replied
+from analytics.agg_email_send_times
+where organization_id = :org and sent_date between :date_from and :date_to
+group by weekday, hour
+order by weekday, hour
 """
 
 CHANNELS = """

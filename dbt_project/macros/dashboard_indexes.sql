@@ -5,6 +5,7 @@
     {%- set indexes = {
         'agg_activity_daily': [['organization_id', 'activity_date'], ['user_id', 'activity_date']],
         'agg_email_engagement_daily': [['organization_id', 'dimension', 'event_date']],
+        'agg_email_send_times': [['organization_id', 'sent_date']],
         'agg_pipeline_metrics': [['organization_id', 'dimension', 'period_month']],
         'agg_stage_conversion': [['organization_id']],
         'fct_forecast': [['organization_id', 'dimension', 'period_type']],

@@ -170,6 +170,16 @@ def test_outreach_templates_and_ab_significance(seeded):
     assert any("Variant A wins" in s.value for s in at.success)
     cadences = frame(at, "open_rate", 1)
     assert cadences["sent"].tolist() == [120]
+    # best time to send: every message sent in the default 90-day range, in its UTC weekday and hour
+    slots = frame(at, "weekday_name").set_index(["weekday", "hour"])
+    expected = seeded.all(
+        "select extract(isodow from sent_at)::int, extract(hour from sent_at)::int, count(*),"
+        " count(*) filter (where opened) from (select message_key, min(occurred_at) filter (where event ="
+        " 'processed') as sent_at, bool_or(event = 'open') as opened from analytics.fct_email_events"
+        " where organization_id = %s group by message_key) m where sent_at >= current_date - 89"
+        " group by 1, 2", seeded.demo_org)
+    assert {(w, h): (n, o) for w, h, n, o in expected} == {
+        key: (row.sent, row.opened) for key, row in slots.iterrows()}
 
 
 def test_intent_tiers_equal_the_mart(seeded):
