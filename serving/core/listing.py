@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy import Select, or_
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -14,7 +15,7 @@ from serving.core.errors import ValidationFailed
 def apply_sort(
     stmt: Select, sort: str | None, columns: Mapping[str, Any], *, default: str, tiebreak: Any
 ) -> Select:
-    """`sort` is a comma-separated list of camelCase fields, `-` for descending."""
+    """`sort` is a comma-separated list of camelCase (or snake_case) fields, `-` for descending."""
     order = []
     for part in (sort or default).split(","):
         part = part.strip()
@@ -23,6 +24,8 @@ def apply_sort(
         descending = part.startswith("-")
         name = part.lstrip("-+")
         column = columns.get(name)
+        if column is None:  # snake_case is accepted wherever camelCase is
+            column = columns.get(to_camel(name))
         if column is None:
             raise ValidationFailed(
                 f"cannot sort by '{name}'", details={"field": "sort", "value": sort, "allowed": sorted(columns)}
