@@ -30,15 +30,16 @@ from serving.emails.schemas import BulkJobIn
 from serving.organizations.service import create_organization
 
 
-def _database(home: Path) -> str:
+def _database(home: Path) -> tuple[str, tuple[str, int] | None]:
+    """The owner URL, and (pgdata, pid) of the embedded server this run started (None for DATABASE_URL)."""
     import os
 
     if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
+        return os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1), None
     from revorc.services import start_postgres
 
-    url, _pid, _pgdata = start_postgres(home / "pg")
-    return url
+    url, pid, pgdata = start_postgres(home / "pg")
+    return url, (pgdata, pid)
 
 
 def main() -> None:
@@ -46,8 +47,19 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--enrollments", type=int, default=100_000)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="revorc-bench-"))
-    owner_url = _database(home)
+    with tempfile.TemporaryDirectory(prefix="revorc-bench-outreach-") as folder:
+        home = Path(folder)
+        owner_url, embedded = _database(home)
+        try:
+            run(args, home, owner_url)
+        finally:
+            if embedded is not None:
+                from revorc.services import stop_postgres
+
+                stop_postgres(*embedded)
+
+
+def run(args: argparse.Namespace, home: Path, owner_url: str) -> None:
     upgrade(owner_url)
     app_url = make_url(owner_url).set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
     settings = Settings(

@@ -58,10 +58,18 @@ def services_cmd(
     if not foreground:
         return
     console.print("Services running. Press Ctrl-C to stop.")
+    import signal
+    import time
+
+    def _interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # SIGTERM (a service manager, `kill`) stops the services as Ctrl-C does; SIGINT is installed explicitly
+    # because a shell starting this in the background hands it over ignored.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         while True:
-            import time
-
             time.sleep(1)
     except KeyboardInterrupt:
         stopped = services.stop_all(settings)

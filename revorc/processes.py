@@ -87,6 +87,7 @@ def supervise(processes: list[Process], settings: Settings, console: Console) ->
         stopping = True
 
     signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)  # explicit: a background start hands SIGINT over ignored
     exit_code = 0
     try:
         while not stopping:
@@ -97,8 +98,9 @@ def supervise(processes: list[Process], settings: Settings, console: Console) ->
                     stopping, exit_code = True, 1
             time.sleep(0.5)
     except KeyboardInterrupt:
-        console.print("\nStopping…")
+        pass
     finally:
+        console.print("\nStopping…")
         stop(processes)
     return exit_code
 

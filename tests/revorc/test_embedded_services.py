@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +104,32 @@ def test_start_all_runs_postgres_and_typesense_then_stop_all_stops_them(home, de
     after = load_runtime(home)
     assert after.postgres_pid is None and after.typesense_pid is None
     assert stop_all(settings) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_revorc_services_stops_its_servers_on_a_signal(home, default_ports_taken, signum):
+    # started the way a shell starts a background job (SIGINT ignored), stopped the way a service manager does
+    env = {**os.environ, "REVORC_HOME": str(home), "REVORC_ENV": "test", "JWT_SECRET": "x" * 40}
+    for key in ("DATABASE_URL", "TYPESENSE_URL", "TYPESENSE_API_KEY"):
+        env.pop(key, None)
+    process = subprocess.Popen([sys.executable, "-m", "revorc.cli", "services"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 60
+        while not (load_runtime(home).postgres_pid and load_runtime(home).typesense_pid):
+            assert time.monotonic() < deadline and process.poll() is None, process.stdout.read().decode()[-2000:]
+            time.sleep(0.2)
+        time.sleep(1)  # past start-up, into the wait loop
+        runtime = load_runtime(home)
+        process.send_signal(signum)
+        output = process.communicate(timeout=60)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "Stopped: typesense, postgres" in output
+    deadline = time.monotonic() + 10
+    while not (_gone(runtime.postgres_pid) and _gone(runtime.typesense_pid)):
+        assert time.monotonic() < deadline, "a server outlived `revorc services`"
+        time.sleep(0.1)
