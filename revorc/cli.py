@@ -19,7 +19,7 @@ from revorc.processes import start as start_processes
 from revorc.processes import stop as stop_processes
 from revorc.worker_cli import register as register_worker_commands
 from revorc.worker_cli import worker_process
-from serving.core.config import Settings, get_settings
+from serving.core.config import NotConfigured, Settings, get_settings
 from serving.core.db import engine_for
 
 app = typer.Typer(help="AIRevenueOrc: revenue orchestration platform.", no_args_is_help=True,
@@ -259,5 +259,22 @@ register_ml_commands(app)
 register_worker_commands(app)
 
 
+def main() -> None:
+    """The `revorc` entry point: an expected failure (nothing running, unreachable database, a service that
+    would not start) is one clear line and exit code 1, not a traceback."""
+    import psycopg
+    import sqlalchemy.exc
+
+    try:
+        app()
+    except (NotConfigured, services.ServiceError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from None
+    except (sqlalchemy.exc.OperationalError, psycopg.OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        console.print(f"[red]error:[/red] cannot reach the database: {reason}")
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -44,7 +44,9 @@ def register(app: typer.Typer) -> None:
         from revorc.data_runtime import dagster_home
         from serving.core.config import get_settings
 
-        os.environ.setdefault("DAGSTER_HOME", str(dagster_home(get_settings())))
+        settings = get_settings()
+        settings.owner_database_url  # noqa: B018  (no database → a clear NotConfigured before Dagster starts)
+        os.environ.setdefault("DAGSTER_HOME", str(dagster_home(settings)))
         started = time.perf_counter()
         with console.status("Materializing assets (ingest → dbt → reverse-ETL)…"):
             result = run_materialization(select, as_of=as_of, full_refresh=full_refresh)
@@ -72,5 +74,8 @@ def register(app: typer.Typer) -> None:
         if what != "ingest":
             raise typer.BadParameter("only `ingest` is available")
         from benchmarks.bench_ingest import run
+        from serving.core.config import get_settings
+
+        get_settings().owner_database_url  # noqa: B018  (no database → a clear NotConfigured)
 
         run(prospects=prospects, seed=seed, console=console)

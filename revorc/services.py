@@ -28,6 +28,10 @@ TYPESENSE_PORT = 8108
 TYPESENSE_PEERING_PORT = 8107
 
 
+class ServiceError(RuntimeError):
+    """An embedded service would not start or answer."""
+
+
 @dataclass
 class Runtime:
     database_url: str | None = None
@@ -167,12 +171,12 @@ def start_typesense(home: Path, *, port: int = TYPESENSE_PORT, timeout: float = 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"typesense exited with code {process.returncode}; see {home / 'typesense.log'}")
+            raise ServiceError(f"typesense exited with code {process.returncode}; see {home / 'typesense.log'}")
         if typesense_healthy(url):
             return url, api_key, process.pid
         time.sleep(0.3)
     process.terminate()
-    raise RuntimeError(f"typesense did not become healthy within {timeout:.0f} s")
+    raise ServiceError(f"typesense did not become healthy within {timeout:.0f} s")
 
 
 def stop_pid(pid: int | None, timeout: float = 15) -> None:

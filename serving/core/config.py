@@ -31,6 +31,10 @@ def parse_duration(value: str | int) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
+class NotConfigured(RuntimeError):
+    """A setting the command needs is missing (e.g. no database: the embedded services are not running)."""
+
+
 class Settings(BaseSettings):
     """One place for configuration. Secrets have no usable default outside development."""
 
@@ -133,7 +137,7 @@ class Settings(BaseSettings):
     def owner_database_url(self) -> str:
         url = self.database_url or self.runtime().get("database_url")
         if not url:
-            raise RuntimeError(
+            raise NotConfigured(
                 "No database configured: start the embedded services with `revorc services` "
                 "(or `revorc up`), or set DATABASE_URL."
             )

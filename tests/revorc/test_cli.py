@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,3 +203,26 @@ def test_create_org_rejects_bad_input_cleanly(migrated, args, message):
     assert result.exit_code != 0
     assert message in result.output and "Traceback" not in result.output
     assert row_counts(migrated)["organizations"] == 0
+
+
+@pytest.mark.parametrize("args", [["materialize"], ["bench", "ingest"], ["migrate"]])
+def test_commands_without_a_database_fail_with_one_clear_line(tmp_path, args):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "APP_DATABASE_URL")}
+    env.update(REVORC_HOME=str(tmp_path), REVORC_ENV="test", JWT_SECRET="x" * 40)
+    result = subprocess.run([sys.executable, "-m", "revorc.cli", *args], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    output = " ".join(result.stdout.split())  # rich wraps long lines
+    assert "No database configured" in output and "revorc services" in output
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unreachable_database_is_one_clear_line(tmp_path):
+    env = {**os.environ, "REVORC_HOME": str(tmp_path), "REVORC_ENV": "test", "JWT_SECRET": "x" * 40,
+           "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/nothing"}
+    env.pop("APP_DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-m", "revorc.cli", "migrate"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1
+    assert "cannot reach the database" in " ".join(result.stdout.split())
+    assert "Traceback" not in result.stdout + result.stderr
