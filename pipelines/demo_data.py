@@ -21,7 +21,7 @@ import psycopg
 from pipelines.ingest.landing import Landing
 from pipelines.ingest.ledger import psycopg_conninfo
 from revorc.demo import DEMO_SLUG
-from serving.core.config import Settings
+from serving.core.config import NotConfigured, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 250_000
@@ -44,7 +44,7 @@ def _people(settings: Settings, prospects: int, rng: np.random.Generator) -> tup
     with psycopg.connect(psycopg_conninfo(settings.owner_database_url)) as conn:
         org = conn.execute("select id from app.organizations where slug = %s", (DEMO_SLUG,)).fetchone()
         if org is None:
-            raise RuntimeError("the demo organization does not exist: run `revorc seed-demo` first")
+            raise NotConfigured("the demo organization does not exist: run `revorc seed-demo` first")
         rows = conn.execute(
             "select p.email, coalesce(a.domain, split_part(p.email, '@', 2)), p.status,"
             " exists (select 1 from app.deal_contacts dc join app.deals d on d.id = dc.deal_id"

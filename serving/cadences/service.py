@@ -598,6 +598,8 @@ def run_due(
             )
             if not due:
                 break
+            # one query for the batch's prospects: run_step's `get` then finds them in the identity map
+            list(session.scalars(select(Prospect).where(Prospect.id.in_({e.prospect_id for e in due}))))
             cache: dict = {}
             queued = False
             deferred: list[uuid.UUID] = []
