@@ -1,9 +1,11 @@
+{{ config(materialized='table') }}
 {#- Decayed intent points per entity per day of the history window.
     A signal counts from the day it occurred until it expires (an expired signal scores nothing) and for at
     most `intent_window_days`; its points are weight × strength × factor × 0.5^(age_days / half_life_days).
     Signals of an entity that share their day, half-life and last active day are summed before they are
     spread over the days (the decay is linear in the points), so a large account's tens of thousands of
-    signals expand to a few hundred rows per day instead of one row per signal per day. -#}
+    signals expand to a few hundred rows per day instead of one row per signal per day. A table, not a view:
+    the history mart and this model's test read it, and each would otherwise recompute it. -#}
 with entity_signals as (
     select * from {{ ref('int_intent__entity_signals') }}
 ),
