@@ -9,12 +9,21 @@ prospects as (
     select * from {{ ref('stg_app__prospects') }}
 ),
 
+-- one equality join per way of naming the prospect (an OR join cannot be hashed)
 identified as (
     select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at
     from events as e
-    inner join prospects as p
-        on p.organization_id = e.organization_id
-        and (p.email = e.email or p.email = lower(e.user_id) or p.prospect_id::text = e.user_id)
+    inner join prospects as p on p.organization_id = e.organization_id and p.email = e.email
+    where e.anonymous_id is not null
+    union all
+    select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at
+    from events as e
+    inner join prospects as p on p.organization_id = e.organization_id and p.email = lower(e.user_id)
+    where e.anonymous_id is not null
+    union all
+    select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at
+    from events as e
+    inner join prospects as p on p.organization_id = e.organization_id and p.prospect_id::text = e.user_id
     where e.anonymous_id is not null
 ),
 

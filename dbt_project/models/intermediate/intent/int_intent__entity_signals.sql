@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+{#- A table, not a view: the daily points, the entity scores and the tests all read it. -#}
 {#- Each signal attributed to the prospects and accounts it is about.
     Prospect: its own signals (by email) at full weight, plus account-level signals (no email) of its
     account at half weight. Account: every signal of its domain or of one of its prospects. -#}
