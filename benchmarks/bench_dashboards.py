@@ -60,8 +60,9 @@ def _drift(org: str):
     from dashboards.data import lead_scoring
 
     champion = lead_scoring.champion(org)
-    return lead_scoring.drift_by_day(lead_scoring.daily_scores(org), version=champion and champion.version,
-                                     reference=champion and champion.reference)
+    if champion is None or not champion.version:
+        return None
+    return lead_scoring.drift_by_day(lead_scoring.daily_scores(org, champion.version), reference=champion.reference)
 
 
 def main() -> None:

@@ -91,9 +91,9 @@ else:
                         width="stretch")
     with right:
         st.markdown("**Drift** (population stability index vs the training window)")
-        drift = lead_scoring.drift_by_day(lead_scoring.daily_scores(org),
-                                          version=champion.version if champion else None,
-                                          reference=champion.reference if champion else None)
+        drift = (lead_scoring.drift_by_day(lead_scoring.daily_scores(org, champion.version),
+                                           reference=champion.reference)
+                 if champion and champion.version else pd.DataFrame())
         if drift.empty:
             states.empty(f"Drift needs the champion's training distribution and at least "
                          f"{lead_scoring.MIN_DRIFT_ROWS} prospects scored by it on a day.")

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -37,10 +38,9 @@ order by 1, 2
 """
 
 DAILY_SCORES = """
-select score_date, model_version, array_agg(coalesce(ml_score, score)) as scores, avg(score) as avg_score,
-       count(*) as prospects
+select score_date, coalesce(ml_score, score) as score, count(*) as prospects
 from app.lead_score_history
-where organization_id = :org and score_date > current_date - :days
+where organization_id = :org and model_version = :version and score_date > current_date - :days
 group by 1, 2
 order by 1, 2
 """
@@ -125,15 +125,19 @@ def versions_table(models: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def drift_by_day(daily: pd.DataFrame, *, version: str | None, reference: list[int] | None) -> pd.DataFrame:
-    """PSI of each day's champion scores against the champion's training-window distribution."""
+def drift_by_day(daily: pd.DataFrame, *, reference: list[int] | None) -> pd.DataFrame:
+    """PSI of each day's scores (one model's: rows of score_date, score, prospects) against that model's
+    training-window distribution."""
     columns = ["score_date", "psi", "prospects"]
-    if daily.empty or not version or not reference:
+    if daily.empty or not reference:
         return pd.DataFrame(columns=columns)
     expected = histogram_sample(reference)
-    rows = [(r.score_date, population_stability_index(expected=expected, actual=list(r.scores)), r.prospects)
-            for r in daily[daily["model_version"] == version].itertuples()
-            if r.prospects >= MIN_DRIFT_ROWS]
+    rows = []
+    for day, histogram in daily.groupby("score_date", sort=True):
+        prospects = int(histogram["prospects"].sum())
+        if prospects >= MIN_DRIFT_ROWS:
+            actual = np.repeat(histogram["score"].to_numpy(), histogram["prospects"].to_numpy().astype(int))
+            rows.append((day, population_stability_index(expected=expected, actual=actual), prospects))
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -165,8 +169,9 @@ def score_distribution(org: str, days: int = 60) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def daily_scores(org: str, days: int = 60) -> pd.DataFrame:
-    return read_frame(DAILY_SCORES, org, {"days": days})
+def daily_scores(org: str, version: str, days: int = 60) -> pd.DataFrame:
+    """How many prospects got each score per day from one model version (a histogram, not the scores)."""
+    return read_frame(DAILY_SCORES, org, {"version": version, "days": days})
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -13,7 +13,6 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +29,7 @@ from serving.cadences.models import (
     StepType,
 )
 from serving.cadences.schemas import CadenceIn, StepIn
+from serving.cadences.sms import SmsRejected, send_sms
 from serving.core.config import Settings
 from serving.core.db import tenant_session
 from serving.core.errors import ValidationFailed
@@ -337,33 +337,6 @@ def _owner(enrollment: CadenceEnrollment, cadence: Cadence, prospect: Prospect) 
     return prospect.owner_id or enrollment.enrolled_by or cadence.owner_id
 
 
-class SmsRejected(Exception):
-    """Twilio refused the message for good (invalid or unreachable number, opted out…): retrying cannot help."""
-
-
-def send_sms(*, settings: Settings, to: str, body: str) -> str:
-    """Twilio Messages API; returns the message SID.
-
-    A 4xx answer other than 429 raises `SmsRejected` with Twilio's error code and message; 429, 5xx and
-    network errors raise `httpx.HTTPError`, and the step is retried with backoff.
-    """
-    response = httpx.post(
-        f"{settings.twilio_api_base.rstrip('/')}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json",
-        data={"To": to, "From": settings.twilio_phone_number, "Body": body},
-        auth=(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value()),
-        timeout=15.0,
-    )
-    if 400 <= response.status_code < 500 and response.status_code != 429:
-        try:
-            error = response.json()
-        except ValueError:
-            error = {}
-        code = error.get("code")
-        raise SmsRejected(f"Twilio error {code or response.status_code}: {error.get('message') or response.text}")
-    response.raise_for_status()
-    return response.json()["sid"]
-
-
 def run_step(
     *, db_session: Session, settings: Settings, enrollment: CadenceEnrollment, now: datetime, cache: dict,
     defer_sms: bool = False,
@@ -546,7 +519,7 @@ def run_step(
 def _manual_step(db_session: Session, enrollment: CadenceEnrollment, cadence: Cadence, prospect: Prospect,
                  step: CadenceStep, steps: list, owner: uuid.UUID | None, now: datetime, *, note: str | None) -> str:
     """A step the rep does by hand (call, LinkedIn, task, or a text Twilio cannot send): a task due now."""
-    kind = step.type if step.type != StepType.sms else "sms"
+    kind = str(step.type)
     titles = {"call": "Call", "linkedin": "LinkedIn touch", "sms": "Text", "task": "Task"}
     name = " ".join(filter(None, [prospect.first_name, prospect.last_name])) or prospect.email
     task = Task(

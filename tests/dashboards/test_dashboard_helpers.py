@@ -76,18 +76,22 @@ def test_champion_is_read_from_the_registry_rows_model_card():
     assert champion_from_rows([{"version": "v1", "status": "retired", "is_champion": False}]) is None
 
 
-def test_drift_is_the_psi_of_each_days_champion_scores_against_the_training_window():
+def test_drift_is_the_psi_of_each_days_score_histogram_against_the_training_window():
     reference = score_histogram(np.repeat(np.arange(0, 100, 5), 10))  # 200 scores spread over 0..95
-    daily = pd.DataFrame({
-        "score_date": [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 24), date(2026, 11, 22)],
-        "model_version": ["v2", "v2", "v1", "v2"],
-        "scores": [list(np.repeat(np.arange(0, 100, 5), 3)), [90] * 60, [50] * 60, [10] * 10],
-        "prospects": [60, 60, 60, 10],
-    })
-    drift = drift_by_day(daily, version="v2", reference=reference)
-    assert drift["score_date"].tolist() == [date(2026, 11, 23), date(2026, 11, 24)]  # v1 and the 10-row day left out
+
+    def day(when, counts):  # {score: prospects}
+        return pd.DataFrame({"score_date": when, "score": list(counts), "prospects": list(counts.values())})
+
+    daily = pd.concat([
+        day(date(2026, 11, 22), {10: 10}),  # too few prospects to say anything
+        day(date(2026, 11, 23), dict.fromkeys(range(0, 100, 5), 3)),  # the training shape
+        day(date(2026, 11, 24), {90: 60}),  # everyone scored 90
+    ])
+    drift = drift_by_day(daily, reference=reference)
+    assert drift["score_date"].tolist() == [date(2026, 11, 23), date(2026, 11, 24)]
+    assert drift["prospects"].tolist() == [60, 60]
     assert drift["psi"].iloc[0] < 0.01 < PSI_LARGE < drift["psi"].iloc[1]
-    assert drift_by_day(daily, version="v2", reference=None).empty
+    assert drift_by_day(daily, reference=None).empty
 
 
 def test_versions_and_factors_tables():

@@ -16,10 +16,6 @@ days as (
     )::date as score_date
 ),
 
-daily as (
-    select organization_id, entity_type, entity_id, score_date, points, active_signals from points
-),
-
 final as (
     select
         {{ surrogate_key(['e.entity_type', 'e.entity_id', 'd.score_date']) }} as intent_history_id,
@@ -31,7 +27,7 @@ final as (
         coalesce(p.active_signals, 0)::integer as active_signals
     from entities as e
     inner join days as d on d.score_date >= e.first_day
-    left join daily as p
+    left join points as p
         on p.entity_type = e.entity_type and p.entity_id = e.entity_id and p.score_date = d.score_date
 )
 
