@@ -8,7 +8,7 @@ from serving.core.deps import AppSettings, DbSession, _principal_from_api_key
 from serving.core.errors import Forbidden, Unauthorized
 from serving.emails.service import apply_email_event
 from serving.events import service
-from serving.events.schemas import Accepted
+from serving.events.schemas import SEGMENT_BATCH, SEGMENT_MESSAGE, SENDGRID_EVENTS, Accepted, json_body
 
 router = APIRouter()
 webhook_router = APIRouter()
@@ -32,28 +32,33 @@ async def _track(request: Request, db, kind: str | None) -> Accepted:
     return Accepted()
 
 
-@router.post("/track", response_model=Accepted, summary="Segment track call")
+@router.post("/track", response_model=Accepted, summary="Segment track call",
+             openapi_extra=json_body(SEGMENT_MESSAGE))
 async def track(request: Request, db: DbSession) -> Accepted:
     return await _track(request, db, "track")
 
 
-@router.post("/page", response_model=Accepted, summary="Segment page call")
+@router.post("/page", response_model=Accepted, summary="Segment page call",
+             openapi_extra=json_body(SEGMENT_MESSAGE))
 async def page(request: Request, db: DbSession) -> Accepted:
     return await _track(request, db, "page")
 
 
-@router.post("/identify", response_model=Accepted, summary="Segment identify call (maps anonymousId → prospect)")
+@router.post("/identify", response_model=Accepted, summary="Segment identify call (maps anonymousId → prospect)",
+             openapi_extra=json_body(SEGMENT_MESSAGE))
 async def identify(request: Request, db: DbSession) -> Accepted:
     return await _track(request, db, "identify")
 
 
-@router.post("/batch", response_model=Accepted, summary="Segment batch (up to 500 KB, 2,500 events)")
+@router.post("/batch", response_model=Accepted, summary="Segment batch (up to 500 KB, 2,500 events)",
+             openapi_extra=json_body(SEGMENT_BATCH))
 async def batch(request: Request, db: DbSession) -> Accepted:
     return await _track(request, db, None)
 
 
 @webhook_router.post("/emails/webhook/sendgrid", response_model=Accepted, tags=["events"],
-                     summary="SendGrid Event Webhook (signed when SENDGRID_WEBHOOK_VERIFICATION_KEY is set)")
+                     summary="SendGrid Event Webhook (signed when SENDGRID_WEBHOOK_VERIFICATION_KEY is set)",
+                     openapi_extra=json_body(SENDGRID_EVENTS))
 async def sendgrid_webhook(request: Request, db: DbSession, settings: AppSettings) -> Accepted:
     body = await request.body()
     if settings.sendgrid_webhook_verification_key:
