@@ -2,8 +2,9 @@
 
 Jobs are wake-ups, not the source of truth: an email to send is a `queued` row in `app.emails`,
 an enrollment step is a due `cadence_enrollments` row. A job claims rows with
-`FOR UPDATE SKIP LOCKED`, one transaction per row, so a killed worker leaves the row as it was and
-the next job (or the periodic sweep, or the stalled-job retry) picks it up again, once.
+`FOR UPDATE SKIP LOCKED`, so a killed worker leaves its rows for the next job (or the periodic
+sweep, or the stalled-job retry); an email it was sending stays claimed (`sending`) and is settled
+by asking the provider, not sent again. A starting worker sweeps once, so due work resumes at once.
 
 `enqueue()` inserts a job in the caller's transaction, so a job exists if and only if the row
 that needs it was committed. Procrastinate's tables live in the `procrastinate` schema.
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 import procrastinate
+from procrastinate import exceptions as queue_errors
+from procrastinate.jobs import Status
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -105,11 +108,27 @@ def enqueue(
 @queue.periodic(cron="* * * * *", periodic_id="stalled")
 @queue.task(name="worker.retry_stalled_jobs", queue=QUEUE, queueing_lock="worker.retry_stalled_jobs")
 async def retry_stalled_jobs(timestamp: int) -> None:
-    """Jobs of a worker that stopped heart-beating (killed, machine lost) go back to `todo`."""
+    """Jobs of a worker that stopped heart-beating (killed, machine lost) go back to `todo`.
+
+    A wake-up whose twin already waits under the same queueing lock cannot go back (procrastinate
+    allows one `todo` job per lock); the waiting twin does the same work, so the dead one is closed
+    as failed instead. One job that cannot be settled never stops the sweep for the others.
+    """
     stalled = await queue.job_manager.get_stalled_jobs()
     for job in stalled:
-        logger.warning("retrying stalled job %s (%s)", job.id, job.task_name)
-        await queue.job_manager.retry_job(job)
+        try:
+            await queue.job_manager.retry_job(job)
+            logger.warning("retried stalled job %s (%s)", job.id, job.task_name)
+        except queue_errors.UniqueViolation:
+            await queue.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            logger.warning(
+                "closed stalled job %s (%s): job with queueing lock %s is already waiting",
+                job.id,
+                job.task_name,
+                job.queueing_lock,
+            )
+        except Exception:
+            logger.exception("could not settle stalled job %s (%s)", job.id, job.task_name)
 
 
 @lru_cache
@@ -129,8 +148,13 @@ def run_worker(
     install_signal_handlers: bool = True,
 ) -> None:
     """Run the worker in the foreground (Ctrl-C / SIGTERM stops it after the running jobs)."""
-    configure(settings)
+    rt = configure(settings)
     _task_modules_loaded()
+    # Due work (and claims left by a dead worker) gets a wake-up now, not at the next minute tick.
+    from serving.cadences.tasks import sweep
+
+    woken = sweep(factory=rt.factory, now=utcnow())
+    logger.info("start-up sweep woke %d organizations", woken)
     with queue.replace_connector(connector_for(settings)):
         queue.run_worker(
             queues=[QUEUE],

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     sendgrid_verified_sender: str | None = Field(default=None, validation_alias="SENDGRID_VERIFIED_SENDER")
     sendgrid_api_host: str = Field(default="https://api.sendgrid.com", validation_alias="SENDGRID_API_HOST")
     smtp_url: str | None = Field(default=None, validation_alias="SMTP_URL")
+    # A delivery claim (`sending`) whose worker holds no lock any more is resolved after this long
+    # (it only has to cover the instant between committing the claim and re-locking the row).
+    email_claim_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="EMAIL_CLAIM_GRACE_SECONDS")
+    # SendGrid's Email Activity feed lags behind Mail Send: "not found" means "not sent" only after this.
+    sendgrid_activity_lag_seconds: float = Field(
+        default=900.0, ge=0, validation_alias="SENDGRID_ACTIVITY_LAG_SECONDS"
+    )
     dkim_domain: str | None = Field(default=None, validation_alias="DKIM_DOMAIN")
     dkim_selector: str | None = Field(default=None, validation_alias="DKIM_SELECTOR")
     dkim_private_key: SecretStr | None = Field(default=None, validation_alias="DKIM_PRIVATE_KEY")  # PEM or path

@@ -16,13 +16,15 @@ from serving.core.enums import check_in
 
 class EmailStatus(StrEnum):
     queued = "queued"  # recorded, waiting for its send time / a worker
-    sending = "sending"  # a worker holds it (only inside the delivering transaction)
+    sending = "sending"  # claimed (committed) by a worker that is about to call, or is calling, the provider
     sent = "sent"  # accepted by the backend
     delivered = "delivered"  # provider confirmed delivery
     bounced = "bounced"
     failed = "failed"  # gave up after retries
     suppressed = "suppressed"  # every recipient unsubscribed / blacklisted at send time
     cancelled = "cancelled"
+    # its worker died mid-send and the provider cannot tell whether it went out: a person decides
+    unknown = "unknown"
 
 
 class TrackingEventType(StrEnum):
@@ -121,6 +123,7 @@ class Email(IdMixin, TimestampMixin, Base):
         Index("ix_emails_org_created", "organization_id", "created_at"),
         Index("ix_emails_org_status", "organization_id", "status"),
         Index("ix_emails_due", "send_at", postgresql_where=text("status = 'queued'")),
+        Index("ix_emails_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
         Index("ix_emails_message_id", "message_id", unique=True),
         Index("ix_emails_sendgrid_message_id", "sendgrid_message_id"),
         Index("ix_emails_mailbox_sent", "mailbox_id", "sent_at"),
@@ -166,6 +169,10 @@ class Email(IdMixin, TimestampMixin, Base):
     sendgrid_message_id: Mapped[str | None] = mapped_column(Text)
     provider: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the current delivery attempt, committed with status `sending` before the provider is called;
+    # SendGrid carries it as the `revorc_attempt_id` custom arg, so recovery can look the send up
+    attempt_id: Mapped[uuid.UUID | None]
+    claimed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     prospect_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("prospects.id", ondelete="SET NULL"), index=True

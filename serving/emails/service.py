@@ -2,8 +2,10 @@
 
 A send is recorded (`status = queued`) in the caller's transaction before anything is delivered;
 `deliver_due` claims due rows one at a time with `FOR UPDATE SKIP LOCKED`, re-checks suppression,
-calls the backend and marks the row sent in the same transaction. Every path that emails a person
-goes through `queue_email` and `deliver_one`, so every path checks the suppression list.
+commits the claim (`sending`, with an attempt id), then calls the backend and records its answer;
+claims of dead workers are settled by asking the provider (`recover_claims`), never blindly resent.
+Every path that emails a person goes through `queue_email` and `claim`, so every path checks the
+suppression list.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from serving.core.config import Settings
 from serving.core.db import set_tenant, tenant_session
 from serving.emails import suppression, templating, tracking
 from serving.emails.delivery import (
+    Attempt,
     Backend,
+    Found,
     PermanentDeliveryError,
     Prepared,
     TransientDeliveryError,
@@ -43,6 +47,7 @@ from serving.emails.models import (
     Mailbox,
     TrackingEventType,
 )
+from serving.organizations.models import Organization
 from serving.prospects.models import Prospect
 
 logger = logging.getLogger(__name__)
@@ -267,13 +272,19 @@ def queue_email(
     return email
 
 
-def wake_delivery(*, db_session: Session, organization_id: uuid.UUID) -> None:
+def wake_delivery(*, db_session: Session, organization_id: uuid.UUID, at: datetime | None = None) -> None:
+    """Wake the organization's delivery now, or at `at` (a later look at unsettled claims).
+
+    The later wake-up has a queueing lock of its own: under the immediate one's, a job waiting for
+    its time would swallow every immediate wake-up until then.
+    """
     from serving.worker import enqueue
 
     enqueue(
         db_session,
         DELIVER_TASK,
-        queueing_lock=f"deliver:{organization_id}",
+        queueing_lock=f"{'deliver' if at is None else 'recheck'}:{organization_id}",
+        scheduled_at=at,
         organization_id=str(organization_id),
     )
 
@@ -323,13 +334,19 @@ def prepare(email: Email, settings: Settings) -> Prepared:
             c for c in ("cadence" if email.cadence_id else None, "bulk" if email.bulk_job_id else None) if c
         ],
         custom_args={"revorc_email_id": str(email.id), "revorc_organization_id": str(email.organization_id)},
+        attempt_id=email.attempt_id,
     )
 
 
-def deliver_one(
-    *, db_session: Session, email: Email, settings: Settings, backend: Backend, now: datetime
-) -> str:
-    """Deliver a locked, queued, due email; returns the outcome. The caller commits."""
+def claim(*, db_session: Session, email: Email, settings: Settings, now: datetime) -> str | Prepared:
+    """Claim a locked, queued, due email for one delivery attempt, or settle it without sending.
+
+    Returns the outcome (`suppressed`, `deferred_cap`) when nothing is to be sent. Otherwise the row
+    becomes `sending` with a fresh `attempt_id` and the prepared message of that attempt is returned;
+    the caller commits the claim *before* calling the provider (`send_claimed`), so a worker that
+    dies mid-send leaves a visible claim for `recover_claims`, never a `queued` row that the next
+    worker would send a second time.
+    """
     addresses = [r["email"] for r in (*email.to, *(email.cc or []), *(email.bcc or []))]
     blocked = suppression.suppressed(db_session=db_session, addresses=addresses)
     if blocked:
@@ -349,26 +366,81 @@ def deliver_one(
             email.status_reason = "mailbox daily cap reached"
             return "deferred_cap"
     email.attempts += 1
-    try:
-        result = backend.deliver(prepare(email, settings))
-    except TransientDeliveryError as exc:
-        email.last_error = str(exc)[:2000]
-        if email.attempts >= MAX_ATTEMPTS:
+    email.status = EmailStatus.sending
+    email.attempt_id = uuid.uuid4()
+    email.claimed_at = now
+    return prepare(email, settings)
+
+
+def send_claimed(
+    *, factory: sessionmaker[Session], message: Prepared, backend: Backend, now: datetime
+) -> str:
+    """Call the provider for a committed claim and record its answer, in one transaction.
+
+    The row stays locked during the call: that lock is how `recover_claims` tells a live attempt
+    from a dead one. A claim that is no longer ours (recovery settled it) is not sent.
+    """
+    with tenant_session(factory, message.organization_id) as session:
+        email = session.scalars(
+            select(Email)
+            .where(
+                Email.id == message.email_id,
+                Email.status == EmailStatus.sending,
+                Email.attempt_id == message.attempt_id,
+            )
+            .with_for_update()
+        ).first()
+        if email is None:
+            return "claim_lost"
+        try:
+            result = backend.deliver(message)
+        except TransientDeliveryError as exc:
+            email.last_error = str(exc)[:2000]
+            if email.attempts >= MAX_ATTEMPTS:
+                email.status = EmailStatus.failed
+                return "failed"
+            _requeue(email, at=now + backoff(email.attempts), reason=None)
+            return "retry"
+        except PermanentDeliveryError as exc:
+            email.last_error = str(exc)[:2000]
             email.status = EmailStatus.failed
             return "failed"
-        email.send_at = now + backoff(email.attempts)
-        return "retry"
-    except PermanentDeliveryError as exc:
-        email.last_error = str(exc)[:2000]
-        email.status = EmailStatus.failed
-        return "failed"
+        record_sent(
+            db_session=session,
+            email=email,
+            provider=result.provider,
+            provider_message_id=result.provider_message_id,
+            now=now,
+        )
+        return "sent"
+
+
+def _requeue(email: Email, *, at: datetime, reason: str | None) -> None:
+    email.status = EmailStatus.queued
+    email.send_at = at
+    email.attempt_id = None
+    email.claimed_at = None
+    if reason is not None:
+        email.status_reason = reason
+
+
+def record_sent(
+    *,
+    db_session: Session,
+    email: Email,
+    provider: str,
+    provider_message_id: str | None,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    """The provider has the message: status `sent`, the `processed` event, the timeline activity."""
     email.status = EmailStatus.sent
     email.sent_at = now
-    email.provider = result.provider
-    if result.provider == "sendgrid":
-        email.sendgrid_message_id = result.provider_message_id
-    email.status_reason = None
-    source = {"sendgrid": "sendgrid_api"}.get(result.provider, result.provider)
+    email.provider = provider
+    if provider == "sendgrid":
+        email.sendgrid_message_id = provider_message_id
+    email.status_reason = reason
+    source = {"sendgrid": "sendgrid_api"}.get(provider, provider)
     record_event(
         db_session=db_session,
         email=email,
@@ -377,7 +449,7 @@ def deliver_one(
         source=source,
         recipient=email.to[0]["email"],
         event_key=f"revorc:{email.id}:processed",
-        details={"provider": result.provider, "providerMessageId": result.provider_message_id},
+        details={"provider": provider, "providerMessageId": provider_message_id},
     )
     if email.prospect_id:
         _activity(
@@ -391,7 +463,95 @@ def deliver_one(
         db_session.execute(
             update(Prospect).where(Prospect.id == email.prospect_id).values(last_contacted_at=now)
         )
-    return "sent"
+
+
+UNCONFIRMED_SETTING = "unconfirmedSends"  # organizations.settings: "review" (default) or "resend"
+PENDING_RECHECK = timedelta(seconds=60)
+
+
+def unconfirmed_policy(*, db_session: Session, organization_id: uuid.UUID) -> str:
+    organization = db_session.get(Organization, organization_id)
+    value = (organization.settings or {}).get(UNCONFIRMED_SETTING) if organization else None
+    return "resend" if value == "resend" else "review"
+
+
+def recover_claims(
+    *, factory: sessionmaker[Session], settings: Settings, organization_id: uuid.UUID, backend: Backend, now: datetime
+) -> tuple[Counter, datetime | None]:
+    """Settle the claims of dead delivery attempts; returns the outcomes and when to look again.
+
+    A claim is dead when no transaction holds its row (its worker's connection is gone) and it is
+    older than `EMAIL_CLAIM_GRACE_SECONDS` (which covers the instant between committing a claim and
+    re-locking it to send). The provider is asked: found → `sent`; surely never received → queued
+    again; cannot tell yet → asked again later; cannot be asked (SMTP, no Email Activity access) →
+    the organization's `unconfirmedSends` setting: `review` (default) marks the email `unknown` for
+    a person, `resend` queues it again and accepts a possible second copy.
+    """
+    outcomes: Counter = Counter()
+    cutoff = now - timedelta(seconds=settings.email_claim_grace_seconds)
+    postponed: list[uuid.UUID] = []
+    while True:
+        with tenant_session(factory, organization_id) as session:
+            email = session.scalars(
+                select(Email)
+                .where(Email.status == EmailStatus.sending, Email.claimed_at <= cutoff, Email.id.not_in(postponed))
+                .order_by(Email.claimed_at, Email.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if email is None:
+                break
+            attempt = Attempt(
+                organization_id=organization_id,
+                email_id=email.id,
+                attempt_id=email.attempt_id or uuid.UUID(int=0),
+                claimed_at=email.claimed_at or now,
+            )
+            lookup = backend.find_attempt(attempt, now=now)
+            logger.warning("email %s: dead delivery attempt %s: %s", email.id, attempt.attempt_id, lookup)
+            if lookup.found == Found.sent:
+                record_sent(
+                    db_session=session,
+                    email=email,
+                    provider=backend.name,
+                    provider_message_id=lookup.provider_message_id or email.message_id,
+                    now=now,
+                    reason=f"confirmed after the worker stopped: {lookup.detail}",
+                )
+                outcomes["recovered_sent"] += 1
+            elif lookup.found == Found.not_sent:
+                _requeue(email, at=now, reason=f"re-queued after the worker stopped: {lookup.detail}")
+                outcomes["requeued"] += 1
+            elif lookup.found == Found.pending:
+                postponed.append(email.id)
+                outcomes["unconfirmed_pending"] += 1
+            elif unconfirmed_policy(db_session=session, organization_id=organization_id) == "resend":
+                _requeue(
+                    email,
+                    at=now,
+                    reason=f"re-queued after the worker stopped ({lookup.detail}; {UNCONFIRMED_SETTING}=resend)",
+                )
+                outcomes["requeued"] += 1
+            else:
+                email.status = EmailStatus.unknown
+                email.status_reason = (
+                    f"the worker stopped during delivery attempt {attempt.attempt_id} and {lookup.detail}: "
+                    "check whether it arrived before sending again"
+                )
+                outcomes["unknown"] += 1
+    with tenant_session(factory, organization_id) as session:
+        # the youngest dead claims (inside the grace period) and the postponed ones need a later look
+        young = session.scalars(
+            select(Email.claimed_at)
+            .where(Email.status == EmailStatus.sending, Email.claimed_at > cutoff)
+            .order_by(Email.claimed_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+    checks = [young + timedelta(seconds=settings.email_claim_grace_seconds)] if young else []
+    if postponed:
+        checks.append(now + PENDING_RECHECK)
+    return outcomes, min(checks) if checks else None
 
 
 def deliver_due(
@@ -404,13 +564,20 @@ def deliver_due(
     limit: int | None = None,
     time_budget: float | None = None,
 ) -> Counter:
-    """Deliver due emails of one organization, one transaction each, until none is due.
+    """Settle dead attempts, then deliver due emails of one organization until none is due.
 
-    `now` is a datetime or a callable returning one (tests pass a controllable clock).
+    Each email is claimed in one transaction and sent in the next (`claim`, `send_claimed`), so a
+    delivery reaches the provider at most once. `now` is a datetime or a callable returning one
+    (tests pass a controllable clock).
     """
     backend = backend or backend_for(settings)
     clock = now if callable(now) else (lambda: now) if now is not None else utcnow
-    outcomes: Counter = Counter()
+    outcomes, next_check = recover_claims(
+        factory=factory, settings=settings, organization_id=organization_id, backend=backend, now=clock()
+    )
+    if next_check is not None:
+        with tenant_session(factory, organization_id) as session:
+            wake_delivery(db_session=session, organization_id=organization_id, at=next_check)
     started = time.monotonic()
     while limit is None or sum(outcomes.values()) < limit:
         if time_budget is not None and time.monotonic() - started > time_budget:
@@ -427,9 +594,11 @@ def deliver_due(
             ).first()
             if email is None:
                 break
-            outcomes[
-                deliver_one(db_session=session, email=email, settings=settings, backend=backend, now=current)
-            ] += 1
+            claimed = claim(db_session=session, email=email, settings=settings, now=current)
+        if isinstance(claimed, str):
+            outcomes[claimed] += 1
+            continue
+        outcomes[send_claimed(factory=factory, message=claimed, backend=backend, now=current)] += 1
     return outcomes
 
 

@@ -3,6 +3,9 @@
 A backend gets a fully prepared message (tracking applied, headers set) and either returns the
 provider's message id or raises: `TransientDeliveryError` (retried with backoff) or
 `PermanentDeliveryError` (the email fails at once).
+
+`find_attempt` answers, after a worker died between claiming an email and recording the provider's
+answer, whether that delivery attempt reached the provider (see `SendLookup`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from enum import StrEnum
 from typing import Protocol
 
 from serving.core.config import Settings
@@ -43,6 +47,7 @@ class Prepared:
     headers: dict[str, str] = field(default_factory=dict)
     categories: list[str] = field(default_factory=list)
     custom_args: dict[str, str] = field(default_factory=dict)
+    attempt_id: uuid.UUID | None = None
 
     @property
     def recipients(self) -> list[str]:
@@ -74,10 +79,36 @@ class DeliveryResult:
     provider_message_id: str | None = None
 
 
+class Found(StrEnum):
+    sent = "sent"  # the provider has the message
+    not_sent = "not_sent"  # the provider can say for sure that it never got it
+    pending = "pending"  # cannot tell yet (feed lag, provider unreachable): ask again later
+    unknown = "unknown"  # this provider cannot be asked: a person decides
+
+
+@dataclass(frozen=True)
+class SendLookup:
+    found: Found
+    provider_message_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A delivery attempt whose worker died before it recorded the provider's answer."""
+
+    organization_id: uuid.UUID
+    email_id: uuid.UUID
+    attempt_id: uuid.UUID
+    claimed_at: datetime
+
+
 class Backend(Protocol):
     name: str
 
     def deliver(self, message: Prepared) -> DeliveryResult: ...
+
+    def find_attempt(self, attempt: Attempt, *, now: datetime) -> SendLookup: ...
 
 
 def backend_name(settings: Settings) -> str:

@@ -1,7 +1,9 @@
 """The default backend: RFC 5322 `.eml` files in `REVORC_HOME/outbox/<organization>/<email id>.eml`.
 
 The file name is the email id and the write is atomic (temp file + rename), so delivering the
-same email again replaces the file instead of adding a second copy.
+same email again replaces the file instead of adding a second copy. The outbox is its own provider
+record: an attempt was sent iff its `.eml` exists, and a worker killed between the write and the
+rename leaves a temp file that recovery removes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from serving.emails.delivery import DeliveryResult, Prepared
+from serving.emails.delivery import Attempt, DeliveryResult, Found, Prepared, SendLookup
 
 
 class OutboxBackend:
@@ -32,6 +34,16 @@ class OutboxBackend:
         tmp.write_bytes(data)
         os.replace(tmp, target)
         return DeliveryResult(provider=self.name, provider_message_id=message.message_id)
+
+    def find_attempt(self, attempt: Attempt, *, now: datetime) -> SendLookup:
+        """Sent iff the rename happened; the dead attempt's half-written temp files go either way
+        (only the attempt that holds the claim writes this email's files, and it is dead)."""
+        folder = self.root / str(attempt.organization_id)
+        for leftover in folder.glob(f".{attempt.email_id}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+        if (folder / f"{attempt.email_id}.eml").exists():
+            return SendLookup(Found.sent, detail="found in the outbox")
+        return SendLookup(Found.not_sent, detail="not in the outbox")
 
 
 @dataclass(frozen=True)

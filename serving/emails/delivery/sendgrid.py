@@ -1,16 +1,36 @@
 """SendGrid v3 Mail Send through the official `sendgrid` client.
 
 Open/click tracking is done by us (signed links), so SendGrid's own tracking is switched off;
-`custom_args` carry our email and organization ids back on every Event Webhook event.
+`custom_args` carry our email and organization ids back on every Event Webhook event, and the
+delivery attempt id, by which the Email Activity API (`GET /v3/messages`, a paid add-on) finds a send
+whose worker died before it recorded SendGrid's answer.
 """
 
 from __future__ import annotations
+
+import json
+from datetime import datetime
 
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 
 from serving.core.config import Settings
-from serving.emails.delivery import DeliveryResult, PermanentDeliveryError, Prepared, TransientDeliveryError
+from serving.emails.delivery import (
+    Attempt,
+    DeliveryResult,
+    Found,
+    PermanentDeliveryError,
+    Prepared,
+    SendLookup,
+    TransientDeliveryError,
+)
+
+ATTEMPT_ARG = "revorc_attempt_id"
+
+
+def activity_query(attempt_id: str) -> str:
+    """The Email Activity filter for one custom argument (`unique_args['name']="value"`)."""
+    return f"unique_args['{ATTEMPT_ARG}']=\"{attempt_id}\""
 
 
 def _address(entry: dict) -> dict:
@@ -26,7 +46,10 @@ def request_body(message: Prepared, *, verified_sender: str | None = None) -> di
     # as a string, the per-personalization one as the object both accept.
     personalization: dict = {
         "to": [_address(r) for r in message.to],
-        "custom_args": {k: str(v) for k, v in message.custom_args.items()},
+        "custom_args": {
+            **{k: str(v) for k, v in message.custom_args.items()},
+            **({ATTEMPT_ARG: str(message.attempt_id)} if message.attempt_id else {}),
+        },
     }
     if message.cc:
         personalization["cc"] = [_address(r) for r in message.cc]
@@ -67,6 +90,7 @@ class SendGridBackend:
             api_key=settings.sendgrid_api_key.get_secret_value(), host=settings.sendgrid_api_host.rstrip("/")
         )
         self.verified_sender = settings.sendgrid_verified_sender
+        self.activity_lag = settings.sendgrid_activity_lag_seconds
 
     def deliver(self, message: Prepared) -> DeliveryResult:
         body = request_body(message, verified_sender=self.verified_sender)
@@ -82,3 +106,24 @@ class SendGridBackend:
             raise TransientDeliveryError(f"SendGrid unreachable: {exc}") from None
         headers = {k.lower(): v for k, v in dict(response.headers or {}).items()}
         return DeliveryResult(provider=self.name, provider_message_id=headers.get("x-message-id"))
+
+    def find_attempt(self, attempt: Attempt, *, now: datetime) -> SendLookup:
+        try:
+            response = self.client.client.messages.get(
+                query_params={"query": activity_query(str(attempt.attempt_id)), "limit": 10}
+            )
+        except http_errors.HTTPError as exc:
+            status = getattr(exc, "status_code", 0)
+            if status == 429 or status >= 500:
+                return SendLookup(Found.pending, detail=f"Email Activity API answered {status}")
+            # 401/403/404: the key or the account has no Email Activity access
+            return SendLookup(Found.unknown, detail=f"SendGrid Email Activity API not available ({status})")
+        except OSError as exc:
+            return SendLookup(Found.pending, detail=f"SendGrid unreachable: {exc}")
+        messages = json.loads(response.body or b"{}").get("messages") or []
+        if messages:
+            provider_id = str(messages[0].get("msg_id") or "").split(".")[0] or None
+            return SendLookup(Found.sent, provider_message_id=provider_id, detail="found in SendGrid's activity")
+        if (now - attempt.claimed_at).total_seconds() < self.activity_lag:
+            return SendLookup(Found.pending, detail="not (yet) in SendGrid's activity feed")
+        return SendLookup(Found.not_sent, detail="not in SendGrid's activity feed")

@@ -1,20 +1,29 @@
 """SMTP backend (`SMTP_URL=smtp://user:pass@host:587?starttls=true` or `smtps://…:465`), DKIM-signed.
 
-The Message-ID is derived from the email id, so a retried delivery after a crash carries the same
-id and receiving systems can recognise the duplicate.
+The Message-ID is derived from the email id. SMTP has no way to ask a relay afterwards whether it
+took a message, so an attempt whose worker died mid-send is `unknown` (the organization decides).
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import dkim
 
 from serving.core.config import Settings
-from serving.emails.delivery import DeliveryResult, PermanentDeliveryError, Prepared, TransientDeliveryError
+from serving.emails.delivery import (
+    Attempt,
+    DeliveryResult,
+    Found,
+    PermanentDeliveryError,
+    Prepared,
+    SendLookup,
+    TransientDeliveryError,
+)
 
 SIGNED_HEADERS = [
     b"from",
@@ -107,3 +116,6 @@ class SmtpBackend:
         if refused and len(refused) == len(message.recipients):
             raise PermanentDeliveryError(f"all recipients refused: {refused}")
         return DeliveryResult(provider=self.name, provider_message_id=message.message_id)
+
+    def find_attempt(self, attempt: Attempt, *, now: datetime) -> SendLookup:
+        return SendLookup(Found.unknown, detail="an SMTP relay cannot be asked whether it took a message")
