@@ -4,6 +4,7 @@ from serving.accounts.models import Account, CompanyProfile
 from serving.activities.models import Activity, CallLog
 from serving.api_keys.models import ApiKey, ApiKeyUsageDaily
 from serving.audit.models import AuditLog
+from serving.auth.models import AuthSession
 from serving.cadences.models import (
     Cadence,
     CadenceEnrollment,
@@ -39,6 +40,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyUsageDaily",
     "AuditLog",
+    "AuthSession",
     "Base",
     "BulkEmailJob",
     "BulkEmailRecipient",

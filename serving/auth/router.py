@@ -1,13 +1,13 @@
-"""POST /auth/login and GET /auth/me."""
+"""POST /auth/login, GET /auth/me and the revocable sign-in sessions (/auth/sessions…)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from serving.audit import service as audit
 from serving.auth import service
-from serving.auth.schemas import LoginRequest, TokenResponse, UserOut
-from serving.core.deps import AppSettings, CurrentPrincipal, DbSession
+from serving.auth.schemas import LoginRequest, SessionResponse, SessionTokenRequest, TokenResponse, UserOut
+from serving.core.deps import AppSettings, CurrentPrincipal, DbSession, InteractivePrincipal
 from serving.core.errors import NotFound, Unauthorized
 from serving.core.security import create_access_token
 from serving.users.models import User
@@ -34,3 +34,38 @@ def me(db: DbSession, principal: CurrentPrincipal) -> UserOut:
     if user is None:
         raise NotFound("user", principal.user_id)
     return UserOut.model_validate(user)
+
+
+@router.post("/sessions", response_model=SessionResponse, status_code=201,
+             summary="Start a revocable sign-in session for the signed-in user (keeps a browser signed in)")
+def start_session(db: DbSession, settings: AppSettings, principal: InteractivePrincipal) -> SessionResponse:
+    session, token = service.create_session(db_session=db, settings=settings, user_id=principal.user_id,
+                                            organization_id=principal.organization_id)
+    return SessionResponse(session_token=token, expires_at=session.expires_at)
+
+
+@router.post("/sessions/refresh", response_model=TokenResponse,
+             summary="Exchange a live session token for a short-lived access token",
+             responses={401: {"description": "SESSION_EXPIRED, SESSION_REVOKED or INVALID_TOKEN"}})
+def refresh_session(body: SessionTokenRequest, db: DbSession, settings: AppSettings) -> TokenResponse:
+    try:
+        session, user = service.resume_session(db_session=db, settings=settings, token=body.session_token)
+    except service.SessionRejected as exc:
+        raise Unauthorized(exc.message, code=exc.code) from None
+    token, expires_at = create_access_token(settings=settings, user_id=user.id, organization_id=user.organization_id,
+                                            role=user.role, expires_in=service.session_access_ttl(session))
+    return TokenResponse(access_token=token, expires_at=expires_at, user=UserOut.model_validate(user))
+
+
+@router.post("/sessions/revoke", status_code=204, response_class=Response,
+             summary="Sign a session out: its token is refused from now on (idempotent)",
+             responses={401: {"description": "INVALID_TOKEN"}})
+def revoke_session(body: SessionTokenRequest, db: DbSession, settings: AppSettings) -> Response:
+    try:
+        session = service.revoke_session(db_session=db, settings=settings, token=body.session_token)
+    except service.SessionRejected as exc:
+        raise Unauthorized(exc.message, code=exc.code) from None
+    if session is not None:
+        audit.record(db_session=db, principal=None, organization_id=session.organization_id, action="logout",
+                     entity_type="user", entity_id=session.user_id)
+    return Response(status_code=204)

@@ -31,3 +31,12 @@ class TokenResponse(ApiModel):
     token_type: str = "bearer"
     expires_at: datetime
     user: UserOut
+
+
+class SessionResponse(ApiModel):
+    session_token: str = Field(description="signed, short-lived and revocable: exchange it at /auth/sessions/refresh")
+    expires_at: datetime
+
+
+class SessionTokenRequest(InputModel):
+    session_token: str = Field(min_length=1, max_length=4096)

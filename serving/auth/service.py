@@ -1,12 +1,17 @@
-"""Password login: look the user up across tenants (through a SECURITY DEFINER function), verify."""
+"""Password login: look the user up across tenants (through a SECURITY DEFINER function), verify; and the
+revocable sign-in sessions that keep a browser signed in."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
+import jwt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from serving.auth.models import AuthSession
+from serving.core.config import Settings
 from serving.core.db import set_tenant
 from serving.core.security import hash_password, password_needs_rehash, verify_password
 from serving.users.models import User
@@ -29,3 +34,88 @@ def authenticate(*, db_session: Session, email: str, password: str) -> User | No
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+# Sign-in sessions: the session token is a JWT (`typ` "session") naming a row of app.auth_sessions; it is
+# short-lived and only exchanged for an even shorter access token, and only while the row is neither revoked
+# nor expired, so signing out (or an admin revoking it) ends it on the next exchange.
+SESSION_TTL = timedelta(hours=12)
+SESSION_ACCESS_TTL = timedelta(minutes=15)
+SESSION_TOKEN_TYPE = "session"
+
+
+class SessionRejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def create_session(*, db_session: Session, settings: Settings, user_id: uuid.UUID,
+                   organization_id: uuid.UUID, ttl: timedelta = SESSION_TTL) -> tuple[AuthSession, str]:
+    """A new session for the user and its signed token (the token is not stored: the row holds its id)."""
+    now = datetime.now(UTC)
+    session = AuthSession(id=uuid.uuid4(), organization_id=organization_id, user_id=user_id, created_at=now,
+                          expires_at=now + ttl)
+    db_session.add(session)
+    db_session.flush()
+    claims = {"sub": str(user_id), "org": str(organization_id), "sid": str(session.id), "typ": SESSION_TOKEN_TYPE,
+              "iat": int(now.timestamp()), "exp": int(session.expires_at.timestamp())}
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=settings.jwt_algorithm)
+    return session, token
+
+
+def _session_claims(token: str, *, settings: Settings, verify_exp: bool = True) -> dict:
+    try:
+        claims = jwt.decode(token, settings.jwt_secret.get_secret_value(), algorithms=[settings.jwt_algorithm],
+                            options={"require": ["sub", "org", "sid", "exp"], "verify_exp": verify_exp})
+        if claims.get("typ") != SESSION_TOKEN_TYPE:
+            raise jwt.InvalidTokenError("not a session token")
+        for claim in ("sub", "org", "sid"):
+            uuid.UUID(claims[claim])
+    except jwt.ExpiredSignatureError:
+        raise SessionRejected("SESSION_EXPIRED", "the session has expired; sign in again") from None
+    except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError):
+        raise SessionRejected("INVALID_TOKEN", "invalid session token") from None
+    return claims
+
+
+def _load_session(db_session: Session, claims: dict) -> AuthSession | None:
+    set_tenant(db_session, claims["org"])
+    session = db_session.get(AuthSession, uuid.UUID(claims["sid"]))
+    if session is None or str(session.user_id) != claims["sub"]:
+        return None
+    return session
+
+
+def resume_session(*, db_session: Session, settings: Settings, token: str) -> tuple[AuthSession, User]:
+    """The live session a token names and its (active) user; raises SessionRejected otherwise."""
+    claims = _session_claims(token, settings=settings)
+    session = _load_session(db_session, claims)
+    if session is None:
+        raise SessionRejected("INVALID_TOKEN", "invalid session token")
+    now = datetime.now(UTC)
+    if session.revoked_at is not None:
+        raise SessionRejected("SESSION_REVOKED", "the session was signed out; sign in again")
+    if session.expires_at <= now:
+        raise SessionRejected("SESSION_EXPIRED", "the session has expired; sign in again")
+    user = db_session.get(User, session.user_id)
+    if user is None or not user.is_active:
+        raise SessionRejected("INVALID_TOKEN", "user no longer exists or is disabled")
+    session.last_used_at = now
+    return session, user
+
+
+def session_access_ttl(session: AuthSession) -> timedelta:
+    """Access tokens from a session live 15 minutes at most, and never beyond the session."""
+    return min(SESSION_ACCESS_TTL, session.expires_at - datetime.now(UTC))
+
+
+def revoke_session(*, db_session: Session, settings: Settings, token: str) -> AuthSession | None:
+    """Revoke the session a token names (an expired token still names its row). Idempotent; None when the token
+    names no session."""
+    claims = _session_claims(token, settings=settings, verify_exp=False)
+    session = _load_session(db_session, claims)
+    if session is not None and session.revoked_at is None:
+        session.revoked_at = datetime.now(UTC)
+    return session
