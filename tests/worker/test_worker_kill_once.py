@@ -23,8 +23,8 @@ from serving.emails import bulk
 from serving.emails.schemas import BulkJobIn
 from tests.conftest import TEST_JWT_SECRET, make_settings
 from tests.factories import make_tenant
+from tests.fake_sendgrid import FakeSendGrid
 from tests.pg import as_role
-from tests.worker.fake_sendgrid import FakeSendGrid
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = 300
