@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from threadpoolctl import threadpool_limits
@@ -15,6 +15,8 @@ from serving.core.config import Settings, get_settings
 from serving.core.db import session_factory
 from serving.core.errors import error_response, install_error_handlers
 from serving.core.ratelimit import RateLimitMiddleware
+from serving.core.schemas import ERROR_RESPONSES
+from serving.core.validation import storable_params
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url="/redoc",
         openapi_url="/openapi.json",
+        dependencies=[Depends(storable_params)],
     )
     app.state.settings = settings
     app.state.session_factory = session_factory(settings.api_database_url, settings.db_pool_size)
@@ -76,5 +79,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return error_response("SERVICE_UNAVAILABLE", "database not reachable", 503, {"check": "database"})
         return {"status": "ready", "checks": {"database": "ok"}}
 
-    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(api_router, prefix="/api/v1", responses=ERROR_RESPONSES)
     return app

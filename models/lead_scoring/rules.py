@@ -47,7 +47,7 @@ class CompareCondition(_Strict):
 
     op: Literal["gte", "lte"]
     column: str
-    value: float
+    value: float = Field(ge=-1e12, le=1e12, allow_inf_nan=False)  # finite: a rule compares real counts
 
 
 Condition = Annotated[ContainsCondition | InCondition | CompareCondition, Field(discriminator="op")]

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, field_validator
 
 from serving.core.schemas import ApiModel, InputModel, Name, Phone, Url
+from serving.core.validation import MAX_MONEY, MoneyIn, NonNegativeInt32
 from serving.deals.schemas import Money
 
 ShortText = Field(default=None, max_length=255)
@@ -37,7 +38,7 @@ def normalize_domain(value: str) -> str:
 
 
 Domain = Annotated[str, Field(max_length=2048), AfterValidator(normalize_domain)]
-AnnualRevenue = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+AnnualRevenue = MoneyIn
 
 
 class AccountFields(InputModel):
@@ -104,10 +105,10 @@ class AccountFilters(ApiModel):
     team_id: uuid.UUID | None = None
     parent_account_id: uuid.UUID | None = None
     q: str | None = Field(default=None, max_length=255)
-    min_employee_count: int | None = Field(default=None, ge=0)
-    max_employee_count: int | None = Field(default=None, ge=0)
-    min_annual_revenue: Decimal | None = Field(default=None, ge=0)
-    max_annual_revenue: Decimal | None = Field(default=None, ge=0)
+    min_employee_count: NonNegativeInt32 | None = None  # employee_count is an integer column
+    max_employee_count: NonNegativeInt32 | None = None
+    min_annual_revenue: Decimal | None = Field(default=None, ge=0, le=MAX_MONEY)
+    max_annual_revenue: Decimal | None = Field(default=None, ge=0, le=MAX_MONEY)
 
 
 class AccountSummary(ApiModel):

@@ -29,7 +29,7 @@ from serving.cadences.schemas import (
 from serving.core.deps import DbSession, require
 from serving.core.errors import NotFound
 from serving.core.idempotency import IdempotencyDep
-from serving.core.pagination import Page, Pagination, page_of, paginate
+from serving.core.pagination import Page, Pagination, page_of, paginate, paginate_list
 from serving.core.principal import Principal
 from serving.core.schemas import InputModel
 
@@ -148,9 +148,10 @@ def add_step(cadence_id: uuid.UUID, body: StepIn, db: DbSession, principal: Writ
     return idem.run(create, payload=body)
 
 
-@router.get("/{cadence_id}/steps", response_model=list[StepOut], summary="The cadence's steps")
-def list_steps(cadence_id: uuid.UUID, db: DbSession, principal: Reader):
-    return _out(db, _or_404(db, cadence_id)).steps
+@router.get("/{cadence_id}/steps", response_model=Page[StepOut], summary="The cadence's steps, in order")
+def list_steps(cadence_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
+    steps, meta = paginate_list(_out(db, _or_404(db, cadence_id)).steps, pagination)
+    return page_of(steps, meta)
 
 
 @router.post(

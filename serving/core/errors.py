@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,20 @@ _HTTP_CODES = {
 }
 
 
+# Postgres class 22 (data exception) states a client can cause, in words for `details.reason`.
+_DATA_ERRORS = {
+    "22003": "a number is out of range",
+    "22001": "a text value is too long",
+    "22021": "text contains a byte sequence that is not valid in UTF-8",
+    "22P05": "text contains a character that cannot be stored (NUL or an unpaired surrogate)",
+    "22P02": "a value has the wrong format",
+    "22007": "a date or time has the wrong format",
+    "22008": "a date or time is out of range",
+    "22P03": "a binary value has the wrong format",
+    "22012": "division by zero",
+}
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict:
     return {"success": False, "error": {"code": code, "message": message, "details": jsonable_encoder(details)}}
 
@@ -104,8 +118,11 @@ def validation_details(errors: list[dict]) -> dict:
     """Seed shape `{field, value}` for the first error, plus every error in `errors`."""
     items = []
     for err in errors:
-        item = {"field": _field_path(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid"),
-                "type": err.get("type")}
+        loc = tuple(err.get("loc", ()))
+        if err.get("type") == "unstorable_text":  # a whole-body check names the offending path itself
+            loc = (*loc, err["ctx"]["where"])
+            err = {**err, "msg": err["msg"].split(": ", 1)[-1]}
+        item = {"field": _field_path(loc), "message": err.get("msg", "invalid"), "type": err.get("type")}
         if "input" in err and not isinstance(err["input"], dict | list):
             item["value"] = err["input"]
         items.append(item)
@@ -147,6 +164,16 @@ def install_error_handlers(app: FastAPI) -> None:
                                   {"constraint": constraint})
         logger.exception("integrity error")
         return error_response("CONFLICT", "the change conflicts with stored data", 409, {"constraint": constraint})
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # The safety net behind core/validation.py: a value Postgres refuses (out of range, NUL, too long,
+        # bad encoding) is the client's input, never a server fault. The request's transaction rolls back.
+        orig = getattr(exc, "orig", None)
+        sqlstate = getattr(orig, "sqlstate", None)
+        logger.warning("data error on %s %s: %s", request.method, request.url.path, orig)
+        return error_response("VALIDATION_ERROR", "a value cannot be stored: it is out of range or malformed",
+                              422, {"sqlstate": sqlstate, "reason": _DATA_ERRORS.get(sqlstate, "invalid value")})
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:

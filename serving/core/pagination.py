@@ -53,5 +53,14 @@ def paginate(db_session: Session, stmt: Select, params: PageParams) -> tuple[lis
     return rows, meta
 
 
+def paginate_list(items: list[Any], params: PageParams) -> tuple[list[Any], PaginationMeta]:
+    """The same window over a list already in memory (a cadence's steps, files in the outbox)."""
+    total = len(items)
+    meta = PaginationMeta(
+        page=params.page, limit=params.limit, total=total, pages=math.ceil(total / params.limit) if total else 0
+    )
+    return items[params.offset:params.offset + params.limit], meta
+
+
 def page_of(items: list[Any], meta: PaginationMeta) -> dict:
     return {"data": items, "pagination": meta}

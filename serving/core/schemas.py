@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, TypeAdapter
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, model_validator
 from pydantic.alias_generators import to_camel
+
+from serving.core.validation import reject_unstorable
 
 
 class ApiModel(BaseModel):
@@ -21,9 +23,43 @@ class ApiModel(BaseModel):
 
 
 class InputModel(ApiModel):
-    """Request bodies: unknown fields are refused so typos are reported, not silently ignored."""
+    """Request bodies: unknown fields are refused so typos are reported, not silently ignored.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    Every string in a body (nested dicts included) must be storable by Postgres, and no float may be
+    infinite or NaN: checked here once for all bodies (see `core/validation.py`).
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        return reject_unstorable(value)
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="machine-readable, e.g. VALIDATION_ERROR, NOT_FOUND")
+    message: str
+    details: Any = Field(description="what went wrong where (for validation errors: field, value, errors)")
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every 4xx and 5xx response."""
+
+    success: Literal[False]
+    error: ErrorInfo
+
+
+# Declared on every API operation, so the OpenAPI document says what a client gets back when it errs
+# (instead of FastAPI's default 422 schema, which this API never sends).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorEnvelope, "description": "The request was refused: see error.code and error.details"},
+}
+# A page (response_class=HTMLResponse) still answers errors in JSON; `model` would document them as HTML.
+HTML_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": ERROR_RESPONSES["4XX"]["description"],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}},
+}
 
 
 def _normalize_email(value: str) -> str:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AliasChoices, Field, PlainSerializer, computed_field, field_validator
 
 from serving.core.schemas import ApiModel, InputModel, Name, Score
+from serving.core.validation import MAX_MONEY, MoneyIn
 from serving.deals.models import DealContactRole, DealStage, ForecastCategory
 from serving.deals.rules import ISO_4217
 
@@ -23,7 +24,7 @@ def _currency(value: str) -> str:
     return code
 
 
-Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+Amount = MoneyIn
 Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
 # JSON numbers, as in the seed's examples; exact to the cent below about 90 trillion.
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
@@ -107,8 +108,8 @@ class DealFilters(ApiModel):
     team_id: uuid.UUID | None = None
     close_date_from: date | None = None
     close_date_to: date | None = None
-    min_amount: Decimal | None = Field(default=None, ge=0)
-    max_amount: Decimal | None = Field(default=None, ge=0)
+    min_amount: Decimal | None = Field(default=None, ge=0, le=MAX_MONEY)
+    max_amount: Decimal | None = Field(default=None, ge=0, le=MAX_MONEY)
     q: str | None = Field(default=None, max_length=255)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import dns.exception
+import dns.name
 import dns.resolver
 
 from serving.core.config import Settings
@@ -41,6 +42,8 @@ def _txt(resolver: Resolver, name: str) -> list[str]:
     try:
         answer = resolver.resolve(name, "TXT")
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers, dns.exception.Timeout):
+        return []
+    except dns.name.NameTooLong:  # `selector._domainkey.` + a long domain: no record can exist at that name
         return []
     records = []
     for record in answer:

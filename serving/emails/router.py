@@ -18,9 +18,11 @@ from serving.core.db import set_tenant
 from serving.core.deps import AppSettings, DbSession, require
 from serving.core.errors import AppError, NotFound, ValidationFailed
 from serving.core.idempotency import IdempotencyDep
-from serving.core.pagination import Page, Pagination, page_of, paginate
+from serving.core.pagination import Page, Pagination, page_of, paginate, paginate_list
 from serving.core.principal import Principal
 from serving.core.references import require_visible
+from serving.core.schemas import HTML_ROUTE_ERRORS
+from serving.core.validation import Hostname
 from serving.deals.models import Deal
 from serving.emails import bulk, deliverability, service, suppression, templating, tracking
 from serving.emails.delivery.outbox import list_outbox
@@ -37,6 +39,7 @@ from serving.emails.schemas import (
     OutboxEntryOut,
     PreviewIn,
     PreviewOut,
+    ResolveEmailIn,
     SendEmailIn,
     SuppressionIn,
     SuppressionOut,
@@ -312,11 +315,11 @@ def list_emails(
 
 
 @router.get(
-    "/outbox", response_model=list[OutboxEntryOut], summary="The local outbox (.eml files) of this org"
+    "/outbox", response_model=Page[OutboxEntryOut], summary="The local outbox (.eml files) of this org, newest first"
 )
-def outbox(principal: Reader, settings: AppSettings, limit: Annotated[int, Query(ge=1, le=1000)] = 100):
-    entries = list_outbox(settings.outbox_dir, principal.organization_id)[:limit]
-    return [
+def outbox(principal: Reader, settings: AppSettings, pagination: Pagination):
+    entries, meta = paginate_list(list_outbox(settings.outbox_dir, principal.organization_id), pagination)
+    return page_of([
         OutboxEntryOut(
             email_id=e.email_id,
             file=e.path.name,
@@ -326,7 +329,7 @@ def outbox(principal: Reader, settings: AppSettings, limit: Annotated[int, Query
             to=e.to,
         )
         for e in entries
-    ]
+    ], meta)
 
 
 @router.get(
@@ -338,11 +341,11 @@ def check_deliverability(
     request: Request,
     principal: Reader,
     settings: AppSettings,
-    domain: Annotated[str, Query(min_length=3, max_length=253)],
-    selector: Annotated[str | None, Query(max_length=63)] = None,
+    domain: Annotated[Hostname, Query(min_length=3, max_length=253)],
+    selector: Annotated[Hostname | None, Query(max_length=63)] = None,
 ):
     return deliverability.check_domain(
-        domain.strip().lower(),
+        domain,
         selector=selector or settings.dkim_selector,
         resolver=getattr(request.app.state, "dns_resolver", None) or deliverability.resolver_for(settings),
     )
@@ -471,6 +474,25 @@ def cancel_email(email_id: uuid.UUID, db: DbSession, principal: Sender):
     return EmailOut.model_validate(email)
 
 
+@router.post(
+    "/{email_id}/resolve",
+    response_model=EmailOut,
+    summary="Settle an email whose delivery could not be confirmed (status unknown): sent, or resend",
+)
+def resolve_email(email_id: uuid.UUID, body: ResolveEmailIn, db: DbSession, principal: Sender):
+    email = db.get(Email, email_id, with_for_update=True)
+    if email is None:
+        raise NotFound("email", email_id)
+    if not service.resolve_unknown(db_session=db, email=email, outcome=body.outcome, now=service.utcnow()):
+        raise ValidationFailed(
+            f"only emails whose delivery is unknown can be resolved (this one is {email.status})",
+            code="INVALID_STATE",
+            details={"status": email.status},
+        )
+    db.flush()
+    return EmailOut.model_validate(email)
+
+
 # -- mailboxes -------------------------------------------------------------------------------
 
 
@@ -482,9 +504,10 @@ def _mailbox_out(db, mailbox: Mailbox) -> MailboxOut:
     return out
 
 
-@mailboxes_router.get("", response_model=list[MailboxOut], summary="Sending mailboxes with today's cap")
-def list_mailboxes(db: DbSession, principal: Reader):
-    return [_mailbox_out(db, m) for m in db.scalars(select(Mailbox).order_by(Mailbox.email))]
+@mailboxes_router.get("", response_model=Page[MailboxOut], summary="Sending mailboxes with today's cap")
+def list_mailboxes(db: DbSession, principal: Reader, pagination: Pagination):
+    items, meta = paginate(db, select(Mailbox).order_by(Mailbox.email, Mailbox.id), pagination)
+    return page_of([_mailbox_out(db, m) for m in items], meta)
 
 
 @mailboxes_router.post("", response_model=MailboxOut, status_code=201, summary="Add a sending mailbox")
@@ -583,6 +606,7 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</titl
 @tracking_router.get(
     "/unsubscribe/{token}",
     response_class=HTMLResponse,
+    responses=HTML_ROUTE_ERRORS,
     tags=["tracking"],
     summary="Unsubscribe landing page (confirms with a POST; GET changes nothing)",
 )
@@ -599,6 +623,7 @@ def unsubscribe_page(token: str, settings: AppSettings):
 @tracking_router.post(
     "/unsubscribe/{token}",
     response_class=HTMLResponse,
+    responses=HTML_ROUTE_ERRORS,
     tags=["tracking"],
     summary="RFC 8058 one-click unsubscribe (List-Unsubscribe-Post)",
 )

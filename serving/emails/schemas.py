@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from serving.core.schemas import ApiModel, Email, InputModel, Name
 
@@ -16,7 +16,16 @@ class RecipientIn(InputModel):
     name: str | None = Field(default=None, max_length=255)
 
 
+_NON_BLANK = {"type": "string", "pattern": r"\S"}
+
+
 class TemplateIn(InputModel):
+    # The OpenAPI document states the rule of `_body` too, so a client (or a fuzzer) knows a valid template.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["html"], "properties": {"html": _NON_BLANK}},
+        {"required": ["text"], "properties": {"text": _NON_BLANK}},
+    ]})
+
     name: Name
     category: str | None = Field(default=None, max_length=100)
     subject: str = Field(min_length=1, max_length=998)
@@ -150,6 +159,12 @@ class EmailOut(ApiModel):
     sent_at: datetime | None
     delivered_at: datetime | None
     created_at: datetime
+
+
+class ResolveEmailIn(InputModel):
+    """A person's verdict on an email whose delivery could not be confirmed (status `unknown`)."""
+
+    outcome: Literal["sent", "resend"]
 
 
 class EmailEventOut(ApiModel):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SkipValidation, model_validator
 
 from models.lead_scoring.features import (
     DEPARTMENTS,
@@ -16,9 +16,11 @@ from models.lead_scoring.features import (
     REVENUE_BANDS,
     SENIORITIES,
 )
+from models.lead_scoring.rules import RuleSet
 from serving.core.schemas import ApiModel, InputModel
+from serving.core.validation import BoundedFloat
 
-Count = float | None
+Count = BoundedFloat | None  # finite and bounded: a 1e308 count overflowed the model to NaN
 
 
 class LeadFeatures(InputModel):
@@ -110,7 +112,10 @@ class PromoteResult(ApiModel):
 class RuleSetIn(InputModel):
     """The team's custom scoring model; `ruleSet` is validated by the library's `RuleSet`."""
 
-    rule_set: dict[str, Any] = Field(description="name, mode (ml_only|rules_only|blend), ml_weight, base_points, rules")
+    # Documented as the library's RuleSet, validated by the router with the library's messages (SkipValidation
+    # keeps the raw dict for that), so the OpenAPI document shows the shape a valid rule set has.
+    rule_set: SkipValidation[RuleSet] = Field(
+        description="name, mode (ml_only|rules_only|blend), ml_weight, base_points, rules")
     score_threshold: int | None = Field(None, ge=0, le=100,
                                         description="notify the owner when a prospect's score crosses it")
 

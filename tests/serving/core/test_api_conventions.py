@@ -165,3 +165,20 @@ def test_openapi_document_is_valid_and_complete(client, app):
 def test_docs_pages_are_served(client):
     assert "swagger" in client.get("/docs").text.lower()
     assert client.get("/redoc").status_code == 200
+
+
+def test_every_list_endpoint_returns_the_list_envelope(client, tenant):
+    """`{"data": [...], "pagination": {...}}` everywhere: no GET answers a bare array."""
+    schema = client.get("/openapi.json").json()
+    bare = [path for path, item in schema["paths"].items()
+            if item.get("get", {}).get("responses", {}).get("200", {}).get("content", {})
+            .get("application/json", {}).get("schema", {}).get("type") == "array"]
+    assert bare == []
+    client.post("/api/v1/mailboxes", json={"email": "one@example.com"}, headers=tenant.admin.headers)
+    client.post("/api/v1/mailboxes", json={"email": "two@example.com"}, headers=tenant.admin.headers)
+    cadence = client.post("/api/v1/cadences", json={"name": "c"}, headers=tenant.admin.headers).json()
+    for path, total in (("/api/v1/mailboxes", 2), (f"/api/v1/cadences/{cadence['id']}/steps", 0),
+                        ("/api/v1/emails/outbox", 0)):
+        body = client.get(path, params={"limit": 1, "page": 2}, headers=tenant.user.headers).json()
+        assert body["pagination"] == {"page": 2, "limit": 1, "total": total, "pages": total}, (path, body)
+        assert len(body["data"]) == (1 if total >= 2 else 0)

@@ -109,7 +109,7 @@ def test_mailbox_daily_cap_defers_the_rest(client, tenant, deliver, make_prospec
             == 202
         )
     assert deliver(tenant) == {"sent": 2, "deferred_cap": 1}
-    listed = client.get("/api/v1/mailboxes", headers=tenant.user.headers).json()
+    listed = client.get("/api/v1/mailboxes", headers=tenant.user.headers).json()["data"]
     assert listed[0]["sentToday"] == 2 and listed[0]["todaysCap"] == 2
     tomorrow = datetime.now(UTC) + timedelta(days=1, hours=1)
     assert deliver(tenant, now=tomorrow) == {"sent": 1}

@@ -49,7 +49,7 @@ def test_send_is_recorded_then_delivered_to_the_outbox(client, tenant, make_pros
     body = client.get(f"/api/v1/emails/{sent['id']}", headers=tenant.viewer.headers).json()
     assert body["status"] == "sent" and body["provider"] == "outbox" and body["sentAt"]
     assert deliver(tenant) == {}  # nothing twice
-    outbox = client.get("/api/v1/emails/outbox", headers=tenant.user.headers).json()
+    outbox = client.get("/api/v1/emails/outbox", headers=tenant.user.headers).json()["data"]
     assert [e["emailId"] for e in outbox] == [sent["id"]]
     with tenant.session() as session:
         kinds = session.scalars(select(Activity.type).where(Activity.prospect_id == prospect.id)).all()

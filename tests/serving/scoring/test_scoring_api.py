@@ -180,3 +180,17 @@ def test_insights_return_model_score_factors_and_history(client, tenant, owner_s
     assert [h["score"] for h in body["scoreHistory"]] == [41, 49, 57]
     assert owner_session.scalars(select(LeadScoreHistory).where(
         LeadScoreHistory.prospect_id == prospect.id)).all()
+
+
+def test_huge_feature_values_are_refused_and_large_ones_score(client, tenant, register_versions):
+    """A count of 1e300 overflowed the model to a NaN score (500); counts are finite and bounded at the edge."""
+    register_versions(tenant, 1)
+    counts = ("emailsSent", "emailsReplied", "emailsOpened", "emailsClicked", "meetingsHeld", "webSessions",
+              "daysSinceLastEngagement", "technologyCount")
+    huge = client.post(f"{URL}/score", json={"features": {**FEATURES, **dict.fromkeys(counts, 1e300)}},
+                       headers=tenant.user.headers)
+    assert huge.status_code == 422 and _error(huge)["code"] == "VALIDATION_ERROR", huge.text
+    large = client.post(f"{URL}/score", json={"features": {**FEATURES, **dict.fromkeys(counts, 1e15)}},
+                        headers=tenant.user.headers)
+    assert large.status_code == 200, large.text
+    assert 0 <= large.json()["score"] <= 100 and 0.0 <= large.json()["probability"] <= 1.0

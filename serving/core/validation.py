@@ -1,0 +1,92 @@
+"""What every request value must be before it reaches Postgres, checked once at the edge.
+
+Postgres `text` and `jsonb` cannot hold NUL (U+0000) and UTF-8 cannot encode an unpaired surrogate (JSON lets a
+client send both as `\\u0000` / `\\ud800`), `integer` columns stop at 2^31 - 1, and a float can overflow to
+infinity. Request bodies get the text check from `InputModel`, query and path parameters from `storable_params`
+(an app-wide dependency); numbers get bounded types. Anything that still slips through is a database data error,
+which `errors.py` answers with a 422 instead of a 500.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+import idna
+from fastapi import Request
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+from serving.core.errors import ValidationFailed
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# The largest magnitude any float input is allowed: far beyond any real count or amount, and small enough
+# that sums and products of a few of them stay finite (1e308 * 10 is inf).
+FLOAT_MAX = 1e15
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = ("text must not contain NUL (U+0000) or unpaired surrogate (U+D800–U+DFFF) characters, "
+                      "and numbers must be finite")
+
+
+def unstorable_path(value: Any, path: tuple = ()) -> tuple | None:
+    """The location of the first string (or key, or non-finite float) in `value` Postgres cannot store, or None.
+
+    A surrogate left in a Python string after JSON decoding is always unpaired: a valid pair is decoded into
+    one astral character.
+    """
+    if isinstance(value, str):
+        return path if _UNSTORABLE.search(value) else None
+    if isinstance(value, float):  # JSON has no infinity: `1e400` decodes to one, and jsonb refuses it
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                return (*path, key)
+            found = unstorable_path(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = unstorable_path(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+def reject_unstorable(value: Any) -> Any:
+    """A `mode="before"` model validator: refuse input holding text Postgres cannot store."""
+    found = unstorable_path(value)
+    if found is not None:
+        where = ".".join(str(part) for part in found) or "value"
+        raise PydanticCustomError("unstorable_text", "{where}: " + UNSTORABLE_MESSAGE, {"where": where})
+    return value
+
+
+def storable_params(request: Request) -> None:
+    """App-wide dependency: query and path parameters obey the same rule as bodies, whatever their type."""
+    for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+        if _UNSTORABLE.search(name) or (isinstance(value, str) and _UNSTORABLE.search(value)):
+            raise ValidationFailed(f"{name}: {UNSTORABLE_MESSAGE}",
+                                   details={"field": name, "errors": [{"field": name, "type": "unstorable_text",
+                                                                       "message": UNSTORABLE_MESSAGE}]})
+
+
+def _hostname(value: str) -> str:
+    """A DNS host name by IDNA 2008 / RFC 1035 rules (letters, digits, hyphens; labels ≤ 63, name ≤ 253),
+    returned in its ASCII (A-label) form."""
+    try:
+        return idna.encode(value.strip().rstrip("."), uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(f"not a valid domain name: {exc}") from None
+
+
+MAX_MONEY = Decimal("9999999999999999.99")  # numeric(18, 2), the amount columns
+
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+NonNegativeInt32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
+BoundedFloat = Annotated[float, Field(ge=-FLOAT_MAX, le=FLOAT_MAX, allow_inf_nan=False)]
+MoneyIn = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, max_digits=18, decimal_places=2, allow_inf_nan=False)]
+Hostname = Annotated[str, Field(min_length=1, max_length=253), AfterValidator(_hostname)]
