@@ -554,6 +554,22 @@ def recover_claims(
     return outcomes, min(checks) if checks else None
 
 
+def resolve_unknown(*, db_session: Session, email: Email, outcome: str, now: datetime) -> bool:
+    """A person's verdict on an `unknown` email: `sent` (it did arrive) or `resend` (queue it again,
+    accepting that the recipient may get two copies). False when the email is not `unknown`."""
+    if email.status != EmailStatus.unknown:
+        return False
+    if outcome == "resend":
+        _requeue(email, at=now, reason="queued again by a person after an unconfirmed delivery attempt")
+        wake_delivery(db_session=db_session, organization_id=email.organization_id)
+        return True
+    email.status = EmailStatus.sent
+    email.sent_at = email.claimed_at or now
+    email.status_reason = "confirmed as sent by a person after an unconfirmed delivery attempt"
+    _activity(db_session, email, ActivityType.email_sent, f"Email sent: {email.subject}", email.sent_at)
+    return True
+
+
 def deliver_due(
     *,
     factory: sessionmaker[Session],

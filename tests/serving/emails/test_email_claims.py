@@ -99,8 +99,41 @@ def test_smtp_claim_of_a_dead_worker_becomes_unknown_not_a_second_email(
         assert "cannot be asked" in body["statusReason"]
         assert _deliver(app, settings, tenant, SmtpBackend(settings), clock.now + 2 * GRACE) == {}
         assert sink.rcpt == []  # nothing was sent again
+
+        # a person decides: send it again
+        resolved = client.post(
+            f"/api/v1/emails/{email_id}/resolve", json={"outcome": "resend"}, headers=tenant.user.headers
+        )
+        assert resolved.status_code == 200, resolved.text
+        assert resolved.json()["status"] == "queued"
+        assert _deliver(app, settings, tenant, SmtpBackend(settings), service.utcnow()) == {"sent": 1}
+        assert len(sink.rcpt) == 1
+        again = client.post(
+            f"/api/v1/emails/{email_id}/resolve", json={"outcome": "sent"}, headers=tenant.user.headers
+        )
+        assert again.status_code == 422
+        assert again.json()["error"]["code"] == "INVALID_STATE"
+        assert again.json()["error"]["details"] == {"status": "sent"}
     finally:
         controller.stop()
+
+
+def test_a_person_confirms_an_unknown_email_as_sent(client, app, settings, tenant, make_prospect, clock):
+    email_id = _queue(client, tenant, make_prospect)
+    _claim(app, settings, tenant, email_id, clock.now)
+    smtp_settings = settings.model_copy(update={"smtp_url": "smtp://127.0.0.1:1"})  # never contacted
+    assert _deliver(app, smtp_settings, tenant, SmtpBackend(smtp_settings), clock.now + GRACE) == {"unknown": 1}
+    resolved = client.post(
+        f"/api/v1/emails/{email_id}/resolve", json={"outcome": "sent"}, headers=tenant.user.headers
+    )
+    assert resolved.status_code == 200, resolved.text
+    body = resolved.json()
+    assert body["status"] == "sent" and "confirmed as sent by a person" in body["statusReason"]
+    assert body["sentAt"] is not None
+    invalid = client.post(
+        f"/api/v1/emails/{email_id}/resolve", json={"outcome": "maybe"}, headers=tenant.user.headers
+    )
+    assert invalid.status_code == 422 and invalid.json()["success"] is False
 
 
 def test_resend_setting_sends_an_unconfirmed_email_again_once(
