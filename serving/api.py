@@ -38,3 +38,8 @@ api_router.include_router(tasks_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(scoring_router, prefix="/scoring", tags=["scoring"])
 api_router.include_router(events_router, prefix="/events", tags=["events"])
 api_router.include_router(events_webhook_router)
+
+# Segment's HTTP Tracking API at the host root (`/v1/track`, `/v1/batch`, …): Segment's libraries append
+# `/v1/<call>` to the host they are given, so it cannot live under /api/v1. Mounted by serving.main.
+segment_router = APIRouter()
+segment_router.include_router(events_router, prefix="/v1", tags=["segment"])

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from threadpoolctl import threadpool_limits
 
-from serving.api import api_router
+from serving.api import api_router, segment_router
 from serving.core.config import Settings, get_settings
 from serving.core.db import session_factory
 from serving.core.errors import error_response, install_error_handlers
@@ -80,4 +80,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ready", "checks": {"database": "ok"}}
 
     app.include_router(api_router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(segment_router, responses=ERROR_RESPONSES)
     return app

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     rate_limit_general: str = Field(default="1000/hour", validation_alias="RATE_LIMIT_GENERAL")
     rate_limit_auth: str = Field(default="10/minute", validation_alias="RATE_LIMIT_AUTH")
     rate_limit_search: str = Field(default="100/minute", validation_alias="RATE_LIMIT_SEARCH")
+    # Per IP on the public routes providers and mail clients call (Segment Tracking API, SendGrid webhooks,
+    # inbound mail, open pixel, click redirect, unsubscribe): one Gmail image-proxy or NAT address carries
+    # many recipients' opens. Over it, nothing is lost: see serving.core.ratelimit.
+    rate_limit_provider: str = Field(default="30000/minute", validation_alias="RATE_LIMIT_PROVIDER")
 
     allowed_origins: list[str] = Field(default_factory=list, validation_alias="ALLOWED_ORIGINS")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")

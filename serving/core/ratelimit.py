@@ -1,6 +1,16 @@
-"""Rate limits per the seed: general per user or key, auth per IP, search per user.
+"""Rate limits per the seed: general per user or key, auth per IP, search per user; provider routes per IP.
 
 Counts live in memory by default and in Redis when REDIS_URL is set (shared by every API process).
+
+Provider routes (Segment Tracking API, SendGrid webhooks, inbound mail, open pixel, click redirect,
+unsubscribe) have their own, larger limit, and going over it never loses an event:
+- the webhooks and inbound mail answer 503 with Retry-After: SendGrid retries 5xx (Inbound Parse drops a 4xx
+  for good, the Event Webhook retries any non-2xx for 24 hours);
+- the Segment routes answer 429 with Retry-After, which Segment's libraries retry after the given delay;
+- a tracking link whose signed token verifies is served as if under the limit (the GIF, the redirect, the
+  unsubscribe, and the open/click/unsubscribe recorded): the mail client or image proxy fetching it will not
+  retry, so refusing it would lose the event. Checking the HMAC costs no database work, so the limit still
+  turns away floods of forged or garbled links.
 """
 
 from __future__ import annotations
@@ -17,11 +27,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from serving.core.config import Settings
 from serving.core.errors import error_response
 from serving.core.security import InvalidToken, decode_access_token
+from serving.emails import tracking
 
 EXEMPT_PATHS = ("/healthz", "/readyz", "/docs", "/redoc", "/openapi.json")
 AUTH_PREFIX = "/api/v1/auth/"
 # Under /auth but called by signed-in users on every page: the general per-user limit applies.
 AUTHENTICATED_AUTH_PATHS = frozenset({"/api/v1/auth/me"})
+SEGMENT = "segment"
+WEBHOOK = "webhook"
+LINK = "link"
+# Path prefix → kind of provider route (the Segment Tracking API is served at the host root too)
+PROVIDER_PREFIXES = (
+    ("/v1/", SEGMENT),
+    ("/api/v1/events/", SEGMENT),
+    ("/api/v1/emails/webhook/", WEBHOOK),
+    ("/api/v1/inbound/", WEBHOOK),
+    ("/api/v1/t/", LINK),
+    ("/api/v1/unsubscribe/", LINK),
+)
+# Tracking link path prefix → the kind its signed token must carry
+LINK_KINDS = (("/api/v1/t/o/", "o"), ("/api/v1/t/c/", "c"), ("/api/v1/unsubscribe/", "u"))
+
+
+def provider_kind(path: str) -> str | None:
+    return next((kind for prefix, kind in PROVIDER_PREFIXES if path.startswith(prefix)), None)
 
 
 class RateLimitMiddleware:
@@ -32,19 +61,23 @@ class RateLimitMiddleware:
         self.general = parse(settings.rate_limit_general)
         self.auth = parse(settings.rate_limit_auth)
         self.search = parse(settings.rate_limit_search)
+        self.provider = parse(settings.rate_limit_provider)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.settings.rate_limit_enabled:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        if path.startswith(EXEMPT_PATHS) or not path.startswith("/api/"):
+        if path.startswith(EXEMPT_PATHS) or not path.startswith(("/api/", "/v1/")):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        if path.startswith(AUTH_PREFIX) and path.rstrip("/") not in AUTHENTICATED_AUTH_PATHS:
+        provider = provider_kind(path)
+        if provider:
+            item, identity = self.provider, f"provider:ip:{ip}"
+        elif path.startswith(AUTH_PREFIX) and path.rstrip("/") not in AUTHENTICATED_AUTH_PATHS:
             item, identity = self.auth, f"auth:ip:{ip}"
         else:
             item = self.search if path.startswith("/api/v1/search") else self.general
@@ -57,10 +90,11 @@ class RateLimitMiddleware:
             (b"x-ratelimit-remaining", str(max(stats.remaining, 0)).encode()),
             (b"x-ratelimit-reset", str(reset).encode()),
         ]
-        if not allowed:
+        if not allowed and not (provider == LINK and self._signed_link(path)):
             retry_after = max(math.ceil(stats.reset_time - time.time()), 1)
             response = error_response(
-                "RATE_LIMITED", f"rate limit of {item} exceeded; retry in {retry_after} s", 429,
+                "RATE_LIMITED", f"rate limit of {item} exceeded; retry in {retry_after} s",
+                503 if provider == WEBHOOK else 429,
                 {"limit": item.amount, "window": str(item), "retryAfter": retry_after},
                 headers={"Retry-After": str(retry_after)},
             )
@@ -75,6 +109,18 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _signed_link(self, path: str) -> bool:
+        """The tracking link's token verifies (HMAC only, no database): a real open, click or unsubscribe."""
+        for prefix, kind in LINK_KINDS:
+            if path.startswith(prefix):
+                token = path.removeprefix(prefix).removesuffix(".gif")
+                try:
+                    tracking.verify(token, self.settings.tracking_secret, kind=kind)
+                except tracking.InvalidToken:
+                    return False
+                return True
+        return False
 
     def _identity(self, headers: dict[str, str], ip: str) -> str:
         """Per user for tokens, per key for API keys, per IP for anonymous calls."""

@@ -146,8 +146,18 @@ def segment_row(message: Any, *, organization_id: str | None, received_at: datet
     page = _dict(context.get("page"), "context.page")
     context_traits = _dict(context.get("traits"), "context.traits")
     email = traits.get("email") or context_traits.get("email") or properties.get("email")
-    if kind == "page" and message.get("name") and "name" not in properties:
-        properties = {**properties, "name": message["name"]}
+    # The ids and names that have no column of their own ride in `properties` under their spec names
+    # (page/screen `name`, group `groupId`, alias `previousId`), so no call loses what identifies it.
+    extra = {"name": message.get("name"), "category": message.get("category")} if kind in ("page", "screen") else {}
+    if kind == "group":
+        if message.get("groupId") in (None, ""):
+            raise InvalidRecord("group requires a groupId")
+        extra = {"groupId": message["groupId"]}
+    if kind == "alias":
+        if message.get("previousId") in (None, ""):
+            raise InvalidRecord("alias requires a previousId")
+        extra = {"previousId": message["previousId"]}
+    properties = {**properties, **{k: v for k, v in extra.items() if v not in (None, "") and k not in properties}}
     return {
         "organization_id": organization_id,
         "message_id": message_id,

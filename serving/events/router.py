@@ -1,4 +1,8 @@
-"""HTTP only: the Segment-compatible tracking endpoints and SendGrid's Event Webhook."""
+"""HTTP only: the Segment-compatible tracking endpoints and SendGrid's Event Webhook.
+
+`router` is mounted twice: at the host root as `/v1/*` (Segment's HTTP Tracking API paths, so Segment's
+libraries work with `host=<API base URL>`) and at `/api/v1/events/*`.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ SCOPE = "events:write"
 
 
 async def _track(request: Request, db, kind: str | None) -> Accepted:
-    body = service.parse_body(await request.body(), batch=kind is None)
+    body = service.parse_body(await request.body(), batch=kind is None,
+                              content_encoding=request.headers.get("content-encoding"))
     key = service.write_key(api_key_header=request.headers.get("x-api-key"),
                             authorization=request.headers.get("authorization"), body=body)
     if not key:
@@ -50,9 +55,33 @@ async def identify(request: Request, db: DbSession) -> Accepted:
     return await _track(request, db, "identify")
 
 
+@router.post("/screen", response_model=Accepted, summary="Segment screen call (a mobile app screen view)",
+             openapi_extra=json_body(SEGMENT_MESSAGE))
+async def screen(request: Request, db: DbSession) -> Accepted:
+    return await _track(request, db, "screen")
+
+
+@router.post("/group", response_model=Accepted, summary="Segment group call (user → account, groupId required)",
+             openapi_extra=json_body(SEGMENT_MESSAGE))
+async def group(request: Request, db: DbSession) -> Accepted:
+    return await _track(request, db, "group")
+
+
+@router.post("/alias", response_model=Accepted, summary="Segment alias call (previousId → userId)",
+             openapi_extra=json_body(SEGMENT_MESSAGE))
+async def alias(request: Request, db: DbSession) -> Accepted:
+    return await _track(request, db, "alias")
+
+
 @router.post("/batch", response_model=Accepted, summary="Segment batch (up to 500 KB, 2,500 events)",
              openapi_extra=json_body(SEGMENT_BATCH))
 async def batch(request: Request, db: DbSession) -> Accepted:
+    return await _track(request, db, None)
+
+
+@router.post("/import", response_model=Accepted, summary="Segment import (the older name of batch)",
+             openapi_extra=json_body(SEGMENT_BATCH))
+async def import_(request: Request, db: DbSession) -> Accepted:
     return await _track(request, db, None)
 
 

@@ -19,6 +19,8 @@ _SEGMENT_FIELDS: dict = {
     "anonymousId": {"type": ["string", "null"], "maxLength": 255},
     "event": {"type": "string", "maxLength": 255, "description": "track: the event name"},
     "name": {"type": "string", "maxLength": 255, "description": "page/screen: the page name"},
+    "groupId": {"type": "string", "maxLength": 255, "description": "group: the account's id"},
+    "previousId": {"type": "string", "maxLength": 255, "description": "alias: the id being merged into userId"},
     "properties": _OBJECT,
     "traits": _OBJECT,
     "context": _OBJECT,

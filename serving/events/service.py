@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,8 +40,36 @@ class BadEventRequest(AppError):
     code = "BAD_REQUEST"
 
 
-def parse_body(body: bytes, *, batch: bool) -> Any:
+class UnsupportedEncoding(AppError):
+    status_code = 415
+    code = "UNSUPPORTED_ENCODING"
+
+
+def _decoded(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """The body as sent before compression (Segment's libraries may gzip; analytics.js does not).
+
+    Inflates at most `limit + 1` bytes, so a small compressed bomb cannot make us allocate more than that.
+    """
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "identity":
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise UnsupportedEncoding(f"unsupported Content-Encoding {content_encoding!r} (send gzip or none)",
+                                  details={"contentEncoding": content_encoding})
+    # wbits 47 reads gzip and zlib (deflate) headers alike
+    inflater = zlib.decompressobj(wbits=47)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadEventRequest(f"body is not valid {encoding}: {exc}", code="INVALID_ENCODING") from None
+    if len(data) <= limit and not inflater.eof:
+        raise BadEventRequest(f"body is not valid {encoding}: truncated", code="INVALID_ENCODING")
+    return data
+
+
+def parse_body(body: bytes, *, batch: bool, content_encoding: str | None = None) -> Any:
     limit = MAX_BATCH_BYTES if batch else MAX_CALL_BYTES
+    body = _decoded(body, content_encoding, limit)
     if len(body) > limit:
         raise BadEventRequest(f"payload too large: {len(body)} bytes (limit {limit})", code="PAYLOAD_TOO_LARGE")
     try:
@@ -118,6 +147,9 @@ def store_segment(db: Session, messages: list[Any], *, organization_id: str, req
     rows, rejects = [], []
     for index, message in enumerate(messages):
         try:
+            # Segment's per-call limit holds inside a batch too; the rest of the batch is still stored
+            if len(json.dumps(message)) > MAX_CALL_BYTES:
+                raise InvalidRecord(f"message larger than {MAX_CALL_BYTES // 1024} KB")
             rows.append(segment_row(message, organization_id=organization_id, received_at=now))
         except InvalidRecord as exc:
             rejects.append({"line_number": None, "byte_offset": index, "reason": str(exc),
