@@ -113,11 +113,15 @@ def _dict(value: Any, name: str) -> dict:
     return value
 
 
-def segment_row(message: Any, *, organization_id: str | None, received_at: datetime) -> dict[str, Any]:
+def segment_row(message: Any, *, organization_id: str | None, received_at: datetime,
+                correct_clock_skew: bool = False) -> dict[str, Any]:
     """One Segment spec message (page, track, identify, group, alias, screen) → a `raw.website_events` row.
 
     A message without `messageId` gets a deterministic one (a digest of its content), so re-sending the
-    same message is still de-duplicated.
+    same message is still de-duplicated. With `correct_clock_skew` (the message is being received live, so
+    `received_at` is when it arrived), a message that carries only the device's `originalTimestamp` and
+    `sentAt` occurred at `received_at - (sentAt - originalTimestamp)`, as Segment and RudderStack compute
+    it; a `timestamp` given by the sender is kept as is.
     """
     if not isinstance(message, dict):
         raise InvalidRecord("message is not a JSON object")
@@ -135,6 +139,8 @@ def segment_row(message: Any, *, organization_id: str | None, received_at: datet
     stamp = message.get("timestamp") or message.get("originalTimestamp")
     occurred_at = parse_timestamp(stamp) if stamp is not None else None
     sent_at = parse_timestamp(message["sentAt"]) if message.get("sentAt") else None
+    if correct_clock_skew and not message.get("timestamp") and occurred_at and sent_at:
+        occurred_at = received_at - (sent_at - occurred_at)
     occurred_at = occurred_at or sent_at or received_at
     message_id = message.get("messageId")
     if message_id in (None, ""):

@@ -150,7 +150,8 @@ def store_segment(db: Session, messages: list[Any], *, organization_id: str, req
             # Segment's per-call limit holds inside a batch too; the rest of the batch is still stored
             if len(json.dumps(message)) > MAX_CALL_BYTES:
                 raise InvalidRecord(f"message larger than {MAX_CALL_BYTES // 1024} KB")
-            rows.append(segment_row(message, organization_id=organization_id, received_at=now))
+            rows.append(segment_row(message, organization_id=organization_id, received_at=now,
+                                    correct_clock_skew=True))
         except InvalidRecord as exc:
             rejects.append({"line_number": None, "byte_offset": index, "reason": str(exc),
                             "payload": json.dumps(message)[:10000]})

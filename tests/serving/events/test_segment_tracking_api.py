@@ -10,6 +10,7 @@ import base64
 import gzip
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -190,3 +191,25 @@ def test_a_message_over_32_kb_inside_a_batch_is_quarantined_alone(client, tenant
     response = client.post("/v1/batch", json=batch, headers=_basic(key))
     assert response.status_code == 200
     assert set(_rows(owner_session, [small, big])) == {small}
+
+
+def test_device_clock_skew_is_corrected_from_sent_at(client, tenant, owner_session):
+    """analytics.js and RudderStack's SDKs send the device's `originalTimestamp` and `sentAt`, no `timestamp`."""
+    key = _write_key(client, tenant)
+    ahead = datetime.now(UTC) + timedelta(hours=3)  # the device's clock runs three hours fast
+    skewed, given = f"skew-{uuid.uuid4()}", f"given-{uuid.uuid4()}"
+    batch = {"sentAt": ahead.isoformat(), "batch": [
+        {"type": "track", "userId": "u", "event": "Skewed", "messageId": skewed,
+         "originalTimestamp": (ahead - timedelta(seconds=40)).isoformat()},
+        # a sender's own `timestamp` (server-side libraries, historical imports) is kept as given
+        {"type": "track", "userId": "u", "event": "Given", "messageId": given,
+         "timestamp": "2026-01-02T03:04:05Z", "originalTimestamp": ahead.isoformat()},
+    ]}
+    before = datetime.now(UTC)
+    assert client.post("/v1/batch", json=batch, headers=_basic(key)).status_code == 200
+    rows = _rows(owner_session, [skewed, given])
+    row = rows[skewed]
+    assert row["received_at"] - row["occurred_at"] == timedelta(seconds=40)
+    assert before - timedelta(seconds=41) <= row["occurred_at"] <= datetime.now(UTC)
+    assert row["sent_at"] == ahead
+    assert rows[given]["occurred_at"] == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
