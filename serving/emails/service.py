@@ -372,47 +372,44 @@ def claim(*, db_session: Session, email: Email, settings: Settings, now: datetim
     return prepare(email, settings)
 
 
-def send_claimed(
-    *, factory: sessionmaker[Session], message: Prepared, backend: Backend, now: datetime
-) -> str:
-    """Call the provider for a committed claim and record its answer, in one transaction.
+def send_claimed(*, db_session: Session, message: Prepared, backend: Backend, now: datetime) -> str:
+    """Call the provider for a committed claim and record its answer; the caller commits.
 
     The row stays locked during the call: that lock is how `recover_claims` tells a live attempt
     from a dead one. A claim that is no longer ours (recovery settled it) is not sent.
     """
-    with tenant_session(factory, message.organization_id) as session:
-        email = session.scalars(
-            select(Email)
-            .where(
-                Email.id == message.email_id,
-                Email.status == EmailStatus.sending,
-                Email.attempt_id == message.attempt_id,
-            )
-            .with_for_update()
-        ).first()
-        if email is None:
-            return "claim_lost"
-        try:
-            result = backend.deliver(message)
-        except TransientDeliveryError as exc:
-            email.last_error = str(exc)[:2000]
-            if email.attempts >= MAX_ATTEMPTS:
-                email.status = EmailStatus.failed
-                return "failed"
-            _requeue(email, at=now + backoff(email.attempts), reason=None)
-            return "retry"
-        except PermanentDeliveryError as exc:
-            email.last_error = str(exc)[:2000]
+    email = db_session.scalars(
+        select(Email)
+        .where(
+            Email.id == message.email_id,
+            Email.status == EmailStatus.sending,
+            Email.attempt_id == message.attempt_id,
+        )
+        .with_for_update()
+    ).first()
+    if email is None:
+        return "claim_lost"
+    try:
+        result = backend.deliver(message)
+    except TransientDeliveryError as exc:
+        email.last_error = str(exc)[:2000]
+        if email.attempts >= MAX_ATTEMPTS:
             email.status = EmailStatus.failed
             return "failed"
-        record_sent(
-            db_session=session,
-            email=email,
-            provider=result.provider,
-            provider_message_id=result.provider_message_id,
-            now=now,
-        )
-        return "sent"
+        _requeue(email, at=now + backoff(email.attempts), reason=None)
+        return "retry"
+    except PermanentDeliveryError as exc:
+        email.last_error = str(exc)[:2000]
+        email.status = EmailStatus.failed
+        return "failed"
+    record_sent(
+        db_session=db_session,
+        email=email,
+        provider=result.provider,
+        provider_message_id=result.provider_message_id,
+        now=now,
+    )
+    return "sent"
 
 
 def _requeue(email: Email, *, at: datetime, reason: str | None) -> None:
@@ -595,12 +592,21 @@ def deliver_due(
         with tenant_session(factory, organization_id) as session:
             wake_delivery(db_session=session, organization_id=organization_id, at=next_check)
     started = time.monotonic()
-    while limit is None or sum(outcomes.values()) < limit:
-        if time_budget is not None and time.monotonic() - started > time_budget:
-            outcomes["budget_exhausted"] += 1
-            break
+    claimed: Prepared | None = None
+    while True:
         current = clock()
+        # One transaction records the previous email's answer and claims the next one: every claim
+        # is committed before its provider call, at one commit per email.
         with tenant_session(factory, organization_id) as session:
+            if claimed is not None:
+                outcome = send_claimed(db_session=session, message=claimed, backend=backend, now=current)
+                outcomes[outcome] += 1
+                claimed = None
+            if limit is not None and sum(outcomes.values()) >= limit:
+                break
+            if time_budget is not None and time.monotonic() - started > time_budget:
+                outcomes["budget_exhausted"] += 1
+                break
             email = session.scalars(
                 select(Email)
                 .where(Email.status == EmailStatus.queued, Email.send_at <= current)
@@ -610,11 +616,11 @@ def deliver_due(
             ).first()
             if email is None:
                 break
-            claimed = claim(db_session=session, email=email, settings=settings, now=current)
-        if isinstance(claimed, str):
-            outcomes[claimed] += 1
-            continue
-        outcomes[send_claimed(factory=factory, message=claimed, backend=backend, now=current)] += 1
+            result = claim(db_session=session, email=email, settings=settings, now=current)
+            if isinstance(result, str):
+                outcomes[result] += 1
+            else:
+                claimed = result
     return outcomes
 
 

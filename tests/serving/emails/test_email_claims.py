@@ -239,8 +239,8 @@ def test_a_claim_whose_worker_is_alive_is_not_touched_and_a_settled_claim_is_not
         now=clock.now + GRACE,
     )[0]
     assert outcome == {"requeued": 1}
-    assert service.send_claimed(
-        factory=app.state.session_factory, message=message, backend=backend, now=clock.now + GRACE
-    ) == "claim_lost"
+    with tenant_session(app.state.session_factory, tenant.organization_id) as session:
+        late = service.send_claimed(db_session=session, message=message, backend=backend, now=clock.now + GRACE)
+    assert late == "claim_lost"
     assert not (settings.outbox_dir / str(tenant.organization_id) / f"{email_id}.eml").exists()
     assert _row(app, tenant, email_id).status == "queued"
