@@ -995,7 +995,7 @@ def _event_time(event: dict) -> datetime:
     value = event.get("timestamp")
     try:
         return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # absent, not a number, or beyond any date (1e20)
         return utcnow()
 
 

@@ -52,3 +52,13 @@ def test_webhook_events_update_the_email_and_suppress_hard_bounces(client, tenan
     # A later send to the hard-bounced address is refused at queue time.
     again = _send(client, tenant, prospect)
     assert again.status_code in (409, 422), again.text
+
+
+def test_an_event_timestamp_beyond_any_date_is_read_as_now(client, tenant, make_prospect, deliver):
+    """`timestamp: 1e20` overflowed `datetime.fromtimestamp` (a 500 SendGrid would retry forever)."""
+    sent = _send(client, tenant, make_prospect()).json()
+    assert deliver(tenant)["sent"] == 1
+    response = client.post("/api/v1/emails/webhook/sendgrid",
+                           json=[_event("open", sent, tenant, timestamp=10**20)])
+    assert response.status_code == 200, response.text
+    assert client.get(f"/api/v1/emails/{sent['id']}", headers=tenant.user.headers).json()["opened"] is True
