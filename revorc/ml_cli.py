@@ -23,7 +23,7 @@ def byoh_registry_dir(home: Path, csv: Path) -> Path:
 
 
 def evaluate(csv: Path, *, target: str, exclude: list[str], id_column: str | None, max_rows: int | None,
-             folds: int, seed: int, home: Path, out: Console | None = None):
+             folds: int, seed: int, home: Path, out: Console | None = None, families: list[str] | None = None):
     """Cross-validate both families on the CSV, save the best to the BYOH registry and print the report."""
     from threadpoolctl import threadpool_limits
 
@@ -32,7 +32,8 @@ def evaluate(csv: Path, *, target: str, exclude: list[str], id_column: str | Non
     registry_dir = byoh_registry_dir(home, csv)
     with threadpool_limits(limits=1, user_api="openmp"):
         report = run_evaluate(csv, target=target, exclude=exclude, id_column=id_column, registry_dir=registry_dir,
-                              max_rows=max_rows, seed=seed, cv_folds=folds)
+                              max_rows=max_rows, seed=seed, cv_folds=folds,
+                              **({"families": families} if families else {}))
     out = out or console
     out.print(render_report(report))
     out.print(f"Registry: {registry_dir}")
@@ -67,17 +68,23 @@ def register(app: typer.Typer) -> None:
         max_rows: Annotated[int | None, typer.Option(help="subsample this many rows (quick looks)")] = None,
         folds: Annotated[int, typer.Option(help="cross-validation folds")] = 5,
         seed: Annotated[int, typer.Option()] = 0,
+        families: Annotated[str, typer.Option(help="comma-separated candidate families (default: all)")] = "",
     ) -> None:
-        """Cross-validate logistic regression and gradient boosting on a leads CSV; save the best model."""
+        """Cross-validate logistic regression and gradient boosting on a leads CSV; save the best model.
+
+        Exits 1 without saving anything when no candidate is usable (the report says why)."""
         from serving.core.config import get_settings
 
         columns = [c.strip() for c in exclude.split(",") if c.strip()]
         try:
-            evaluate(csv, target=target, exclude=columns, id_column=id_column, max_rows=max_rows, folds=folds,
-                     seed=seed, home=get_settings().home)
+            report = evaluate(csv, target=target, exclude=columns, id_column=id_column, max_rows=max_rows,
+                              folds=folds, seed=seed, home=get_settings().home,
+                              families=[f.strip() for f in families.split(",") if f.strip()])
         except (ValueError, KeyError) as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
+        if report.best is None:  # the report already printed why each candidate was refused
+            raise typer.Exit(1)
 
     @leads.command("train")
     def train_cmd(

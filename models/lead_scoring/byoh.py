@@ -28,7 +28,19 @@ from sklearn.preprocessing import TargetEncoder
 from models.lead_scoring.evaluate import ModelCard, classification_metrics
 from models.lead_scoring.features import Feature, FeatureSpec, matching_columns, prepare_frame
 from models.lead_scoring.registry import ModelRegistry
-from models.lead_scoring.train import FAMILIES, Family, LeadScoringModel, baseline_row, build_pipeline
+from models.lead_scoring.train import (
+    FAMILIES,
+    Family,
+    LeadScoringModel,
+    NoUsableCandidateError,
+    baseline_row,
+    build_pipeline,
+    calibration_problem,
+    calibration_slope,
+    chance_problem,
+    choose_best,
+    uncalibrated_probability,
+)
 
 # Form defaults that mean "not answered" (compared after strip + lower-case).
 DEFAULT_PLACEHOLDERS = ("select", "--", "-", "?", "n/a", "na", "null", "none", "not specified",
@@ -41,13 +53,17 @@ LEAKY_NAME = re.compile(r"\b(status|stage|tags?|quality|outcome|disposition|reas
                         r"conversion|last (notable )?activity)\b")
 ID_NAME = re.compile(r"\b(id|ids|uuid|guid|key|number|no|code)\b")
 MAX_SINGLE_COLUMN_AUC = 0.9  # one column that ranks the outcome this well on its own is a label in disguise
+CALIBRATION_FOLDS = 3
 POSITIVE_LABELS = frozenset({"1", "yes", "y", "true", "t", "converted", "won"})
 NEGATIVE_LABELS = frozenset({"0", "no", "n", "false", "f", "not converted", "lost"})
 
 
 @dataclass
 class EvaluationReport:
-    """Cross-validated metrics per candidate, the excluded columns and why, and the best model refit."""
+    """Cross-validated metrics per candidate, the excluded columns and why, and the best model refit.
+
+    `best` and `model` are None when every candidate was refused (each candidate's `refused` says why).
+    """
 
     source: str
     target: str
@@ -56,8 +72,8 @@ class EvaluationReport:
     features: dict[str, list[str]]
     excluded: dict[str, str]
     candidates: dict[str, dict[str, Any]]
-    best: str
-    model: LeadScoringModel
+    best: str | None
+    model: LeadScoringModel | None
     cv_folds: int
     seed: int
     version: str | None = None
@@ -108,6 +124,8 @@ def evaluate_csv(path: str | Path, *, target: str, exclude: Sequence[str] = (), 
                  families: Sequence[Family] = FAMILIES) -> EvaluationReport:
     """Cross-validate every candidate family on a historical leads CSV and refit the best on all rows.
 
+    A candidate whose cross-validated ROC-AUC is below 0.5, or whose calibration changed its ranking in
+    any fold or in the final refit, is refused and never chosen (`candidates[f]["refused"]` says why).
     `exclude` drops columns on request; `keep` overrides the leakage heuristics for named columns;
     `detect_leakage=False` turns them off (to measure how much the leaking columns inflate the figures).
     """
@@ -125,32 +143,45 @@ def evaluate_csv(path: str | Path, *, target: str, exclude: Sequence[str] = (), 
     X, y = data[spec.columns], data[target].to_numpy()
     folds = list(StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed).split(X, y))
     candidates = {family: _cross_validate(family, spec, X, y, folds, seed) for family in families}
-    best = max(candidates, key=lambda f: (candidates[f]["pr_auc"], -FAMILIES.index(f)))
-    estimator = _calibrated(best, spec, seed).fit(X, y)
+    best, estimator = _refit_best(candidates, spec, X, y, seed)
+    report = EvaluationReport(
+        source=Path(path).name, target=target, rows=len(data), positive_rate=float(y.mean()),
+        features={"numeric": spec.numeric, "categorical": spec.categorical}, excluded=excluded,
+        candidates=candidates, best=best, model=None, cv_folds=cv_folds, seed=seed,
+    )
+    if best is None:
+        return report
     card = ModelCard(
         family=best, target=target, features=spec.to_dict(), candidates=candidates, metrics=candidates[best],
-        evaluation="cross_validation", calibration="sigmoid, 3-fold cross-fitted on the training rows",
+        evaluation="cross_validation",
+        calibration=f"sigmoid, cross-fitted on {CALIBRATION_FOLDS} shuffled stratified folds of the training rows",
         seed=seed, training_seconds=round(time.perf_counter() - started, 3),
         rows={"train": len(data)}, positive_rate={"train": float(y.mean())},
         baseline_row=baseline_row(data, spec=spec),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         notes={"source": Path(path).name, "cv_folds": cv_folds, "excluded": excluded,
-               "dropped_unlabelled_rows": int((~labelled).sum()), "chosen_by": "cross-validated pr_auc"},
+               "dropped_unlabelled_rows": int((~labelled).sum()),
+               "chosen_by": "cross-validated pr_auc among candidates with ROC-AUC >= 0.5 whose calibration "
+                            "kept their ranking"},
     )
-    return EvaluationReport(
-        source=Path(path).name, target=target, rows=len(data), positive_rate=float(y.mean()),
-        features={"numeric": spec.numeric, "categorical": spec.categorical}, excluded=excluded,
-        candidates=candidates, best=best, model=LeadScoringModel(estimator=estimator, card=card),
-        cv_folds=cv_folds, seed=seed,
-    )
+    report.model = LeadScoringModel(estimator=estimator, card=card)
+    return report
 
 
 def run_evaluate(csv: str | Path, *, target: str, exclude: Sequence[str] = (), id_column: str | None = None,
                  registry_dir: str | Path, max_rows: int | None = None, seed: int = 0,
-                 cv_folds: int = 5) -> EvaluationReport:
-    """`revorc leads evaluate`: evaluate the CSV and register the best model (champion only if none yet)."""
+                 cv_folds: int = 5, families: Sequence[Family] = FAMILIES) -> EvaluationReport:
+    """`revorc leads evaluate`: evaluate the CSV and register the best model (champion only if none yet).
+
+    Nothing is saved when every candidate was refused (`report.best` is None).
+    """
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown or not families:
+        raise ValueError(f"unknown model families {unknown}; choose from {', '.join(FAMILIES)}")
     report = evaluate_csv(csv, target=target, exclude=exclude, id_column=id_column, max_rows=max_rows,
-                          seed=seed, cv_folds=cv_folds)
+                          seed=seed, cv_folds=cv_folds, families=families)
+    if report.model is None:
+        return report
     decision = ModelRegistry(registry_dir).register(report.model)
     report.version = decision.version
     report.promotion = decision.to_dict()
@@ -164,13 +195,14 @@ def render_report(report: EvaluationReport) -> Group:
                    f"{len(report.features['numeric'])} numeric + {len(report.features['categorical'])} "
                    "categorical features")
     metrics = Table(title="Cross-validated metrics (pooled out-of-fold predictions; mean ± sd over folds)")
-    for column in ("candidate", "ROC-AUC", "PR-AUC", "Brier", "top-decile lift"):
+    for column in ("candidate", "ROC-AUC", "uncalibrated ROC-AUC", "PR-AUC", "Brier", "top-decile lift"):
         metrics.add_column(column, justify="left" if column == "candidate" else "right")
     for family, m in report.candidates.items():
         folds = m["folds"]
         metrics.add_row(
-            family + (" (best)" if family == report.best else ""),
+            family + (" (best)" if family == report.best else " (refused)" if m.get("refused") else ""),
             f"{m['roc_auc']:.3f} ± {folds['roc_auc_sd']:.3f}",
+            f"{m['roc_auc_uncalibrated']:.3f} ± {folds['roc_auc_uncalibrated_sd']:.3f}",
             f"{m['pr_auc']:.3f} ± {folds['pr_auc_sd']:.3f}",
             f"{m['brier']:.3f} ± {folds['brier_sd']:.3f}", f"{m['top_decile_lift']:.2f}")
     lift = Table(title="Lift and conversion rate by score decile (1 = top 10 %)")
@@ -190,6 +222,12 @@ def render_report(report: EvaluationReport) -> Group:
     for column, reason in report.excluded.items():
         excluded.add_row(column, reason)
     parts: list[Any] = [summary, metrics, lift, excluded]
+    for family, m in report.candidates.items():
+        if m.get("refused"):
+            parts.append(Text(f"Refused {family}: {m['refused']}", style="yellow"))
+    if report.best is None:
+        parts.append(Text("Nothing saved: no candidate is usable (a model must rank better than chance and "
+                          "rank like its uncalibrated pipeline).", style="bold red"))
     if report.version:
         promoted = (report.promotion or {}).get("promoted")
         parts.append(Text(f"Saved {report.best} as {report.version}"
@@ -254,27 +292,64 @@ def _infer_spec(frame: pd.DataFrame, *, target: str, id_column: str | None) -> F
 
 def _calibrated(family: Family, spec: FeatureSpec, seed: int) -> CalibratedClassifierCV:
     # No time axis in a generic export, so calibration is cross-fitted; ensemble=False leaves one
-    # pipeline inside, which the explanations need.
-    return CalibratedClassifierCV(build_pipeline(family=family, spec=spec, seed=seed), method="sigmoid", cv=3,
-                                  ensemble=False)
+    # pipeline inside, which the explanations need. The inner folds must be shuffled: exports are often
+    # in time order, and an unshuffled StratifiedKFold cuts each class into contiguous blocks, so with a
+    # drifting positive rate the held-out negatives come from months whose training rows are mostly
+    # positives (and the reverse). A model that learns the month from drifting columns then scores its
+    # held-out rows backwards, Platt scaling fits a negative slope and inverts the final model (issue 10:
+    # ROC-AUC 0.20 instead of 0.80 on a time-ordered telemarketing history).
+    # Sigmoid rather than isotonic: with a positive slope it keeps the ranking exactly and has no ties.
+    inner = StratifiedKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=seed)
+    return CalibratedClassifierCV(build_pipeline(family=family, spec=spec, seed=seed), method="sigmoid",
+                                  cv=inner, ensemble=False)
 
 
 def _cross_validate(family: Family, spec: FeatureSpec, X: pd.DataFrame, y: np.ndarray,
                     folds: list[tuple[np.ndarray, np.ndarray]], seed: int) -> dict[str, Any]:
+    """Pooled out-of-fold metrics of the calibrated candidate, and per fold the ROC-AUC of its own
+    uncalibrated pipeline and the Platt slope; `refused` says why the candidate must not be used."""
     started = time.perf_counter()
-    oof = np.empty(len(y))
-    per_fold = []
-    for train_idx, test_idx in folds:
+    oof, oof_uncalibrated = np.empty(len(y)), np.empty(len(y))
+    per_fold, problems = [], []
+    for number, (train_idx, test_idx) in enumerate(folds, start=1):
         model = _calibrated(family, spec, seed).fit(X.iloc[train_idx], y[train_idx])
         oof[test_idx] = model.predict_proba(X.iloc[test_idx])[:, 1]
+        oof_uncalibrated[test_idx] = uncalibrated_probability(model, X.iloc[test_idx])
         fold = classification_metrics(y_true=y[test_idx], probability=oof[test_idx])
-        per_fold.append({k: fold[k] for k in ("roc_auc", "pr_auc", "brier")})
+        uncalibrated = classification_metrics(y_true=y[test_idx], probability=oof_uncalibrated[test_idx])
+        slope = calibration_slope(model)
+        per_fold.append({**{k: fold[k] for k in ("roc_auc", "pr_auc", "brier")},
+                         "roc_auc_uncalibrated": uncalibrated["roc_auc"], "calibration_slope": slope})
+        problem = calibration_problem(slope=slope, roc_auc=fold["roc_auc"],
+                                      roc_auc_uncalibrated=uncalibrated["roc_auc"])
+        if problem:
+            problems.append(f"fold {number}: {problem}")
     metrics = classification_metrics(y_true=y, probability=oof)
-    table = pd.DataFrame(per_fold)
+    metrics["roc_auc_uncalibrated"] = classification_metrics(y_true=y, probability=oof_uncalibrated)["roc_auc"]
+    table = pd.DataFrame(per_fold).drop(columns=["calibration_slope"])
     metrics["folds"] = {**{f"{k}_mean": float(table[k].mean()) for k in table},
                         **{f"{k}_sd": float(table[k].std(ddof=1)) for k in table}, "per_fold": per_fold}
+    # the chance floor applies to the pooled figure, not to one small fold
+    below_chance = chance_problem(metrics["roc_auc"])
+    metrics["refused"] = "; ".join(problems + ([below_chance] if below_chance else [])) or None
     metrics["fit_seconds"] = round(time.perf_counter() - started, 3)
     return metrics
+
+
+def _refit_best(candidates: dict[str, dict[str, Any]], spec: FeatureSpec, X: pd.DataFrame, y: np.ndarray,
+                seed: int) -> tuple[str | None, CalibratedClassifierCV | None]:
+    """Refit the best usable candidate on all rows; a refit whose calibration inverts the model is refused
+    too (recorded on its candidate) and the next one is tried. (None, None) when nothing is usable."""
+    while True:
+        try:
+            best = choose_best(candidates)
+        except NoUsableCandidateError:
+            return None, None
+        estimator = _calibrated(best, spec, seed).fit(X, y)
+        problem = calibration_problem(slope=calibration_slope(estimator))
+        if problem is None:
+            return best, estimator
+        candidates[best]["refused"] = f"refit on all rows: {problem}"
 
 
 def _binary_target(values: pd.Series) -> pd.Series:

@@ -8,7 +8,9 @@ Layout under the registry directory (the platform passes `REVORC_HOME/models/lea
 
 Promotion rule: a challenger becomes champion only if its PR-AUC on the *same* holdout frame beats
 the champion's by at least `min_gain` (default 0.001: a tie keeps the incumbent, so two equivalent
-models do not flap). `promote` forces a version; `rollback` returns to an earlier one.
+models do not flap), and never when its holdout ROC-AUC is below 0.5. A model whose card records a
+refusal (below chance, or calibration that changed its ranking) is not even saved. `promote` forces a
+version; `rollback` returns to an earlier one.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import skops.io as sio
 
 from models.lead_scoring.evaluate import ModelCard, classification_metrics
 from models.lead_scoring.features import prepare_frame
-from models.lead_scoring.train import LeadScoringModel
+from models.lead_scoring.train import LeadScoringModel, chance_problem
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "model_card.json"
@@ -44,6 +46,10 @@ ALLOWED_MODULE_PREFIXES = ("sklearn.", "numpy.")
 
 class UntrustedArtifactError(RuntimeError):
     """The artifact contains types outside the allow-list (or does not match its recorded checksum)."""
+
+
+class RefusedModelError(ValueError):
+    """The model's own evaluation says it must not be used (it is not saved)."""
 
 
 class RegistryStore(Protocol):
@@ -133,8 +139,13 @@ class ModelRegistry:
         becomes champion.
 
         With a holdout frame (features + label), the challenger rule applies. Without one, the model
-        becomes champion only if there is none yet.
+        becomes champion only if there is none yet. A model whose card records a refusal or an ROC-AUC
+        below chance raises RefusedModelError and nothing is written.
         """
+        metrics = model.card.metrics or {}
+        refused = metrics.get("refused") or (chance_problem(metrics["roc_auc"]) if "roc_auc" in metrics else None)
+        if refused:  # the last line of defence: callers choose among usable candidates already
+            raise RefusedModelError(f"{model.card.family} is not registered: {refused}")
         version = self._save(model)
         if holdout is not None:
             return self.challenge(version, holdout=holdout, min_gain=min_gain)
@@ -148,7 +159,13 @@ class ModelRegistry:
                   min_gain: float = PROMOTION_MIN_GAIN) -> PromotionDecision:
         """Evaluate `version` and the champion on the same holdout; promote `version` if it is better."""
         champion = self.champion()
-        challenger_metric = self.evaluate(version, holdout=holdout)[PROMOTION_METRIC]
+        challenger = self.evaluate(version, holdout=holdout)
+        challenger_metric = challenger[PROMOTION_METRIC]
+        below_chance = chance_problem(challenger["roc_auc"])
+        if below_chance:
+            return PromotionDecision(version=version, promoted=False, champion_version=champion,
+                                     reason=f"not promoted: holdout {below_chance}",
+                                     challenger_metric=challenger_metric)
         if champion == version:
             return PromotionDecision(version=version, promoted=False, reason="already champion",
                                      champion_version=champion, challenger_metric=challenger_metric)

@@ -26,6 +26,65 @@ from models.lead_scoring.features import LEAD_FEATURES, FeatureSpec, assert_no_l
 Family = Literal["logistic_regression", "hist_gradient_boosting"]
 FAMILIES: tuple[Family, ...] = ("logistic_regression", "hist_gradient_boosting")
 MIN_FREQUENCY = 0.005  # categories rarer than 0.5 % of rows share one "infrequent" column
+MIN_ROC_AUC = 0.5  # a candidate that ranks no better than a coin is never chosen, saved or promoted
+# Calibration maps scores monotonically, so a calibrated model ranks exactly like its own uncalibrated
+# pipeline up to ties; a larger ROC-AUC difference means the calibrator bent or inverted the ranking.
+CALIBRATION_AUC_TOLERANCE = 0.01
+
+
+class NoUsableCandidateError(ValueError):
+    """Every candidate was refused (below chance, or its calibration changed its ranking)."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        self.reasons = reasons
+        super().__init__("no usable candidate: " + "; ".join(f"{f}: {r}" for f, r in reasons.items()))
+
+
+def calibration_slope(estimator: Any) -> float | None:
+    """The Platt slope of a sigmoid-calibrated classifier on its model's decision score (None if it
+    is not sigmoid-calibrated). Positive keeps the ranking; zero or negative flattens or inverts it."""
+    if not isinstance(estimator, CalibratedClassifierCV):
+        return None
+    slopes = [-float(c.a_) for cc in estimator.calibrated_classifiers_ for c in cc.calibrators
+              if hasattr(c, "a_")]  # sklearn's sigmoid is expit(-(a * score + b))
+    return min(slopes) if slopes else None
+
+
+def uncalibrated_probability(estimator: Any, X: pd.DataFrame) -> np.ndarray:
+    """Scores of the pipeline inside a calibrated classifier with one calibrated model (the ranking
+    the calibration started from)."""
+    inner = estimator.calibrated_classifiers_[0].estimator
+    inner = inner.estimator if isinstance(inner, FrozenEstimator) else inner
+    return inner.predict_proba(X)[:, 1]
+
+
+def calibration_problem(*, slope: float | None, roc_auc: float | None = None,
+                        roc_auc_uncalibrated: float | None = None) -> str | None:
+    """Why a calibrated candidate does not rank like its own uncalibrated pipeline (None = it does)."""
+    if slope is not None and slope <= 0:
+        return f"calibration inverted the model (Platt slope {slope:.3g} <= 0)"
+    if roc_auc is not None and roc_auc_uncalibrated is not None \
+            and abs(roc_auc - roc_auc_uncalibrated) > CALIBRATION_AUC_TOLERANCE:
+        return (f"calibration changed the ranking (ROC-AUC {roc_auc:.3f} calibrated vs "
+                f"{roc_auc_uncalibrated:.3f} uncalibrated)")
+    return None
+
+
+def chance_problem(roc_auc: float | None) -> str | None:
+    """Why a candidate ranks no better than chance (None = it does better)."""
+    if roc_auc is None or roc_auc < MIN_ROC_AUC:
+        shown = "undefined" if roc_auc is None else f"{roc_auc:.3f}"
+        return f"ROC-AUC {shown} is below chance ({MIN_ROC_AUC})"
+    return None
+
+
+def choose_best(candidates: dict[str, dict[str, Any]]) -> str:
+    """The usable candidate with the highest PR-AUC (ties: the simpler family); raises
+    NoUsableCandidateError when every candidate carries a `refused` reason."""
+    usable = [f for f, m in candidates.items() if not m.get("refused")]
+    if not usable:
+        raise NoUsableCandidateError({f: m["refused"] for f, m in candidates.items()})
+    return max(usable, key=lambda f: (candidates[f]["pr_auc"], -FAMILIES.index(f)))
 
 
 def build_pipeline(*, family: Family, spec: FeatureSpec, seed: int = 0) -> Pipeline:
@@ -136,8 +195,10 @@ def train(frame: Any, *, spec: FeatureSpec = LEAD_FEATURES, seed: int = 0,
           calibration: Literal["sigmoid", "isotonic"] = "sigmoid") -> TrainingResult:
     """Fit every candidate on the early snapshots, calibrate, validate on the latest; return all of them.
 
-    The frame is refused if it fails the leakage guard. `embargo_days` defaults to the spec's label
-    window. Deterministic for a given frame and seed (apart from the timings in the card).
+    The best is the usable candidate with the highest validation PR-AUC; a candidate below ROC-AUC 0.5 or
+    whose calibration changed its ranking is refused (its card says why), and NoUsableCandidateError is
+    raised when none is left. The frame is refused if it fails the leakage guard. `embargo_days` defaults
+    to the spec's label window. Deterministic for a given frame and seed (apart from the timings in the card).
     """
     started = time.perf_counter()
     frame = prepare_frame(frame, spec=spec)
@@ -173,10 +234,18 @@ def train(frame: Any, *, spec: FeatureSpec = LEAD_FEATURES, seed: int = 0,
         model.fit(calib[X], calib[spec.target])
         metrics = classification_metrics(y_true=valid[spec.target],
                                          probability=model.predict_proba(valid[X])[:, 1])
+        uncalibrated = classification_metrics(y_true=valid[spec.target],
+                                              probability=uncalibrated_probability(model, valid[X]))
+        metrics["roc_auc_uncalibrated"] = uncalibrated["roc_auc"]
+        metrics["calibration_slope"] = calibration_slope(model)
+        # A calibrator fitted on a window where the model ranks backwards inverts it for production.
+        metrics["refused"] = calibration_problem(
+            slope=metrics["calibration_slope"], roc_auc=metrics["roc_auc"],
+            roc_auc_uncalibrated=uncalibrated["roc_auc"]) or chance_problem(metrics["roc_auc"])
         metrics["fit_seconds"] = round(time.perf_counter() - family_started, 3)
         fitted[family] = (model, metrics)
     candidates = {family: metrics for family, (_, metrics) in fitted.items()}
-    best = max(candidates, key=lambda f: (candidates[f]["pr_auc"], -FAMILIES.index(f)))
+    best = choose_best(candidates)
     elapsed = round(time.perf_counter() - started, 3)
     models = {}
     for family, (estimator, metrics) in fitted.items():

@@ -21,7 +21,7 @@ from models.lead_scoring.evaluate import score_histogram
 from models.lead_scoring.explain import to_score
 from models.lead_scoring.features import LEAD_FEATURES
 from models.lead_scoring.registry import ModelRegistry
-from models.lead_scoring.train import TrainingResult, train
+from models.lead_scoring.train import NoUsableCandidateError, TrainingResult, train
 from serving.scoring.registry_store import PostgresRegistryStore, registry_root
 
 FEATURE_TABLE = "analytics.ml_lead_features"
@@ -103,7 +103,7 @@ def training_path(home: Path, organization_id: str) -> Path:
 @dataclass
 class TrainingOutcome:
     organization_id: str
-    status: str  # trained | skipped
+    status: str  # trained | skipped | refused (every candidate below chance or inverted by calibration)
     reason: str
     version: str | None = None
     promoted: bool = False
@@ -121,9 +121,15 @@ class TrainingOutcome:
 def train_organization(session: Session, *, organization_id: str, frame: pd.DataFrame, home: Path,
                        seed: int = 0, embargo_days: int | None = None) -> TrainingOutcome:
     """Train, register (champion only if better on the same holdout, and above the ROC-AUC floor), and
-    record the holdout comparison and the training-window score distribution on the `ml_models` row."""
+    record the holdout comparison and the training-window score distribution on the `ml_models` row.
+
+    When every candidate is refused (validation ROC-AUC below 0.5, or calibration that changed its
+    ranking) nothing is registered and the outcome says why, per candidate."""
     try:
         result: TrainingResult = train(frame, spec=LEAD_FEATURES, seed=seed, embargo_days=embargo_days)
+    except NoUsableCandidateError as exc:
+        return TrainingOutcome(organization_id, "refused", f"not registered: {exc}",
+                               details={"refused": exc.reasons})
     except ValueError as exc:  # too short a history for the split, one class in a window, …
         return TrainingOutcome(organization_id, "skipped", f"cannot train: {exc}")
     root = registry_root(home, organization_id)
@@ -152,6 +158,9 @@ def train_organization(session: Session, *, organization_id: str, frame: pd.Data
     train_scores = to_score(model.predict_proba(frame))
     evaluation = {
         "decision": {**decision.to_dict(), "promoted": decision_promoted, "reason": reason},
+        "candidates": {family: {k: candidate.card.metrics.get(k) for k in
+                                ("roc_auc", "roc_auc_uncalibrated", "calibration_slope", "pr_auc", "refused")}
+                       for family, candidate in result.candidates.items()},
         "holdout": {"rows": len(result.validation),
                     "challenger": {"roc_auc": roc_auc, "pr_auc": metrics.get("pr_auc")},
                     "champion": ({"version": previous, "roc_auc": champion_metrics.get("roc_auc"),
