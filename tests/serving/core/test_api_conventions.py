@@ -182,3 +182,11 @@ def test_every_list_endpoint_returns_the_list_envelope(client, tenant):
         body = client.get(path, params={"limit": 1, "page": 2}, headers=tenant.user.headers).json()
         assert body["pagination"] == {"page": 2, "limit": 1, "total": total, "pages": total}, (path, body)
         assert len(body["data"]) == (1 if total >= 2 else 0)
+
+
+def test_method_not_allowed_lists_every_method_of_the_resource(client, tenant):
+    response = client.request("OPTIONS", "/api/v1/accounts", headers=tenant.user.headers)
+    assert response.status_code == 405 and response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert set(response.headers["allow"].split(", ")) == {"GET", "POST"}
+    response = client.patch("/api/v1/accounts/00000000-0000-0000-0000-000000000000", headers=tenant.user.headers)
+    assert set(response.headers["allow"].split(", ")) == {"GET", "PUT", "DELETE"}
