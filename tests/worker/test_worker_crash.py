@@ -111,7 +111,8 @@ def test_killed_worker_mid_bulk_job_sends_each_recipient_exactly_once(fresh_data
         statuses = conn.execute(text("select status from procrastinate.procrastinate_jobs where id = any(:ids)"),
                                 {"ids": doing}).scalars().all()
     owner.dispose()
-    assert list(statuses) == ["todo"] * len(doing)
+    # back to `todo`, or closed as `failed` when the same wake-up already waits under its queueing lock
+    assert len(statuses) == len(doing) and set(statuses) <= {"todo", "failed"}, statuses
 
     # The killed worker's job stays `doing`; the periodic sweep finds the due rows and re-wakes them.
     assert sweep(factory=factory, now=datetime.now(UTC)) >= 1
