@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 from sqlalchemy.orm import Session
 
 from models.lead_scoring.synthetic import make_feature_frame
@@ -67,7 +67,7 @@ def error_envelope(ctx, response, case) -> None:
     assert isinstance(error["code"], str) and error["code"].isupper() and error["message"], error
 
 
-CHECKS = [not_a_server_error, response_schema_conformance, error_envelope]
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, error_envelope]
 
 
 def _fuzz(operation, mode: GenerationMode, headers: dict[str, str]):
