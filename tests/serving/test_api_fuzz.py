@@ -24,6 +24,8 @@ from serving.scoring.registry_store import organization_registry
 from tests.conftest import make_settings
 from tests.factories import make_tenant
 
+pytestmark = pytest.mark.slow  # about 1.5 minutes on two cores
+
 MAX_EXAMPLES = 12
 # Operations under a provider's own credentials rather than a user's.
 EVENT_PATHS = ("/api/v1/events/", "/v1/")
