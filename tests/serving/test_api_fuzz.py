@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -40,8 +41,6 @@ def fuzz_target(database, state_dir):
         model = train(make_feature_frame(n_prospects=300, n_snapshots=3, seed=5), seed=0,
                       families=("logistic_regression",)).best
         organization_registry(session, tenant.organization_id, home=settings.home).register(model)
-    from fastapi.testclient import TestClient
-
     with TestClient(app) as client:
         created = client.post("/api/v1/api-keys", headers=tenant.admin.headers,
                               json={"name": "fuzz", "scopes": ["events:write"]})
