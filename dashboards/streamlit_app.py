@@ -1,6 +1,7 @@
 """AIRevenueOrc analyst dashboards: sign-in and the shared sidebar, then one of the pages in `app_pages/`.
 
-Run with `streamlit run dashboards/streamlit_app.py` (or `revorc up`, which serves it on :8501).
+Served by `dashboards/server.py` (`streamlit run dashboards/server.py`, or `revorc up` on :8501), which adds the
+route that keeps a sign-in across reloads; run on its own, the app works but signs in per browser tab.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ PAGES = [
 
 st.set_page_config(page_title="AIRevenueOrc", page_icon=":material/insights:", layout="wide")
 
-user = session.require_login()
+user = session.current_user()
 
 pages = [st.Page(HERE / "app_pages" / f"{name}.py", title=title, icon=icon, url_path=name, default=i == 0)
          for i, (name, title, icon) in enumerate(PAGES)]
-page = st.navigation(pages)
+# Navigation is declared (hidden) for the sign-in form too: Streamlit then keeps the page the URL names, so a
+# deep link lands on its page after sign-in, and no page links linger next to the form after a sign-out.
+page = st.navigation(pages, position="sidebar" if user else "hidden")
+if user is None:
+    session.sign_in_form()
 
 with st.sidebar:
     st.markdown(f"**{user.full_name or user.email}**  \n{user.email} · {user.role}")

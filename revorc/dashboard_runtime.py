@@ -9,7 +9,8 @@ from revorc.processes import Process
 from serving.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-ENTRY = ROOT / "dashboards" / "streamlit_app.py"
+# the ASGI app: the Streamlit script plus the route that keeps a sign-in across reloads
+ENTRY = ROOT / "dashboards" / "server.py"
 
 
 def streamlit_process(settings: Settings, *, host: str = "127.0.0.1", port: int = 8501,

@@ -1,15 +1,40 @@
-"""Sign-in through the platform's API; the token also authorizes actions (e.g. moving a deal)."""
+"""Sign-in through the platform's API; the token also authorizes actions (e.g. moving a deal).
+
+Staying signed in across reloads and shared links: signing in starts a revocable API session (`POST
+/auth/sessions`, 12 hours). Its signed token reaches the browser only as an HttpOnly cookie, set by the
+dashboards' own route (`dashboards/server.py`) in exchange for a one-time ticket, so page scripts never see it.
+Every new Streamlit session (a reload, a link) reads the cookie from its WebSocket handshake and exchanges it
+for a 15-minute access token; an expired or revoked session falls back to the sign-in form. Signing out
+revokes the session in the API and deletes the cookie. See docs/dashboards.md.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-from dataclasses import dataclass
+import secrets
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import streamlit as st
 
 SESSION_KEY = "revorc_session"
+COOKIE_NAME = "revorc_session"
+SESSION_ROUTE = "/_revorc/session"
+# Streamlit-side state: a ticket for the browser to turn into the cookie, and "signed out here" (the socket's
+# handshake still carries the old cookie, which must not sign the user straight back in).
+_PENDING_TICKET = "revorc_pending_ticket"
+_SIGNED_OUT = "revorc_signed_out"
+_CLEAR_COOKIE = "revorc_clear_cookie"
+_ENDED = "revorc_session_ended"  # why the last session ended, for the sign-in form
+TICKET_TTL_SECONDS = 60
+# an access token this close to its expiry is replaced before the page uses it
+_RENEW_MARGIN = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -20,10 +45,16 @@ class UserSession:
     email: str
     role: str
     full_name: str | None = None
+    session_token: str | None = None  # the revocable API session this user is signed in through
+    expires_at: datetime | None = None  # of the access token
+    session_expires_at: datetime | None = None  # of the API session (known where it was started)
 
     @property
     def can_write(self) -> bool:
         return self.role != "viewer"
+
+    def expiring(self) -> bool:
+        return self.expires_at is not None and self.expires_at - datetime.now(UTC) < _RENEW_MARGIN
 
 
 def api_url() -> str:
@@ -53,37 +84,159 @@ def api_call(method: str, path: str, *, token: str | None = None, json: Any = No
     return response.json() if response.content else None
 
 
-def login(email: str, password: str) -> UserSession:
-    body = api_call("POST", "/auth/login", json={"email": email, "password": password})
+def _user_session(body: dict[str, Any], session_token: str | None = None) -> UserSession:
     user = body["user"]
+    expires = body.get("expiresAt")
     return UserSession(token=body["accessToken"], user_id=user["id"], organization_id=user["organizationId"],
-                       email=user["email"], role=user["role"], full_name=user.get("fullName"))
+                       email=user["email"], role=user["role"], full_name=user.get("fullName"),
+                       session_token=session_token, expires_at=datetime.fromisoformat(expires) if expires else None)
+
+
+def login(email: str, password: str) -> UserSession:
+    """Password sign-in alone (an access token, no session to keep): what the page tests use."""
+    return _user_session(api_call("POST", "/auth/login", json={"email": email, "password": password}))
+
+
+def resume(session_token: str) -> UserSession:
+    """The user of a live API session, with a fresh short-lived access token; ApiError 401 once it is over."""
+    body = api_call("POST", "/auth/sessions/refresh", json={"sessionToken": session_token})
+    return _user_session(body, session_token)
+
+
+def sign_in(email: str, password: str) -> UserSession:
+    """Password sign-in that starts a revocable session; the page holds only the session's short-lived token."""
+    password_login = login(email, password)
+    started = api_call("POST", "/auth/sessions", token=password_login.token)
+    return replace(resume(started["sessionToken"]), session_expires_at=datetime.fromisoformat(started["expiresAt"]))
+
+
+def revoke(session_token: str) -> None:
+    api_call("POST", "/auth/sessions/revoke", json={"sessionToken": session_token})
+
+
+# One-time tickets: the signed-in Streamlit session hands the browser a ticket (never the token), the browser
+# posts it to SESSION_ROUTE, and the route sets the HttpOnly cookie. In memory: the route and the script run in
+# the same process (`dashboards/server.py`).
+_tickets: dict[str, tuple[str, datetime, float]] = {}
+_tickets_lock = threading.Lock()
+
+
+def issue_ticket(session_token: str, expires_at: datetime) -> str:
+    ticket = secrets.token_urlsafe(32)
+    now = time.monotonic()
+    with _tickets_lock:
+        for stale in [t for t, (_, _, issued) in _tickets.items() if now - issued > TICKET_TTL_SECONDS]:
+            del _tickets[stale]
+        _tickets[ticket] = (session_token, expires_at, now)
+    return ticket
+
+
+def redeem_ticket(ticket: str) -> tuple[str, datetime] | None:
+    """The session token and its expiry for a ticket issued in the last minute, once; else None."""
+    with _tickets_lock:
+        found = _tickets.pop(ticket, None)
+    if found is None or time.monotonic() - found[2] > TICKET_TTL_SECONDS:
+        return None
+    return found[0], found[1]
 
 
 def current() -> UserSession | None:
     return st.session_state.get(SESSION_KEY)
 
 
-def require_login() -> UserSession:
-    """The signed-in user, or a sign-in form (and nothing else) on the page."""
+def _browser_call(method: str, body: dict[str, Any] | None = None) -> None:
+    """Have the browser call SESSION_ROUTE (same origin, so the response's Set-Cookie applies to it)."""
+    options = {"method": method, "credentials": "same-origin"}
+    if body is not None:
+        options |= {"headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+    st.html(f"<script>fetch({json.dumps(SESSION_ROUTE)}, {json.dumps(options)});</script>",
+            unsafe_allow_javascript=True)
+
+
+def _restore(session: UserSession | None) -> tuple[UserSession | None, str | None]:
+    """The session kept in this Streamlit session or in the browser's cookie, renewed if its access token is
+    (nearly) expired; with the reason when there was one and it is over."""
+    token = session.session_token if session is not None else None
+    if token is None and not st.session_state.get(_SIGNED_OUT):
+        cookie = st.context.cookies.get(COOKIE_NAME)
+        token = cookie if isinstance(cookie, str) and cookie else None  # AppTest has no browser: no cookies
+    if token is None:
+        return None, None
+    try:
+        return resume(token), None
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            st.session_state[_CLEAR_COOKIE] = True
+            return None, f"{exc.message[:1].upper()}{exc.message[1:]}."
+        return None, exc.message
+
+
+def current_user() -> UserSession | None:
+    """The signed-in user of this Streamlit session, restored from the session cookie on a new one (a reload, a
+    link) and renewed when its access token is about to expire; None when nobody is signed in."""
     session = current()
-    if session is not None:
+    if session is not None and not session.expiring():
+        _set_cookie_if_pending()
         return session
+    st.session_state.pop(SESSION_KEY, None)
+    if session is None or session.session_token is not None:
+        session, ended = _restore(session)
+        if session is not None:
+            st.session_state[SESSION_KEY] = session
+            return session
+    else:
+        ended = "Your sign-in has expired."
+    st.session_state[_ENDED] = ended
+    return None
+
+
+def sign_in_form() -> None:
+    """The sign-in form and nothing else on the page (stops the script). The URL is left alone: a deep link
+    opens its page once signed in."""
+    if st.session_state.pop(_CLEAR_COOKIE, False):
+        _browser_call("DELETE")
     st.title("AIRevenueOrc")
     st.caption("Sign in with your platform account.")
+    ended = st.session_state.pop(_ENDED, None)
+    if ended:
+        st.info(ended)
     with st.form("login"):
         email = st.text_input("E-mail")
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
         try:
-            st.session_state[SESSION_KEY] = login(email, password)
+            session = sign_in(email, password)
         except ApiError as exc:
             st.error(exc.message if exc.status else f"Cannot sign in: {exc.message}")
         else:
+            st.session_state[SESSION_KEY] = session
+            st.session_state.pop(_SIGNED_OUT, None)
+            st.session_state[_PENDING_TICKET] = issue_ticket(session.session_token, session.session_expires_at)
             st.rerun()
     st.stop()
 
 
+def require_login() -> UserSession:
+    """The signed-in user, or a sign-in form (and nothing else) on the page."""
+    user = current_user()
+    if user is None:
+        sign_in_form()
+    return user
+
+
+def _set_cookie_if_pending() -> None:
+    ticket = st.session_state.pop(_PENDING_TICKET, None)
+    if ticket is not None:
+        _browser_call("POST", {"ticket": ticket})
+
+
 def logout() -> None:
-    st.session_state.pop(SESSION_KEY, None)
+    """Sign out: the API session is revoked (its cookie then restores nothing anywhere) and the cookie deleted."""
+    session = st.session_state.pop(SESSION_KEY, None)
+    if session is not None and session.session_token is not None:
+        # if the API cannot be reached the session still ends at its expiry; the cookie is deleted either way
+        with contextlib.suppress(ApiError):
+            revoke(session.session_token)
+    st.session_state[_SIGNED_OUT] = True
+    st.session_state[_CLEAR_COOKIE] = True

@@ -1,5 +1,8 @@
-"""The running app in headless Chromium: sign in through the form, visit every page, screenshot each one
-into `screenshots/` (git-ignored), and fail on a Streamlit exception box or an error alert."""
+"""The running app (`dashboards/server.py`, as `revorc up` serves it) in headless Chromium: sign in through the
+form, visit every page, screenshot each one into `screenshots/` (git-ignored), and fail on a Streamlit exception
+box or an error alert; no developer toolbar; a reload or a shared link keeps the user signed in (HttpOnly cookie
+of a revocable API session), a deep link opens its page after sign-in, and a signed-out, revoked or expired
+session shows the sign-in form again."""
 
 from __future__ import annotations
 
@@ -10,9 +13,13 @@ import time
 from pathlib import Path
 
 import httpx
+import jwt
+import psycopg
 import pytest
 
-from tests.dashboards.conftest import ADMIN_LOGIN, ROOT, free_port
+from dashboards.components.session import COOKIE_NAME
+from pipelines.ingest.ledger import psycopg_conninfo
+from tests.dashboards.conftest import ADMIN_LOGIN, REP_LOGIN, ROOT, free_port
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -29,7 +36,7 @@ def running_app(seeded, tmp_path_factory):
     port = free_port()
     log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards/streamlit_app.py"), "--server.headless",
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards/server.py"), "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env={**os.environ}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -94,3 +101,124 @@ def test_every_page_renders_in_chromium(running_app):
             assert not failures, failures
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _sign_in(page, login=REP_LOGIN) -> None:
+    page.get_by_role("textbox", name="E-mail").fill(login[0])
+    page.get_by_role("textbox", name="Password").fill(login[1])
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _session_cookie(context) -> dict | None:
+    """The session cookie once the browser holds it (set by a fetch right after sign-in)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = [c for c in context.cookies() if c["name"] == COOKIE_NAME]
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    return None
+
+
+def _shows_sign_in(page) -> None:
+    page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+
+
+def test_no_developer_toolbar_for_end_users(running_app, browser):
+    page = browser.new_page()
+    page.goto(running_app, wait_until="domcontentloaded")
+    _sign_in(page)
+    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    _settle(page)
+    assert page.locator('[data-testid="stAppDeployButton"]').count() == 0
+    page.locator('[data-testid="stMainMenu"]').click()
+    menu = page.locator('[data-testid="stMainMenuPopover"]')
+    menu.wait_for(timeout=10_000)
+    assert "Rerun" not in menu.inner_text() and "Clear cache" not in menu.inner_text()
+    page.close()
+
+
+def test_reload_and_shared_links_keep_the_user_signed_in(running_app, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(running_app, wait_until="domcontentloaded")
+    _sign_in(page)
+    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    cookie = _session_cookie(context)
+    assert cookie is not None, "no session cookie after sign-in"
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert COOKIE_NAME not in page.evaluate("document.cookie")  # page scripts never see the token
+    page.reload(wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    assert page.get_by_role("button", name="Sign in").count() == 0
+    # a link to a page, opened in a new tab of the same browser, opens that page signed in
+    shared = context.new_page()
+    shared.goto(f"{running_app}/forecast", wait_until="domcontentloaded")
+    shared.get_by_role("heading", name="Forecast", exact=True).wait_for(timeout=60_000)
+    assert shared.get_by_role("button", name="Sign in").count() == 0
+    context.close()
+
+
+def test_deep_link_opens_its_page_after_sign_in(running_app, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{running_app}/intent?tier=hot", wait_until="domcontentloaded")
+    _shows_sign_in(page)
+    _sign_in(page)
+    page.get_by_role("heading", name="Intent", exact=True).wait_for(timeout=60_000)
+    assert page.url.startswith(f"{running_app}/intent")
+    context.close()
+
+
+def test_sign_out_revokes_the_session_everywhere(running_app, browser, seeded):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(running_app, wait_until="domcontentloaded")
+    _sign_in(page)
+    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    cookie = _session_cookie(context)
+    assert cookie is not None
+    other = browser.new_context()  # e.g. the same cookie copied to another browser
+    other.add_cookies([cookie])
+    page.get_by_role("button", name="Sign out").click()
+    _shows_sign_in(page)
+    page.reload(wait_until="domcontentloaded")
+    _shows_sign_in(page)
+    refused = httpx.post(f"{seeded.api_url}/api/v1/auth/sessions/refresh", json={"sessionToken": cookie["value"]})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "SESSION_REVOKED"
+    copied = other.new_page()
+    copied.goto(running_app, wait_until="domcontentloaded")
+    _shows_sign_in(copied)
+    copied.get_by_text("signed out", exact=False).wait_for(timeout=10_000)
+    context.close()
+    other.close()
+
+
+def test_expired_session_shows_the_sign_in_form(running_app, browser, seeded):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(running_app, wait_until="domcontentloaded")
+    _sign_in(page)
+    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    cookie = _session_cookie(context)
+    assert cookie is not None
+    sid = jwt.decode(cookie["value"], options={"verify_signature": False})["sid"]
+    with psycopg.connect(psycopg_conninfo(seeded.database), autocommit=True) as conn:
+        conn.execute("update app.auth_sessions set expires_at = now() - interval '1 second' where id = %s", (sid,))
+    page.reload(wait_until="domcontentloaded")
+    _shows_sign_in(page)
+    page.get_by_text("expired", exact=False).wait_for(timeout=10_000)
+    context.close()
