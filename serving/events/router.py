@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 
 from serving.core.deps import AppSettings, DbSession, _principal_from_api_key
 from serving.core.errors import Forbidden, Unauthorized
+from serving.core.validation import unstorable_path
 from serving.emails.service import apply_email_event
 from serving.events import service
 from serving.events.schemas import SEGMENT_BATCH, SEGMENT_MESSAGE, SENDGRID_EVENTS, Accepted, json_body
@@ -102,6 +103,6 @@ async def sendgrid_webhook(request: Request, db: DbSession, settings: AppSetting
     service.store_sendgrid(db, events, request_id=request.state.request_id)
     # Same transaction: the raw event and its roll-up onto the email (status, opens, suppression) land together.
     for event in events:
-        if isinstance(event, dict):
+        if isinstance(event, dict) and unstorable_path(event) is None:  # quarantined by store_sendgrid
             apply_email_event(db_session=db, event=event, settings=settings)
     return Accepted()

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from serving.core.errors import AppError, Forbidden
+from serving.core.validation import UNSTORABLE_MESSAGE, unstorable_path
 from serving.events.records import (
     EMAIL_EVENT_COLUMNS,
     WEBSITE_EVENT_COLUMNS,
@@ -142,6 +143,14 @@ def _reject(db: Session, rejects: list[dict], *, request_id: str, source: str) -
             request_id=request_id, source=source)
 
 
+def _storable(message: Any) -> None:
+    """Quarantine, rather than fail the whole batch on, a message jsonb cannot hold (NUL, unpaired surrogate);
+    its quarantined payload is `json.dumps` text, where those are plain `\\u` escapes."""
+    where = unstorable_path(message)
+    if where is not None:
+        raise InvalidRecord(f"{'.'.join(map(str, where)) or 'message'}: {UNSTORABLE_MESSAGE}")
+
+
 def store_segment(db: Session, messages: list[Any], *, organization_id: str, request_id: str) -> dict[str, int]:
     now = datetime.now(UTC)
     rows, rejects = [], []
@@ -150,6 +159,7 @@ def store_segment(db: Session, messages: list[Any], *, organization_id: str, req
             # Segment's per-call limit holds inside a batch too; the rest of the batch is still stored
             if len(json.dumps(message)) > MAX_CALL_BYTES:
                 raise InvalidRecord(f"message larger than {MAX_CALL_BYTES // 1024} KB")
+            _storable(message)
             rows.append(segment_row(message, organization_id=organization_id, received_at=now,
                                     correct_clock_skew=True))
         except InvalidRecord as exc:
@@ -167,6 +177,7 @@ def store_sendgrid(db: Session, events: Any, *, request_id: str) -> dict[str, in
     rows, rejects = [], []
     for index, event in enumerate(events):
         try:
+            _storable(event)
             rows.append(sendgrid_row(event, organization_id=None))
         except InvalidRecord as exc:
             rejects.append({"line_number": None, "byte_offset": index, "reason": str(exc),

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from serving.core.deps import DbSession
+from serving.main import create_app
 
 INT32_MAX = 2**31 - 1  # Postgres `integer`
 
@@ -91,16 +96,20 @@ def test_deliverability_of_a_long_domain_whose_dkim_name_cannot_exist(app, clien
     assert {c["record"]: c["status"] for c in response.json()["checks"]}["DKIM"] == "fail"
 
 
-def test_a_value_postgres_refuses_is_a_422_not_a_500(client, tenant):
-    """The safety net: a data error from the database (here jsonb refusing \\u0000 in a raw event) is the
-    client's fault, answered in the envelope, and nothing of the request is stored."""
-    created = client.post("/api/v1/api-keys", headers=tenant.admin.headers,
-                          json={"name": "site", "scopes": ["events:write"]}).json()
-    key = next(v for v in created.values() if isinstance(v, str) and v.startswith("sk_live_") and len(v) > 20)
-    body = '{"userId": "u1", "event": "Viewed", "properties": {"note": "a\\u0000b"}}'
-    response = _post_raw(client, "/api/v1/events/track", body, {"X-API-Key": key})
-    error = _refused(response)
-    assert error["details"]["sqlstate"] is not None or "reason" in error["details"]
+def test_a_value_postgres_refuses_is_a_422_not_a_500(settings):
+    """The safety net behind validation: a data error from the database (here an integer out of range, on a
+    real connection) is the client's input, answered in the envelope, and the transaction rolls back."""
+    app = create_app(settings)
+
+    @app.get("/probe")
+    def probe(db: DbSession, value: str):
+        db.execute(text("select cast(:value as integer)"), {"value": value})
+        return {"ok": True}
+
+    with TestClient(app) as probe_client:
+        assert probe_client.get("/probe", params={"value": "7"}).json() == {"ok": True}
+        error = _refused(probe_client.get("/probe", params={"value": str(INT32_MAX + 1)}))
+    assert error["details"] == {"sqlstate": "22003", "reason": "a number is out of range"}
 
 
 def test_openapi_documents_the_error_envelope_and_raw_bodies(client):

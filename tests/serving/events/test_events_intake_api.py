@@ -97,3 +97,20 @@ def test_sendgrid_webhook_verifies_signatures(intake):
     assert response.status_code == 200 and response.json() == {"success": True}
     assert count("email_events") == 1
     assert post(valid).status_code == 200 and count("email_events") == 1  # sg_event_id dedup
+
+
+def test_a_message_postgres_cannot_store_is_quarantined_and_the_rest_of_the_batch_lands(intake):
+    """One event with `\\u0000` in a property used to fail the whole batch (jsonb refuses it)."""
+    build, count = intake
+    client, _, key = build()
+    good = {"type": "track", "userId": "u1", "event": "Signed Up", "messageId": "m-good"}
+    bad = {"type": "track", "userId": "u1", "event": "Viewed", "messageId": "m-bad", "properties": {"q": "a\x00b"}}
+    response = client.post("/api/v1/events/batch", json={"batch": [good, bad], "writeKey": key})
+    assert response.status_code == 200, response.text
+    assert count("website_events") == 1 and count("rejected_records") == 1
+    lone_surrogate = json.dumps([{"email": "a@example.com", "event": "open\udfff", "timestamp": 1700000000,
+                                  "sg_event_id": "e1", "sg_message_id": "m1"}])  # `json=` cannot encode it
+    response = client.post("/api/v1/emails/webhook/sendgrid", content=lone_surrogate,
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert count("rejected_records") == 2
