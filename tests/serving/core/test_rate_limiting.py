@@ -50,6 +50,18 @@ def test_fourth_login_from_one_ip_is_rate_limited(limited, tenant):
     assert me.headers["x-ratelimit-limit"] == "4"
 
 
+def test_session_exchange_is_not_under_the_login_limit(limited, tenant):
+    token = limited.post("/api/v1/auth/sessions", headers=tenant.user.headers).json()["sessionToken"]
+    for _ in range(3):
+        limited.post("/api/v1/auth/login", json={"email": tenant.user.email, "password": PASSWORD})
+    # the dashboards exchange sessions for all their users from one address: a reload is not a login attempt
+    refreshed = limited.post("/api/v1/auth/sessions/refresh", json={"sessionToken": token})
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.headers["x-ratelimit-limit"] == "4"
+    revoked = limited.post("/api/v1/auth/sessions/revoke", json={"sessionToken": token})
+    assert revoked.status_code == 204
+
+
 def test_auth_limit_does_not_consume_the_general_limit(limited, tenant):
     for _ in range(3):
         limited.post("/api/v1/auth/login", json={"email": tenant.user.email, "password": PASSWORD})
