@@ -3,7 +3,7 @@
 1. Read the latest snapshot of `analytics.ml_lead_features` for open prospects (+ team, title).
 2. Score with the champion and blend with each team's rule set (`serving.scoring.blend`, vectorised).
 3. COPY the scores into a session temp table, then, in one transaction under a per-organization lock:
-   threshold crossings (previous score below the team's threshold, new at/above) → a notification for
+   threshold crossings (previous score below the team's threshold or none yet, new at/above) → a notification for
    the owner and a `note_added` activity; new predictions → `ai_predictions`; `priority_score`,
    `qualification_score` and `ai_insights` → `app.prospects` in keyset batches, changed rows only;
    today's row of `lead_score_history` (upserted, so one row per prospect per day).
@@ -129,7 +129,9 @@ def write_scores(session: Session, *, organization_id: str, scored: pd.DataFrame
         inner join app.prospects as p on p.id = t.prospect_id
         inner join app.scoring_rule_sets as r on r.organization_id = p.organization_id and r.team_id = t.team_id
         where p.organization_id = :org and r.score_threshold is not null
-          and p.priority_score < r.score_threshold and t.score >= r.score_threshold"""), params)
+          -- A prospect never scored (NULL) was not above the threshold: its first score can cross it.
+          and (p.priority_score is null or p.priority_score < r.score_threshold)
+          and t.score >= r.score_threshold"""), params)
     result.thresholds_crossed = crossed.rowcount
     if result.thresholds_crossed:
         session.execute(text("""
@@ -137,7 +139,8 @@ def write_scores(session: Session, *, organization_id: str, scored: pd.DataFrame
                                         metadata, occurred_at, created_at)
             select gen_random_uuid(), cast(:org as uuid), c.team_id, c.prospect_id, 'note_added',
                    'Lead score crossed ' || c.threshold,
-                   'Lead score rose from ' || c.previous || ' to ' || c.score || ' (threshold ' || c.threshold || ').',
+                   coalesce('Lead score rose from ' || c.previous, 'First lead score') || ' to ' || c.score
+                       || ' (threshold ' || c.threshold || ').',
                    jsonb_build_object('kind', cast(:kind as text), 'threshold', c.threshold,
                                       'previous_score', c.previous,
                                       'score', c.score, 'tier', c.tier, 'model_version', c.model_version),
@@ -147,7 +150,8 @@ def write_scores(session: Session, *, organization_id: str, scored: pd.DataFrame
             insert into app.notifications (id, organization_id, user_id, type, title, body, data, priority)
             select gen_random_uuid(), cast(:org as uuid), c.owner_id, cast(:type as text),
                    c.display_name || ' reached a lead score of ' || c.score,
-                   'Crossed your team''s threshold of ' || c.threshold || ' (was ' || c.previous || ').'
+                   'Crossed your team''s threshold of ' || c.threshold
+                       || coalesce(' (was ' || c.previous || ').', ' (first score).')
                        || coalesce(' Top factor: ' || (c.top_factors -> 0 ->> 'text') || '.', ''),
                    jsonb_build_object('prospectId', c.prospect_id, 'score', c.score, 'previousScore', c.previous,
                                       'threshold', c.threshold, 'tier', c.tier, 'modelVersion', c.model_version,

@@ -26,7 +26,7 @@ MART_COLUMNS = {
 
 def planted_feature_mart(*, database: str, organization_id: uuid.UUID, team_id: uuid.UUID, owner_id: uuid.UUID,
                          n_prospects: int, n_snapshots: int = 8, seed: int = 3, spacing_days: int = 30,
-                         initial_priority: int | None = 5) -> pd.DataFrame:
+                         initial_priority: int | None = None) -> pd.DataFrame:
     """Create prospects for the organization and their weekly-style feature rows (the last snapshot is today
     and unlabelled, like the mart's); returns the frame that was loaded."""
     start = date.today() - timedelta(days=spacing_days * (n_snapshots - 1))

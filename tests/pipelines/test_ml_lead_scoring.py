@@ -48,6 +48,9 @@ def ml_run(pg, tmp_path_factory):
                      " score_threshold) values (gen_random_uuid(), %s, %s, %s, 'blend', 0.7, %s, %s)",
                      (tenant.organization_id, tenant.team_id, RULES["name"], psycopg.types.json.Jsonb(RULES),
                       THRESHOLD))
+        # Half the prospects were scored before (below the threshold), half never (NULL, as every new one).
+        conn.execute("update app.prospects set priority_score = 5 where id in (select id from app.prospects"
+                     " where organization_id = %s order by id limit %s)", (tenant.organization_id, 450))
     res = resources(database_url=database, landing_url=str(state / "landing"), revorc_home=str(state))
     with threadpool_limits(limits=1, user_api="openmp"):
         first = dg.materialize([*ML_ASSETS, *ml_checks], resources=res, instance=dg.DagsterInstance.ephemeral(),
@@ -128,6 +131,16 @@ def test_threshold_crossing_notifies_once(ml_run):
                            " and type = 'note_added' and metadata ->> 'kind' = 'score_threshold_crossed'",
                        tenant.organization_id)
     assert activities == [(crossed, crossed)]
+    # A first score at or above the threshold is a crossing too, and its texts say so rather than vanish.
+    kinds = _rows(db, "select n.data ->> 'previousScore' is null, count(*), count(n.body), count(a.description)"
+                      " from app.notifications as n inner join app.activities as a"
+                      " on a.prospect_id = (n.data ->> 'prospectId')::uuid and a.metadata ->> 'kind' = %s"
+                      " where n.organization_id = %s group by 1 order by 1",
+                  "score_threshold_crossed", tenant.organization_id)
+    assert [k[0] for k in kinds] == [False, True] and all(k[1] == k[2] == k[3] > 0 for k in kinds)
+    first = _rows(db, "select body from app.notifications where organization_id = %s"
+                      " and data ->> 'previousScore' is null limit 1", tenant.organization_id)[0][0]
+    assert "(first score)" in first
     assert _events(ml_run["first"])["ml/prospect_lead_scores"]["thresholds_crossed"] == crossed
 
 
