@@ -1,7 +1,10 @@
-"""Deal health: a rule-based risk score until the pipelines compute one (pure functions, no I/O).
+"""Deal health: THE deal-risk rule (pure functions, no I/O), computed live by the API.
 
-Each rule that fires adds its impact to the risk (capped at 100); `score = 100 - risk`. When a
-pipeline has stored `deals.risk_score`, that value wins and the reasons come from `ai_analysis`.
+Each rule that fires adds its impact to the risk (capped at 100); `score = 100 - risk`. Days are UTC
+calendar days, so a deal's risk is the same all day. The nightly mart `fct_deal_health` computes the same
+rule (`dbt_project/macros/deal_risk.sql` mirrors the constants below; `tests/pipelines/
+test_deal_risk_parity.py` proves they agree), so its write-back never changes what the API shows. Only a
+model's assessment (`ai_analysis.health`) replaces the rule.
 """
 
 from __future__ import annotations
@@ -76,19 +79,22 @@ class DealHealth:
         return "healthy"
 
 
-def _days_between(earlier: datetime, later: datetime) -> int:
-    return max(0, (later - earlier).days)
+def _days_since(moment: datetime, today: date) -> int:
+    # Calendar days, not 24-hour periods: the nightly mart only knows its as-of date, and a deal's risk
+    # should not tick over at the hour it was created.
+    return max(0, (today - moment.astimezone(UTC).date()).days)
 
 
 def assess(snapshot: DealSnapshot, *, now: datetime | None = None) -> DealHealth:
     now = now or datetime.now(UTC)
+    today = now.astimezone(UTC).date()
     stage = DealStage(snapshot.stage)
     in_stage_since = snapshot.stage_changed_at or snapshot.created_at
-    days_in_stage = _days_between(in_stage_since, now)
+    days_in_stage = _days_since(in_stage_since, today)
     threshold = STAGE_THRESHOLD_DAYS.get(stage)
     # No activity ever: measure from creation, so a brand-new deal is not flagged on day one.
     quiet_since = snapshot.last_activity_at or snapshot.created_at
-    days_quiet = _days_between(quiet_since, now)
+    days_quiet = _days_since(quiet_since, today)
     facts = {
         "daysInStage": days_in_stage,
         "stageThresholdDays": threshold,
@@ -110,8 +116,8 @@ def assess(snapshot: DealSnapshot, *, now: datetime | None = None) -> DealHealth
         message = (f"no activity in {days_quiet} days" if snapshot.last_activity_at
                    else f"no activity since the deal was created {days_quiet} days ago")
         reasons.append(RiskReason("no_recent_activity", message, IMPACT["no_recent_activity"]))
-    if snapshot.close_date is not None and snapshot.close_date < now.date():
-        overdue = (now.date() - snapshot.close_date).days
+    if snapshot.close_date is not None and snapshot.close_date < today:
+        overdue = (today - snapshot.close_date).days
         reasons.append(RiskReason("close_date_passed",
                                   f"close date {snapshot.close_date.isoformat()} passed {overdue} days ago",
                                   IMPACT["close_date_passed"]))
@@ -126,9 +132,16 @@ def assess(snapshot: DealSnapshot, *, now: datetime | None = None) -> DealHealth
 
 
 def from_pipeline(risk_score: int | None, ai_analysis: dict[str, Any] | None) -> DealHealth | None:
-    """The pipeline's stored assessment, or None when no pipeline has scored the deal yet."""
+    """A model's stored assessment, or None when the rule applies (the API then computes it live).
+
+    `deals.risk_score` with `ai_analysis.risk` is the nightly write-back of this module's own rule: it is
+    for sorting and dashboards, and a day old by evening, so the live rule (same numbers, with messages
+    and facts) is shown instead.
+    """
     analysis = ai_analysis or {}
     health = analysis.get("health") if isinstance(analysis.get("health"), dict) else analysis
+    if "risk" in analysis and "health" not in analysis:
+        return None
     stored = risk_score if risk_score is not None else health.get("riskScore")
     if not isinstance(stored, int | float) or isinstance(stored, bool):
         return None

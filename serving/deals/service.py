@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -221,12 +221,14 @@ def health(*, db_session: Session, deal: Deal, now: datetime | None = None) -> d
         return stored
     now = now or datetime.now(UTC)
     contact_ids = select(DealContact.prospect_id).where(DealContact.deal_id == deal.id)
-    # Stage changes are bookkeeping, not engagement; activity with the deal's contacts counts too.
+    # Stage changes are bookkeeping, not engagement; activity with the deal's contacts counts too. The rule
+    # counts calendar days, so anything dated today counts (as in the nightly mart's as-of day).
+    end_of_today = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time.min, tzinfo=UTC)
     last_activity_at = db_session.scalar(
         select(func.max(Activity.occurred_at)).where(
             or_(Activity.deal_id == deal.id, Activity.prospect_id.in_(contact_ids)),
             Activity.type != ActivityType.status_change,
-            Activity.occurred_at <= now,
+            Activity.occurred_at < end_of_today,
         )
     )
     contact_count = db_session.scalar(select(func.count()).select_from(contact_ids.subquery())) or 0

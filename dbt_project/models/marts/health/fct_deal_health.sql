@@ -1,8 +1,10 @@
-{#- Deal risk 0–100 with reasons, for open deals. Rules (points, capped at 100):
-    stalled_in_stage 25 (days in the current stage above the stage's median, default 21 days when no deal has
-    left that stage yet), no_recent_activity 25 (no activity in `stale_activity_days`), close_date_passed 20
-    (close date before today) or close_date_pushed 20 (moved later), single_threaded 15 (≤ 1 contact),
-    amount_changed 15 (in the last `amount_change_window_days`). -#}
+{#- Deal risk 0–100 with reasons, for open deals: the API's rule (serving/deals/health.py, mirrored in
+    macros/deal_risk.sql), so a deal's risk is the same before and after the pipeline runs. Each rule that fires
+    adds its points (capped at 100): stalled_in_stage (more days in the stage than the stage allows),
+    no_recent_activity (no engagement for more than the inactivity days, counted from creation when none),
+    close_date_passed, single_threaded (fewer contacts than the minimum), no_next_step. -#}
+{%- set rule = deal_risk_rule() %}
+{%- set points = rule['points'] %}
 with inputs as (
     select * from {{ ref('int_deals__risk_inputs') }}
 ),
@@ -10,11 +12,12 @@ with inputs as (
 flagged as (
     select
         *,
-        days_in_stage > coalesce(median_days_in_stage, 21) as is_stalled,
-        last_activity_at is null
-            or last_activity_at < {{ as_of_date() }} - {{ var('stale_activity_days') }} as is_inactive,
-        close_date < {{ as_of_date() }} as is_past_close,
-        contact_count <= 1 as is_single_threaded
+        {{ deal_stage_threshold_days('stage') }} as stage_threshold_days,
+        coalesce(days_in_stage > {{ deal_stage_threshold_days('stage') }}, false) as is_stalled,
+        days_since_last_activity > {{ rule['inactivity_days'] }} as is_inactive,
+        coalesce(close_date < {{ as_of_date() }}, false) as is_past_close,
+        contact_count < {{ rule['min_contacts'] }} as is_single_threaded,
+        coalesce(next_step, '') !~ '\S' as has_no_next_step
     from inputs
 ),
 
@@ -22,19 +25,19 @@ scored as (
     select
         *,
         least(100,
-            case when is_stalled then 25 else 0 end
-            + case when is_inactive then 25 else 0 end
-            + case when is_past_close or close_date_pushed then 20 else 0 end
-            + case when is_single_threaded then 15 else 0 end
-            + case when amount_changed_recently then 15 else 0 end
+            case when is_stalled then {{ points['stalled_in_stage'] }} else 0 end
+            + case when is_inactive then {{ points['no_recent_activity'] }} else 0 end
+            + case when is_past_close then {{ points['close_date_passed'] }} else 0 end
+            + case when is_single_threaded then {{ points['single_threaded'] }} else 0 end
+            + case when has_no_next_step then {{ points['no_next_step'] }} else 0 end
         ) as risk_score,
+        -- The API's order, so the stored reasons read the same as the live ones.
         array_remove(array[
             case when is_stalled then 'stalled_in_stage' end,
             case when is_inactive then 'no_recent_activity' end,
-            case when is_past_close then 'close_date_passed'
-                 when close_date_pushed then 'close_date_pushed' end,
+            case when is_past_close then 'close_date_passed' end,
             case when is_single_threaded then 'single_threaded' end,
-            case when amount_changed_recently then 'amount_changed' end
+            case when has_no_next_step then 'no_next_step' end
         ], null) as risk_reasons
     from flagged
 ),
@@ -49,12 +52,18 @@ final as (
         stage,
         amount,
         close_date,
-        round(days_in_stage::numeric, 1) as days_in_stage,
+        days_in_stage::numeric as days_in_stage,
+        stage_threshold_days::integer as stage_threshold_days,
         round(median_days_in_stage::numeric, 1) as median_days_in_stage,
         last_activity_at,
+        days_since_last_activity::integer as days_since_last_activity,
         contact_count::integer as contact_count,
         risk_score::integer as risk_score,
-        case when risk_score >= 60 then 'high' when risk_score >= 30 then 'medium' else 'low' end as risk_level,
+        case
+            when risk_score >= {{ rule['critical_from'] }} then 'high'
+            when risk_score >= {{ rule['at_risk_from'] }} then 'medium'
+            else 'low'
+        end as risk_level,
         risk_reasons::text[] as risk_reasons,
         array_to_string(risk_reasons, ', ') as risk_reason_list,
         {{ as_of_date() }} as as_of_date

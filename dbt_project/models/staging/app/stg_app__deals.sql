@@ -16,6 +16,7 @@ final as (
         forecast_category,
         forecast_category_manual,
         close_date,
+        metadata ->> 'nextStep' as next_step,
         risk_score as current_risk_score,
         stage_changed_at,
         closed_at,
