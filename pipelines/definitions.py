@@ -16,7 +16,12 @@ from pipelines.defs.ml.assets import lead_scoring_model, lead_scoring_training_s
 from pipelines.defs.ml.checks import ml_checks
 from pipelines.defs.ml.resources import RevorcHomeResource
 from pipelines.defs.ml.schedules import lead_scoring_training_job, lead_scoring_training_schedule
-from pipelines.defs.reverse_etl.assets import account_intent_scores, deal_risk_scores, prospect_intent_scores
+from pipelines.defs.reverse_etl.assets import (
+    account_health_scores,
+    account_intent_scores,
+    deal_risk_scores,
+    prospect_intent_scores,
+)
 from pipelines.resources import (
     DuckDBResource,
     LandingZoneResource,
@@ -49,7 +54,7 @@ def resources(*, database_url: str | None = None, landing_url: str | None = None
 
 ML_ASSETS = [lead_scoring_training_set, lead_scoring_model, prospect_lead_scores]
 ASSETS = [*raw_ingest_assets, maven_crm_export, revorc_dbt_models, *ML_ASSETS, prospect_intent_scores,
-          account_intent_scores, deal_risk_scores]
+          account_intent_scores, account_health_scores, deal_risk_scores]
 
 
 def build_definitions(**resource_overrides) -> dg.Definitions:

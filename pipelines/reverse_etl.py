@@ -28,6 +28,18 @@ where a.id = m.account_id
   and (a.intent_score is distinct from m.intent_score or a.intent_tier is distinct from m.intent_tier)
 """
 
+# Matching the organization too: a mart row only ever updates its own organization's account.
+ACCOUNT_HEALTH = """
+update app.accounts as a
+set health_score = m.health_score, updated_at = now()
+from (
+    select account_id, organization_id, health_score from analytics.dim_account_health
+    where account_id > %(after)s order by account_id limit %(limit)s
+) as m
+where a.id = m.account_id and a.organization_id = m.organization_id
+  and a.health_score is distinct from m.health_score
+"""
+
 DEAL_RISK = """
 update app.deals as d
 set risk_score = m.risk_score,
@@ -47,6 +59,7 @@ where d.id = m.deal_id
 
 KEYS = {PROSPECT_INTENT: ("analytics.fct_prospect_intent", "prospect_id"),
         ACCOUNT_INTENT: ("analytics.fct_account_intent", "account_id"),
+        ACCOUNT_HEALTH: ("analytics.dim_account_health", "account_id"),
         DEAL_RISK: ("analytics.fct_deal_health", "deal_id")}
 
 

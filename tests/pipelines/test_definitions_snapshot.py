@@ -9,7 +9,7 @@ EXPECTED_NON_DBT = {
     "raw/intent_signals": "ingest", "app/teams": "ingest", "app/users": "ingest", "app/accounts": "ingest",
     "app/deals": "ingest", "app/activities": "ingest",
     "reverse_etl/prospect_intent_scores": "reverse_etl", "reverse_etl/account_intent_scores": "reverse_etl",
-    "reverse_etl/deal_risk_scores": "reverse_etl",
+    "reverse_etl/deal_risk_scores": "reverse_etl", "reverse_etl/account_health_scores": "reverse_etl",
     "ml/lead_scoring_training_set": "ml", "ml/lead_scoring_model": "ml", "ml/prospect_lead_scores": "ml",
 }
 MARTS = {"fct_prospect_intent", "fct_account_intent", "intent_score_history", "fct_email_events",

@@ -11,12 +11,19 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from pipelines.definitions import ASSETS, resources
 from pipelines.defs.ingest.checks import ingest_checks
-from pipelines.defs.reverse_etl.assets import account_intent_scores, deal_risk_scores, prospect_intent_scores
+from pipelines.defs.reverse_etl.assets import (
+    account_health_scores,
+    account_intent_scores,
+    deal_risk_scores,
+    prospect_intent_scores,
+)
 from pipelines.ingest.ledger import psycopg_conninfo
 from revorc.demo import DEMO_SLUG
+from serving.main import create_app
 from tests.conftest import make_settings
 from tests.factories import make_tenant
 from tests.pipelines import landing_files as lf
@@ -80,9 +87,12 @@ def graph(pg, tmp_path_factory):
     res = resources(database_url=database, landing_url=str(landing))
     result = dg.materialize([*ASSETS, *ingest_checks], resources=res, run_config=run_config,
                             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-    again = dg.materialize([prospect_intent_scores, account_intent_scores, deal_risk_scores], resources=res,
-                           instance=dg.DagsterInstance.ephemeral())
+    again = dg.materialize([prospect_intent_scores, account_intent_scores, account_health_scores, deal_risk_scores],
+                           resources=res, instance=dg.DagsterInstance.ephemeral())
+    with TestClient(create_app(settings)) as client:
+        api_account = client.get(f"/api/v1/accounts/{account}", headers=tenant.admin.headers)
     yield {"result": result, "again": again, "database": database, "org": org, "p1": p1, "p2": p2,
+           "api_account": api_account,
            "account": account, "deals": deals, "owner": owner, "team": team, "demo": demo.organization_id,
            "as_of": as_of}
     pg.drop(database.rsplit("/", 1)[-1].split("?")[0])
@@ -154,11 +164,30 @@ def test_reverse_etl_writes_changed_rows_only(graph):
     assert account == (42, "warm")
     risk, reasons = _one(db, "select risk_score, ai_analysis -> 'risk' -> 'reasons' from app.deals where id = %s",
                          graph["deals"]["pipeline"])
-    assert (risk, reasons) == (40, ["no_recent_activity", "single_threaded"])
+    # created today, no contacts, no next step: the API's rule (serving/deals/health.py)
+    assert (risk, reasons) == (25, ["single_threaded", "no_next_step"])
     again = graph["again"]
     changed = {e.asset_key.path[-1]: e.materialization.metadata["rows_changed"].value
                for e in again.get_asset_materialization_events()}
-    assert changed == {"prospect_intent_scores": 0, "account_intent_scores": 0, "deal_risk_scores": 0}
+    assert changed == {"prospect_intent_scores": 0, "account_intent_scores": 0, "account_health_scores": 0,
+                       "deal_risk_scores": 0}
+
+
+def test_account_health_written_back_and_served(graph):
+    db = graph["database"]
+    mart = _one(db, "select health_score, avg_deal_risk, intent_score, engagement_score"
+                    " from analytics.dim_account_health where account_id = %s", graph["account"])
+    # No deals on the account (risk counts as 0), intent 42, a web session today (engagement 100).
+    assert mart == (83, None, 42, 100)
+    assert _one(db, "select health_score from app.accounts where id = %s", graph["account"]) == (83,)
+    # every organization's accounts, each from its own mart row (the demo's CRM accounts included)
+    mismatched = _one(db, "select count(*) from app.accounts as a inner join analytics.dim_account_health as h"
+                          " on h.account_id = a.id and h.organization_id = a.organization_id"
+                          " where a.health_score is distinct from h.health_score")
+    assert mismatched == (0,)
+    response = graph["api_account"]
+    assert response.status_code == 200, response.text
+    assert response.json()["healthScore"] == 83
 
 
 def test_maven_crm_imported_into_demo_organization(graph):

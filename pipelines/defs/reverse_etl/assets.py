@@ -1,11 +1,12 @@
-"""Reverse-ETL: intent scores/tiers to app.prospects and app.accounts, deal risk to app.deals."""
+"""Reverse-ETL: intent scores/tiers to app.prospects and app.accounts, account health to app.accounts, deal risk
+to app.deals."""
 
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from pipelines.defs.dbt.assets import revorc_dbt_models
 from pipelines.resources import PostgresResource
-from pipelines.reverse_etl import ACCOUNT_INTENT, DEAL_RISK, PROSPECT_INTENT, write_back
+from pipelines.reverse_etl import ACCOUNT_HEALTH, ACCOUNT_INTENT, DEAL_RISK, PROSPECT_INTENT, write_back
 
 GROUP = "reverse_etl"
 
@@ -28,6 +29,14 @@ def prospect_intent_scores(postgres: PostgresResource) -> dg.MaterializeResult:
 def account_intent_scores(postgres: PostgresResource) -> dg.MaterializeResult:
     with postgres.connect() as conn:
         return _result(write_back(conn, ACCOUNT_INTENT))
+
+
+@dg.asset(key=["reverse_etl", "account_health_scores"], group_name=GROUP, kinds={"postgres"},
+          deps=[get_asset_key_for_model([revorc_dbt_models], "dim_account_health")],
+          description="app.accounts.health_score from dim_account_health (changed rows only).")
+def account_health_scores(postgres: PostgresResource) -> dg.MaterializeResult:
+    with postgres.connect() as conn:
+        return _result(write_back(conn, ACCOUNT_HEALTH))
 
 
 @dg.asset(key=["reverse_etl", "deal_risk_scores"], group_name=GROUP, kinds={"postgres"},
