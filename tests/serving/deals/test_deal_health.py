@@ -118,3 +118,22 @@ def test_pipeline_value_is_used_when_present():
     assert stored.model_version == "deal-risk-3"
     nested = from_pipeline(None, {"health": {"riskScore": 130.4, "riskFactors": [{"factor": "no budget"}]}})
     assert nested.risk_score == 100 and nested.reasons[0].code == "no budget"
+
+
+def test_days_are_utc_calendar_days():
+    # Entered the stage at 23:30 fifteen days ago: fewer than 15 full days, but 15 calendar days, as the
+    # nightly mart counts them for today's date; the time of day of "now" does not matter.
+    late = datetime(2025, 5, 31, 23, 30, tzinfo=UTC)
+    for now in (datetime(2025, 6, 15, 0, 5, tzinfo=UTC), datetime(2025, 6, 15, 23, 55, tzinfo=UTC)):
+        health = assess(snapshot(stage="negotiation", created_at=late, stage_changed_at=late,
+                                 last_activity_at=late), now=now)
+        assert health.facts["daysInStage"] == 15 and health.facts["daysSinceLastActivity"] == 15
+        assert codes(health) == ["stalled_in_stage", "no_recent_activity"]
+
+
+def test_the_rules_own_write_back_does_not_replace_the_live_rule():
+    # reverse-ETL stores this module's rule as computed last night; the API recomputes it live instead
+    written = {"risk": {"score": 25, "level": "low", "reasons": ["no_next_step"], "as_of": "2025-06-14"}}
+    assert from_pipeline(25, written) is None
+    model = {**written, "health": {"riskScore": 70, "modelVersion": "deal-risk-1"}}
+    assert from_pipeline(70, model).source == "pipeline"
