@@ -36,13 +36,21 @@ stage_medians as (
 ),
 
 last_activity as (
-    select deal_id, max(occurred_at) as last_activity_at
+    select
+        deal_id,
+        max(occurred_at) as last_activity_at
     from (
-        select deal_id, occurred_at from activities where deal_id is not null
+        select
+            deal_id,
+            occurred_at
+        from activities
+        where deal_id is not null
         union all
-        select dc.deal_id, a.occurred_at
+        select
+            dc.deal_id,
+            a.occurred_at
         from activities as a
-        inner join deal_contacts as dc on dc.prospect_id = a.prospect_id
+        inner join deal_contacts as dc on a.prospect_id = dc.prospect_id
     ) as touches
     group by deal_id
 ),
