@@ -110,7 +110,7 @@ def delete_deal(deal_id: uuid.UUID, db: DbSession, principal: Writer) -> None:
 
 
 @router.get("/{deal_id}/health", response_model=DealHealthOut,
-            summary="Risk and health: the pipeline's score when computed, else rule-based")
+            summary="Risk and health: a model's score when one exists, else the deal-risk rule computed live")
 def deal_health(deal_id: uuid.UUID, db: DbSession, principal: Reader):
     result = service.health(db_session=db, deal=_get_or_404(db, deal_id))
     return DealHealthOut(
