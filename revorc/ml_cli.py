@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -23,7 +24,8 @@ def byoh_registry_dir(home: Path, csv: Path) -> Path:
 
 
 def evaluate(csv: Path, *, target: str, exclude: list[str], id_column: str | None, max_rows: int | None,
-             folds: int, seed: int, home: Path, out: Console | None = None, families: list[str] | None = None):
+             folds: int, seed: int, home: Path, out: Console | None = None, families: list[str] | None = None,
+             delimiter: str | None = None, encoding: str | None = None):
     """Cross-validate both families on the CSV, save the best to the BYOH registry and print the report."""
     from threadpoolctl import threadpool_limits
 
@@ -32,7 +34,7 @@ def evaluate(csv: Path, *, target: str, exclude: list[str], id_column: str | Non
     registry_dir = byoh_registry_dir(home, csv)
     with threadpool_limits(limits=1, user_api="openmp"):
         report = run_evaluate(csv, target=target, exclude=exclude, id_column=id_column, registry_dir=registry_dir,
-                              max_rows=max_rows, seed=seed, cv_folds=folds,
+                              max_rows=max_rows, seed=seed, cv_folds=folds, delimiter=delimiter, encoding=encoding,
                               **({"families": families} if families else {}))
     out = out or console
     out.print(render_report(report))
@@ -69,6 +71,10 @@ def register(app: typer.Typer) -> None:
         folds: Annotated[int, typer.Option(help="cross-validation folds")] = 5,
         seed: Annotated[int, typer.Option()] = 0,
         families: Annotated[str, typer.Option(help="comma-separated candidate families (default: all)")] = "",
+        delimiter: Annotated[str | None, typer.Option(
+            help="field delimiter, e.g. ';' or tab (default: detected among , ; tab |)")] = None,
+        encoding: Annotated[str | None, typer.Option(
+            help="text encoding, e.g. cp1252 (default: BOM, else UTF-8, else Windows-1252)")] = None,
     ) -> None:
         """Cross-validate logistic regression and gradient boosting on a leads CSV; save the best model.
 
@@ -79,9 +85,11 @@ def register(app: typer.Typer) -> None:
         try:
             report = evaluate(csv, target=target, exclude=columns, id_column=id_column, max_rows=max_rows,
                               folds=folds, seed=seed, home=get_settings().home,
-                              families=[f.strip() for f in families.split(",") if f.strip()])
+                              families=[f.strip() for f in families.split(",") if f.strip()],
+                              delimiter=delimiter, encoding=encoding)
         except (ValueError, KeyError) as exc:
-            console.print(f"[red]{exc}[/red]")
+            # escaped: column names and file text may hold [brackets] that rich would take for markup
+            console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
             raise typer.Exit(1) from None
         if report.best is None:  # the report already printed why each candidate was refused
             raise typer.Exit(1)

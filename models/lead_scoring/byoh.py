@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import TargetEncoder
 
+from models.csv_files import missing_column_message, read_frame
 from models.lead_scoring.evaluate import ModelCard, classification_metrics
 from models.lead_scoring.features import Feature, FeatureSpec, matching_columns, prepare_frame
 from models.lead_scoring.registry import ModelRegistry
@@ -85,9 +86,11 @@ class EvaluationReport:
 
 
 def read_history(path: str | Path, *, placeholders: Iterable[str] = DEFAULT_PLACEHOLDERS,
-                 max_rows: int | None = None, seed: int = 0) -> pd.DataFrame:
-    """Read a CSV with placeholders as missing and whitespace-normalised text; optionally subsample."""
-    frame = pd.read_csv(path, low_memory=False)
+                 max_rows: int | None = None, seed: int = 0, delimiter: str | None = None,
+                 encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV with placeholders as missing and whitespace-normalised text; optionally subsample.
+    Delimiter and encoding are detected unless given (see `models.csv_files`)."""
+    frame = read_frame(Path(path).read_bytes(), delimiter=delimiter, encoding=encoding)
     if max_rows is not None and len(frame) > max_rows:
         frame = frame.sample(n=max_rows, random_state=seed).sort_index()
     lowered = {p.strip().lower() for p in placeholders}
@@ -121,7 +124,8 @@ def evaluate_csv(path: str | Path, *, target: str, exclude: Sequence[str] = (), 
                  max_rows: int | None = None, seed: int = 0, cv_folds: int = 5,
                  placeholders: Iterable[str] = DEFAULT_PLACEHOLDERS, detect_leakage: bool = True,
                  known_leakage: Sequence[str] = DEFAULT_LEAKAGE_COLUMNS, keep: Sequence[str] = (),
-                 families: Sequence[Family] = FAMILIES) -> EvaluationReport:
+                 families: Sequence[Family] = FAMILIES, delimiter: str | None = None,
+                 encoding: str | None = None) -> EvaluationReport:
     """Cross-validate every candidate family on a historical leads CSV and refit the best on all rows.
 
     A candidate whose cross-validated ROC-AUC is below 0.5, or whose calibration changed its ranking in
@@ -130,9 +134,11 @@ def evaluate_csv(path: str | Path, *, target: str, exclude: Sequence[str] = (), 
     `detect_leakage=False` turns them off (to measure how much the leaking columns inflate the figures).
     """
     started = time.perf_counter()
-    frame = read_history(path, placeholders=placeholders, max_rows=max_rows, seed=seed)
+    frame = read_history(path, placeholders=placeholders, max_rows=max_rows, seed=seed, delimiter=delimiter,
+                         encoding=encoding)
     if target not in frame.columns:
-        raise ValueError(f"target column {target!r} is not in {Path(path).name}")
+        raise ValueError(missing_column_message(f"target column {target!r}", found=frame.columns,
+                                                source=Path(path).name, read_as=frame.attrs.get("csv")))
     labelled = frame[target].notna()
     frame = frame[labelled].reset_index(drop=True)
     frame[target] = _binary_target(frame[target])
@@ -170,7 +176,8 @@ def evaluate_csv(path: str | Path, *, target: str, exclude: Sequence[str] = (), 
 
 def run_evaluate(csv: str | Path, *, target: str, exclude: Sequence[str] = (), id_column: str | None = None,
                  registry_dir: str | Path, max_rows: int | None = None, seed: int = 0,
-                 cv_folds: int = 5, families: Sequence[Family] = FAMILIES) -> EvaluationReport:
+                 cv_folds: int = 5, families: Sequence[Family] = FAMILIES, delimiter: str | None = None,
+                 encoding: str | None = None) -> EvaluationReport:
     """`revorc leads evaluate`: evaluate the CSV and register the best model (champion only if none yet).
 
     Nothing is saved when every candidate was refused (`report.best` is None).
@@ -179,7 +186,7 @@ def run_evaluate(csv: str | Path, *, target: str, exclude: Sequence[str] = (), i
     if unknown or not families:
         raise ValueError(f"unknown model families {unknown}; choose from {', '.join(FAMILIES)}")
     report = evaluate_csv(csv, target=target, exclude=exclude, id_column=id_column, max_rows=max_rows,
-                          seed=seed, cv_folds=cv_folds, families=families)
+                          seed=seed, cv_folds=cv_folds, families=families, delimiter=delimiter, encoding=encoding)
     if report.model is None:
         return report
     decision = ModelRegistry(registry_dir).register(report.model)

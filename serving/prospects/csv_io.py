@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from models.csv_files import CsvFileError, columns_found, read_text
 from serving.core.errors import ValidationFailed
 from serving.prospects.schemas import ProspectCreate
 
@@ -50,10 +51,12 @@ def _normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def _header_mapping(header: list[str]) -> list[tuple[str, str | None]]:
-    """(target, custom-field key) per column; rejects the whole file when the header is unusable."""
+def _header_mapping(header: list[str], *, read_as: str) -> list[tuple[str, str | None]]:
+    """(target, custom-field key) per column; rejects the whole file when the header is unusable.
+    Errors list the columns found: a wrong delimiter or encoding shows in them at a glance."""
     if not header or all(not h.strip() for h in header):
-        raise ValidationFailed("the file has no header row", code="INVALID_CSV_HEADER")
+        raise ValidationFailed("the file has no header row", code="INVALID_CSV_HEADER",
+                               details={"columnsFound": header})
     mapping: list[tuple[str, str | None]] = []
     seen: dict[str, str] = {}
     unknown = []
@@ -77,14 +80,17 @@ def _header_mapping(header: list[str]) -> list[tuple[str, str | None]]:
         mapping.append((target, custom))
     if unknown:
         raise ValidationFailed(
-            "unknown columns in header: " + ", ".join(repr(u) for u in unknown),
+            "unknown columns in header: " + ", ".join(repr(u) for u in unknown)
+            + f" (read with {read_as})",
             code="INVALID_CSV_HEADER",
-            details={"unknownColumns": unknown, "accepted": sorted(set(IMPORT_COLUMNS.values())),
+            details={"unknownColumns": unknown, "columnsFound": header,
+                     "accepted": sorted(set(IMPORT_COLUMNS.values())),
                      "customFields": "prefix a column with 'custom.' to store it in customFields"},
         )
     if "email" not in seen:
-        raise ValidationFailed("the header has no email column", code="INVALID_CSV_HEADER",
-                               details={"required": ["email"], "header": header})
+        raise ValidationFailed(
+            f"the header has no email column; {columns_found(header, read_as=read_as)}",
+            code="INVALID_CSV_HEADER", details={"required": ["email"], "columnsFound": header})
     return mapping
 
 
@@ -104,16 +110,16 @@ def _unescape(value: str) -> str:
     return value
 
 
-def parse_import(data: bytes) -> ParsedImport:
+def parse_import(data: bytes, *, delimiter: str | None = None, encoding: str | None = None) -> ParsedImport:
+    """Rows and row errors of an import file; delimiter and encoding are detected unless given."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed("the file is not UTF-8 text", code="INVALID_CSV",
-                               details={"byteOffset": exc.start}) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        source = read_text(data, delimiter=delimiter, encoding=encoding)
+    except CsvFileError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, details=exc.details) from None
+    reader = source.rows()
     try:
         header = next(reader, [])
-        mapping = _header_mapping(header)
+        mapping = _header_mapping(header, read_as=source.describe())
         result = ParsedImport()
         first_seen: dict[str, int] = {}
         end_of_previous = reader.line_num
@@ -129,7 +135,7 @@ def parse_import(data: bytes) -> ParsedImport:
                 continue
             _parse_row(line, mapping, values, result, first_seen)
     except csv.Error as exc:
-        raise ValidationFailed(f"the file is not valid CSV: {exc}", code="INVALID_CSV",
+        raise ValidationFailed(f"the file is not valid CSV ({source.describe()}): {exc}", code="INVALID_CSV",
                                details={"line": reader.line_num}) from None
     return result
 

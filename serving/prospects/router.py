@@ -77,6 +77,12 @@ def create_prospect(body: ProspectCreate, db: DbSession, principal: Writer, idem
 async def import_prospects(
     db: DbSession, principal: Writer, settings: AppSettings,
     file: Annotated[UploadFile, File(description="CSV with a header row; `email` is required")],
+    delimiter: Annotated[str | None, Query(
+        max_length=16, description="field delimiter: one character, or `tab`; default: detected among "
+        "comma, semicolon, tab and pipe")] = None,
+    encoding: Annotated[str | None, Query(
+        max_length=40, description="text encoding, e.g. `cp1252`; default: byte-order mark, else UTF-8, "
+        "else Windows-1252")] = None,
 ) -> ImportResult:
     data = await file.read(settings.import_max_bytes + 1)
     if len(data) > settings.import_max_bytes:
@@ -84,7 +90,7 @@ async def import_prospects(
                               details={"maxBytes": settings.import_max_bytes})
     if not data.strip():
         raise ValidationFailed("the file is empty", code="INVALID_CSV", details={"field": "file"})
-    parsed = csv_io.parse_import(data)
+    parsed = csv_io.parse_import(data, delimiter=delimiter, encoding=encoding)
     counts = service.import_rows(db_session=db, principal=principal, parsed=parsed)
     audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
                  action="import", entity_type="prospect",

@@ -18,9 +18,10 @@ from tests.conftest import make_settings
 URL = "/api/v1/prospects"
 
 
-def upload(client, member, content: str | bytes, name: str = "prospects.csv"):
+def upload(client, member, content: str | bytes, name: str = "prospects.csv", params=None):
     data = content.encode() if isinstance(content, str) else content
-    return client.post(f"{URL}/import", files={"file": (name, data, "text/csv")}, headers=member.headers)
+    return client.post(f"{URL}/import", files={"file": (name, data, "text/csv")}, headers=member.headers,
+                       params=params)
 
 
 def count_prospects(owner_session, tenant) -> int:
@@ -148,12 +149,88 @@ def test_unknown_column_error_lists_what_is_accepted(client, tenant):
     assert "first_name" in error["details"]["accepted"]
 
 
-def test_non_utf8_file_is_rejected(client, tenant, owner_session):
-    content = f"email,first_name\n{email('enc')},Jos\xe9\n".encode("latin-1")
-    response = upload(client, tenant.user, content)
-    assert response.status_code == 422
-    assert response.json()["error"]["code"] == "INVALID_CSV"
+def test_latin1_file_is_read_and_a_wrong_explicit_encoding_rejects_it(client, tenant, owner_session):
+    address = email("enc")
+    content = f"email,first_name\n{address},Jos\xe9\n".encode("latin-1")
+    response = upload(client, tenant.user, content, params={"encoding": "utf-8"})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_ENCODING" and "not valid utf-8" in error["message"]
     assert count_prospects(owner_session, tenant) == 0
+    assert upload(client, tenant.user, content).json()["created"] == 1
+    assert owner_session.scalar(select(Prospect.first_name).where(Prospect.email == address)) == "José"
+
+
+def _european_export(emails: list[str]) -> str:
+    """What Excel in a French or German locale writes: semicolons, every field quoted, a field holding
+    the delimiter, a quote and a line break, typographic apostrophes and euro signs."""
+    return (
+        '"Email";"First Name";"Company";"Title";"custom.budget"\r\n'
+        f'"{emails[0]}";"Renée";"L’Oréal; Paris";"Head of\r\nSales ""EMEA""";"12 500,50 €"\r\n'
+        f'"{emails[1]}";"José";"Café Müller";"CEO";"1,5"\r\n'
+        '"not-an-email";"Zoë";"x";"y";"z"\r\n'
+    )
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-8-sig", "utf-8"])
+def test_semicolon_export_with_quoted_fields_imports(client, tenant, owner_session, encoding):
+    emails = [email("eu"), email("eu")]
+    response = upload(client, tenant.user, _european_export(emails).encode(encoding))
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["created"], result["failed"]) == (2, 1)
+    assert [(e["row"], e["field"]) for e in result["errors"]] == [(5, "email")]  # the record after a 2-line one
+    renee = owner_session.scalar(select(Prospect).where(Prospect.email == emails[0]))
+    assert (renee.first_name, renee.company, renee.title) == ("Renée", "L’Oréal; Paris", 'Head of\r\nSales "EMEA"')
+    assert renee.custom_fields == {"budget": "12 500,50 €"}
+
+
+def test_tab_delimited_file_imports(client, tenant, owner_session):
+    address = email("tab")
+    content = f"email\tfirst_name\tcompany\n{address}\tAda\tEngines, Ltd; London\n"
+    assert upload(client, tenant.user, content).json()["created"] == 1
+    assert owner_session.scalar(select(Prospect.company).where(Prospect.email == address)) == "Engines, Ltd; London"
+
+
+def test_delimiter_and_encoding_overrides(client, tenant, owner_session):
+    address = email("pipe")
+    content = f"email|company\n{address}|Caf\xe9 \x80; Co, Ltd\n".encode("latin-1")
+    result = upload(client, tenant.user, content, params={"delimiter": "|", "encoding": "cp1252"}).json()
+    assert result["created"] == 1, result
+    assert owner_session.scalar(select(Prospect.company).where(Prospect.email == address)) == "Café €; Co, Ltd"
+    # overriding with the wrong delimiter: one column, named after the whole header line
+    wrong = upload(client, tenant.user, content, params={"delimiter": ";"}).json()["error"]
+    assert wrong["code"] == "INVALID_CSV_HEADER"
+
+
+@pytest.mark.parametrize(("params", "code"), [
+    ({"encoding": "klingon"}, "INVALID_ENCODING"),
+    ({"delimiter": "ab"}, "INVALID_DELIMITER"),
+    ({"delimiter": '"'}, "INVALID_DELIMITER"),
+])
+def test_bad_overrides_are_422(client, tenant, params, code):
+    response = upload(client, tenant.user, f"email\n{email('o')}\n", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_missing_email_column_lists_the_columns_found(client, tenant, owner_session):
+    response = upload(client, tenant.user, '"First Name";"Company"\r\n"Ada";"Engines; Ltd"\r\n'.encode("cp1252"))
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_CSV_HEADER"
+    assert error["details"]["columnsFound"] == ["First Name", "Company"]
+    assert "no email column; columns found: 'First Name', 'Company' (read with delimiter ';'" in error["message"]
+    unknown = upload(client, tenant.user, "email;Shoe Size\nx@example.com;9\n").json()["error"]
+    assert unknown["details"]["columnsFound"] == ["email", "Shoe Size"]
+    assert count_prospects(owner_session, tenant) == 0
+
+
+def test_import_documents_the_overrides(client):
+    operation = client.get("/openapi.json").json()["paths"][f"{URL}/import"]["post"]
+    params = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert set(params) == {"delimiter", "encoding"}
+    assert not params["delimiter"]["required"] and "tab" in params["delimiter"]["description"]
 
 
 def test_utf8_bom_and_crlf_are_accepted(client, tenant):
