@@ -70,7 +70,7 @@ def decode(data: bytes, *, encoding: str | None = None) -> tuple[str, str]:
     if encoding:
         try:
             name = codecs.lookup(encoding.strip()).name
-        except LookupError:
+        except (LookupError, ValueError):  # ValueError: a NUL in the name
             raise CsvFileError(f"unknown encoding {encoding!r}", code="INVALID_ENCODING",
                                details={"encoding": encoding}) from None
         if name == "utf-8":
@@ -106,15 +106,23 @@ def _strict(data: bytes, encoding: str) -> str:
         raise CsvFileError(
             f"the file is not valid {encoding} text (byte {exc.start}); give the right encoding, e.g. cp1252",
             code="INVALID_ENCODING", details={"encoding": encoding, "byteOffset": exc.start}) from None
+    except (UnicodeError, LookupError) as exc:
+        # codecs that are not text encodings (base64, rot13, zlib) or fail without a position (undefined)
+        raise CsvFileError(f"cannot read the file as {encoding}: {exc}", code="INVALID_ENCODING",
+                           details={"encoding": encoding}) from None
 
 
 def sniff_delimiter(text: str, *, delimiter: str | None = None) -> str:
-    """The given delimiter (a character or tab/comma/semicolon/pipe), else csv.Sniffer's pick among
+    """The given delimiter (one ASCII punctuation character, or tab/comma/semicolon/pipe), else csv.Sniffer's pick among
     comma, semicolon, tab and pipe; a file it cannot decide on (one column) is comma-separated."""
     if delimiter is not None:
         chosen = DELIMITER_NAMES.get(delimiter.lower(), delimiter)
-        if len(chosen) != 1 or chosen in "\"\r\n":
-            raise CsvFileError(f"invalid delimiter {delimiter!r}: give one character, or tab",
+        # ASCII punctuation, space or tab: pandas' C parser takes single bytes only, and a letter, digit or
+        # quote would split the text itself
+        usable = chosen == "\t" or (len(chosen) == 1 and chosen.isascii() and chosen.isprintable()
+                                     and not chosen.isalnum() and chosen != '"')
+        if not usable:
+            raise CsvFileError(f"invalid delimiter {delimiter!r}: give one punctuation character, or tab",
                                code="INVALID_DELIMITER", details={"delimiter": delimiter})
         return chosen
     sample = text[:_SNIFF_CHARS]

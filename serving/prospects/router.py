@@ -78,8 +78,8 @@ async def import_prospects(
     db: DbSession, principal: Writer, settings: AppSettings,
     file: Annotated[UploadFile, File(description="CSV with a header row; `email` is required")],
     delimiter: Annotated[str | None, Query(
-        max_length=16, description="field delimiter: one character, or `tab`; default: detected among "
-        "comma, semicolon, tab and pipe")] = None,
+        max_length=16, description="field delimiter: one punctuation character, or `tab`; "
+        "default: detected among comma, semicolon, tab and pipe")] = None,
     encoding: Annotated[str | None, Query(
         max_length=40, description="text encoding, e.g. `cp1252`; default: byte-order mark, else UTF-8, "
         "else Windows-1252")] = None,

@@ -47,6 +47,10 @@ def test_explicit_encoding_is_strict() -> None:
     assert caught.value.code == "INVALID_ENCODING" and caught.value.details["byteOffset"] > 0
     with pytest.raises(CsvFileError, match="unknown encoding"):
         read_text(b"a\n1\n", encoding="no-such-codec")
+    for codec in ("rot13", "hex", "zlib", "undefined", "punycode", "utf-8\x00"):
+        with pytest.raises(CsvFileError) as caught:
+            read_text(b"email\n\xff@example.com\n", encoding=codec)
+        assert caught.value.code == "INVALID_ENCODING", codec
     assert read_text(codecs.BOM_UTF8 + b"a;b\n1;2\n", encoding="UTF-8").text == "a;b\n1;2\n"
 
 
@@ -67,7 +71,7 @@ def test_delimiter_override_and_names() -> None:
     assert read_text(b"a|b\n1|2\n", delimiter="|").delimiter == "|"
     assert read_text(b"a b\n1 2\n", delimiter="tab").delimiter == "\t"
     assert read_text(b"a b\n1 2\n", delimiter="\\t").delimiter == "\t"
-    for bad in ("", ";;", '"', "\n"):
+    for bad in ("", ";;", '"', "\n", "a", "1", "é", "€", "\x00", "\ud800"):
         with pytest.raises(CsvFileError) as caught:
             read_text(b"a\n1\n", delimiter=bad)
         assert caught.value.code == "INVALID_DELIMITER"

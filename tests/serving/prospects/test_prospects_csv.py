@@ -205,6 +205,9 @@ def test_delimiter_and_encoding_overrides(client, tenant, owner_session):
 
 @pytest.mark.parametrize(("params", "code"), [
     ({"encoding": "klingon"}, "INVALID_ENCODING"),
+    ({"encoding": "base64"}, "INVALID_ENCODING"),      # a codec, but bytes to bytes
+    ({"encoding": "undefined"}, "INVALID_ENCODING"),   # a codec that refuses everything
+    ({"encoding": "punycode"}, "INVALID_ENCODING"),
     ({"delimiter": "ab"}, "INVALID_DELIMITER"),
     ({"delimiter": '"'}, "INVALID_DELIMITER"),
 ])
