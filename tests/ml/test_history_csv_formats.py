@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from models.lead_scoring.byoh import evaluate_csv, read_history
 from revorc import ml_cli
 from serving.core.config import get_settings
+from tests.ml.bank_history import make_bank_history
 
 
 def _history(rows: int = 300) -> pd.DataFrame:
@@ -110,3 +111,17 @@ def test_evaluate_csv_error_names_the_columns_found(tmp_path: Path) -> None:
     path.write_text("email\na@example.com\n")
     with pytest.raises(ValueError, match=r"target column 'y' is not in one.csv; columns found: 'email'"):
         evaluate_csv(path, target="y")
+
+
+def test_the_issue_file_exported_the_european_way_evaluates_the_same(tmp_path: Path) -> None:
+    # issue 10: the telemarketing history saved by a European spreadsheet ("target column 'y' is not in …")
+    history = make_bank_history(2_000, seed=0)
+    comma = _write(history, tmp_path / "comma.csv", sep=",", encoding="utf-8")
+    european = _write(history, tmp_path / "european.csv", sep=";", encoding="utf-8-sig", decimal=",")
+    pd.testing.assert_frame_equal(read_history(european), read_history(comma))
+    reports = [evaluate_csv(path, target="y", exclude=["duration"], cv_folds=3, families=["logistic_regression"])
+               for path in (comma, european)]
+    assert reports[0].rows == reports[1].rows == 2_000
+    assert reports[0].features == reports[1].features
+    assert reports[0].candidates["logistic_regression"]["roc_auc"] == \
+        reports[1].candidates["logistic_regression"]["roc_auc"]
