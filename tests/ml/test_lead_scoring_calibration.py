@@ -136,7 +136,9 @@ def test_registry_refuses_a_refused_or_below_chance_model(tmp_path: Path, traine
     assert registry.versions() == [] and not any(tmp_path.iterdir())
     # a model that ranks a holdout backwards is never promoted, not even as the first model
     flipped = trained.validation.assign(converted=1 - trained.validation["converted"])
-    decision = registry.register(trained.best, holdout=flipped)
+    # a copy: register() writes the version into the card, and `trained` is shared by the session
+    model = LeadScoringModel(estimator=trained.best.estimator, card=copy.deepcopy(trained.best.card))
+    decision = registry.register(model, holdout=flipped)
     assert not decision.promoted and "below chance" in decision.reason and registry.champion() is None
 
 
