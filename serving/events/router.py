@@ -38,52 +38,30 @@ async def _track(request: Request, db, kind: str | None) -> Accepted:
     return Accepted()
 
 
-@router.post("/track", response_model=Accepted, summary="Segment track call",
-             openapi_extra=json_body(SEGMENT_MESSAGE))
-async def track(request: Request, db: DbSession) -> Accepted:
-    return await _track(request, db, "track")
+# Segment's call types: path → (kind, one-line summary); kind None is a batch of mixed calls.
+SEGMENT_CALLS = {
+    "/track": ("track", "Segment track call"),
+    "/page": ("page", "Segment page call"),
+    "/identify": ("identify", "Segment identify call (maps anonymousId → prospect)"),
+    "/screen": ("screen", "Segment screen call (a mobile app screen view)"),
+    "/group": ("group", "Segment group call (user → account, groupId required)"),
+    "/alias": ("alias", "Segment alias call (previousId → userId)"),
+    "/batch": (None, "Segment batch (up to 500 KB, 2,500 events)"),
+    "/import": (None, "Segment import (the older name of batch)"),
+}
 
 
-@router.post("/page", response_model=Accepted, summary="Segment page call",
-             openapi_extra=json_body(SEGMENT_MESSAGE))
-async def page(request: Request, db: DbSession) -> Accepted:
-    return await _track(request, db, "page")
+def _segment_route(kind: str | None):
+    async def endpoint(request: Request, db: DbSession) -> Accepted:
+        return await _track(request, db, kind)
+    return endpoint
 
 
-@router.post("/identify", response_model=Accepted, summary="Segment identify call (maps anonymousId → prospect)",
-             openapi_extra=json_body(SEGMENT_MESSAGE))
-async def identify(request: Request, db: DbSession) -> Accepted:
-    return await _track(request, db, "identify")
-
-
-@router.post("/screen", response_model=Accepted, summary="Segment screen call (a mobile app screen view)",
-             openapi_extra=json_body(SEGMENT_MESSAGE))
-async def screen(request: Request, db: DbSession) -> Accepted:
-    return await _track(request, db, "screen")
-
-
-@router.post("/group", response_model=Accepted, summary="Segment group call (user → account, groupId required)",
-             openapi_extra=json_body(SEGMENT_MESSAGE))
-async def group(request: Request, db: DbSession) -> Accepted:
-    return await _track(request, db, "group")
-
-
-@router.post("/alias", response_model=Accepted, summary="Segment alias call (previousId → userId)",
-             openapi_extra=json_body(SEGMENT_MESSAGE))
-async def alias(request: Request, db: DbSession) -> Accepted:
-    return await _track(request, db, "alias")
-
-
-@router.post("/batch", response_model=Accepted, summary="Segment batch (up to 500 KB, 2,500 events)",
-             openapi_extra=json_body(SEGMENT_BATCH))
-async def batch(request: Request, db: DbSession) -> Accepted:
-    return await _track(request, db, None)
-
-
-@router.post("/import", response_model=Accepted, summary="Segment import (the older name of batch)",
-             openapi_extra=json_body(SEGMENT_BATCH))
-async def import_(request: Request, db: DbSession) -> Accepted:
-    return await _track(request, db, None)
+for _path, (_kind, _summary) in SEGMENT_CALLS.items():
+    router.add_api_route(
+        _path, _segment_route(_kind), methods=["POST"], response_model=Accepted, summary=_summary,
+        name=f"segment_{_path.strip('/')}",
+        openapi_extra=json_body(SEGMENT_BATCH if _kind is None else SEGMENT_MESSAGE))
 
 
 @webhook_router.post("/emails/webhook/sendgrid", response_model=Accepted, tags=["events"],

@@ -17,31 +17,19 @@ from sqlalchemy import create_engine, text
 
 from serving import worker
 from serving.cadences.tasks import sweep
-from serving.core.config import APP_ROLE
 from serving.core.db import session_factory, tenant_session
 from serving.core.principal import Principal
 from serving.emails import bulk
 from serving.emails.schemas import BulkJobIn
-from tests.conftest import TEST_JWT_SECRET, make_settings
+from tests.conftest import make_settings
 from tests.factories import make_tenant
-from tests.pg import as_role
+from tests.worker.worker_env import ROOT, worker_env
 
-ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = 150
 
 
 def _env(database: str, home: Path) -> dict:
-    return {
-        **os.environ,
-        "REVORC_ENV": "test",
-        "REVORC_HOME": str(home),
-        "DATABASE_URL": database,
-        "APP_DATABASE_URL": as_role(database, APP_ROLE),
-        "JWT_SECRET": TEST_JWT_SECRET,
-        "EMAIL_BACKEND": "outbox",
-        "PYTHONPATH": str(ROOT),
-        "SLOW_DELIVERY_SECONDS": "0.03",
-    }
+    return worker_env(database, home, SLOW_DELIVERY_SECONDS="0.03")
 
 
 def _outbox(home: Path, organization_id) -> list[Path]:

@@ -16,39 +16,26 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from serving.cadences.tasks import sweep
-from serving.core.config import APP_ROLE
 from serving.core.db import session_factory, tenant_session
 from serving.core.principal import Principal
 from serving.emails import bulk
 from serving.emails.schemas import BulkJobIn
-from tests.conftest import TEST_JWT_SECRET, make_settings
+from tests.conftest import make_settings
 from tests.factories import make_tenant
 from tests.fake_sendgrid import FakeSendGrid
-from tests.pg import as_role
+from tests.worker.worker_env import ROOT, worker_env
 
-ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = 300
 KILLS = 6
 
 
 def _env(database: str, home: Path, sendgrid_url: str) -> dict:
-    return {
-        **os.environ,
-        "REVORC_ENV": "test",
-        "REVORC_HOME": str(home),
-        "DATABASE_URL": database,
-        "APP_DATABASE_URL": as_role(database, APP_ROLE),
-        "JWT_SECRET": TEST_JWT_SECRET,
-        "PYTHONPATH": str(ROOT),
-        "EMAIL_BACKEND": "sendgrid",
-        "SENDGRID_API_KEY": "SG.test-key",
-        "SENDGRID_API_HOST": sendgrid_url,
-        "WORKER_CONCURRENCY": "2",
+    return worker_env(
+        database, home, EMAIL_BACKEND="sendgrid", SENDGRID_API_KEY="SG.test-key", SENDGRID_API_HOST=sendgrid_url,
+        WORKER_CONCURRENCY="2",
         # a claim left by a dead worker is looked up after 1 s (default 30 s); the fake's activity
         # feed has no indexing lag
-        "EMAIL_CLAIM_GRACE_SECONDS": "1",
-        "SENDGRID_ACTIVITY_LAG_SECONDS": "0",
-    }
+        EMAIL_CLAIM_GRACE_SECONDS="1", SENDGRID_ACTIVITY_LAG_SECONDS="0")
 
 
 def _start(env: dict, log: Path) -> subprocess.Popen:

@@ -4,7 +4,6 @@ tick, half-written outbox files. Each is settled by the next worker or sweep."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -14,29 +13,17 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from serving import worker
-from serving.core.config import APP_ROLE
 from serving.core.db import session_factory, tenant_session
 from serving.emails import service
 from serving.emails.delivery.outbox import OutboxBackend
 from serving.emails.models import Email
-from tests.conftest import TEST_JWT_SECRET, make_settings
+from tests.conftest import make_settings
 from tests.factories import make_tenant
-from tests.pg import as_role
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.worker.worker_env import ROOT, worker_env
 
 
 def _env(database: str, home: Path) -> dict:
-    return {
-        **os.environ,
-        "REVORC_ENV": "test",
-        "REVORC_HOME": str(home),
-        "DATABASE_URL": database,
-        "APP_DATABASE_URL": as_role(database, APP_ROLE),
-        "JWT_SECRET": TEST_JWT_SECRET,
-        "EMAIL_BACKEND": "outbox",
-        "PYTHONPATH": str(ROOT),
-    }
+    return worker_env(database, home)
 
 
 def _queue(settings, factory, tenant, *, wake: bool = True) -> Email:
