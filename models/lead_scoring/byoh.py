@@ -142,6 +142,7 @@ def evaluate_csv(path: str | Path, *, target: str, exclude: Sequence[str] = (), 
     labelled = frame[target].notna()
     frame = frame[labelled].reset_index(drop=True)
     frame[target] = _binary_target(frame[target])
+    _require_both_classes(frame[target], folds=cv_folds, source=Path(path).name)
     excluded = _excluded_columns(frame, target=target, exclude=exclude, id_column=id_column, keep=keep,
                                  detect_leakage=detect_leakage, known_leakage=known_leakage, seed=seed)
     spec = _infer_spec(frame.drop(columns=list(excluded)), target=target, id_column=id_column)
@@ -357,6 +358,14 @@ def _refit_best(candidates: dict[str, dict[str, Any]], spec: FeatureSpec, X: pd.
         if problem is None:
             return best, estimator
         candidates[best]["refused"] = f"refit on all rows: {problem}"
+
+
+def _require_both_classes(y: pd.Series, *, folds: int, source: str) -> None:
+    """Cross-validation needs every fold to hold both outcomes: say so in our words, not scikit-learn's."""
+    positives, negatives = int(y.sum()), int(len(y) - y.sum())
+    if min(positives, negatives) < folds:
+        raise ValueError(f"{source} has {len(y)} labelled rows ({positives} positive, {negatives} negative); "
+                         f"{folds}-fold cross-validation needs at least {folds} of each")
 
 
 def _binary_target(values: pd.Series) -> pd.Series:

@@ -113,6 +113,15 @@ def test_evaluate_csv_error_names_the_columns_found(tmp_path: Path) -> None:
         evaluate_csv(path, target="y")
 
 
+@pytest.mark.parametrize("body", ["email;y\n", "email;y\na@example.com;1\nb@example.com;1\n"])
+def test_a_history_without_both_outcomes_is_a_clear_error(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "few.csv"
+    path.write_text(body)
+    result = CliRunner().invoke(_app(), ["leads", "evaluate", "--csv", str(path), "--target", "y"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "5-fold cross-validation needs at least 5 of each" in " ".join(result.output.split())
+
+
 def test_the_issue_file_exported_the_european_way_evaluates_the_same(tmp_path: Path) -> None:
     # issue 10: the telemarketing history saved by a European spreadsheet ("target column 'y' is not in …")
     history = make_bank_history(2_000, seed=0)
