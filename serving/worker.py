@@ -12,7 +12,6 @@ that needs it was committed. Procrastinate's tables live in the `procrastinate` 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,17 +20,15 @@ from functools import lru_cache
 import procrastinate
 from procrastinate import exceptions as queue_errors
 from procrastinate.jobs import Status
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.core.config import Settings, get_settings
 from serving.core.db import session_factory
+from serving.core.queue import QUEUE, QUEUE_SCHEMA, enqueue  # noqa: F401  (re-exported for the job modules)
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "outreach"
-QUEUE_SCHEMA = "procrastinate"
 TASK_MODULES = ["serving.emails.tasks", "serving.cadences.tasks", "serving.worker"]
 
 queue = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
@@ -75,33 +72,6 @@ def connector_for(settings: Settings) -> procrastinate.PsycopgConnector:
         kwargs={"options": f"-c search_path={QUEUE_SCHEMA}"},
         min_size=1,
         max_size=max(2, settings.worker_concurrency + 2),
-    )
-
-
-def enqueue(
-    db_session: Session,
-    task_name: str,
-    *,
-    queueing_lock: str | None = None,
-    scheduled_at: datetime | None = None,
-    **args,
-) -> None:
-    """Defer a job inside the caller's transaction; a job already waiting under the same
-    `queueing_lock` makes this a no-op (wake-ups coalesce)."""
-    db_session.execute(
-        text(
-            f"insert into {QUEUE_SCHEMA}.procrastinate_jobs "
-            "(queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at) "
-            "values (:queue, :task, 0, null, :qlock, cast(:args as jsonb), :at) "
-            "on conflict (queueing_lock) where status = 'todo' do nothing"
-        ),
-        {
-            "queue": QUEUE,
-            "task": task_name,
-            "qlock": queueing_lock,
-            "args": json.dumps(args, default=str),
-            "at": scheduled_at,
-        },
     )
 
 

@@ -1,0 +1,208 @@
+"""The catalogue of domain events: every event the product publishes, its version and payload schema.
+
+One module, read by the publisher (payloads are validated against it), the API docs (`GET /api/v1/event-types`)
+and, later, the webhook and notification settings. Names are `noun.past_verb`. A payload change that a consumer
+could notice (a field removed, renamed or re-typed) is a new version; adding an optional field is not.
+Payloads carry ids and the facts a subscriber needs without reading the row back (the row may have changed since).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Payload(BaseModel):
+    """camelCase on the wire, like the API; unknown fields refused so a publisher's typo fails its test."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True,
+                              extra="forbid")
+
+
+class Change(Payload):
+    from_: Any = Field(default=None, alias="from")  # `from` is a Python keyword
+    to: Any = None
+
+
+class ProspectCreated(Payload):
+    prospect_id: uuid.UUID
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    status: str
+    source: str | None = None
+    owner_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+
+
+class ProspectUpdated(Payload):
+    prospect_id: uuid.UUID
+    account_id: uuid.UUID | None = None
+    changes: dict[str, Change]
+
+
+class ProspectQualified(Payload):
+    prospect_id: uuid.UUID
+    account_id: uuid.UUID | None = None
+    previous_status: str | None = None
+    status: str
+
+
+class DealCreated(Payload):
+    deal_id: uuid.UUID
+    name: str
+    stage: str
+    amount: float | None = None
+    currency: str | None = None
+    owner_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    prospect_id: uuid.UUID | None = None
+
+
+class DealStageChanged(Payload):
+    deal_id: uuid.UUID
+    from_stage: str
+    to_stage: str
+    amount: float | None = None
+    account_id: uuid.UUID | None = None
+    prospect_id: uuid.UUID | None = None
+
+
+class DealClosed(Payload):
+    deal_id: uuid.UUID
+    stage: str
+    amount: float | None = None
+    closed_at: datetime | None = None
+    reason: str | None = None
+    account_id: uuid.UUID | None = None
+    prospect_id: uuid.UUID | None = None
+
+
+class EmailEvent(Payload):
+    """One shape for an email's life events; `detail` holds what the event adds (url, bounce type, reason)."""
+
+    email_id: uuid.UUID
+    prospect_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    cadence_id: uuid.UUID | None = None
+    enrollment_id: uuid.UUID | None = None
+    subject: str | None = None
+    to_email: str | None = None
+    first: bool = True
+    detail: dict[str, Any] = {}
+
+
+class EmailUnsubscribed(Payload):
+    email: str
+    prospect_id: uuid.UUID | None = None
+    email_id: uuid.UUID | None = None
+    source: str | None = None
+
+
+class MeetingScheduled(Payload):
+    activity_id: uuid.UUID
+    prospect_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+    subject: str | None = None
+    occurred_at: datetime | None = None
+
+
+class TaskDueSoon(Payload):
+    task_id: uuid.UUID
+    assignee_id: uuid.UUID | None = None
+    prospect_id: uuid.UUID | None = None
+    type: str
+    title: str | None = None
+    due_at: datetime
+
+
+class IntentSpikeDetected(Payload):
+    prospect_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    score_date: str
+    intent_score: float
+    tier: str | None = None
+    baseline_score: float | None = None
+
+
+class ScoreThresholdCrossed(Payload):
+    prospect_id: uuid.UUID
+    team_id: uuid.UUID | None = None
+    owner_id: uuid.UUID | None = None
+    display_name: str | None = None
+    score: int
+    previous_score: int | None = None
+    threshold: int
+    tier: str | None = None
+    model_version: str | None = None
+    top_factors: list[dict[str, Any]] = []
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    version: int
+    subject: str
+    description: str
+    payload: type[Payload]
+
+    def schema(self) -> dict[str, Any]:
+        return self.payload.model_json_schema(by_alias=True)
+
+
+_TYPES = [
+    EventType("prospect.created", 1, "prospect", "A prospect was added (API, CSV import or integration).",
+              ProspectCreated),
+    EventType("prospect.updated", 1, "prospect", "A prospect's fields changed; `changes` holds from/to per field.",
+              ProspectUpdated),
+    EventType("prospect.qualified", 1, "prospect", "A prospect's status became `qualified`.", ProspectQualified),
+    EventType("deal.created", 1, "deal", "A deal was opened.", DealCreated),
+    EventType("deal.stage_changed", 1, "deal", "A deal moved to another pipeline stage.", DealStageChanged),
+    EventType("deal.won", 1, "deal", "A deal moved to closed-won.", DealClosed),
+    EventType("deal.lost", 1, "deal", "A deal moved to closed-lost.", DealClosed),
+    EventType("email.sent", 1, "email", "The provider accepted an email for delivery.", EmailEvent),
+    EventType("email.delivered", 1, "email", "The recipient's server accepted the email.", EmailEvent),
+    EventType("email.opened", 1, "email", "An email was opened (`first` is true for the first open only).",
+              EmailEvent),
+    EventType("email.clicked", 1, "email", "A tracked link was clicked (`detail.url`).", EmailEvent),
+    EventType("email.replied", 1, "email", "The recipient replied to an email.", EmailEvent),
+    EventType("email.bounced", 1, "email", "An email bounced (`detail.bounceType`: hard or soft).", EmailEvent),
+    EventType("email.unsubscribed", 1, "prospect", "An address unsubscribed (link, provider or list header).",
+              EmailUnsubscribed),
+    EventType("meeting.scheduled", 1, "activity", "A meeting was booked with a prospect.", MeetingScheduled),
+    EventType("task.due_soon", 1, "task", "A rep's open task falls due within the next hour.", TaskDueSoon),
+    EventType("intent.spike_detected", 1, "prospect",
+              "The intent pipeline found a spike in a prospect's buying signals (once per prospect and day).",
+              IntentSpikeDetected),
+    EventType("lead.score_threshold_crossed", 1, "prospect",
+              "A lead score reached its team's threshold (from below, or on its first score).",
+              ScoreThresholdCrossed),
+]
+
+CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+def event_type(name: str) -> EventType:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise UnknownEventType(f"{name!r} is not in the domain event catalogue") from None
+
+
+def validate_payload(name: str, payload: Payload | dict[str, Any]) -> dict[str, Any]:
+    """The payload as stored and delivered: validated against the catalogue, camelCase, JSON-ready."""
+    model = event_type(name).payload
+    if not isinstance(payload, model):
+        payload = model.model_validate(payload if isinstance(payload, dict) else payload.model_dump())
+    return payload.model_dump(mode="json", by_alias=True)
