@@ -192,6 +192,7 @@ def up_cmd(
     demo: Annotated[bool, typer.Option(help="load the demo organization and materialize the pipelines")] = True,
 ) -> None:
     """Services, migrations, demo data, one full materialization, then API, worker, Dagster UI and dashboards."""
+    from pipelines.defs.dbt.project import prepare_manifest
     from revorc.dashboard_runtime import streamlit_process
     from revorc.data_cli import run_materialization
     from revorc.data_runtime import dagster_home, dagster_processes, initialize_instance
@@ -218,6 +219,8 @@ def up_cmd(
         # (on a fresh DAGSTER_HOME they would otherwise race to create the same tables).
         os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
         initialize_instance()
+        with console.status("Parsing the dbt project for the Dagster code location…"):
+            prepare_manifest()
         if demo:
             with console.status("Materializing the pipelines (ingest → dbt → ML → reverse-ETL)…"):
                 result = run_materialization()

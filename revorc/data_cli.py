@@ -17,6 +17,9 @@ def run_materialization(select: str | None = None, *, as_of: str = "", full_refr
     """Run the asset graph (or a selection) in this process; returns the Dagster result."""
     import dagster as dg
 
+    from pipelines.defs.dbt.project import prepare_manifest
+
+    prepare_manifest()  # the Definitions only read the manifest; this is the step that writes it
     from pipelines.definitions import ASSETS, defs, resources
     from pipelines.defs.ingest.checks import ingest_checks
 
@@ -34,6 +37,17 @@ def run_materialization(select: str | None = None, *, as_of: str = "", full_refr
 
 
 def register(app: typer.Typer) -> None:
+    @app.command("prepare-dbt")
+    def prepare_dbt_cmd(
+        force: Annotated[bool, typer.Option(help="parse even when the manifest is newer than the project")] = False,
+    ) -> None:
+        """Write the dbt manifest the Dagster code location loads (`dbt parse`, only when it is missing or stale)."""
+        from pipelines.defs.dbt.project import prepare_manifest
+
+        with console.status("Parsing the dbt project…"):
+            manifest = prepare_manifest(force=force)
+        console.print(f"[green]dbt manifest ready:[/green] {manifest}")
+
     @app.command("materialize")
     def materialize_cmd(
         select: Annotated[str | None, typer.Option(help="asset selection, e.g. 'group:ingest' or 'key:raw/*'")] = None,

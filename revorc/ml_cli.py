@@ -46,6 +46,9 @@ def run_training(*, seed: int = 0, embargo_days: int | None = None):
     """Materialize the `ml` group in this process (training set → model → scores); returns the result."""
     import dagster as dg
 
+    from pipelines.defs.dbt.project import prepare_manifest
+
+    prepare_manifest()  # the Definitions only read the manifest; this is the step that writes it
     from pipelines.definitions import ML_ASSETS, resources
     from pipelines.defs.ml.checks import ml_checks
 

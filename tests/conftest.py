@@ -26,6 +26,15 @@ def _worker(config) -> str:
     return getattr(config, "workerinput", {}).get("workerid", "main")
 
 
+def pytest_configure(config) -> None:
+    # The session's explicit dbt prepare step, once, before any worker collects a module that loads the
+    # Dagster Definitions (they only read the manifest). xdist workers inherit it from the controller.
+    if not hasattr(config, "workerinput"):
+        from pipelines.defs.dbt.project import prepare_manifest
+
+        prepare_manifest()
+
+
 @pytest.fixture(scope="session")
 def state_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="revorc-test-") as path:

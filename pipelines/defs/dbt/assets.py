@@ -5,11 +5,14 @@ import os
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from pipelines.defs.dbt.project import dbt_env, dbt_project, ensure_manifest
+from pipelines.defs.dbt.project import dbt_env, dbt_project, require_manifest
 from pipelines.defs.dbt.translator import RevorcDbtTranslator
 from pipelines.resources import PostgresResource
 
-ensure_manifest()
+# Only under `dagster dev` does dagster-dbt re-parse here (its documented development loop); everywhere else the
+# manifest comes from the explicit prepare step, so loading the code location never runs dbt.
+dbt_project.prepare_if_dev()
+require_manifest()
 
 
 class DbtBuildConfig(dg.Config):

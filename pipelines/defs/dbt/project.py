@@ -1,4 +1,5 @@
-"""The dbt project as Dagster sees it, and the environment dbt needs to reach the database."""
+"""The dbt project as Dagster sees it, the environment dbt needs to reach the database, and the explicit step
+that prepares its manifest (Definitions only read it: loading the code location never runs dbt)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
+from filelock import FileLock
 from sqlalchemy.engine import make_url
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
@@ -32,7 +34,16 @@ def export_dbt_env(database_url: str) -> None:
     os.environ.update(dbt_env(database_url))
 
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# DBT_TARGET_PATH is dbt's own variable (and the parent of dagster-dbt's per-run target folders), so a deployment
+# with a read-only source tree, or a test, can put the manifest elsewhere and every tool agrees on where it is.
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR,
+                         target_path=os.environ.get("DBT_TARGET_PATH") or "target")
+
+PREPARE_HINT = "`revorc prepare-dbt` (run by `revorc up`, `revorc materialize` and the test session)"
+
+
+class ManifestMissing(RuntimeError):
+    """The code location was loaded before the explicit step that writes the dbt manifest."""
 
 
 def dbt_executable() -> str:
@@ -54,11 +65,26 @@ def _newest_source_mtime() -> float:
     return max((p.stat().st_mtime for p in paths if p.is_file()), default=0.0)
 
 
-def ensure_manifest() -> Path:
-    """`dbt parse` when the manifest is missing or older than the project (Definitions need it at import)."""
+def manifest_is_stale() -> bool:
     manifest = dbt_project.manifest_path
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
-        dbt_resource().cli(
-            ["parse", "--quiet"], target_path=manifest.parent
-        ).wait()
+    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime()
+
+
+def prepare_manifest(*, force: bool = False) -> Path:
+    """`dbt parse` into the manifest when it is missing or older than the project — the explicit step before
+    anything loads the Definitions. A file lock lets parallel test workers or CLI runs share one parse."""
+    manifest = dbt_project.manifest_path
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(manifest.with_suffix(".prepare-lock")):
+        if force or manifest_is_stale():
+            dbt_resource().cli(["parse", "--quiet"], target_path=manifest.parent).wait()
+    return manifest
+
+
+def require_manifest() -> Path:
+    """The manifest the Definitions read; a clear error (never a dbt run) when nobody prepared it."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        raise ManifestMissing(f"dbt manifest not found at {manifest}: prepare it with {PREPARE_HINT}, or "
+                              f"`dagster-dbt project prepare-and-package --file pipelines/defs/dbt/project.py`.")
     return manifest
