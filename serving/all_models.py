@@ -14,6 +14,7 @@ from serving.cadences.models import (
 )
 from serving.core.db import Base
 from serving.core.idempotency import IdempotencyRecord
+from serving.core.outbox import DomainEvent, EventDelivery
 from serving.deals.models import Deal, DealContact
 from serving.emails.models import (
     BulkEmailJob,
@@ -53,12 +54,14 @@ __all__ = [
     "CompanyProfile",
     "Deal",
     "DealContact",
+    "DomainEvent",
     "Email",
     "EmailBlacklist",
     "EmailBounce",
     "EmailTemplate",
     "EmailTrackingEvent",
     "EmailUnsubscribe",
+    "EventDelivery",
     "IdempotencyRecord",
     "LeadScoreHistory",
     "Mailbox",

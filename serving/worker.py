@@ -29,7 +29,7 @@ from serving.core.queue import QUEUE, QUEUE_SCHEMA, enqueue  # noqa: F401  (re-e
 
 logger = logging.getLogger(__name__)
 
-TASK_MODULES = ["serving.emails.tasks", "serving.cadences.tasks", "serving.worker"]
+TASK_MODULES = ["serving.emails.tasks", "serving.cadences.tasks", "serving.subscribers", "serving.worker"]
 
 queue = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
 
@@ -122,9 +122,11 @@ def run_worker(
     _task_modules_loaded()
     # Due work (and claims left by a dead worker) gets a wake-up now, not at the next minute tick.
     from serving.cadences.tasks import sweep
+    from serving.subscribers import sweep as events_sweep
 
     woken = sweep(factory=rt.factory, now=utcnow())
-    logger.info("start-up sweep woke %d organizations", woken)
+    with_events = events_sweep(factory=rt.factory)
+    logger.info("start-up sweep woke %d organizations (%d with domain events)", woken, with_events)
     with queue.replace_connector(connector_for(settings)):
         queue.run_worker(
             queues=[QUEUE],

@@ -45,6 +45,15 @@ class Tenant:
         session.info["organization_id"] = self.organization_id
         return session
 
+    def deliver_events(self):
+        """Run the domain-event delivery for this organization now, as the worker does (API role, RLS on)."""
+        from serving.core import outbox
+        from serving.core.db import session_factory
+        from serving.subscribers import REGISTRY
+
+        return outbox.deliver(factory=session_factory(self.settings.api_database_url),
+                              organization_id=self.organization_id, registry=REGISTRY)
+
     def add(self, model: type, **values: Any):
         with self.session() as session, session.begin():
             set_tenant(session, self.organization_id)

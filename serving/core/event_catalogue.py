@@ -44,6 +44,7 @@ class ProspectCreated(Payload):
 class ProspectUpdated(Payload):
     prospect_id: uuid.UUID
     account_id: uuid.UUID | None = None
+    actor_team_id: uuid.UUID | None = None
     changes: dict[str, Change]
 
 
@@ -62,7 +63,6 @@ class DealCreated(Payload):
     currency: str | None = None
     owner_id: uuid.UUID | None = None
     account_id: uuid.UUID | None = None
-    prospect_id: uuid.UUID | None = None
 
 
 class DealStageChanged(Payload):
@@ -70,8 +70,8 @@ class DealStageChanged(Payload):
     from_stage: str
     to_stage: str
     amount: float | None = None
+    team_id: uuid.UUID | None = None
     account_id: uuid.UUID | None = None
-    prospect_id: uuid.UUID | None = None
 
 
 class DealClosed(Payload):
@@ -81,7 +81,6 @@ class DealClosed(Payload):
     closed_at: datetime | None = None
     reason: str | None = None
     account_id: uuid.UUID | None = None
-    prospect_id: uuid.UUID | None = None
 
 
 class EmailEvent(Payload):
@@ -89,7 +88,9 @@ class EmailEvent(Payload):
 
     email_id: uuid.UUID
     prospect_id: uuid.UUID | None = None
-    account_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
     cadence_id: uuid.UUID | None = None
     enrollment_id: uuid.UUID | None = None
     subject: str | None = None
@@ -173,7 +174,10 @@ _TYPES = [
               EmailEvent),
     EventType("email.clicked", 1, "email", "A tracked link was clicked (`detail.url`).", EmailEvent),
     EventType("email.replied", 1, "email", "The recipient replied to an email.", EmailEvent),
-    EventType("email.bounced", 1, "email", "An email bounced (`detail.bounceType`: hard or soft).", EmailEvent),
+    EventType("email.bounced", 1, "email",
+              "An email bounced (`detail.bounceType`: hard or soft; `detail.suppressed` when the address is now "
+              "suppressed).", EmailEvent),
+    EventType("email.spam_reported", 1, "email", "The recipient marked an email as spam.", EmailEvent),
     EventType("email.unsubscribed", 1, "prospect", "An address unsubscribed (link, provider or list header).",
               EmailUnsubscribed),
     EventType("meeting.scheduled", 1, "activity", "A meeting was booked with a prospect.", MeetingScheduled),

@@ -11,9 +11,10 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
-from serving.activities import service as activities
 from serving.activities.models import Activity, ActivityType
+from serving.core import outbox
 from serving.core.errors import Conflict, ValidationFailed
+from serving.core.event_catalogue import DealClosed, DealCreated, DealStageChanged
 from serving.core.listing import apply_sort, check_range, contains_any
 from serving.core.principal import Principal
 from serving.core.references import require_visible
@@ -78,7 +79,29 @@ def create(*, db_session: Session, principal: Principal, data: DealCreate) -> De
     )
     db_session.add(deal)
     db_session.flush()
+    outbox.publish(
+        db_session, organization_id=deal.organization_id, type="deal.created", subject_id=deal.id,
+        actor_user_id=principal.user_id,
+        payload=DealCreated(deal_id=deal.id, name=deal.name, stage=deal.stage, amount=_amount(deal),
+                            currency=deal.currency, owner_id=deal.owner_id, account_id=deal.account_id),
+    )
+    if deal.stage in CLOSED_STAGES:
+        _publish_closed(db_session, deal, actor_user_id=principal.user_id)
     return deal
+
+
+def _amount(deal: Deal) -> float | None:
+    return float(deal.amount) if deal.amount is not None else None
+
+
+def _publish_closed(db_session: Session, deal: Deal, *, actor_user_id: uuid.UUID | None) -> None:
+    outbox.publish(
+        db_session, organization_id=deal.organization_id,
+        type="deal.won" if deal.stage == DealStage.closed_won else "deal.lost", subject_id=deal.id,
+        actor_user_id=actor_user_id,
+        payload=DealClosed(deal_id=deal.id, stage=deal.stage, amount=_amount(deal), closed_at=deal.closed_at,
+                           reason=deal.lost_reason, account_id=deal.account_id),
+    )
 
 
 def update(*, db_session: Session, principal: Principal, deal: Deal, data: DealUpdate) -> dict[str, Any]:
@@ -115,12 +138,15 @@ def update(*, db_session: Session, principal: Principal, deal: Deal, data: DealU
         now = datetime.now(UTC)
         deal.stage_changed_at = now
         deal.closed_at = now if new_stage in CLOSED_STAGES else None
-        activities.record(
-            db_session=db_session, organization_id=deal.organization_id, type=ActivityType.status_change,
-            user_id=principal.user_id, team_id=deal.team_id, account_id=deal.account_id, deal_id=deal.id,
-            subject=f"Stage changed from {old_stage} to {deal.stage}",
-            metadata={"field": "stage", "from": old_stage, "to": deal.stage}, occurred_at=now,
+        # The timeline entry, notifications and webhooks are subscribers of these events.
+        outbox.publish(
+            db_session, organization_id=deal.organization_id, type="deal.stage_changed", subject_id=deal.id,
+            actor_user_id=principal.user_id, occurred_at=now,
+            payload=DealStageChanged(deal_id=deal.id, from_stage=old_stage, to_stage=deal.stage, amount=_amount(deal),
+                                     team_id=deal.team_id, account_id=deal.account_id),
         )
+        if deal.stage in CLOSED_STAGES:
+            _publish_closed(db_session, deal, actor_user_id=principal.user_id)
     db_session.flush()
     return changes
 

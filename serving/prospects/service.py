@@ -10,8 +10,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
-from serving.activities.models import Activity, ActivityType
+from serving.activities.models import Activity
+from serving.core import outbox
 from serving.core.errors import Conflict
+from serving.core.event_catalogue import Change, ProspectCreated, ProspectQualified, ProspectUpdated
 from serving.core.listing import apply_sort, check_range, contains_any
 from serving.core.principal import Principal
 from serving.core.references import require_visible
@@ -59,7 +61,20 @@ def create(*, db_session: Session, principal: Principal, data: ProspectCreate) -
     prospect = Prospect(organization_id=principal.organization_id, **values)
     db_session.add(prospect)
     db_session.flush()
+    _publish_created(db_session, prospect, actor_user_id=principal.user_id)
     return prospect
+
+
+def _publish_created(db_session: Session, prospect: Prospect, *, actor_user_id: uuid.UUID | None) -> None:
+    outbox.publish(
+        db_session, organization_id=prospect.organization_id, type="prospect.created", subject_id=prospect.id,
+        actor_user_id=actor_user_id,
+        payload=ProspectCreated(
+            prospect_id=prospect.id, email=prospect.email, first_name=prospect.first_name,
+            last_name=prospect.last_name, company=prospect.company, status=prospect.status, source=prospect.source,
+            owner_id=prospect.owner_id, account_id=prospect.account_id,
+        ),
+    )
 
 
 def update(
@@ -84,17 +99,39 @@ def update(
         if getattr(prospect, key) != value:
             changes[key] = {"from": getattr(prospect, key), "to": value}
             setattr(prospect, key, value)
-    if "status" in changes:
-        db_session.add(
-            Activity(
-                organization_id=prospect.organization_id, prospect_id=prospect.id, account_id=prospect.account_id,
-                user_id=principal.user_id if principal else None, team_id=principal.team_id if principal else None,
-                type=ActivityType.status_change, subject=f"Status changed to {prospect.status}",
-                metadata_={"field": "status", **changes["status"]},
-            )
-        )
+    if changes:
+        _publish_updated(db_session, prospect, changes, principal=principal)
     db_session.flush()
     return changes
+
+
+def _publish_updated(db_session: Session, prospect: Prospect, changes: dict[str, dict[str, Any]], *,
+                     principal: Principal | None) -> None:
+    """Subscribers (the timeline among them) react to the event, not to a call from here."""
+    actor = principal.user_id if principal else None
+    outbox.publish(
+        db_session, organization_id=prospect.organization_id, type="prospect.updated", subject_id=prospect.id,
+        actor_user_id=actor,
+        payload=ProspectUpdated(
+            prospect_id=prospect.id, account_id=prospect.account_id,
+            actor_team_id=principal.team_id if principal else None,
+            changes={k: Change(from_=_plain(v["from"]), to=_plain(v["to"])) for k, v in changes.items()},
+        ),
+    )
+    if changes.get("status", {}).get("to") == "qualified":
+        outbox.publish(
+            db_session, organization_id=prospect.organization_id, type="prospect.qualified",
+            subject_id=prospect.id, actor_user_id=actor,
+            payload=ProspectQualified(prospect_id=prospect.id, account_id=prospect.account_id,
+                                      previous_status=_plain(changes["status"]["from"]), status="qualified"),
+        )
+
+
+def _plain(value: Any) -> Any:
+    """A changed value as JSON can carry it (enums by value, dates and ids as text)."""
+    if value is None or isinstance(value, bool | int | float | str | dict | list):
+        return value
+    return str(getattr(value, "value", value))
 
 
 def delete(*, db_session: Session, prospect: Prospect) -> None:
@@ -160,9 +197,20 @@ def import_rows(*, db_session: Session, principal: Principal, parsed: ParsedImpo
             index_elements=[Prospect.organization_id, Prospect.email],
             set_={**changed, "updated_at": func.now()},
             where=or_(*(getattr(Prospect, k).is_distinct_from(v) for k, v in changed.items())),
-        ).returning(literal_column("xmax = 0"))
-        inserted = db_session.execute(stmt).scalar()
-        counts["unchanged" if inserted is None else "created" if inserted else "updated"] += 1
+        ).returning(Prospect, literal_column("xmax = 0").label("inserted"),
+                    # PostgreSQL 18 returns the row as it was before the update: the event's "from" values.
+                    *(literal_column(f"old.{k}").label(f"old_{k}") for k in changed))
+        row = db_session.execute(stmt).first()
+        counts["unchanged" if row is None else "created" if row.inserted else "updated"] += 1
+        if row is None:
+            continue
+        prospect = row.Prospect
+        if row.inserted:
+            _publish_created(db_session, prospect, actor_user_id=principal.user_id)
+            continue
+        changes = {k: {"from": getattr(row, f"old_{k}"), "to": getattr(prospect, k)} for k in changed
+                   if getattr(row, f"old_{k}") != getattr(prospect, k)}
+        _publish_updated(db_session, prospect, changes, principal=principal)
     db_session.flush()
     return counts
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from serving.accounts.models import Account
 from serving.activities.models import Activity, ActivityType
@@ -136,21 +136,33 @@ def test_stage_change_is_recorded_as_an_activity(client, tenant, owner_session):
     updated = _put(client, tenant.user, deal["id"], stage="proposal")
     assert updated["probability"] == 50 and updated["forecastCategory"] == "best_case"
     assert updated["stageChangedAt"] > deal["stageChangedAt"]
+    # The change and its event commit together; the timeline entry is the timeline subscriber's reaction.
+    events = owner_session.execute(text(
+        "select type, payload from app.domain_events where subject_id = :id order by recorded_at"),
+        {"id": deal["id"]}).all()
+    assert [e.type for e in events] == ["deal.created", "deal.stage_changed"]
+    assert events[1].payload["fromStage"] == "discovery" and events[1].payload["toStage"] == "proposal"
+    assert owner_session.scalars(select(Activity).where(Activity.deal_id == uuid.UUID(deal["id"]))).all() == []
+    assert tenant.deliver_events().delivered >= 1
     rows = owner_session.scalars(select(Activity).where(Activity.deal_id == uuid.UUID(deal["id"]))).all()
     assert len(rows) == 1
     activity = rows[0]
     assert activity.type == ActivityType.status_change
+    event_id = activity.metadata_.pop("eventId")
     assert activity.metadata_ == {"field": "stage", "from": "discovery", "to": "proposal"}
+    assert event_id == str(owner_session.scalar(text(
+        "select id from app.domain_events where subject_id = :id and type = 'deal.stage_changed'"), {"id": deal["id"]}))
     assert activity.account_id == account.id and activity.user_id == tenant.user.id
 
     timeline = client.get(f"{API}/{deal['id']}/activities", headers=tenant.viewer.headers)
     assert timeline.status_code == 200
     assert [a["metadata"] for a in timeline.json()["data"]] == [{"field": "stage", "from": "discovery",
-                                                                 "to": "proposal"}]
+                                                                 "to": "proposal", "eventId": event_id}]
     # same stage again: no new entry, the custom probability stays
     _put(client, tenant.user, deal["id"], probability=60)
     same = _put(client, tenant.user, deal["id"], stage="proposal", name="Renamed")
     assert same["probability"] == 60 and same["stageChangedAt"] == updated["stageChangedAt"]
+    tenant.deliver_events()
     assert len(owner_session.scalars(select(Activity).where(Activity.deal_id == uuid.UUID(deal["id"]))).all()) == 1
 
 

@@ -151,11 +151,16 @@ def test_status_change_records_an_activity(client, tenant):
     response = client.put(f"{URL}/{body['id']}", json={"status": "contacted"}, headers=tenant.user.headers)
     assert response.json()["status"] == "contacted"
     client.put(f"{URL}/{body['id']}", json={"status": "contacted"}, headers=tenant.user.headers)
+    # The timeline is a subscriber of prospect.updated: nothing until the worker delivers, then exactly one entry
+    # (the title change and the no-op second PUT leave none), and delivering again adds nothing.
+    assert tenant.deliver_events().delivered >= 2
+    tenant.deliver_events()
     timeline = client.get(f"{URL}/{body['id']}/activities", headers=tenant.user.headers).json()
     assert timeline["pagination"]["total"] == 1
     activity = timeline["data"][0]
     assert activity["type"] == "status_change"
     assert activity["prospectId"] == body["id"]
+    assert activity["metadata"].pop("eventId")
     assert activity["metadata"] == {"field": "status", "from": "new", "to": "contacted"}
     assert activity["userId"] == str(tenant.user.id)  # who changed it
 

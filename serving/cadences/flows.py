@@ -1,0 +1,64 @@
+"""Cadences react to email events: a reply, an unsubscribe or a suppressing bounce stops the prospect's
+active enrollments. The cadence domain owns its table; the email domain only publishes what happened.
+
+A step that comes due before the event is delivered is still held back: `run_step` checks the enrollment's
+own replies and the suppression list before it sends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from serving.cadences.models import CadenceEnrollment, EnrollmentStatus
+from serving.core.outbox import Event, Subscriber
+
+
+def pause_active(
+    *,
+    db_session: Session,
+    prospect_id: uuid.UUID | None,
+    reason: str,
+    now: datetime,
+    enrollment_id: uuid.UUID | None = None,
+) -> int:
+    """Pause a prospect's active enrollments (or one enrollment); returns how many."""
+    if prospect_id is None and enrollment_id is None:
+        return 0
+    stmt = update(CadenceEnrollment).where(CadenceEnrollment.status == EnrollmentStatus.active)
+    stmt = (
+        stmt.where(CadenceEnrollment.prospect_id == prospect_id)
+        if prospect_id
+        else stmt.where(CadenceEnrollment.id == enrollment_id)
+    )
+    result = db_session.execute(
+        stmt.values(status=EnrollmentStatus.paused, pause_reason=reason, paused_at=now, updated_at=now)
+    )
+    return result.rowcount or 0
+
+
+def _reason(event: Event) -> str | None:
+    if event.type == "email.replied":
+        return "replied"
+    if event.type == "email.unsubscribed":
+        return "unsubscribed"
+    suppressed = (event.payload.get("detail") or {}).get("suppressed")
+    return f"suppressed:{suppressed}" if suppressed else None  # bounces and complaints that listed the address
+
+
+def on_email_event(*, db_session: Session, event: Event) -> None:
+    reason = _reason(event)
+    prospect_id = event.payload.get("prospectId")
+    if reason and prospect_id:
+        pause_active(db_session=db_session, prospect_id=uuid.UUID(prospect_id), reason=reason,
+                     now=event.occurred_at)
+
+
+SUBSCRIBERS = [
+    Subscriber("cadences.pause_on_engagement",
+               frozenset({"email.replied", "email.unsubscribed", "email.bounced", "email.spam_reported"}),
+               on_email_event),
+]

@@ -1,0 +1,23 @@
+"""Prospects react to email events: `last_contacted_at` follows the latest email sent to them."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, update
+from sqlalchemy.orm import Session
+
+from serving.core.outbox import Event, Subscriber
+from serving.prospects.models import Prospect
+
+
+def on_email_sent(*, db_session: Session, event: Event) -> None:
+    prospect_id = event.payload.get("prospectId")
+    if prospect_id:
+        # greatest(): a late delivery of an older send never moves the date back.
+        db_session.execute(
+            update(Prospect).where(Prospect.id == prospect_id)
+            .values(last_contacted_at=func.greatest(func.coalesce(Prospect.last_contacted_at, event.occurred_at),
+                                                    event.occurred_at))
+        )
+
+
+SUBSCRIBERS = [Subscriber("prospects.last_contacted", frozenset({"email.sent"}), on_email_sent)]

@@ -1,0 +1,51 @@
+"""Every subscriber of the domain-event outbox, and the worker jobs that deliver to them.
+
+The composition root for reactions: a new reaction is a `Subscriber` in its domain's `flows.py`, listed here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from serving.activities import flows as timeline
+from serving.cadences import flows as cadences
+from serving.core import outbox
+from serving.core.clock import utcnow
+from serving.notifications import flows as notifications
+from serving.prospects import flows as prospects
+from serving.worker import QUEUE, queue, runtime
+
+logger = logging.getLogger(__name__)
+
+REGISTRY = outbox.Registry.of([
+    *timeline.SUBSCRIBERS,
+    *cadences.SUBSCRIBERS,
+    *notifications.SUBSCRIBERS,
+    *prospects.SUBSCRIBERS,
+])
+
+# A job only wakes the row-driven delivery; the retries of a failing subscriber are in its delivery rows.
+RETRY = {"max_attempts": 5, "exponential_wait": 2}
+
+
+@queue.task(name=outbox.DELIVER_TASK, queue=QUEUE, retry=RETRY)
+def deliver_events(organization_id: str) -> dict:
+    outcome = outbox.deliver(factory=runtime().factory, organization_id=uuid.UUID(organization_id),
+                             registry=REGISTRY)
+    return vars(outcome)
+
+
+def sweep(*, factory) -> int:
+    """Wake every organization with events to dispatch or deliveries due (retries come due here)."""
+    with factory() as session, session.begin():
+        organizations = outbox.organizations_due(session, now=utcnow())
+        for organization_id in organizations:
+            outbox.wake(session, organization_id)
+    return len(organizations)
+
+
+@queue.periodic(cron="* * * * *", periodic_id="events-sweep")
+@queue.task(name="events.sweep", queue=QUEUE, queueing_lock="events.sweep")
+def periodic_sweep(timestamp: int) -> int:
+    return sweep(factory=runtime().factory)
