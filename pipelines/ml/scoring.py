@@ -3,8 +3,9 @@
 1. Read the latest snapshot of `analytics.ml_lead_features` for open prospects (+ team, title).
 2. Score with the champion and blend with each team's rule set (`serving.scoring.blend`, vectorised).
 3. COPY the scores into a session temp table, then, in one transaction under a per-organization lock:
-   threshold crossings (previous score below the team's threshold or none yet, new at/above) → a notification for
-   the owner and a `note_added` activity; new predictions → `ai_predictions`; `priority_score`,
+   threshold crossings (previous score below the team's threshold or none yet, new at/above) → a
+   `lead.score_threshold_crossed` domain event (the notification and the timeline entry are its subscribers);
+   new predictions → `ai_predictions`; `priority_score`,
    `qualification_score` and `ai_insights` → `app.prospects` in keyset batches, changed rows only;
    today's row of `lead_score_history` (upserted, so one row per prospect per day).
 """
@@ -23,12 +24,12 @@ from sqlalchemy.orm import Session
 from models.lead_scoring.rules import RuleSet
 from models.lead_scoring.train import LeadScoringModel
 from pipelines.ml.training import FEATURE_TABLE, mart_to_features
+from serving.core import outbox
 from serving.scoring.blend import score_prospects
 
 BATCH_SIZE = 5000
 OPEN_EXCLUDED_STATUSES = ("converted", "unqualified", "do_not_contact")
-THRESHOLD_NOTIFICATION = "prospect.score_threshold_crossed"
-THRESHOLD_ACTIVITY_KIND = "score_threshold_crossed"
+THRESHOLD_EVENT = "lead.score_threshold_crossed"
 
 CHAMPIONS = text("select organization_id::text, version from app.ml_models"
                  " where is_champion and name = 'lead_scoring' order by organization_id")
@@ -85,7 +86,7 @@ class WriteResult:
     prospects_changed: int = 0
     history_rows: int = 0
     thresholds_crossed: int = 0
-    notifications: int = 0
+    events_published: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -134,30 +135,18 @@ def write_scores(session: Session, *, organization_id: str, scored: pd.DataFrame
           and t.score >= r.score_threshold"""), params)
     result.thresholds_crossed = crossed.rowcount
     if result.thresholds_crossed:
-        session.execute(text("""
-            insert into app.activities (id, organization_id, team_id, prospect_id, type, subject, description,
-                                        metadata, occurred_at, created_at)
-            select gen_random_uuid(), cast(:org as uuid), c.team_id, c.prospect_id, 'note_added',
-                   'Lead score crossed ' || c.threshold,
-                   coalesce('Lead score rose from ' || c.previous, 'First lead score') || ' to ' || c.score
-                       || ' (threshold ' || c.threshold || ').',
-                   jsonb_build_object('kind', cast(:kind as text), 'threshold', c.threshold,
-                                      'previous_score', c.previous,
-                                      'score', c.score, 'tier', c.tier, 'model_version', c.model_version),
-                   now(), now()
-            from _crossed as c"""), {**params, "kind": THRESHOLD_ACTIVITY_KIND})
-        result.notifications = session.execute(text("""
-            insert into app.notifications (id, organization_id, user_id, type, title, body, data, priority)
-            select gen_random_uuid(), cast(:org as uuid), c.owner_id, cast(:type as text),
-                   c.display_name || ' reached a lead score of ' || c.score,
-                   'Crossed your team''s threshold of ' || c.threshold
-                       || coalesce(' (was ' || c.previous || ').', ' (first score).')
-                       || coalesce(' Top factor: ' || (c.top_factors -> 0 ->> 'text') || '.', ''),
-                   jsonb_build_object('prospectId', c.prospect_id, 'score', c.score, 'previousScore', c.previous,
+        # One `lead.score_threshold_crossed` event per crossing; the timeline and notifications subscribe to it.
+        # The dedupe key (prospect, threshold, previous and new score, day) keeps a re-run from publishing twice.
+        result.events_published = outbox.publish_select(session, type=THRESHOLD_EVENT, params=params, select_sql="""
+            select cast(:org as uuid) as organization_id, c.prospect_id as subject_id,
+                   jsonb_build_object('prospectId', c.prospect_id, 'teamId', c.team_id, 'ownerId', c.owner_id,
+                                      'displayName', c.display_name, 'score', c.score, 'previousScore', c.previous,
                                       'threshold', c.threshold, 'tier', c.tier, 'modelVersion', c.model_version,
-                                      'topFactors', c.top_factors),
-                   'high'
-            from _crossed as c where c.owner_id is not null"""), {**params, "type": THRESHOLD_NOTIFICATION}).rowcount
+                                      'topFactors', coalesce(c.top_factors, '[]'::jsonb)) as payload,
+                   concat_ws(':', c.prospect_id, c.threshold, coalesce(c.previous::text, 'none'), c.score,
+                             current_date) as dedupe_key,
+                   now() as occurred_at
+            from _crossed as c""")
 
     # A prediction is logged when it is new: another model, other inputs, or another final score.
     result.predictions_logged = session.execute(text("""

@@ -1,5 +1,5 @@
 """Materialize the `ml` group on a planted-signal feature mart: champion, predictions, write-back, history,
-explanations that add up, threshold notifications exactly once, organizations without history skipped."""
+explanations that add up, threshold events (and their notifications) exactly once, organizations without history skipped."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def ml_run(pg, tmp_path_factory):
                                run_config={"ops": {"ml__lead_scoring_model": {"config": {"seed": 0}}}},
                                raise_on_error=False)
         again = dg.materialize([prospect_lead_scores], resources=res, instance=dg.DagsterInstance.ephemeral())
-    yield {"first": first, "again": again, "database": database, "tenant": tenant, "sparse": sparse,
+    delivered = tenant.deliver_events()  # what the worker does with the events the pipeline published
+    yield {"first": first, "again": again, "delivered": delivered, "database": database, "tenant": tenant, "sparse": sparse,
            "frame": frame, "state": state}
     pg.drop(database.rsplit("/", 1)[-1].split("?")[0])
 
@@ -122,10 +123,19 @@ def test_threshold_crossing_notifies_once(ml_run):
     crossed = _rows(db, "select count(*) from app.prospects where organization_id = %s and priority_score >= %s",
                     tenant.organization_id, THRESHOLD)[0][0]
     assert crossed > 0
+    # The pipeline published one event per crossing; the notification and the timeline entry are its subscribers.
+    events = _rows(db, "select count(*), count(distinct subject_id), count(dispatched_at) from app.domain_events"
+                       " where organization_id = %s and type = 'lead.score_threshold_crossed'", tenant.organization_id)
+    assert events == [(crossed, crossed, crossed)]
+    deliveries = _rows(db, "select d.subscriber, d.status, count(*) from app.domain_event_deliveries as d"
+                           " where d.organization_id = %s group by 1, 2 order by 1", tenant.organization_id)
+    assert deliveries == [("notifications.score_threshold", "done", crossed), ("timeline.score_threshold", "done",
+                                                                                crossed)]
+    assert ml_run["delivered"].delivered == 2 * crossed and ml_run["delivered"].dead == 0
     notes = _rows(db, "select user_id, type, data ->> 'threshold', count(*) over (partition by data ->> 'prospectId')"
                       " from app.notifications where organization_id = %s", tenant.organization_id)
     assert len(notes) == crossed
-    assert {(n[0], n[1], n[2], n[3]) for n in notes} == {(tenant.user.id, "prospect.score_threshold_crossed",
+    assert {(n[0], n[1], n[2], n[3]) for n in notes} == {(tenant.user.id, "lead.score_threshold_crossed",
                                                           str(THRESHOLD), 1)}
     activities = _rows(db, "select count(*), count(distinct prospect_id) from app.activities where organization_id = %s"
                            " and type = 'note_added' and metadata ->> 'kind' = 'score_threshold_crossed'",
@@ -148,4 +158,4 @@ def test_second_scoring_run_changes_nothing(ml_run):
     again = _events(ml_run["again"])["ml/prospect_lead_scores"]
     assert again["scored"] == len(open_rows(ml_run["frame"]))
     assert (again["predictions_logged"], again["prospects_changed"], again["history_rows"],
-            again["thresholds_crossed"], again["notifications"]) == (0, 0, 0, 0, 0)
+            again["thresholds_crossed"], again["events_published"]) == (0, 0, 0, 0, 0)

@@ -107,7 +107,7 @@ def lead_scoring_model(context: dg.AssetExecutionContext, config: TrainingConfig
           tags=SCORING_TAGS,
           description="Open prospects scored by their organization's champion, blended with team rule sets; "
                       "logged to app.ai_predictions; priority_score / qualification_score / ai_insights written "
-                      "back (changed rows only), lead_score_history for today, threshold notifications.")
+                      "back (changed rows only), lead_score_history for today, lead.score_threshold_crossed events.")
 def prospect_lead_scores(context: dg.AssetExecutionContext, postgres: PostgresResource,
                          revorc_home: RevorcHomeResource) -> dg.MaterializeResult:
     summary: list[dict[str, Any]] = []
