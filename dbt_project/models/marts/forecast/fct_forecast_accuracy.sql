@@ -11,7 +11,8 @@ deals as (
 forecasts as (
     select
         snapshot_date, organization_id, dimension, dimension_id, period_type, period_start, period_end,
-        sum(amount) filter (where forecast_category in ('closed', 'commit')) as commit_forecast,
+        -- nothing in closed/commit is a forecast of 0 (a miss), not an unknown
+        coalesce(sum(amount) filter (where forecast_category in ('closed', 'commit')), 0) as commit_forecast,
         sum(weighted_amount) as weighted_forecast
     from snapshots
     group by 1, 2, 3, 4, 5, 6, 7
