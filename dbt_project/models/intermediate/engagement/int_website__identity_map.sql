@@ -1,6 +1,8 @@
 {#- Anonymous visitor → prospect, learned from `identify` calls (and any call carrying an email or a userId
-    that is a prospect's id or email). The latest identification wins. Applied retroactively: sessions
-    from before the identify call are attributed too. -#}
+    that is a prospect's id or email). The latest identification wins; at equal times the way of naming the
+    prospect decides as in int_website__events_attributed (email, then userId as email, then userId as id), then
+    the lowest prospect id, so a tie never depends on the plan. Applied retroactively: sessions from before the
+    identify call are attributed too. -#}
 with events as (
     select * from {{ ref('stg_raw__website_events') }}
 ),
@@ -11,17 +13,17 @@ prospects as (
 
 -- one equality join per way of naming the prospect (an OR join cannot be hashed)
 identified as (
-    select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at
+    select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at, 1 as match_rank
     from events as e
     inner join prospects as p on p.organization_id = e.organization_id and p.email = e.email
     where e.anonymous_id is not null
     union all
-    select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at
+    select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at, 2 as match_rank
     from events as e
     inner join prospects as p on p.organization_id = e.organization_id and p.email = lower(e.user_id)
     where e.anonymous_id is not null
     union all
-    select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at
+    select e.organization_id, e.anonymous_id, p.prospect_id, e.occurred_at, 3 as match_rank
     from events as e
     inner join prospects as p on p.organization_id = e.organization_id and p.prospect_id::text = e.user_id
     where e.anonymous_id is not null
@@ -31,7 +33,7 @@ final as (
     select distinct on (organization_id, anonymous_id)
         organization_id, anonymous_id, prospect_id, occurred_at as identified_at
     from identified
-    order by organization_id, anonymous_id, occurred_at desc
+    order by organization_id, anonymous_id, occurred_at desc, match_rank, prospect_id
 )
 
 select * from final
