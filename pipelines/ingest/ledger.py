@@ -2,12 +2,14 @@
 
 One transaction per file: the ledger row, every good row (COPY into a transaction-scoped staging copy of
 the target, then `insert … on conflict do nothing` for de-duplication) and every rejected record commit
-together, or nothing does. A file already in the ledger with the same checksum is skipped.
+together, or nothing does. A file already in the ledger with the same checksum is skipped. `load_once` is that
+contract for any loader (the `raw` sources here, the Maven CRM export in `maven_crm.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -67,33 +69,61 @@ def already_loaded(conn: psycopg.Connection, source: str, path: str, digest: str
     ).fetchone() is not None
 
 
-def load_file(conn: psycopg.Connection, source: Source, *, path: str, data: bytes,
-              organization_id: str | None) -> LoadResult:
-    """Load one file in its own transaction (the connection must not be inside one)."""
-    digest = checksum(data)
-    loaded_at = datetime.now(UTC)
+@dataclass
+class Loaded:
+    """What a loader wrote inside the ledger's transaction: rows inserted, records refused, duplicates dropped."""
+
+    rows_loaded: int
+    rejects: list[Reject] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def load_once(conn: psycopg.Connection, *, source: str, path: str, data: bytes, load: Callable[[], Loaded],
+              digest: str | None = None) -> LoadResult:
+    """Run `load` for one landed file (or one set of files read together) in its own transaction, at most once.
+
+    The ledger row, everything `load` writes and every rejected record commit together or not at all; the same
+    bytes at the same path are skipped. `load` raises CorruptFile to reject the whole file, which is then
+    recorded (ledger and rejected_records) so it is not retried until different bytes land.
+    `digest` replaces the checksum of `data` when more than the bytes decides what was loaded. The connection
+    must not be inside a transaction.
+    """
+    digest = digest or checksum(data)
     with conn.transaction():
         # serialize loaders of the same file (a sensor run and a schedule run racing)
-        conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{source.name}:{path}:{digest}",))
-        if already_loaded(conn, source.name, path, digest):
+        conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{source}:{path}:{digest}",))
+        if already_loaded(conn, source, path, digest):
             return LoadResult(path, "skipped")
         try:
-            if organization_id is None:
-                raise CorruptFile("unknown organization for this landing folder")
-            rows, rejects = parse_file(source, path, data, organization_id=organization_id, loaded_at=loaded_at)
+            with conn.transaction():  # a savepoint: a corrupt file's partial writes go, its ledger row stays
+                loaded = load()
         except CorruptFile as exc:
             reason = f"corrupt file: {exc}"
-            _copy_rejects(conn, source.name, path, [Reject(None, None, reason, data[:2000].decode("utf-8", "replace"))])
-            _ledger(conn, source.name, path, digest, len(data), 0, 1, "rejected", reason)
+            _copy_rejects(conn, source, path, [Reject(None, None, reason, data[:2000].decode("utf-8", "replace"))])
+            _ledger(conn, source, path, digest, len(data), 0, 1, "rejected", reason)
             return LoadResult(path, "rejected", 0, 1, reason=reason, reasons={reason: 1})
-        inserted = _copy_rows(conn, source, path, rows)
-        _copy_rejects(conn, source.name, path, rejects)
-        _ledger(conn, source.name, path, digest, len(data), inserted, len(rejects), "loaded", None)
+        _copy_rejects(conn, source, path, loaded.rejects)
+        _ledger(conn, source, path, digest, len(data), loaded.rows_loaded, len(loaded.rejects), "loaded", None)
     reasons: dict[str, int] = {}
-    for reject in rejects:
+    for reject in loaded.rejects:
         key = reject.reason.split(":")[0]
         reasons[key] = reasons.get(key, 0) + 1
-    return LoadResult(path, "loaded", inserted, len(rejects), len(rows) - inserted, reasons=reasons)
+    return LoadResult(path, "loaded", loaded.rows_loaded, len(loaded.rejects), loaded.duplicates, reasons=reasons)
+
+
+def load_file(conn: psycopg.Connection, source: Source, *, path: str, data: bytes,
+              organization_id: str | None) -> LoadResult:
+    """Load one landing file of a `raw` source in its own transaction (the connection must not be inside one)."""
+    loaded_at = datetime.now(UTC)
+
+    def load() -> Loaded:
+        if organization_id is None:
+            raise CorruptFile("unknown organization for this landing folder")
+        rows, rejects = parse_file(source, path, data, organization_id=organization_id, loaded_at=loaded_at)
+        inserted = _copy_rows(conn, source, path, rows)
+        return Loaded(inserted, rejects, len(rows) - inserted)
+
+    return load_once(conn, source=source.name, path=path, data=data, load=load)
 
 
 def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: list[tuple]) -> int:

@@ -1,16 +1,13 @@
 """Ingest assets: landing files → `raw` (one asset per source), and the Maven CRM export → `app`."""
 
-import hashlib
-from datetime import UTC, datetime
-
 import dagster as dg
 
 from pipelines.ingest import maven_crm
 from pipelines.ingest.landing import ingest_source
-from pipelines.ingest.ledger import already_loaded
 from pipelines.ingest.sources import SOURCES, Source
 from pipelines.resources import DuckDBResource, LandingZoneResource, PostgresResource
 from revorc.demo import DEMO_SLUG
+from serving.core.clock import utcnow
 
 INGEST_GROUP = "ingest"
 DESCRIPTIONS = {
@@ -80,48 +77,26 @@ CRM_KEYS = {name: dg.AssetKey(["app", name]) for name in ("teams", "users", "acc
     can_subset=False,
     name="maven_crm_export",
 )
-def maven_crm_export(context: dg.AssetExecutionContext, config: CrmImportConfig, postgres: PostgresResource,
-                     landing: LandingZoneResource, duckdb: DuckDBResource):
+def maven_crm_export(config: CrmImportConfig, postgres: PostgresResource, landing: LandingZoneResource,
+                     duckdb: DuckDBResource):
     """The Maven CRM export in `<landing>/crm/<org slug>/maven_crm/` → accounts, teams/users, deals of that org.
 
     Needs the organization to exist (`revorc seed-demo` creates the demo one); if it does not, nothing is
-    imported and the metadata says why. Idempotent by the file ledger and by stable UUIDv5 ids.
+    imported and the metadata says why. Once per export and date shift by the file ledger (`maven_crm.import_export`).
     """
-    zone = landing.landing()
-    folder = f"crm/{config.organization_slug}/maven_crm"
-    files = {f.relative_path.rsplit("/", 1)[-1]: f for f in zone.files("crm") if f.relative_path.startswith(folder)}
-    metadata: dict[str, dg.MetadataValue] = {}
-    with postgres.connect(autocommit=False) as conn:
-        org = conn.execute("select id from app.organizations where slug = %s", (config.organization_slug,)).fetchone()
-        missing = [name for name in maven_crm.FILES if name not in files]
-        status = "skipped"
-        if org is None:
-            metadata["skipped_reason"] = dg.MetadataValue.text(f"organization {config.organization_slug!r} not found")
-        elif missing:
-            metadata["skipped_reason"] = dg.MetadataValue.text(f"missing files in {folder}: {', '.join(missing)}")
-        else:
-            data = {name: zone.read(files[name]) for name in maven_crm.FILES}
-            digest = hashlib.sha256(b"".join(hashlib.sha256(data[n]).digest() for n in maven_crm.FILES)).hexdigest()
-            shift = (datetime.now(UTC).date() - maven_crm.EXPORT_END).days if config.shift_dates_to_today else 0
-            ledger_key = f"{digest}:shift={shift}"
-            if already_loaded(conn, "crm", folder, ledger_key):
-                metadata["skipped_reason"] = dg.MetadataValue.text("already imported (same files, same date shift)")
-            else:
-                with duckdb.connect() as con:
-                    frames = maven_crm.transform(data, organization_id=str(org[0]), slug=config.organization_slug,
-                                                 shift_days=shift, con=con)
-                counts = maven_crm.load(conn, frames)
-                conn.execute(
-                    "insert into raw.file_ledger (source, path, checksum, size_bytes, rows_loaded, status)"
-                    " values ('crm', %s, %s, %s, %s, 'loaded')",
-                    (folder, ledger_key, sum(len(v) for v in data.values()), sum(counts.values())),
-                )
-                status = "loaded"
-                metadata.update({f"{k}_written": dg.MetadataValue.int(v) for k, v in counts.items()})
-                metadata["date_shift_days"] = dg.MetadataValue.int(shift)
-        conn.commit()
-    metadata["status"] = dg.MetadataValue.text(status)
+    with postgres.connect() as conn, duckdb.connect() as con:
+        result = maven_crm.import_export(conn, landing.landing(), organization_slug=config.organization_slug,
+                                         today=utcnow().date(), shift_dates_to_today=config.shift_dates_to_today,
+                                         con=con)
+    metadata: dict[str, dg.MetadataValue] = {
+        "status": dg.MetadataValue.text(result.status),
+        **{f"{table}_written": dg.MetadataValue.int(count) for table, count in result.written.items()},
+        "rows_rejected": dg.MetadataValue.int(result.rows_rejected),
+        "rejected_reasons": dg.MetadataValue.json(result.reasons),
+    }
+    if result.reason:
+        metadata["skipped_reason" if result.status == "skipped" else "reason"] = dg.MetadataValue.text(result.reason)
+    if result.status == "loaded":
+        metadata["date_shift_days"] = dg.MetadataValue.int(result.shift_days)
     for key in CRM_KEYS.values():
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
-
-
