@@ -30,13 +30,13 @@ from serving.cadences.models import (
 )
 from serving.cadences.schemas import CadenceIn, StepIn
 from serving.cadences.sms import SmsRejected, send_sms
+from serving.core.clock import utcnow
 from serving.core.config import Settings
 from serving.core.db import tenant_session
 from serving.core.errors import ValidationFailed
 from serving.core.principal import Principal
 from serving.core.references import require_visible
-from serving.emails import service as emails
-from serving.emails import suppression
+from serving.emails import runner, sending, suppression
 from serving.emails.models import Email, EmailTemplate, Mailbox
 from serving.organizations.models import Team
 from serving.prospects.models import Prospect
@@ -174,7 +174,7 @@ def enroll(
     prospect_ids: list[uuid.UUID],
     now: datetime | None = None,
 ) -> list[dict]:
-    now = now or emails.utcnow()
+    now = now or utcnow()
     steps = steps_of(db_session=db_session, cadence_id=cadence.id)
     if not steps:
         raise ValidationFailed("the cadence has no steps yet", code="CADENCE_EMPTY")
@@ -242,11 +242,11 @@ def pause(
         raise ValidationFailed(f"enrollment is {enrollment.status}", code="INVALID_STATE")
     enrollment.status = EnrollmentStatus.paused
     enrollment.pause_reason = reason
-    enrollment.paused_at = now or emails.utcnow()
+    enrollment.paused_at = now or utcnow()
 
 
 def resume(*, db_session: Session, enrollment: CadenceEnrollment, now: datetime | None = None) -> None:
-    now = now or emails.utcnow()
+    now = now or utcnow()
     if enrollment.status != EnrollmentStatus.paused:
         raise ValidationFailed(f"enrollment is {enrollment.status}", code="INVALID_STATE")
     reason = enrollment.pause_reason or ""
@@ -267,7 +267,7 @@ def resume(*, db_session: Session, enrollment: CadenceEnrollment, now: datetime 
 
 def remove(*, db_session: Session, enrollment: CadenceEnrollment, now: datetime | None = None) -> None:
     enrollment.status = EnrollmentStatus.removed
-    enrollment.completed_at = now or emails.utcnow()
+    enrollment.completed_at = now or utcnow()
     enrollment.next_run_at = None
 
 
@@ -425,9 +425,9 @@ def run_step(
             subject = (
                 "Following up, {{firstName}}" if step.step_number > 1 else "Quick question, {{firstName}}"
             )
-        request = emails.EmailRequest(
+        request = sending.EmailRequest(
             to=[
-                emails.Recipient(
+                sending.Recipient(
                     prospect.email, " ".join(filter(None, [prospect.first_name, prospect.last_name]))
                 )
             ],
@@ -445,7 +445,7 @@ def run_step(
             track_clicks=settings_json.get("trackClicks", True),
         )
         try:
-            email = emails.queue_email(
+            email = sending.queue_email(
                 db_session=db_session,
                 settings=settings,
                 organization_id=enrollment.organization_id,
@@ -455,7 +455,7 @@ def run_step(
                 now=now,
                 wake=False,
             )
-        except emails.RecipientSuppressed as exc:
+        except sending.RecipientSuppressed as exc:
             _record(
                 db_session,
                 enrollment,
@@ -551,7 +551,7 @@ def run_due(
     max_batches: int | None = None,
 ) -> Counter:
     """Run every due step of one organization, a committed batch at a time."""
-    clock = now if callable(now) else (lambda: now) if now is not None else emails.utcnow
+    clock = now if callable(now) else (lambda: now) if now is not None else utcnow
     outcomes: Counter = Counter()
     batches = 0
     while max_batches is None or batches < max_batches:
@@ -584,7 +584,7 @@ def run_due(
                 outcomes[outcome] += 1
                 queued = queued or outcome == "email_queued"
             if queued:
-                emails.wake_delivery(db_session=session, organization_id=organization_id)
+                sending.wake_delivery(db_session=session, organization_id=organization_id)
         # Texts leave through an external API with no idempotency key: one committed transaction each.
         for enrollment_id in deferred:
             with tenant_session(factory, organization_id) as session:
@@ -611,7 +611,7 @@ def _run_one(session: Session, settings: Settings, enrollment: CadenceEnrollment
                             defer_sms=defer_sms)
     except Exception as exc:  # one bad enrollment must not stop the others
         logger.exception("cadence step failed for enrollment %s", enrollment.id)
-        enrollment.next_run_at = now + emails.backoff(2)
+        enrollment.next_run_at = now + runner.backoff(2)
         return f"error:{type(exc).__name__}"
 
 

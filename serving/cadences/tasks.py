@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 
 from serving.cadences import service
-from serving.emails import service as emails
+from serving.emails import sending
 from serving.emails.bulk import MATERIALIZE_TASK
 from serving.emails.models import BulkEmailJob
 from serving.worker import QUEUE, enqueue, queue, runtime
@@ -41,7 +41,7 @@ def sweep(*, factory, now: datetime) -> int:
                 queueing_lock=f"cadence:{organization_id}",
                 organization_id=str(organization_id),
             )
-            emails.wake_delivery(db_session=session, organization_id=organization_id)
+            sending.wake_delivery(db_session=session, organization_id=organization_id)
             from serving.core.db import set_tenant
 
             set_tenant(session, organization_id)

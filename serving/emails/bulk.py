@@ -16,10 +16,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving.core.clock import utcnow
 from serving.core.config import Settings
 from serving.core.db import tenant_session
 from serving.core.principal import Principal
-from serving.emails import service, suppression
+from serving.emails import sending, suppression
 from serving.emails.models import (
     BulkEmailJob,
     BulkEmailRecipient,
@@ -44,7 +45,7 @@ def get(*, db_session: Session, job_id: uuid.UUID) -> BulkEmailJob | None:
 def create_job(
     *, db_session: Session, principal: Principal, data: BulkJobIn, now: datetime | None = None
 ) -> BulkEmailJob:
-    now = now or service.utcnow()
+    now = now or utcnow()
     job = BulkEmailJob(
         organization_id=principal.organization_id,
         user_id=principal.user_id,
@@ -156,8 +157,8 @@ def materialize_batch(
     queued: list[tuple[BulkEmailRecipient, uuid.UUID]] = []
     for recipient in recipients:
         prospect = prospects.get(recipient.prospect_id) or by_email.get(recipient.email)
-        request = service.EmailRequest(
-            to=[service.Recipient(recipient.email, recipient.name)],
+        request = sending.EmailRequest(
+            to=[sending.Recipient(recipient.email, recipient.name)],
             subject=job.subject,
             html=job.html,
             text=job.text,
@@ -172,7 +173,7 @@ def materialize_batch(
             bulk_job_id=job.id,
         )
         try:
-            email = service.queue_email(
+            email = sending.queue_email(
                 db_session=db_session,
                 settings=settings,
                 organization_id=job.organization_id,
@@ -184,7 +185,7 @@ def materialize_batch(
                 suppressed_cache=blocked,
                 flush=False,
             )
-        except service.RecipientSuppressed as exc:
+        except sending.RecipientSuppressed as exc:
             recipient.status = RecipientStatus.suppressed
             recipient.reason = exc.reasons.get(recipient.email)
             continue
@@ -194,7 +195,7 @@ def materialize_batch(
         recipient.status = RecipientStatus.queued
         recipient.email_id = email_id
     db_session.flush()
-    service.wake_delivery(db_session=db_session, organization_id=job.organization_id)
+    sending.wake_delivery(db_session=db_session, organization_id=job.organization_id)
     return len(recipients)
 
 
@@ -209,7 +210,7 @@ def materialize(
     max_batches: int | None = None,
 ) -> int:
     """Materialize a whole job, one committed batch at a time (resumable)."""
-    clock = now if callable(now) else (lambda: now) if now is not None else service.utcnow
+    clock = now if callable(now) else (lambda: now) if now is not None else utcnow
     handled = batches = 0
     while max_batches is None or batches < max_batches:
         with tenant_session(factory, organization_id) as session:

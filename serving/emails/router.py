@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from serving.api_keys.models import Scope
 from serving.audit import service as audit
+from serving.core.clock import utcnow
 from serving.core.db import set_tenant
 from serving.core.deps import AppSettings, DbSession, require
 from serving.core.errors import AppError, NotFound, ValidationFailed
@@ -24,7 +25,19 @@ from serving.core.references import require_visible
 from serving.core.schemas import HTML_ROUTE_ERRORS
 from serving.core.validation import Hostname
 from serving.deals.models import Deal
-from serving.emails import bulk, deliverability, service, suppression, templating, tracking
+from serving.emails import (
+    bulk,
+    deliverability,
+    engagement,
+    mailboxes,
+    runner,
+    sending,
+    service,
+    suppression,
+    templates,
+    templating,
+    tracking,
+)
 from serving.emails.delivery.outbox import list_outbox
 from serving.emails.models import Email, EmailTemplate, Mailbox
 from serving.emails.schemas import (
@@ -72,7 +85,7 @@ def _template_error(exc: templating.TemplateError) -> ValidationFailed:
 
 
 def _template_or_404(db, template_id: uuid.UUID) -> EmailTemplate:
-    template = service.get_template(db_session=db, template_id=template_id)
+    template = templates.get_template(db_session=db, template_id=template_id)
     if template is None:
         raise NotFound("email template", template_id)
     return template
@@ -104,7 +117,7 @@ def list_templates(
 def create_template(body: TemplateIn, db: DbSession, principal: Sender, idem: IdempotencyDep):
     def create() -> TemplateOut:
         try:
-            service.check_template(
+            templates.check_template(
                 subject=body.subject,
                 html=body.html,
                 text=body.text,
@@ -142,7 +155,7 @@ def preview_adhoc(body: PreviewIn, db: DbSession, principal: Reader):
 
 def _preview(template: EmailTemplate | None, body: PreviewIn, prospect) -> PreviewOut:
     try:
-        rendered = service.preview(
+        rendered = templates.preview(
             template=template,
             subject=body.subject,
             html=body.html,
@@ -183,7 +196,7 @@ def update_template(template_id: uuid.UUID, body: TemplateUpdate, db: DbSession,
     if not merged["html"] and not merged["text"]:
         raise ValidationFailed("a template needs an html or a text body", details={"field": "html"})
     try:
-        service.check_template(**merged)
+        templates.check_template(**merged)
     except templating.TemplateError as exc:
         raise _template_error(exc) from None
     for key, value in values.items():
@@ -243,10 +256,10 @@ def send_email(
         prospect = require_visible(db, Prospect, body.prospect_id, "prospectId")
         require_visible(db, Deal, body.deal_id, "dealId")
         mailbox = require_visible(db, Mailbox, body.mailbox_id, "mailboxId")
-        request = service.EmailRequest(
-            to=[service.Recipient(r.email, r.name) for r in body.to],
-            cc=[service.Recipient(r.email, r.name) for r in body.cc],
-            bcc=[service.Recipient(r.email, r.name) for r in body.bcc],
+        request = sending.EmailRequest(
+            to=[sending.Recipient(r.email, r.name) for r in body.to],
+            cc=[sending.Recipient(r.email, r.name) for r in body.cc],
+            bcc=[sending.Recipient(r.email, r.name) for r in body.bcc],
             subject=body.subject,
             html=body.html,
             text=body.text,
@@ -262,7 +275,7 @@ def send_email(
             reply_to=body.reply_to,
         )
         try:
-            email = service.queue_email(
+            email = sending.queue_email(
                 db_session=db,
                 settings=settings,
                 organization_id=principal.organization_id,
@@ -270,7 +283,7 @@ def send_email(
                 team_id=principal.team_id,
                 request=request,
             )
-        except service.RecipientSuppressed as exc:
+        except sending.RecipientSuppressed as exc:
             raise ValidationFailed(
                 "every recipient is unsubscribed or blacklisted",
                 code="RECIPIENT_SUPPRESSED",
@@ -483,7 +496,7 @@ def resolve_email(email_id: uuid.UUID, body: ResolveEmailIn, db: DbSession, prin
     email = db.get(Email, email_id, with_for_update=True)
     if email is None:
         raise NotFound("email", email_id)
-    if not service.resolve_unknown(db_session=db, email=email, outcome=body.outcome, now=service.utcnow()):
+    if not runner.resolve_unknown(db_session=db, email=email, outcome=body.outcome, now=utcnow()):
         raise ValidationFailed(
             f"only emails whose delivery is unknown can be resolved (this one is {email.status})",
             code="INVALID_STATE",
@@ -499,8 +512,8 @@ def resolve_email(email_id: uuid.UUID, body: ResolveEmailIn, db: DbSession, prin
 def _mailbox_out(db, mailbox: Mailbox) -> MailboxOut:
     now = datetime.now(UTC)
     out = MailboxOut.model_validate(mailbox)
-    out.todays_cap = service.effective_cap(mailbox, now)
-    out.sent_today = service.sent_today(db_session=db, mailbox_id=mailbox.id, now=now)
+    out.todays_cap = mailboxes.effective_cap(mailbox, now)
+    out.sent_today = mailboxes.sent_today(db_session=db, mailbox_id=mailbox.id, now=now)
     return out
 
 
@@ -568,7 +581,7 @@ def _tracked_email(db, payload: dict) -> Email:
 )
 def open_pixel(token: str, request: Request, db: DbSession, settings: AppSettings):
     email = _tracked_email(db, _verified(settings, token, "o"))
-    service.track_open(
+    engagement.track_open(
         db_session=db,
         email=email,
         occurred_at=datetime.now(UTC),
@@ -587,7 +600,7 @@ def click_redirect(token: str, request: Request, db: DbSession, settings: AppSet
     if not url.lower().startswith(("http://", "https://")):
         raise InvalidLink("this link is invalid")
     email = _tracked_email(db, payload)
-    service.track_click(
+    engagement.track_click(
         db_session=db,
         email=email,
         url=url,
@@ -636,7 +649,7 @@ def unsubscribe_one_click(token: str, db: DbSession, settings: AppSettings):
         raise InvalidLink("this link is invalid") from None
     set_tenant(db, organization_id)
     email = db.get(Email, email_id) if email_id else None
-    service.unsubscribe(
+    engagement.unsubscribe(
         db_session=db,
         organization_id=organization_id,
         address=payload["a"],

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import uuid
 
-from serving.emails import bulk, service
+from serving.emails import bulk, runner, sending
 from serving.worker import QUEUE, enqueue, queue, runtime
 
 # Jobs only wake the row-driven loops up; retries of the rows themselves are in the rows.
 RETRY = {"max_attempts": 5, "exponential_wait": 2}
 
 
-@queue.task(name=service.DELIVER_TASK, queue=QUEUE, retry=RETRY)
+@queue.task(name=sending.DELIVER_TASK, queue=QUEUE, retry=RETRY)
 def deliver_due(organization_id: str) -> dict:
     rt = runtime()
-    outcomes = service.deliver_due(
+    outcomes = runner.deliver_due(
         factory=rt.factory, settings=rt.settings, organization_id=uuid.UUID(organization_id), time_budget=50.0
     )
     if outcomes.get("budget_exhausted"):
         with rt.factory() as session, session.begin():
             enqueue(
                 session,
-                service.DELIVER_TASK,
+                sending.DELIVER_TASK,
                 queueing_lock=f"deliver:{organization_id}",
                 organization_id=organization_id,
             )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from serving.core.deps import AppSettings, DbSession, _principal_from_api_key
 from serving.core.errors import Forbidden, Unauthorized
 from serving.core.validation import unstorable_path
-from serving.emails.service import apply_email_event
+from serving.emails.provider_events import apply_email_event
 from serving.events import service
 from serving.events.schemas import SEGMENT_BATCH, SEGMENT_MESSAGE, SENDGRID_EVENTS, Accepted, json_body
 

@@ -12,7 +12,7 @@ from email.parser import Parser
 from sqlalchemy.orm import Session
 
 from serving.core.db import set_tenant
-from serving.emails import service as emails
+from serving.emails import engagement, provider_events
 from serving.emails.models import Email
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
@@ -53,7 +53,7 @@ def process_reply(
     ids = message_ids(in_reply_to, references)
     if not ids:
         return None
-    located = emails.locate_email(db_session=db_session, message_ids=ids)
+    located = provider_events.locate_email(db_session=db_session, message_ids=ids)
     if located is None:
         return None
     email_id, organization_id = located
@@ -63,7 +63,7 @@ def process_reply(
         return None
     key_source = own_message_id or f"{sender}|{subject}|{in_reply_to}|{(text or '')[:200]}"
     key = "inbound:" + hashlib.sha256(key_source.encode()).hexdigest()[:40]
-    emails.mark_replied(
+    engagement.mark_replied(
         db_session=db_session,
         email=email,
         occurred_at=received_at or datetime.now(UTC),

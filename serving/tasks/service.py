@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from serving.activities.models import Activity, ActivityType, CallLog
 from serving.core.errors import ValidationFailed
-from serving.emails.service import pause_enrollments
+from serving.emails.engagement import pause_enrollments
 from serving.tasks.models import Task, TaskOutcome, TaskStatus, TaskType
 
 CALL_DISPOSITIONS = {

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from serving.emails import service
+from serving.emails import runner
 from serving.emails.delivery.outbox import OutboxBackend
 from serving.prospects.models import Prospect
 from tests.factories import unique_email
@@ -49,7 +49,7 @@ def deliver(app, settings):
     """Run the delivery loop for a tenant (what the worker job does), against the outbox backend."""
 
     def _deliver(tenant, now=None, backend=None):
-        return service.deliver_due(
+        return runner.deliver_due(
             factory=app.state.session_factory,
             settings=settings,
             organization_id=tenant.organization_id,

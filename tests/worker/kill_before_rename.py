@@ -8,7 +8,7 @@ import uuid
 from types import SimpleNamespace
 
 from serving.core.config import Settings
-from serving.emails import service
+from serving.emails import runner
 from serving.emails.delivery import outbox
 from serving.worker import configure
 
@@ -21,4 +21,4 @@ outbox.os = SimpleNamespace(getpid=os.getpid, replace=_killed)
 
 if __name__ == "__main__":
     runtime = configure(Settings())
-    service.deliver_due(factory=runtime.factory, settings=runtime.settings, organization_id=uuid.UUID(sys.argv[1]))
+    runner.deliver_due(factory=runtime.factory, settings=runtime.settings, organization_id=uuid.UUID(sys.argv[1]))

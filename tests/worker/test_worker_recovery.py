@@ -13,8 +13,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from serving import worker
+from serving.core.clock import utcnow
 from serving.core.db import session_factory, tenant_session
-from serving.emails import service
+from serving.emails import runner, sending
 from serving.emails.delivery.outbox import OutboxBackend
 from serving.emails.models import Email
 from tests.conftest import make_settings
@@ -28,14 +29,14 @@ def _env(database: str, home: Path) -> dict:
 
 def _queue(settings, factory, tenant, *, wake: bool = True) -> Email:
     with tenant_session(factory, tenant.organization_id) as session:
-        return service.queue_email(
+        return sending.queue_email(
             db_session=session,
             settings=settings,
             organization_id=tenant.organization_id,
             user_id=tenant.user.id,
             team_id=None,
-            request=service.EmailRequest(
-                to=[service.Recipient("someone@example.com")], subject="Hi", text="Hello"
+            request=sending.EmailRequest(
+                to=[sending.Recipient("someone@example.com")], subject="Hi", text="Hello"
             ),
             wake=wake,
         )
@@ -66,7 +67,7 @@ def test_stalled_job_whose_wake_up_already_waits_is_closed_and_the_sweep_goes_on
             text("insert into procrastinate.procrastinate_workers (last_heartbeat)"
                  " values (now() - interval '10 minutes') returning id")
         ).scalar_one()
-        task = service.DELIVER_TASK
+        task = sending.DELIVER_TASK
         twin_of_waiting = _insert_job(conn, task=task, qlock="deliver:a", status="doing", worker_id=dead)
         waiting = _insert_job(conn, task=task, qlock="deliver:a", status="todo")
         alone = _insert_job(conn, task=task, qlock="deliver:b", status="doing", worker_id=dead)
@@ -146,12 +147,12 @@ def test_a_kill_between_the_outbox_write_and_the_rename_leaves_a_claim_and_no_te
     with tenant_session(factory, tenant.organization_id) as session:
         assert session.get(Email, email.id).status == "sending"  # a visible claim, not a silent `queued`
 
-    outcome = service.deliver_due(
+    outcome = runner.deliver_due(
         factory=factory,
         settings=settings,
         organization_id=tenant.organization_id,
         backend=OutboxBackend(settings.outbox_dir),
-        now=service.utcnow() + timedelta(seconds=settings.email_claim_grace_seconds + 1),
+        now=utcnow() + timedelta(seconds=settings.email_claim_grace_seconds + 1),
     )
     assert outcome == {"requeued": 1, "sent": 1}
     assert sorted(p.name for p in folder.iterdir()) == [f"{email.id}.eml"]

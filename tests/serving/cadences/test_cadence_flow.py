@@ -13,8 +13,9 @@ from serving.cadences import service as cadences
 from serving.cadences.models import CadenceEnrollment
 from serving.core.db import tenant_session
 from serving.core.principal import Principal
-from serving.emails import service as emails
+from serving.emails import engagement, runner
 from serving.emails.delivery.outbox import OutboxBackend
+from serving.emails.models import Email
 from tests.serving.outreach_fixtures import Clock
 
 MONDAY_NOON_UTC = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
@@ -40,7 +41,7 @@ class Harness:
             organization_id=self.tenant.organization_id,
             now=self.clock,
         )
-        emails.deliver_due(
+        runner.deliver_due(
             factory=self.factory,
             settings=self.settings,
             organization_id=self.tenant.organization_id,
@@ -143,7 +144,7 @@ def test_three_step_cadence_across_time_zones(client, app, settings, tenant, mak
     # London replies (JSON inbound, matched by In-Reply-To): her enrollment pauses at once.
     with tenant.session() as session:
         london_email = session.scalars(
-            select(emails.Email).where(emails.Email.prospect_id == london.id)
+            select(Email).where(Email.prospect_id == london.id)
         ).one()
     reply = client.post(
         "/api/v1/inbound/email",
@@ -158,8 +159,8 @@ def test_three_step_cadence_across_time_zones(client, app, settings, tenant, mak
     assert reply.json() == {"matched": True, "emailId": str(london_email.id)}
     # Tokyo unsubscribes with the one-click POST from his email's header.
     with tenant.session() as session:
-        tokyo_email = session.scalars(select(emails.Email).where(emails.Email.prospect_id == tokyo.id)).one()
-    header = emails.prepare(tokyo_email, settings).headers["List-Unsubscribe"]
+        tokyo_email = session.scalars(select(Email).where(Email.prospect_id == tokyo.id)).one()
+    header = runner.prepare(tokyo_email, settings).headers["List-Unsubscribe"]
     client.post(
         re.search(r"(/api/v1/unsubscribe/[^>]+)>", header).group(1), content="List-Unsubscribe=One-Click"
     )
@@ -251,9 +252,9 @@ def test_branching_and_ab_variants(client, app, settings, tenant, make_prospect)
     assert len(subjects) == 12 and set(subjects) == {"Variant A", "Variant B"}
     with tenant.session() as session, session.begin():
         opener = session.scalars(
-            select(emails.Email).where(emails.Email.prospect_id == prospects[0].id)
+            select(Email).where(Email.prospect_id == prospects[0].id)
         ).one()
-        emails.track_open(db_session=session, email=opener, occurred_at=clock())
+        engagement.track_open(db_session=session, email=opener, occurred_at=clock())
     h.run_until(hours=3)
     assert [row[1] for row in h.outbox()].count("Saw you opened") == 1
     analytics = client.get(f"/api/v1/cadences/{cadence['id']}/analytics", headers=tenant.user.headers).json()

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from serving.core.db import set_tenant
-from serving.emails import service
+from serving.emails import provider_events, runner
 from serving.emails.delivery import PermanentDeliveryError, TransientDeliveryError
 from serving.emails.delivery.sendgrid import SendGridBackend
 from serving.emails.delivery.smtp import SmtpBackend
@@ -98,7 +98,7 @@ def test_smtp_backend_delivers_dkim_signed_mail(
         EMAIL_FROM="sales@example.org",
     )
     sent, prospect = _queue(client, tenant, make_prospect)
-    outcome = service.deliver_due(
+    outcome = runner.deliver_due(
         factory=app.state.session_factory,
         settings=settings,
         organization_id=tenant.organization_id,
@@ -185,7 +185,7 @@ def test_sendgrid_backend_sends_schema_valid_requests(
         SENDGRID_VERIFIED_SENDER="noreply@yourdomain.com",
     )
     sent, prospect = _queue(client, tenant, make_prospect)
-    service.deliver_due(
+    runner.deliver_due(
         factory=app.state.session_factory,
         settings=settings,
         organization_id=tenant.organization_id,
@@ -210,7 +210,7 @@ def test_sendgrid_backend_sends_schema_valid_requests(
     assert provider_id.startswith("sgmsg")
     # a SendGrid event found by sg_message_id alone (no custom args) rolls onto the row
     with app.state.session_factory() as session, session.begin():
-        applied = service.apply_email_event(
+        applied = provider_events.apply_email_event(
             db_session=session,
             event={
                 "event": "delivered",

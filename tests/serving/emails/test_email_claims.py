@@ -10,8 +10,9 @@ from datetime import timedelta
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, text
 
+from serving.core.clock import utcnow
 from serving.core.db import tenant_session
-from serving.emails import service
+from serving.emails import runner
 from serving.emails.delivery.outbox import OutboxBackend
 from serving.emails.delivery.sendgrid import SendGridBackend
 from serving.emails.delivery.smtp import SmtpBackend
@@ -37,7 +38,7 @@ def _claim(app, settings, tenant, email_id, now):
     """What a worker commits before it calls the provider; the worker then dies (nothing more)."""
     with tenant_session(app.state.session_factory, tenant.organization_id) as session:
         email = session.get(Email, email_id, with_for_update=True)
-        return service.claim(db_session=session, email=email, settings=settings, now=now)
+        return runner.claim(db_session=session, email=email, settings=settings, now=now)
 
 
 def _row(app, tenant, email_id) -> Email:
@@ -48,7 +49,7 @@ def _row(app, tenant, email_id) -> Email:
 
 
 def _deliver(app, settings, tenant, backend, now):
-    return service.deliver_due(
+    return runner.deliver_due(
         factory=app.state.session_factory,
         settings=settings,
         organization_id=tenant.organization_id,
@@ -106,7 +107,7 @@ def test_smtp_claim_of_a_dead_worker_becomes_unknown_not_a_second_email(
         )
         assert resolved.status_code == 200, resolved.text
         assert resolved.json()["status"] == "queued"
-        assert _deliver(app, settings, tenant, SmtpBackend(settings), service.utcnow()) == {"sent": 1}
+        assert _deliver(app, settings, tenant, SmtpBackend(settings), utcnow()) == {"sent": 1}
         assert len(sink.rcpt) == 1
         again = client.post(
             f"/api/v1/emails/{email_id}/resolve", json={"outcome": "sent"}, headers=tenant.user.headers
@@ -200,7 +201,7 @@ def test_sendgrid_send_missing_from_the_feed_is_resent_only_after_the_feed_lag(
                      " and status = 'todo'"),
                 {"lock": f"recheck:{tenant.organization_id}"},
             ).scalar_one()
-        assert recheck == clock.now + GRACE + service.PENDING_RECHECK
+        assert recheck == clock.now + GRACE + runner.PENDING_RECHECK
         outcome = _deliver(app, settings, tenant, backend, clock.now + timedelta(seconds=601))
         assert outcome == {"requeued": 1, "sent": 1}
         assert sendgrid.calls_per_email() == {email_id: 1}
@@ -231,7 +232,7 @@ def test_a_claim_whose_worker_is_alive_is_not_touched_and_a_settled_claim_is_not
         assert _deliver(app, settings, tenant, backend, clock.now + GRACE) == {}
     # a worker that stalls past the grace period finds its claim settled (not in the outbox →
     # queued again) and does not send under it
-    outcome = service.recover_claims(
+    outcome = runner.recover_claims(
         factory=app.state.session_factory,
         settings=settings,
         organization_id=tenant.organization_id,
@@ -240,7 +241,7 @@ def test_a_claim_whose_worker_is_alive_is_not_touched_and_a_settled_claim_is_not
     )[0]
     assert outcome == {"requeued": 1}
     with tenant_session(app.state.session_factory, tenant.organization_id) as session:
-        late = service.send_claimed(db_session=session, message=message, backend=backend, now=clock.now + GRACE)
+        late = runner.send_claimed(db_session=session, message=message, backend=backend, now=clock.now + GRACE)
     assert late == "claim_lost"
     assert not (settings.outbox_dir / str(tenant.organization_id) / f"{email_id}.eml").exists()
     assert _row(app, tenant, email_id).status == "queued"

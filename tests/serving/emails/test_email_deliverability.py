@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dns.resolver
 
-from serving.emails import service
+from serving.emails import mailboxes
 from serving.emails.models import Mailbox
 
 
@@ -77,14 +77,14 @@ def test_warmup_ramp_caps_a_mailbox():
         warmup_start_cap=20,
         warmup_daily_increase=10,
     )
-    assert [service.effective_cap(mailbox, start + timedelta(days=d)) for d in (0, 1, 5, 30)] == [
+    assert [mailboxes.effective_cap(mailbox, start + timedelta(days=d)) for d in (0, 1, 5, 30)] == [
         20,
         30,
         70,
         100,
     ]
     mailbox.warmup_enabled = False
-    assert service.effective_cap(mailbox, start) == 100
+    assert mailboxes.effective_cap(mailbox, start) == 100
 
 
 def test_mailbox_daily_cap_defers_the_rest(client, tenant, deliver, make_prospect, clock):

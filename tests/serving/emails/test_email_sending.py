@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from serving.activities.models import Activity
 from serving.core.db import set_tenant
-from serving.emails import service, tracking
+from serving.emails import provider_events, tracking
 from serving.emails.models import EmailBlacklist, EmailUnsubscribe
 
 
@@ -156,7 +156,7 @@ def test_hard_bounce_and_repeated_soft_bounces_suppress(
     deliver(tenant)
     factory = app.state.session_factory
     with factory() as session, session.begin():
-        applied = service.apply_email_event(
+        applied = provider_events.apply_email_event(
             db_session=session,
             settings=settings,
             event={
@@ -174,7 +174,7 @@ def test_hard_bounce_and_repeated_soft_bounces_suppress(
         assert applied.status == "bounced"
     for i, sent in enumerate(soft_emails):
         with factory() as session, session.begin():
-            service.apply_email_event(
+            provider_events.apply_email_event(
                 db_session=session,
                 settings=settings,
                 event={
@@ -200,7 +200,7 @@ def test_hard_bounce_and_repeated_soft_bounces_suppress(
         ).all() == ["hard_bounce"]
     # replaying the same provider event changes nothing
     with factory() as session, session.begin():
-        service.apply_email_event(
+        provider_events.apply_email_event(
             db_session=session,
             settings=settings,
             event={

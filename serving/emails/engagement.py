@@ -1,0 +1,246 @@
+"""Rolling engagement onto the email row: opens, clicks, replies, bounces and unsubscribes.
+
+Each roll-up first records its event (`event_log.record_event`, idempotent by event key) and changes
+the row only when the event is new, so a repeated pixel load or webhook delivery counts once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from serving.activities.models import ActivityType
+from serving.cadences.models import CadenceEnrollment, EnrollmentStatus
+from serving.core.config import Settings
+from serving.emails import suppression
+from serving.emails.event_log import record_event, timeline_activity
+from serving.emails.models import BounceType, Email, EmailStatus, TrackingEventType
+from serving.prospects.models import Prospect
+
+
+def pause_enrollments(
+    *,
+    db_session: Session,
+    prospect_id: uuid.UUID | None,
+    reason: str,
+    now: datetime,
+    enrollment_id: uuid.UUID | None = None,
+) -> int:
+    """Stop a prospect's active cadences (reply, unsubscribe, bounce, meeting booked)."""
+    if prospect_id is None and enrollment_id is None:
+        return 0
+    stmt = update(CadenceEnrollment).where(CadenceEnrollment.status == EnrollmentStatus.active)
+    stmt = (
+        stmt.where(CadenceEnrollment.prospect_id == prospect_id)
+        if prospect_id
+        else stmt.where(CadenceEnrollment.id == enrollment_id)
+    )
+    result = db_session.execute(
+        stmt.values(status=EnrollmentStatus.paused, pause_reason=reason, paused_at=now, updated_at=now)
+    )
+    return result.rowcount or 0
+
+
+def track_open(
+    *,
+    db_session: Session,
+    email: Email,
+    occurred_at: datetime,
+    source: str = "tracking",
+    useragent: str | None = None,
+    ip: str | None = None,
+    event_key: str | None = None,
+    land_raw: bool = True,
+) -> None:
+    if not record_event(
+        db_session=db_session,
+        email=email,
+        event=TrackingEventType.open,
+        occurred_at=occurred_at,
+        source=source,
+        recipient=email.to[0]["email"] if email.to else None,
+        useragent=useragent,
+        ip=ip,
+        event_key=event_key,
+        land_raw=land_raw,
+    ):
+        return
+    first = not email.opened
+    email.opened = True
+    email.open_count += 1
+    email.first_opened_at = email.first_opened_at or occurred_at
+    email.last_opened_at = max(email.last_opened_at or occurred_at, occurred_at)
+    if first:
+        timeline_activity(db_session, email, ActivityType.email_opened, f"Opened: {email.subject}", occurred_at)
+
+
+def track_click(
+    *,
+    db_session: Session,
+    email: Email,
+    url: str,
+    occurred_at: datetime,
+    source: str = "tracking",
+    useragent: str | None = None,
+    ip: str | None = None,
+    event_key: str | None = None,
+    land_raw: bool = True,
+) -> None:
+    if not record_event(
+        db_session=db_session,
+        email=email,
+        event=TrackingEventType.click,
+        occurred_at=occurred_at,
+        source=source,
+        recipient=email.to[0]["email"] if email.to else None,
+        url=url,
+        useragent=useragent,
+        ip=ip,
+        event_key=event_key,
+        land_raw=land_raw,
+    ):
+        return
+    first = not email.clicked
+    email.clicked = True
+    email.click_count += 1
+    email.first_clicked_at = email.first_clicked_at or occurred_at
+    email.last_clicked_at = max(email.last_clicked_at or occurred_at, occurred_at)
+    # a click implies the message was opened, even when images were blocked
+    if not email.opened:
+        email.opened = True
+        email.first_opened_at = occurred_at
+        email.last_opened_at = occurred_at
+    if first:
+        timeline_activity(db_session, email, ActivityType.email_clicked, f"Clicked: {url}", occurred_at, {"url": url})
+
+
+def unsubscribe(
+    *,
+    db_session: Session,
+    organization_id: uuid.UUID,
+    address: str,
+    email: Email | None,
+    source: str,
+    occurred_at: datetime,
+    event_key: str | None = None,
+    land_raw: bool = True,
+) -> bool:
+    prospect_id = email.prospect_id if email else None
+    if prospect_id is None:
+        prospect_id = db_session.scalar(select(Prospect.id).where(Prospect.email == address.lower()))
+    added = suppression.unsubscribe(
+        db_session=db_session,
+        organization_id=organization_id,
+        address=address,
+        source=source,
+        email_id=email.id if email else None,
+        prospect_id=prospect_id,
+    )
+    if email is not None:
+        fresh = record_event(
+            db_session=db_session,
+            email=email,
+            event=TrackingEventType.unsubscribe,
+            occurred_at=occurred_at,
+            source=source,
+            recipient=address,
+            event_key=event_key,
+            land_raw=land_raw,
+        )
+        email.unsubscribed = True
+        if fresh and added:
+            timeline_activity(db_session, email, ActivityType.email_unsubscribed, "Unsubscribed", occurred_at)
+    pause_enrollments(db_session=db_session, prospect_id=prospect_id, reason="unsubscribed", now=occurred_at)
+    return added
+
+
+def bounce(
+    *,
+    db_session: Session,
+    settings: Settings | None,
+    email: Email,
+    address: str,
+    bounce_type: str,
+    occurred_at: datetime,
+    reason: str | None = None,
+    status_code: str | None = None,
+    source: str,
+    event_key: str | None = None,
+    land_raw: bool = True,
+) -> str | None:
+    event = TrackingEventType.spamreport if bounce_type == BounceType.spam else TrackingEventType.bounce
+    if not record_event(
+        db_session=db_session,
+        email=email,
+        event=event,
+        occurred_at=occurred_at,
+        source=source,
+        recipient=address,
+        reason=reason,
+        bounce_type=bounce_type,
+        event_key=event_key,
+        land_raw=land_raw,
+    ):
+        return None
+    listed = suppression.record_bounce(
+        db_session=db_session,
+        organization_id=email.organization_id,
+        address=address,
+        bounce_type=bounce_type,
+        occurred_at=occurred_at,
+        email_id=email.id,
+        reason=reason,
+        status_code=status_code,
+        soft_limit=settings.soft_bounce_limit if settings else 3,
+        soft_window_days=settings.soft_bounce_window_days if settings else 7,
+    )
+    if bounce_type != BounceType.spam:
+        email.bounced = True
+        if bounce_type == BounceType.hard:
+            email.status = EmailStatus.bounced
+    timeline_activity(
+        db_session,
+        email,
+        ActivityType.email_bounced if bounce_type != BounceType.spam else ActivityType.email_unsubscribed,
+        f"{'Spam complaint' if bounce_type == BounceType.spam else bounce_type.capitalize() + ' bounce'}",
+        occurred_at,
+        {"reason": reason, "bounceType": bounce_type},
+    )
+    if listed:
+        pause_enrollments(
+            db_session=db_session,
+            prospect_id=email.prospect_id,
+            reason=f"suppressed:{listed}",
+            now=occurred_at,
+        )
+    return listed
+
+
+def mark_replied(
+    *,
+    db_session: Session,
+    email: Email,
+    occurred_at: datetime,
+    source: str = "inbound",
+    event_key: str | None = None,
+    details: dict | None = None,
+) -> bool:
+    if not record_event(
+        db_session=db_session,
+        email=email,
+        event=TrackingEventType.reply,
+        occurred_at=occurred_at,
+        source=source,
+        recipient=email.to[0]["email"] if email.to else None,
+        event_key=event_key,
+        details=details,
+    ):
+        return False
+    email.replied = True
+    email.replied_at = email.replied_at or occurred_at
+    timeline_activity(db_session, email, ActivityType.email_received, f"Reply: {email.subject}", occurred_at, details)
+    pause_enrollments(db_session=db_session, prospect_id=email.prospect_id, reason="replied", now=occurred_at)
+    return True

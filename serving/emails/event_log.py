@@ -1,0 +1,139 @@
+"""What an email's events leave behind: the `email_tracking_events` row (our API), the `raw.email_events`
+row (the data platform) and the prospect's timeline activity."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from serving.activities.models import Activity
+from serving.emails.models import Email, EmailTrackingEvent
+
+_RAW_COLUMNS = (
+    "organization_id, sg_event_id, sg_message_id, event, email, occurred_at, email_id, prospect_id, "
+    "campaign_id, cadence_id, template_id, url, reason, status, bounce_type, useragent, ip, payload, source, "
+    "request_id"
+)
+
+# No conflict target: `revorc_app` may only insert into raw tables, and a target needs SELECT.
+_RAW_INSERT = text(
+    f"insert into raw.email_events ({_RAW_COLUMNS}) values ("
+    + ", ".join(f"cast(:{c} as jsonb)" if c == "payload" else f":{c}" for c in _RAW_COLUMNS.split(", "))
+    + ") on conflict do nothing"
+)
+
+
+def record_event(
+    *,
+    db_session: Session,
+    email: Email,
+    event: str,
+    occurred_at: datetime,
+    source: str,
+    event_key: str | None = None,
+    recipient: str | None = None,
+    url: str | None = None,
+    reason: str | None = None,
+    details: dict | None = None,
+    useragent: str | None = None,
+    ip: str | None = None,
+    bounce_type: str | None = None,
+    land_raw: bool = True,
+) -> bool:
+    """Store an event for the API (`email_tracking_events`) and, for our own events, in
+    `raw.email_events` for the data platform. False when the event key was seen before."""
+    event_key = event_key or f"revorc:{uuid.uuid4()}"
+    inserted = db_session.execute(
+        insert(EmailTrackingEvent)
+        .values(
+            id=uuid.uuid4(),
+            organization_id=email.organization_id,
+            email_id=email.id,
+            event=event,
+            event_key=event_key,
+            recipient=recipient,
+            url=url,
+            source=source,
+            details={
+                k: v
+                for k, v in {
+                    **(details or {}),
+                    "reason": reason,
+                    "useragent": useragent,
+                    "bounceType": bounce_type,
+                }.items()
+                if v is not None
+            },
+            occurred_at=occurred_at,
+        )
+        .on_conflict_do_nothing(index_elements=[EmailTrackingEvent.event_key])
+        .returning(EmailTrackingEvent.id)
+    ).first()
+    if inserted is None:
+        return False
+    if land_raw:
+        payload = {
+            "event": event,
+            "email": recipient,
+            "timestamp": int(occurred_at.timestamp()),
+            "sg_event_id": event_key,
+            "revorc_email_id": str(email.id),
+            "url": url,
+            "reason": reason,
+            **(details or {}),
+        }
+        db_session.execute(
+            _RAW_INSERT,
+            {
+                "organization_id": email.organization_id,
+                "sg_event_id": event_key,
+                "sg_message_id": email.sendgrid_message_id,
+                "event": event,
+                "email": recipient,
+                "occurred_at": occurred_at,
+                "email_id": email.id,
+                "prospect_id": email.prospect_id,
+                "campaign_id": email.campaign_id,
+                "cadence_id": email.cadence_id,
+                "template_id": email.template_id,
+                "url": url,
+                "reason": reason,
+                "status": None,
+                "bounce_type": bounce_type,
+                "useragent": useragent,
+                "ip": ip,
+                "payload": json.dumps(payload, default=str),
+                "source": source,
+                "request_id": None,
+            },
+        )
+    return True
+
+
+def timeline_activity(
+    db_session: Session, email: Email, kind: str, subject: str, when: datetime, metadata: dict | None = None
+) -> None:
+    if email.prospect_id is None:
+        return
+    db_session.add(
+        Activity(
+            organization_id=email.organization_id,
+            team_id=email.team_id,
+            user_id=email.user_id,
+            prospect_id=email.prospect_id,
+            deal_id=email.deal_id,
+            type=kind,
+            subject=subject,
+            metadata_={
+                "emailId": str(email.id),
+                **({"cadenceId": str(email.cadence_id)} if email.cadence_id else {}),
+                **(metadata or {}),
+            },
+            occurred_at=when,
+        )
+    )
