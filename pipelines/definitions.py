@@ -20,6 +20,7 @@ from pipelines.defs.reverse_etl.assets import (
     account_health_scores,
     account_intent_scores,
     deal_risk_scores,
+    intent_spike_events,
     prospect_intent_scores,
 )
 from pipelines.resources import (
@@ -54,7 +55,7 @@ def resources(*, database_url: str | None = None, landing_url: str | None = None
 
 ML_ASSETS = [lead_scoring_training_set, lead_scoring_model, prospect_lead_scores]
 ASSETS = [*raw_ingest_assets, maven_crm_export, revorc_dbt_models, *ML_ASSETS, prospect_intent_scores,
-          account_intent_scores, account_health_scores, deal_risk_scores]
+          account_intent_scores, account_health_scores, deal_risk_scores, intent_spike_events]
 
 
 def build_definitions(**resource_overrides) -> dg.Definitions:

@@ -19,6 +19,7 @@ from pipelines.defs.reverse_etl.assets import (
     account_health_scores,
     account_intent_scores,
     deal_risk_scores,
+    intent_spike_events,
     prospect_intent_scores,
 )
 from pipelines.ingest.ledger import psycopg_conninfo
@@ -87,7 +88,8 @@ def graph(pg, tmp_path_factory):
     res = resources(database_url=database, landing_url=str(landing))
     result = dg.materialize([*ASSETS, *ingest_checks], resources=res, run_config=run_config,
                             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-    again = dg.materialize([prospect_intent_scores, account_intent_scores, account_health_scores, deal_risk_scores],
+    again = dg.materialize([prospect_intent_scores, account_intent_scores, account_health_scores, deal_risk_scores,
+                            intent_spike_events],
                            resources=res, instance=dg.DagsterInstance.ephemeral())
     with TestClient(create_app(settings)) as client:
         api_account = client.get(f"/api/v1/accounts/{account}", headers=tenant.admin.headers)
@@ -168,9 +170,23 @@ def test_reverse_etl_writes_changed_rows_only(graph):
     assert (risk, reasons) == (25, ["single_threaded", "no_next_step"])
     again = graph["again"]
     changed = {e.asset_key.path[-1]: e.materialization.metadata["rows_changed"].value
-               for e in again.get_asset_materialization_events()}
+               for e in again.get_asset_materialization_events() if "rows_changed" in e.materialization.metadata}
     assert changed == {"prospect_intent_scores": 0, "account_intent_scores": 0, "account_health_scores": 0,
                        "deal_risk_scores": 0}
+
+
+def test_intent_spike_published_once_as_a_domain_event(graph):
+    db = graph["database"]
+    events = _one(db, "select count(*), min(subject_id::text), min(payload::text)::jsonb from app.domain_events"
+                      " where organization_id = %s and type = 'intent.spike_detected'", graph["org"])
+    assert events[0] == 1 and events[1] == str(graph["p1"])  # p1 spiked (see the intent test above), p2 did not
+    payload = events[2]
+    assert (payload["intentScore"], payload["tier"], payload["scoreDate"]) == (36, "warm", graph["as_of"].isoformat())
+    # the re-run publishes nothing twice
+    published = {e.asset_key.path[-1]: e.materialization.metadata["events_published"].value
+                 for e in graph["again"].get_asset_materialization_events()
+                 if "events_published" in e.materialization.metadata}
+    assert published == {"intent_spike_events": 0}
 
 
 def test_account_health_written_back_and_served(graph):

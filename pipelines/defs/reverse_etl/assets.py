@@ -3,10 +3,14 @@ to app.deals."""
 
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
+from sqlalchemy.orm import Session
 
 from pipelines.defs.dbt.assets import revorc_dbt_models
+from pipelines.defs.ml.assets import sqlalchemy_url
+from pipelines.events import publish_intent_spikes
 from pipelines.resources import PostgresResource
 from pipelines.reverse_etl import ACCOUNT_HEALTH, ACCOUNT_INTENT, DEAL_RISK, PROSPECT_INTENT, write_back
+from serving.core.db import engine_for
 
 GROUP = "reverse_etl"
 
@@ -45,3 +49,13 @@ def account_health_scores(postgres: PostgresResource) -> dg.MaterializeResult:
 def deal_risk_scores(postgres: PostgresResource) -> dg.MaterializeResult:
     with postgres.connect() as conn:
         return _result(write_back(conn, DEAL_RISK))
+
+
+@dg.asset(key=["reverse_etl", "intent_spike_events"], group_name=GROUP, kinds={"postgres"},
+          deps=[get_asset_key_for_model([revorc_dbt_models], "fct_prospect_intent")],
+          description="intent.spike_detected domain events (app.domain_events) for prospects whose intent spiked "
+                      "today; one per prospect and day, so re-runs publish nothing twice.")
+def intent_spike_events(postgres: PostgresResource) -> dg.MaterializeResult:
+    with Session(engine_for(sqlalchemy_url(postgres.database_url), 2, "events")) as session, session.begin():
+        published = publish_intent_spikes(session)
+    return dg.MaterializeResult(metadata={"events_published": dg.MetadataValue.int(published)})
