@@ -23,6 +23,7 @@ from pipelines.defs.reverse_etl.assets import (
     intent_spike_events,
     prospect_intent_scores,
 )
+from pipelines.defs.reverse_etl.checks import reverse_etl_checks
 from pipelines.resources import (
     DuckDBResource,
     LandingZoneResource,
@@ -61,7 +62,7 @@ ASSETS = [*raw_ingest_assets, maven_crm_export, revorc_dbt_models, *ML_ASSETS, p
 def build_definitions(**resource_overrides) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
-        asset_checks=[*ingest_checks, *ml_checks],
+        asset_checks=[*ingest_checks, *ml_checks, *reverse_etl_checks],
         jobs=[hourly_job, nightly_job, lead_scoring_training_job],
         schedules=[hourly_schedule, nightly_schedule, lead_scoring_training_schedule],
         sensors=[landing_files_sensor],

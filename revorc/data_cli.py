@@ -22,10 +22,11 @@ def run_materialization(select: str | None = None, *, as_of: str = "", full_refr
     prepare_manifest()  # the Definitions only read the manifest; this is the step that writes it
     from pipelines.definitions import ASSETS, defs, resources
     from pipelines.defs.ingest.checks import ingest_checks
+    from pipelines.defs.reverse_etl.checks import reverse_etl_checks
 
     selection = dg.AssetSelection.from_string(select) if select else None
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    assets = [*ASSETS, *ingest_checks]
+    assets = [*ASSETS, *ingest_checks, *reverse_etl_checks]
     selected = selection.resolve(defs.resolve_asset_graph()) if selection else None
     dbt_selected = selected is None or any(key.path[0] == "analytics" for key in selected)
     # The rich progress display is the interface here; Dagster's step logs stay in the run's event log.
