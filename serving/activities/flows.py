@@ -80,6 +80,9 @@ def on_email_event(*, db_session: Session, event: Event) -> None:
     # Opens and clicks are on the timeline once per email; every one of them is still an event.
     if event.type in ("email.opened", "email.clicked") and not payload.get("first", True):
         return
+    # An unsubscribe is on the timeline when it came from one of our emails and suppressed the address anew.
+    if event.type == "email.unsubscribed" and not (payload.get("first") and payload.get("emailId")):
+        return
     if not payload.get("prospectId"):
         return
     metadata = {

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from serving.accounts.models import Account
 from serving.activities.models import Activity, ActivityType, CallDirection, CallLog
 from serving.activities.schemas import ActivityCreate, ActivityFilters, CallCreate, CallFilters
+from serving.core import outbox
 from serving.core.errors import ValidationFailed
+from serving.core.event_catalogue import MeetingScheduled
 from serving.core.listing import apply_sort, contains_any
 from serving.core.principal import Principal
 from serving.core.references import require_visible
@@ -74,13 +76,21 @@ def record(
     metadata: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
 ) -> Activity:
-    """Add one activity to the caller's transaction (used by other domains for automatic entries)."""
+    """Add one activity to the caller's transaction; a booked meeting also publishes `meeting.scheduled`."""
     activity = Activity(
-        organization_id=organization_id, type=type, user_id=user_id, team_id=team_id, prospect_id=prospect_id,
+        id=uuid.uuid4(), organization_id=organization_id, type=type, user_id=user_id, team_id=team_id,
+        prospect_id=prospect_id,
         account_id=account_id, deal_id=deal_id, subject=subject, description=description,
         metadata_=metadata or {}, occurred_at=occurred_at or datetime.now(UTC),
     )
     db_session.add(activity)
+    if type == ActivityType.meeting_scheduled:
+        outbox.publish(
+            db_session, organization_id=organization_id, type="meeting.scheduled", subject_id=activity.id,
+            actor_user_id=user_id, occurred_at=activity.occurred_at,
+            payload=MeetingScheduled(activity_id=activity.id, prospect_id=prospect_id, account_id=account_id,
+                                     deal_id=deal_id, subject=subject, occurred_at=activity.occurred_at),
+        )
     return activity
 
 

@@ -1,5 +1,5 @@
-"""Cadences react to email events: a reply, an unsubscribe or a suppressing bounce stops the prospect's
-active enrollments. The cadence domain owns its table; the email domain only publishes what happened.
+"""Cadences react to engagement: a reply, an unsubscribe, a suppressing bounce or a booked meeting stops the
+prospect's active enrollments. The cadence domain owns its table; the email domain only publishes what happened.
 
 A step that comes due before the event is delivered is still held back: `run_step` checks the enrollment's
 own replies and the suppression list before it sends.
@@ -45,6 +45,8 @@ def _reason(event: Event) -> str | None:
         return "replied"
     if event.type == "email.unsubscribed":
         return "unsubscribed"
+    if event.type == "meeting.scheduled":
+        return "meeting_booked"
     suppressed = (event.payload.get("detail") or {}).get("suppressed")
     return f"suppressed:{suppressed}" if suppressed else None  # bounces and complaints that listed the address
 
@@ -59,6 +61,7 @@ def on_email_event(*, db_session: Session, event: Event) -> None:
 
 SUBSCRIBERS = [
     Subscriber("cadences.pause_on_engagement",
-               frozenset({"email.replied", "email.unsubscribed", "email.bounced", "email.spam_reported"}),
+               frozenset({"email.replied", "email.unsubscribed", "email.bounced", "email.spam_reported",
+                          "meeting.scheduled"}),
                on_email_event),
 ]

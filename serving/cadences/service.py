@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving.activities import service as activities
 from serving.activities.models import Activity, ActivityType
 from serving.cadences import scheduling
 from serving.cadences.models import (
@@ -497,17 +498,10 @@ def run_step(
             return _manual_step(db_session, enrollment, cadence, prospect, step, steps, owner, now,
                                 note=f"{exc}\n\n{body}")
         _record(db_session, enrollment, step, StepRunStatus.sms_sent, now, reason=f"twilio:{sid}")
-        db_session.add(
-            Activity(
-                organization_id=enrollment.organization_id,
-                user_id=owner,
-                prospect_id=prospect.id,
-                type=ActivityType.sms_sent,
-                subject="SMS sent",
-                description=body,
-                metadata_={"twilioSid": sid, "cadenceId": str(cadence.id)},
-                occurred_at=now,
-            )
+        activities.record(
+            db_session=db_session, organization_id=enrollment.organization_id, type=ActivityType.sms_sent,
+            user_id=owner, prospect_id=prospect.id, subject="SMS sent", description=body,
+            metadata={"twilioSid": sid, "cadenceId": str(cadence.id)}, occurred_at=now,
         )
         outcome = "sms_sent"
     else:

@@ -100,10 +100,17 @@ class EmailEvent(Payload):
 
 
 class EmailUnsubscribed(Payload):
-    email: str
+    """`first` is false when the address was already suppressed or the same unsubscribe came again."""
+
+    address: str
     prospect_id: uuid.UUID | None = None
     email_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    cadence_id: uuid.UUID | None = None
     source: str | None = None
+    first: bool = True
 
 
 class MeetingScheduled(Payload):

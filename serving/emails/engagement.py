@@ -1,7 +1,8 @@
 """Rolling engagement onto the email row: opens, clicks, replies, bounces and unsubscribes.
 
 Each roll-up first records its event (`event_log.record_event`, idempotent by event key) and changes
-the row only when the event is new, so a repeated pixel load or webhook delivery counts once.
+the row only when the event is new, so a repeated pixel load or webhook delivery counts once. Then it publishes
+the domain event (`email.opened` …); the timeline entry and pausing cadences are subscribers of it.
 """
 
 from __future__ import annotations
@@ -9,39 +10,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serving.activities.models import ActivityType
-from serving.cadences.models import CadenceEnrollment, EnrollmentStatus
+from serving.core import outbox
 from serving.core.config import Settings
+from serving.core.event_catalogue import EmailUnsubscribed
 from serving.emails import suppression
-from serving.emails.event_log import record_event, timeline_activity
+from serving.emails.event_log import publish, record_event
 from serving.emails.models import BounceType, Email, EmailStatus, TrackingEventType
 from serving.prospects.models import Prospect
-
-
-def pause_enrollments(
-    *,
-    db_session: Session,
-    prospect_id: uuid.UUID | None,
-    reason: str,
-    now: datetime,
-    enrollment_id: uuid.UUID | None = None,
-) -> int:
-    """Stop a prospect's active cadences (reply, unsubscribe, bounce, meeting booked)."""
-    if prospect_id is None and enrollment_id is None:
-        return 0
-    stmt = update(CadenceEnrollment).where(CadenceEnrollment.status == EnrollmentStatus.active)
-    stmt = (
-        stmt.where(CadenceEnrollment.prospect_id == prospect_id)
-        if prospect_id
-        else stmt.where(CadenceEnrollment.id == enrollment_id)
-    )
-    result = db_session.execute(
-        stmt.values(status=EnrollmentStatus.paused, pause_reason=reason, paused_at=now, updated_at=now)
-    )
-    return result.rowcount or 0
 
 
 def track_open(
@@ -73,8 +51,7 @@ def track_open(
     email.open_count += 1
     email.first_opened_at = email.first_opened_at or occurred_at
     email.last_opened_at = max(email.last_opened_at or occurred_at, occurred_at)
-    if first:
-        timeline_activity(db_session, email, ActivityType.email_opened, f"Opened: {email.subject}", occurred_at)
+    publish(db_session, email, "email.opened", occurred_at, first=first)
 
 
 def track_click(
@@ -113,8 +90,7 @@ def track_click(
         email.opened = True
         email.first_opened_at = occurred_at
         email.last_opened_at = occurred_at
-    if first:
-        timeline_activity(db_session, email, ActivityType.email_clicked, f"Clicked: {url}", occurred_at, {"url": url})
+    publish(db_session, email, "email.clicked", occurred_at, first=first, detail={"url": url})
 
 
 def unsubscribe(
@@ -139,6 +115,7 @@ def unsubscribe(
         email_id=email.id if email else None,
         prospect_id=prospect_id,
     )
+    fresh = True
     if email is not None:
         fresh = record_event(
             db_session=db_session,
@@ -151,9 +128,16 @@ def unsubscribe(
             land_raw=land_raw,
         )
         email.unsubscribed = True
-        if fresh and added:
-            timeline_activity(db_session, email, ActivityType.email_unsubscribed, "Unsubscribed", occurred_at)
-    pause_enrollments(db_session=db_session, prospect_id=prospect_id, reason="unsubscribed", now=occurred_at)
+    # Published even when the address was already suppressed: cadences still pause the prospect's enrollments.
+    outbox.publish(
+        db_session, organization_id=organization_id, type="email.unsubscribed", occurred_at=occurred_at,
+        subject_id=prospect_id,
+        payload=EmailUnsubscribed(
+            address=address.lower(), prospect_id=prospect_id, source=source, first=bool(fresh and added),
+            **({"email_id": email.id, "deal_id": email.deal_id, "user_id": email.user_id, "team_id": email.team_id,
+                "cadence_id": email.cadence_id} if email is not None else {}),
+        ),
+    )
     return added
 
 
@@ -201,21 +185,8 @@ def bounce(
         email.bounced = True
         if bounce_type == BounceType.hard:
             email.status = EmailStatus.bounced
-    timeline_activity(
-        db_session,
-        email,
-        ActivityType.email_bounced if bounce_type != BounceType.spam else ActivityType.email_unsubscribed,
-        f"{'Spam complaint' if bounce_type == BounceType.spam else bounce_type.capitalize() + ' bounce'}",
-        occurred_at,
-        {"reason": reason, "bounceType": bounce_type},
-    )
-    if listed:
-        pause_enrollments(
-            db_session=db_session,
-            prospect_id=email.prospect_id,
-            reason=f"suppressed:{listed}",
-            now=occurred_at,
-        )
+    publish(db_session, email, "email.spam_reported" if bounce_type == BounceType.spam else "email.bounced",
+            occurred_at, detail={"reason": reason, "bounceType": bounce_type, "suppressed": listed})
     return listed
 
 
@@ -241,6 +212,5 @@ def mark_replied(
         return False
     email.replied = True
     email.replied_at = email.replied_at or occurred_at
-    timeline_activity(db_session, email, ActivityType.email_received, f"Reply: {email.subject}", occurred_at, details)
-    pause_enrollments(db_session=db_session, prospect_id=email.prospect_id, reason="replied", now=occurred_at)
+    publish(db_session, email, "email.replied", occurred_at, detail=details)
     return True

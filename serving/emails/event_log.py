@@ -1,17 +1,19 @@
 """What an email's events leave behind: the `email_tracking_events` row (our API), the `raw.email_events`
-row (the data platform) and the prospect's timeline activity."""
+row (the data platform) and the domain event that the timeline, cadences and others subscribe to."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from serving.activities.models import Activity
+from serving.core import outbox
+from serving.core.event_catalogue import EmailEvent
 from serving.emails.models import Email, EmailTrackingEvent
 
 _RAW_COLUMNS = (
@@ -115,25 +117,26 @@ def record_event(
     return True
 
 
-def timeline_activity(
-    db_session: Session, email: Email, kind: str, subject: str, when: datetime, metadata: dict | None = None
+def publish(
+    db_session: Session,
+    email: Email,
+    type: str,
+    when: datetime,
+    *,
+    first: bool = True,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    if email.prospect_id is None:
-        return
-    db_session.add(
-        Activity(
-            organization_id=email.organization_id,
-            team_id=email.team_id,
-            user_id=email.user_id,
-            prospect_id=email.prospect_id,
-            deal_id=email.deal_id,
-            type=kind,
-            subject=subject,
-            metadata_={
-                "emailId": str(email.id),
-                **({"cadenceId": str(email.cadence_id)} if email.cadence_id else {}),
-                **(metadata or {}),
-            },
-            occurred_at=when,
-        )
+    """Publish one of the email's life events (`email.sent`, `email.opened` …) in the caller's transaction.
+
+    What follows from it — the timeline entry, pausing cadences, the prospect's last-contacted date, webhooks —
+    is each a subscriber's business (see `serving/subscribers.py`), not this domain's.
+    """
+    outbox.publish(
+        db_session, organization_id=email.organization_id, type=type, subject_id=email.id, occurred_at=when,
+        payload=EmailEvent(
+            email_id=email.id, prospect_id=email.prospect_id, deal_id=email.deal_id, user_id=email.user_id,
+            team_id=email.team_id, cadence_id=email.cadence_id, enrollment_id=email.enrollment_id,
+            subject=email.subject, to_email=email.to[0]["email"] if email.to else None, first=first,
+            detail={k: v for k, v in (detail or {}).items() if v is not None},
+        ),
     )

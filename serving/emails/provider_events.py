@@ -16,7 +16,7 @@ from serving.core.clock import utcnow
 from serving.core.config import Settings
 from serving.core.db import set_tenant
 from serving.emails import engagement, suppression
-from serving.emails.event_log import record_event
+from serving.emails.event_log import publish, record_event
 from serving.emails.models import BounceType, Email, EmailStatus, TrackingEventType
 
 SOURCE = "sendgrid"
@@ -189,6 +189,8 @@ def _logged(event: ProviderEvent) -> bool:
 
 def _delivered(event: ProviderEvent) -> None:
     if _logged(event):
+        if event.email.delivered_at is None:
+            publish(event.db_session, event.email, "email.delivered", event.occurred_at)
         event.email.delivered_at = event.email.delivered_at or event.occurred_at
         if event.email.status == EmailStatus.sent:
             event.email.status = EmailStatus.delivered

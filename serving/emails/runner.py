@@ -14,13 +14,13 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.activities.models import ActivityType
 from serving.core.clock import utcnow
 from serving.core.config import Settings
 from serving.core.db import tenant_session
+from serving.core.errors import ValidationFailed
 from serving.emails import suppression, tracking
 from serving.emails.delivery import (
     Attempt,
@@ -31,12 +31,11 @@ from serving.emails.delivery import (
     TransientDeliveryError,
     backend_for,
 )
-from serving.emails.event_log import record_event, timeline_activity
+from serving.emails.event_log import publish, record_event
 from serving.emails.mailboxes import effective_cap, sent_today
 from serving.emails.models import Email, EmailStatus, Mailbox, TrackingEventType
 from serving.emails.sending import wake_delivery
 from serving.organizations.models import Organization
-from serving.prospects.models import Prospect
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +185,7 @@ def record_sent(
     now: datetime,
     reason: str | None = None,
 ) -> None:
-    """The provider has the message: status `sent`, the `processed` event, the timeline activity."""
+    """The provider has the message: status `sent`, the `processed` tracking event, `email.sent`."""
     email.status = EmailStatus.sent
     email.sent_at = now
     email.provider = provider
@@ -204,18 +203,8 @@ def record_sent(
         event_key=f"revorc:{email.id}:processed",
         details={"provider": provider, "providerMessageId": provider_message_id},
     )
-    if email.prospect_id:
-        timeline_activity(
-            db_session,
-            email,
-            ActivityType.email_sent,
-            f"Email sent: {email.subject}",
-            now,
-            {"to": [r["email"] for r in email.to]},
-        )
-        db_session.execute(
-            update(Prospect).where(Prospect.id == email.prospect_id).values(last_contacted_at=now)
-        )
+    # The timeline entry and the prospect's last-contacted date are subscribers of this event.
+    publish(db_session, email, "email.sent", now, detail={"to": [r["email"] for r in email.to]})
 
 
 UNCONFIRMED_SETTING = "unconfirmedSends"  # organizations.settings: "review" (default) or "resend"
@@ -308,20 +297,24 @@ def recover_claims(
     return outcomes, min(checks) if checks else None
 
 
-def resolve_unknown(*, db_session: Session, email: Email, outcome: str, now: datetime) -> bool:
-    """A person's verdict on an `unknown` email: `sent` (it did arrive) or `resend` (queue it again,
-    accepting that the recipient may get two copies). False when the email is not `unknown`."""
+def resolve_unknown(*, db_session: Session, email: Email, outcome: str, now: datetime) -> None:
+    """A person's verdict on an `unknown` email (lock the row first): `sent` (it did arrive) or `resend`
+    (queue it again, accepting that the recipient may get two copies). Any other status is a 422."""
     if email.status != EmailStatus.unknown:
-        return False
+        raise ValidationFailed(
+            f"only emails whose delivery is unknown can be resolved (this one is {email.status})",
+            code="INVALID_STATE",
+            details={"status": email.status},
+        )
     if outcome == "resend":
         _requeue(email, at=now, reason="queued again by a person after an unconfirmed delivery attempt")
         wake_delivery(db_session=db_session, organization_id=email.organization_id)
-        return True
-    email.status = EmailStatus.sent
-    email.sent_at = email.claimed_at or now
-    email.status_reason = "confirmed as sent by a person after an unconfirmed delivery attempt"
-    timeline_activity(db_session, email, ActivityType.email_sent, f"Email sent: {email.subject}", email.sent_at)
-    return True
+    else:
+        email.status = EmailStatus.sent
+        email.sent_at = email.claimed_at or now
+        email.status_reason = "confirmed as sent by a person after an unconfirmed delivery attempt"
+        publish(db_session, email, "email.sent", email.sent_at)
+    db_session.flush()
 
 
 def deliver_due(

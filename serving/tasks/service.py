@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from serving.activities.models import Activity, ActivityType, CallLog
+from serving.activities import service as activities
+from serving.activities.models import ActivityType, CallLog
 from serving.core.errors import ValidationFailed
-from serving.emails.engagement import pause_enrollments
 from serving.tasks.models import Task, TaskOutcome, TaskStatus, TaskType
 
 CALL_DISPOSITIONS = {
@@ -55,17 +55,11 @@ def complete(
     task.completed_at = now
     if task.status == TaskStatus.completed and task.prospect_id:
         if task.type == TaskType.call:
-            activity = Activity(
-                organization_id=task.organization_id,
-                user_id=user_id,
-                prospect_id=task.prospect_id,
-                type=ActivityType.call_made,
-                subject=task.title,
-                description=notes,
-                metadata_={"taskId": str(task.id), "outcome": outcome},
-                occurred_at=now,
+            activity = activities.record(
+                db_session=db_session, organization_id=task.organization_id, type=ActivityType.call_made,
+                user_id=user_id, prospect_id=task.prospect_id, subject=task.title, description=notes,
+                metadata={"taskId": str(task.id), "outcome": outcome}, occurred_at=now,
             )
-            db_session.add(activity)
             db_session.flush()
             db_session.add(
                 CallLog(
@@ -85,32 +79,17 @@ def complete(
                 TaskType.linkedin: ActivityType.linkedin_interaction,
                 TaskType.sms: ActivityType.sms_sent,
             }.get(task.type, ActivityType.task_completed)
-            db_session.add(
-                Activity(
-                    organization_id=task.organization_id,
-                    user_id=user_id,
-                    prospect_id=task.prospect_id,
-                    type=kind,
-                    subject=task.title,
-                    description=notes,
-                    metadata_={"taskId": str(task.id), "outcome": outcome},
-                    occurred_at=now,
-                )
+            activities.record(
+                db_session=db_session, organization_id=task.organization_id, type=kind, user_id=user_id,
+                prospect_id=task.prospect_id, subject=task.title, description=notes,
+                metadata={"taskId": str(task.id), "outcome": outcome}, occurred_at=now,
             )
         if outcome == TaskOutcome.meeting_booked:
-            db_session.add(
-                Activity(
-                    organization_id=task.organization_id,
-                    user_id=user_id,
-                    prospect_id=task.prospect_id,
-                    type=ActivityType.meeting_scheduled,
-                    subject="Meeting booked",
-                    metadata_={"taskId": str(task.id)},
-                    occurred_at=now,
-                )
-            )
-            pause_enrollments(
-                db_session=db_session, prospect_id=task.prospect_id, reason="meeting_booked", now=now
+            # publishes meeting.scheduled: pausing the prospect's cadences is the cadence domain's reaction
+            activities.record(
+                db_session=db_session, organization_id=task.organization_id, type=ActivityType.meeting_scheduled,
+                user_id=user_id, prospect_id=task.prospect_id, subject="Meeting booked",
+                metadata={"taskId": str(task.id)}, occurred_at=now,
             )
     db_session.flush()
     return task

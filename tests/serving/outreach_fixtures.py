@@ -46,15 +46,18 @@ def make_prospect(tenant):
 
 @pytest.fixture
 def deliver(app, settings):
-    """Run the delivery loop for a tenant (what the worker job does), against the outbox backend."""
+    """Run the delivery loop for a tenant (what the worker's jobs do), against the outbox backend."""
 
     def _deliver(tenant, now=None, backend=None):
-        return runner.deliver_due(
+        outcome = runner.deliver_due(
             factory=app.state.session_factory,
             settings=settings,
             organization_id=tenant.organization_id,
             backend=backend or OutboxBackend(settings.outbox_dir),
             now=now,
         )
+        # The worker then delivers the domain events the sends published (timeline, last-contacted date …).
+        tenant.deliver_events()
+        return outcome
 
     return _deliver

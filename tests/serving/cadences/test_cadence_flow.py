@@ -11,11 +11,13 @@ from sqlalchemy import select
 
 from serving.cadences import service as cadences
 from serving.cadences.models import CadenceEnrollment
+from serving.core import outbox
 from serving.core.db import tenant_session
 from serving.core.principal import Principal
 from serving.emails import engagement, runner
 from serving.emails.delivery.outbox import OutboxBackend
 from serving.emails.models import Email
+from serving.subscribers import REGISTRY
 from tests.serving.outreach_fixtures import Clock
 
 MONDAY_NOON_UTC = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
@@ -34,7 +36,8 @@ class Harness:
         self.delivered: list[tuple[datetime, str, str]] = []
 
     def tick(self) -> None:
-        """What the worker does at `clock.now`: run due steps, then deliver due emails."""
+        """What the worker does at `clock.now`: react to domain events, run due steps, deliver due emails."""
+        self.deliver_events()
         cadences.run_due(
             factory=self.factory,
             settings=self.settings,
@@ -48,6 +51,10 @@ class Harness:
             backend=OutboxBackend(self.settings.outbox_dir),
             now=self.clock,
         )
+
+    def deliver_events(self) -> None:
+        outbox.deliver(factory=self.factory, organization_id=self.tenant.organization_id, registry=REGISTRY,
+                       now=self.clock)
 
     def outbox(self) -> list[tuple[str, str, str]]:
         folder = self.settings.outbox_dir / str(self.tenant.organization_id)

@@ -51,6 +51,7 @@ def _fields(prospect, *, headers: str, subject: str = "Re: Pricing") -> dict[str
 
 
 def _reply_activities(tenant, prospect) -> int:
+    tenant.deliver_events()  # the timeline entry is the reaction to email.replied
     with tenant.session() as session:
         return session.scalar(select(func.count()).select_from(Activity).where(
             Activity.prospect_id == prospect.id, Activity.type == "email_received"))
