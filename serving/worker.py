@@ -29,7 +29,7 @@ from serving.core.queue import QUEUE, QUEUE_SCHEMA, enqueue  # noqa: F401  (re-e
 
 logger = logging.getLogger(__name__)
 
-TASK_MODULES = ["serving.emails.tasks", "serving.cadences.tasks", "serving.subscribers", "serving.worker"]
+TASK_MODULES = ["serving.emails.jobs", "serving.cadences.jobs", "serving.subscribers", "serving.worker"]
 
 queue = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
 
@@ -121,7 +121,7 @@ def run_worker(
     rt = configure(settings)
     _task_modules_loaded()
     # Due work (and claims left by a dead worker) gets a wake-up now, not at the next minute tick.
-    from serving.cadences.tasks import sweep
+    from serving.cadences.jobs import sweep
     from serving.subscribers import sweep as events_sweep
 
     woken = sweep(factory=rt.factory, now=utcnow())

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from serving import worker
-from serving.cadences.tasks import sweep
+from serving.cadences.jobs import sweep
 from serving.core.db import session_factory, tenant_session
 from serving.core.principal import Principal
 from serving.emails import bulk
