@@ -10,8 +10,11 @@ from serving.auth.router import router as auth_router
 from serving.cadences.router import enrollments_router
 from serving.cadences.router import router as cadences_router
 from serving.deals.router import router as deals_router
-from serving.emails.router import mailboxes_router, templates_router, tracking_router
+from serving.domain_events.router import catalogue_router as event_types_router
+from serving.domain_events.router import router as domain_events_router
+from serving.emails.router import mailboxes_router, templates_router
 from serving.emails.router import router as emails_router
+from serving.emails.tracking_router import router as email_tracking_router
 from serving.events.router import router as events_router
 from serving.events.router import webhook_router as events_webhook_router
 from serving.inbound.router import router as inbound_router
@@ -30,7 +33,8 @@ api_router.include_router(calls_router, prefix="/calls", tags=["calls"])
 api_router.include_router(templates_router, prefix="/email-templates", tags=["email-templates"])
 api_router.include_router(emails_router, prefix="/emails", tags=["emails"])
 api_router.include_router(mailboxes_router, prefix="/mailboxes", tags=["mailboxes"])
-api_router.include_router(tracking_router)
+# No authentication: the signed token in each link is the credential (see the module).
+api_router.include_router(email_tracking_router)
 api_router.include_router(inbound_router, prefix="/inbound", tags=["inbound"])
 api_router.include_router(cadences_router, prefix="/cadences", tags=["cadences"])
 api_router.include_router(enrollments_router, prefix="/cadence-enrollments", tags=["cadences"])
@@ -38,6 +42,8 @@ api_router.include_router(tasks_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(scoring_router, prefix="/scoring", tags=["scoring"])
 api_router.include_router(events_router, prefix="/events", tags=["events"])
 api_router.include_router(events_webhook_router)
+api_router.include_router(event_types_router, prefix="/event-types", tags=["domain-events"])
+api_router.include_router(domain_events_router, prefix="/domain-events", tags=["domain-events"])
 
 # Segment's HTTP Tracking API at the host root (`/v1/track`, `/v1/batch`, …): Segment's libraries append
 # `/v1/<call>` to the host they are given, so it cannot live under /api/v1. Mounted by serving.main.

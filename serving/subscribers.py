@@ -1,4 +1,5 @@
-"""Every subscriber of the domain-event outbox, and the worker jobs that deliver to them.
+"""Every subscriber of the domain-event outbox, and the worker jobs of the backbone: delivery, the sweep that
+wakes organizations with due deliveries, and the scheduled publisher of `task.due_soon`.
 
 The composition root for reactions: a new reaction is a `Subscriber` in its domain's `flows.py`, listed here.
 """
@@ -14,6 +15,7 @@ from serving.core import outbox
 from serving.core.clock import utcnow
 from serving.notifications import flows as notifications
 from serving.prospects import flows as prospects
+from serving.tasks import reminders
 from serving.worker import QUEUE, queue, runtime
 
 logger = logging.getLogger(__name__)
@@ -49,3 +51,9 @@ def sweep(*, factory) -> int:
 @queue.task(name="events.sweep", queue=QUEUE, queueing_lock="events.sweep")
 def periodic_sweep(timestamp: int) -> int:
     return sweep(factory=runtime().factory)
+
+
+@queue.periodic(cron="*/5 * * * *", periodic_id="tasks-due-soon")
+@queue.task(name="tasks.publish_due_soon", queue=QUEUE, queueing_lock="tasks.publish_due_soon")
+def publish_due_soon(timestamp: int) -> int:
+    return reminders.publish_all_due_soon(factory=runtime().factory, now=utcnow())

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from serving.core.config import APP_ROLE
 from serving.core.rls import tenant_policy_sql
 
 revision: str = "0008"
@@ -27,6 +28,16 @@ language sql stable security definer set search_path = app, pg_temp as $$
   select organization_id from app.domain_event_deliveries where status = 'pending' and next_attempt_at <= p_now
 $$;
 revoke all on function app.domain_events_due_organizations(timestamptz) from public;
+grant execute on function app.domain_events_due_organizations(timestamptz) to {app_role};
+
+-- The `task.due_soon` publisher: organizations with a pending task falling due in the window.
+create function app.tasks_due_soon_organizations(p_from timestamptz, p_until timestamptz)
+returns setof uuid
+language sql stable security definer set search_path = app, pg_temp as $$
+  select distinct organization_id from app.tasks where status = 'pending' and due_at > p_from and due_at <= p_until
+$$;
+revoke all on function app.tasks_due_soon_organizations(timestamptz, timestamptz) from public;
+grant execute on function app.tasks_due_soon_organizations(timestamptz, timestamptz) to {app_role};
 """
 
 
@@ -84,10 +95,11 @@ def upgrade() -> None:
     for table in ("domain_events", "domain_event_deliveries"):
         for statement in tenant_policy_sql(table):
             op.execute(statement)
-    op.execute(DUE_FUNCTION)
+    op.execute(DUE_FUNCTION.format(app_role=APP_ROLE))
 
 
 def downgrade() -> None:
+    op.execute("drop function if exists app.tasks_due_soon_organizations(timestamptz, timestamptz)")
     op.execute("drop function if exists app.domain_events_due_organizations(timestamptz)")
     op.drop_table("domain_event_deliveries", schema="app")
     op.drop_table("domain_events", schema="app")
