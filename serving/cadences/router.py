@@ -8,12 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import Field
-from sqlalchemy import select
 
 from serving.api_keys.models import Scope
 from serving.audit import service as audit
 from serving.cadences import service
-from serving.cadences.models import Cadence, CadenceEnrollment
+from serving.cadences.models import Cadence, CadenceEnrollment, EnrollmentStatus
 from serving.cadences.schemas import (
     CadenceAnalytics,
     CadenceIn,
@@ -29,6 +28,7 @@ from serving.cadences.schemas import (
 from serving.core.deps import DbSession, require
 from serving.core.errors import NotFound
 from serving.core.idempotency import IdempotencyDep
+from serving.core.listing import parse_choices
 from serving.core.pagination import Page, Pagination, page_of, paginate, paginate_list
 from serving.core.principal import Principal
 from serving.core.schemas import InputModel
@@ -40,24 +40,36 @@ Reader = Annotated[Principal, require(Scope.prospects_read)]
 Writer = Annotated[Principal, require(Scope.prospects_write)]
 
 
-def _or_404(db, cadence_id: uuid.UUID) -> Cadence:
+def _get_or_404(db, cadence_id: uuid.UUID) -> Cadence:
     cadence = service.get(db_session=db, cadence_id=cadence_id)
     if cadence is None:
         raise NotFound("cadence", cadence_id)
     return cadence
 
 
-def _out(db, cadence: Cadence) -> CadenceOut:
-    steps = service.steps_of(db_session=db, cadence_id=cadence.id)
-    variants = service.variants_of(db_session=db, step_ids=[s.id for s in steps])
-    out = CadenceOut.model_validate(cadence)
-    out.steps = [
-        StepOut.model_validate(s).model_copy(
-            update={"variants": [VariantOut.model_validate(v) for v in variants.get(s.id, [])]}
-        )
-        for s in steps
+def _enrollment_or_404(db, enrollment_id: uuid.UUID, *, lock: bool = False) -> CadenceEnrollment:
+    enrollment = service.get_enrollment(db_session=db, enrollment_id=enrollment_id, lock=lock)
+    if enrollment is None:
+        raise NotFound("enrollment", enrollment_id)
+    return enrollment
+
+
+def _step_out(step, variants) -> StepOut:
+    return StepOut.model_validate(step).model_copy(
+        update={"variants": [VariantOut.model_validate(v) for v in variants]}
+    )
+
+
+def _outs(db, cadences: list[Cadence]) -> list[CadenceOut]:
+    steps = service.steps_by_cadence(db_session=db, cadence_ids=[c.id for c in cadences])
+    return [
+        CadenceOut.model_validate(c).model_copy(update={"steps": [_step_out(*pair) for pair in steps[c.id]]})
+        for c in cadences
     ]
-    return out
+
+
+def _out(db, cadence: Cadence) -> CadenceOut:
+    return _outs(db, [cadence])[0]
 
 
 @router.get("", response_model=Page[CadenceOut], summary="List cadences")
@@ -67,11 +79,8 @@ def list_cadences(
     pagination: Pagination,
     is_active: Annotated[bool | None, Query(alias="isActive")] = None,
 ):
-    stmt = select(Cadence).order_by(Cadence.created_at.desc(), Cadence.id)
-    if is_active is not None:
-        stmt = stmt.where(Cadence.is_active == is_active)
-    items, meta = paginate(db, stmt, pagination)
-    return page_of([_out(db, c) for c in items], meta)
+    items, meta = paginate(db, service.listing(is_active=is_active), pagination)
+    return page_of(_outs(db, items), meta)
 
 
 @router.post(
@@ -95,20 +104,13 @@ def create_cadence(body: CadenceIn, db: DbSession, principal: Writer, idem: Idem
 
 @router.get("/{cadence_id}", response_model=CadenceOut, summary="Get a cadence with its steps")
 def get_cadence(cadence_id: uuid.UUID, db: DbSession, principal: Reader):
-    return _out(db, _or_404(db, cadence_id))
+    return _out(db, _get_or_404(db, cadence_id))
 
 
 @router.put("/{cadence_id}", response_model=CadenceOut, summary="Update a cadence")
 def update_cadence(cadence_id: uuid.UUID, body: CadenceUpdate, db: DbSession, principal: Writer):
-    cadence = _or_404(db, cadence_id)
-    values = {
-        k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k == "description"
-    }
-    if "settings" in values:
-        service._check_settings(db, values["settings"])
-    for key, value in values.items():
-        setattr(cadence, key, value)
-    db.flush()
+    cadence = _get_or_404(db, cadence_id)
+    values = service.update(db_session=db, cadence=cadence, data=body)
     audit.record(
         db_session=db,
         principal=principal,
@@ -123,8 +125,7 @@ def update_cadence(cadence_id: uuid.UUID, body: CadenceUpdate, db: DbSession, pr
 
 @router.delete("/{cadence_id}", status_code=204, summary="Delete a cadence and its enrollments")
 def delete_cadence(cadence_id: uuid.UUID, db: DbSession, principal: Writer) -> None:
-    cadence = _or_404(db, cadence_id)
-    db.delete(cadence)
+    service.delete(db_session=db, cadence=_get_or_404(db, cadence_id))
     audit.record(
         db_session=db,
         principal=principal,
@@ -138,19 +139,15 @@ def delete_cadence(cadence_id: uuid.UUID, db: DbSession, principal: Writer) -> N
 @router.post("/{cadence_id}/steps", response_model=StepOut, status_code=201, summary="Add a step")
 def add_step(cadence_id: uuid.UUID, body: StepIn, db: DbSession, principal: Writer, idem: IdempotencyDep):
     def create() -> StepOut:
-        cadence = _or_404(db, cadence_id)
-        step = service.add_step(db_session=db, cadence=cadence, data=body)
-        variants = service.variants_of(db_session=db, step_ids=[step.id]).get(step.id, [])
-        return StepOut.model_validate(step).model_copy(
-            update={"variants": [VariantOut.model_validate(v) for v in variants]}
-        )
+        step = service.add_step(db_session=db, cadence=_get_or_404(db, cadence_id), data=body)
+        return _step_out(step, service.variants_of(db_session=db, step_ids=[step.id]).get(step.id, []))
 
     return idem.run(create, payload=body)
 
 
 @router.get("/{cadence_id}/steps", response_model=Page[StepOut], summary="The cadence's steps, in order")
 def list_steps(cadence_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
-    steps, meta = paginate_list(_out(db, _or_404(db, cadence_id)).steps, pagination)
+    steps, meta = paginate_list(_out(db, _get_or_404(db, cadence_id)).steps, pagination)
     return page_of(steps, meta)
 
 
@@ -159,7 +156,7 @@ def list_steps(cadence_id: uuid.UUID, db: DbSession, principal: Reader, paginati
 )
 def enroll(cadence_id: uuid.UUID, body: EnrollIn, db: DbSession, principal: Writer, idem: IdempotencyDep):
     def create() -> EnrollOut:
-        cadence = _or_404(db, cadence_id)
+        cadence = _get_or_404(db, cadence_id)
         results = service.enroll(
             db_session=db, principal=principal, cadence=cadence, prospect_ids=body.prospect_ids
         )
@@ -187,15 +184,9 @@ def list_enrollments(
     pagination: Pagination,
     status: Annotated[str | None, Query()] = None,
 ):
-    _or_404(db, cadence_id)
-    stmt = (
-        select(CadenceEnrollment)
-        .where(CadenceEnrollment.cadence_id == cadence_id)
-        .order_by(CadenceEnrollment.enrolled_at, CadenceEnrollment.id)
-    )
-    if status:
-        stmt = stmt.where(CadenceEnrollment.status.in_(status.split(",")))
-    items, meta = paginate(db, stmt, pagination)
+    statuses = parse_choices(status, EnrollmentStatus, field="status")
+    _get_or_404(db, cadence_id)
+    items, meta = paginate(db, service.enrollments(cadence_id=cadence_id, statuses=statuses), pagination)
     return page_of([EnrollmentOut.model_validate(e) for e in items], meta)
 
 
@@ -205,33 +196,23 @@ def list_enrollments(
     summary="Enrollment, email and per-step / per-variant results",
 )
 def cadence_analytics(cadence_id: uuid.UUID, db: DbSession, principal: Reader):
-    return CadenceAnalytics.model_validate(service.analytics(db_session=db, cadence=_or_404(db, cadence_id)))
+    return CadenceAnalytics.model_validate(service.analytics(db_session=db, cadence=_get_or_404(db, cadence_id)))
 
 
 class PauseIn(InputModel):
     reason: str = Field(default="manual", max_length=200)
 
 
-def _enrollment_or_404(db, enrollment_id: uuid.UUID) -> CadenceEnrollment:
-    enrollment = db.get(CadenceEnrollment, enrollment_id, with_for_update=True)
-    if enrollment is None:
-        raise NotFound("enrollment", enrollment_id)
-    return enrollment
-
-
 @enrollments_router.get("/{enrollment_id}", response_model=EnrollmentOut, summary="Get an enrollment")
 def get_enrollment(enrollment_id: uuid.UUID, db: DbSession, principal: Reader):
-    enrollment = db.get(CadenceEnrollment, enrollment_id)
-    if enrollment is None:
-        raise NotFound("enrollment", enrollment_id)
-    return EnrollmentOut.model_validate(enrollment)
+    return EnrollmentOut.model_validate(_enrollment_or_404(db, enrollment_id))
 
 
 @enrollments_router.post(
     "/{enrollment_id}/pause", response_model=EnrollmentOut, summary="Pause an enrollment"
 )
 def pause_enrollment(enrollment_id: uuid.UUID, db: DbSession, principal: Writer, body: PauseIn | None = None):
-    enrollment = _enrollment_or_404(db, enrollment_id)
+    enrollment = _enrollment_or_404(db, enrollment_id, lock=True)
     service.pause(db_session=db, enrollment=enrollment, reason=(body.reason if body else "manual"))
     return EnrollmentOut.model_validate(enrollment)
 
@@ -240,7 +221,7 @@ def pause_enrollment(enrollment_id: uuid.UUID, db: DbSession, principal: Writer,
     "/{enrollment_id}/resume", response_model=EnrollmentOut, summary="Resume an enrollment"
 )
 def resume_enrollment(enrollment_id: uuid.UUID, db: DbSession, principal: Writer):
-    enrollment = _enrollment_or_404(db, enrollment_id)
+    enrollment = _enrollment_or_404(db, enrollment_id, lock=True)
     service.resume(db_session=db, enrollment=enrollment)
     return EnrollmentOut.model_validate(enrollment)
 
@@ -251,6 +232,6 @@ def resume_enrollment(enrollment_id: uuid.UUID, db: DbSession, principal: Writer
     summary="Remove a prospect from the cadence (no further steps)",
 )
 def remove_enrollment(enrollment_id: uuid.UUID, db: DbSession, principal: Writer):
-    enrollment = _enrollment_or_404(db, enrollment_id)
+    enrollment = _enrollment_or_404(db, enrollment_id, lock=True)
     service.remove(db_session=db, enrollment=enrollment)
     return EnrollmentOut.model_validate(enrollment)

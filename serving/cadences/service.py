@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.activities import service as activities
@@ -29,7 +29,7 @@ from serving.cadences.models import (
     StepRunStatus,
     StepType,
 )
-from serving.cadences.schemas import CadenceIn, StepIn
+from serving.cadences.schemas import CadenceIn, CadenceUpdate, StepIn
 from serving.cadences.sms import SmsRejected, send_sms
 from serving.core.clock import utcnow
 from serving.core.config import Settings
@@ -73,6 +73,76 @@ def variants_of(
     ):
         out.setdefault(variant.step_id, []).append(variant)
     return out
+
+
+def listing(*, is_active: bool | None = None) -> Select:
+    """The organization's cadences, newest first."""
+    stmt = select(Cadence).order_by(Cadence.created_at.desc(), Cadence.id)
+    if is_active is not None:
+        stmt = stmt.where(Cadence.is_active == is_active)
+    return stmt
+
+
+StepsWithVariants = list[tuple[CadenceStep, list[CadenceStepVariant]]]
+
+
+def steps_by_cadence(
+    *, db_session: Session, cadence_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, StepsWithVariants]:
+    """Each cadence's steps in order, each with its variants by name: one query for a whole page of
+    cadences (a query or two per cadence made the list's cost grow with its length)."""
+    out: dict[uuid.UUID, StepsWithVariants] = {cadence_id: [] for cadence_id in cadence_ids}
+    if not cadence_ids:
+        return out
+    rows = db_session.execute(
+        select(CadenceStep, CadenceStepVariant)
+        .outerjoin(CadenceStepVariant, CadenceStepVariant.step_id == CadenceStep.id)
+        .where(CadenceStep.cadence_id.in_(cadence_ids))
+        .order_by(CadenceStep.cadence_id, CadenceStep.step_number, CadenceStepVariant.name)
+    )
+    current: tuple[CadenceStep, list[CadenceStepVariant]] | None = None
+    for step, variant in rows:
+        if current is None or current[0] is not step:
+            current = (step, [])
+            out[step.cadence_id].append(current)
+        if variant is not None:
+            current[1].append(variant)
+    return out
+
+
+def update(*, db_session: Session, cadence: Cadence, data: CadenceUpdate) -> dict[str, Any]:
+    """Change the fields sent (null clears only the description); returns the changes for the audit log."""
+    values = {
+        k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k == "description"
+    }
+    if "settings" in values:
+        _check_settings(db_session, values["settings"])
+    for key, value in values.items():
+        setattr(cadence, key, value)
+    db_session.flush()
+    return values
+
+
+def delete(*, db_session: Session, cadence: Cadence) -> None:
+    db_session.delete(cadence)
+    db_session.flush()
+
+
+def enrollments(*, cadence_id: uuid.UUID, statuses: list[EnrollmentStatus]) -> Select:
+    stmt = (
+        select(CadenceEnrollment)
+        .where(CadenceEnrollment.cadence_id == cadence_id)
+        .order_by(CadenceEnrollment.enrolled_at, CadenceEnrollment.id)
+    )
+    if statuses:
+        stmt = stmt.where(CadenceEnrollment.status.in_(statuses))
+    return stmt
+
+
+def get_enrollment(
+    *, db_session: Session, enrollment_id: uuid.UUID, lock: bool = False
+) -> CadenceEnrollment | None:
+    return db_session.get(CadenceEnrollment, enrollment_id, with_for_update=lock)
 
 
 def _check_settings(db_session: Session, settings: dict[str, Any]) -> None:

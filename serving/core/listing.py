@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from pydantic.alias_generators import to_camel
 from sqlalchemy import Select, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from serving.core.errors import ValidationFailed
+
+E = TypeVar("E", bound=Enum)
 
 
 def apply_sort(
@@ -47,3 +50,21 @@ def check_range(name: str, low: float | None, high: float | None) -> None:
     if low is not None and high is not None and low > high:
         raise ValidationFailed(f"{name}: minimum is greater than maximum",
                                details={"field": name, "value": [low, high]})
+
+
+def parse_choices(value: str | None, choices: type[E], *, field: str) -> list[E]:
+    """`?status=a,b` as enum members; a name that is none of them is a 422 naming the allowed ones (matching
+    nothing instead would read as "there are none")."""
+    parsed = []
+    for part in (value or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            parsed.append(choices(part))
+        except ValueError:
+            raise ValidationFailed(
+                f"unknown {field} '{part}'",
+                details={"field": field, "value": part, "allowed": [c.value for c in choices]},
+            ) from None
+    return parsed
