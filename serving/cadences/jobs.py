@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select, text
 
 from serving.cadences import service
+from serving.core.clock import utcnow
 from serving.emails import sending
 from serving.emails.bulk import MATERIALIZE_TASK
 from serving.emails.models import BulkEmailJob
@@ -63,4 +64,4 @@ def sweep(*, factory, now: datetime) -> int:
 @queue.periodic(cron="* * * * *", periodic_id="outreach-sweep")
 @queue.task(name="outreach.sweep", queue=QUEUE, queueing_lock="outreach.sweep")
 def periodic_sweep(timestamp: int) -> int:
-    return sweep(factory=runtime().factory, now=datetime.now(UTC))
+    return sweep(factory=runtime().factory, now=utcnow())

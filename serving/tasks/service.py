@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from serving.activities import service as activities
 from serving.activities.models import ActivityType, CallLog
+from serving.core.clock import utcnow
 from serving.core.errors import ValidationFailed
+from serving.core.principal import Principal
+from serving.core.references import require_visible
+from serving.prospects.models import Prospect
 from serving.tasks.models import Task, TaskOutcome, TaskStatus, TaskType
+from serving.tasks.schemas import TaskIn
+from serving.users.models import User
 
 CALL_DISPOSITIONS = {
     "connected": "answered",
@@ -24,9 +30,50 @@ CALL_DISPOSITIONS = {
 }
 
 
+def get(*, db_session: Session, task_id: uuid.UUID, lock: bool = False) -> Task | None:
+    return db_session.get(Task, task_id, with_for_update=lock)
+
+
+def filtered(
+    *,
+    statuses: list[TaskStatus],
+    prospect_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+) -> Select:
+    stmt = select(Task).order_by(Task.due_at, Task.id)
+    if statuses:
+        stmt = stmt.where(Task.status.in_(statuses))
+    if prospect_id:
+        stmt = stmt.where(Task.prospect_id == prospect_id)
+    if user_id:
+        stmt = stmt.where(Task.user_id == user_id)
+    return stmt
+
+
+def create(*, db_session: Session, principal: Principal, data: TaskIn, now: datetime | None = None) -> Task:
+    """A manual task, the principal's own unless assigned; due now unless a time is given."""
+    require_visible(db_session, Prospect, data.prospect_id, "prospectId")
+    require_visible(db_session, User, data.user_id, "userId")
+    task = Task(
+        organization_id=principal.organization_id,
+        user_id=data.user_id or principal.user_id,
+        prospect_id=data.prospect_id,
+        type=data.type,
+        title=data.title,
+        description=data.description,
+        due_at=data.due_at or now or utcnow(),
+    )
+    db_session.add(task)
+    db_session.flush()
+    return task
+
+
 def today_query(*, user_id: uuid.UUID, now: datetime, tz: str = "UTC") -> Select:
     """Pending tasks of the user due by the end of the user's day (overdue ones first)."""
-    zone = ZoneInfo(tz)
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(f"unknown time zone {tz!r}", details={"field": "tz", "value": tz}) from None
     local = now.astimezone(zone)
     end_of_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     return (
@@ -46,7 +93,7 @@ def complete(
     duration_seconds: int | None = None,
     now: datetime | None = None,
 ) -> Task:
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     if task.status != TaskStatus.pending:
         raise ValidationFailed(f"task is already {task.status}", code="INVALID_STATE")
     task.status = TaskStatus.skipped if outcome == TaskOutcome.skipped else TaskStatus.completed

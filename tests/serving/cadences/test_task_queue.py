@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from serving.tasks.models import Task
@@ -56,3 +57,39 @@ def test_viewer_cannot_complete_and_other_tenant_cannot_see(client, tenant, othe
         ).status_code
         == 404
     )
+
+
+def test_create_and_list_tasks_with_filters(client, tenant, other_tenant, make_prospect):
+    prospect = make_prospect()
+    before = datetime.now(UTC)
+    made = client.post("/api/v1/tasks", headers=tenant.user.headers,
+                       json={"title": "Send deck", "prospectId": str(prospect.id)})
+    assert made.status_code == 201, made.text
+    task = made.json()
+    assert task["userId"] == str(tenant.user.id) and task["status"] == "pending"
+    assert datetime.fromisoformat(task["dueAt"]) >= before - timedelta(seconds=1)
+
+    for_admin = client.post("/api/v1/tasks", headers=tenant.user.headers,
+                            json={"title": "Review", "userId": str(tenant.admin.id), "type": "call"})
+    assert for_admin.status_code == 201 and for_admin.json()["userId"] == str(tenant.admin.id)
+    # a user of another organization cannot be assigned
+    theirs = client.post("/api/v1/tasks", headers=tenant.user.headers,
+                         json={"title": "x", "userId": str(other_tenant.user.id)})
+    assert theirs.status_code == 422, theirs.text
+
+    by_prospect = client.get(f"/api/v1/tasks?prospectId={prospect.id}", headers=tenant.user.headers).json()
+    assert [t["id"] for t in by_prospect["data"]] == [task["id"]]
+    by_user = client.get(f"/api/v1/tasks?userId={tenant.admin.id}&status=pending",
+                         headers=tenant.user.headers).json()
+    assert [t["title"] for t in by_user["data"]] == ["Review"]
+    done = client.get(f"/api/v1/tasks?prospectId={prospect.id}&status=completed,skipped",
+                      headers=tenant.user.headers).json()
+    assert done["data"] == [] and done["pagination"]["total"] == 0
+
+    unknown = client.get("/api/v1/tasks?status=pending,finished", headers=tenant.user.headers)
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["error"]["details"] == {
+        "field": "status", "value": "finished", "allowed": ["pending", "completed", "skipped"]}
+
+    missing = client.post(f"/api/v1/tasks/{uuid.uuid4()}/complete", headers=tenant.user.headers, json={})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
