@@ -17,10 +17,13 @@ FRESH_HOURS = 26  # the ingest assets' freshness check uses the same window
 # Fixed list (never user input): the marts the pages read, counted for the signed-in organization.
 MARTS = (
     "agg_activity_daily", "agg_email_engagement_daily", "agg_email_send_times", "agg_pipeline_metrics",
-    "agg_stage_conversion", "dim_account_engagement", "dim_account_health", "dim_enriched_account_profiles",
-    "dim_enriched_prospect_profiles", "dim_prospect_engagement", "fct_account_intent", "fct_deal_health",
-    "fct_deal_stage_durations", "fct_email_events", "fct_forecast", "fct_forecast_accuracy", "fct_forecast_snapshots",
-    "fct_prospect_intent", "fct_website_events", "fct_website_sessions", "intent_score_history", "ml_lead_features",
+    "agg_stage_conversion", "dim_account_engagement", "dim_account_health", "dim_accounts", "dim_cadences", "dim_deals",
+    "dim_email_templates", "dim_enriched_account_profiles", "dim_enriched_prospect_profiles", "dim_ml_models",
+    "dim_prospect_engagement", "dim_prospects", "dim_teams", "dim_users", "fct_account_intent", "fct_activities",
+    "fct_ai_predictions", "fct_deal_health", "fct_deal_stage_durations", "fct_email_events", "fct_forecast",
+    "fct_forecast_accuracy", "fct_forecast_snapshots", "fct_intent_signals", "fct_landing_files",
+    "fct_lead_score_history", "fct_prospect_intent", "fct_rejected_records", "fct_website_events",
+    "fct_website_sessions", "intent_score_history", "ml_lead_features",
 )
 
 EXISTING_MARTS = """
@@ -28,24 +31,22 @@ select table_name from information_schema.tables
 where table_schema = 'analytics' and table_name = any(cast(:names as text[]))
 """
 
-# Landing files live under <source>/<organization slug or id>/…; API rejects carry no file and are not shown.
+# The marts name the organization whose landing folder a file came from; API rejects carry no file and are not shown.
 REJECTED = """
-with org as (select slug from app.organizations where id = cast(:org as uuid))
-select r.source, r.reason, count(*) as records, max(r.rejected_at) as last_rejected_at
-from raw.rejected_records as r
-where split_part(r.source_file, '/', 2) in (select slug from org union all select cast(:org as text))
-group by r.source, r.reason
+select landing_source as source, reason, count(*) as records, max(rejected_at) as last_rejected_at
+from analytics.fct_rejected_records
+where organization_id = :org
+group by landing_source, reason
 order by records desc
 """
 
 LEDGER = """
-with org as (select slug from app.organizations where id = cast(:org as uuid))
-select l.source, count(*) as files, count(*) filter (where l.status = 'rejected') as files_rejected,
-    sum(l.rows_loaded) as rows_loaded, sum(l.rows_rejected) as rows_rejected, max(l.loaded_at) as last_loaded_at
-from raw.file_ledger as l
-where split_part(l.path, '/', 2) in (select slug from org union all select cast(:org as text))
-group by l.source
-order by l.source
+select landing_source as source, count(*) as files, count(*) filter (where status = 'rejected') as files_rejected,
+    sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected, max(loaded_at) as last_loaded_at
+from analytics.fct_landing_files
+where organization_id = :org
+group by landing_source
+order by landing_source
 """
 
 

@@ -4,6 +4,10 @@ Dashboards connect as `revorc_readonly` and bind every read transaction to the s
 organization, so the same row-level security rules as the API decide what a page can see (the
 `analytics` tables carry the same policy as `app`; see `dbt_project/macros/enable_tenant_rls.sql`).
 Queries still filter on `organization_id = :org` explicitly, so they use the marts' indexes.
+
+Pages read the `analytics` marts only, never `stg_` views or `app`/`raw` tables (a test scans `dashboards/`);
+data that must be current the moment an action changes it (deals, the model registry) comes from marts that are
+live views. Sign-in reads no table here either: it goes through the API (`dashboards/components/session.py`).
 """
 
 from __future__ import annotations

@@ -18,11 +18,11 @@ where organization_id = :org and dimension = 'organization' and dimension_id = c
 """
 
 BY_DIMENSION = """
-select f.dimension_id, coalesce(u.full_name, u.email, t.team_name, 'unknown') as name, f.forecast_category,
+select f.dimension_id, coalesce(u.user_name, t.team_name, 'unknown') as name, f.forecast_category,
     f.deal_count, f.amount, f.weighted_amount
 from analytics.fct_forecast as f
-left join analytics.stg_app__users as u on f.dimension = 'owner' and u.user_id = f.dimension_id
-left join analytics.stg_app__teams as t on f.dimension = 'team' and t.team_id = f.dimension_id
+left join analytics.dim_users as u on f.dimension = 'owner' and u.user_id = f.dimension_id
+left join analytics.dim_teams as t on f.dimension = 'team' and t.team_id = f.dimension_id
 where f.organization_id = :org and f.dimension = :dimension and f.period_type = :period_type
 """
 

@@ -13,8 +13,8 @@ TOP_PROSPECTS = """
 select i.prospect_id, p.email, p.title, a.account_name, i.intent_score, i.intent_tier, i.intent_trend, i.is_spike,
     i.active_signals, i.last_signal_on
 from analytics.fct_prospect_intent as i
-left join analytics.stg_app__prospects as p on p.prospect_id = i.prospect_id
-left join analytics.stg_app__accounts as a on a.account_id = i.account_id
+left join analytics.dim_prospects as p on p.prospect_id = i.prospect_id
+left join analytics.dim_accounts as a on a.account_id = i.account_id
 where i.organization_id = :org and i.intent_tier = any(cast(:tiers as text[]))
 order by i.intent_score desc, p.email
 limit :row_limit
@@ -24,7 +24,7 @@ TOP_ACCOUNTS = """
 select i.account_id, a.account_name, a.domain, i.intent_score, i.intent_tier, i.intent_trend, i.is_spike,
     i.active_signals, i.last_signal_on
 from analytics.fct_account_intent as i
-left join analytics.stg_app__accounts as a on a.account_id = i.account_id
+left join analytics.dim_accounts as a on a.account_id = i.account_id
 where i.organization_id = :org and i.intent_tier = any(cast(:tiers as text[]))
 order by i.intent_score desc, a.account_name
 limit :row_limit
@@ -43,12 +43,12 @@ SPIKES = """
 select 'prospect' as entity_type, i.prospect_id as entity_id, p.email as name, i.intent_score, i.baseline_score,
     i.intent_tier, i.last_signal_on
 from analytics.fct_prospect_intent as i
-left join analytics.stg_app__prospects as p on p.prospect_id = i.prospect_id
+left join analytics.dim_prospects as p on p.prospect_id = i.prospect_id
 where i.organization_id = :org and i.is_spike and i.last_signal_on > i.as_of_date - 7
 union all
 select 'account', i.account_id, a.account_name, i.intent_score, i.baseline_score, i.intent_tier, i.last_signal_on
 from analytics.fct_account_intent as i
-left join analytics.stg_app__accounts as a on a.account_id = i.account_id
+left join analytics.dim_accounts as a on a.account_id = i.account_id
 where i.organization_id = :org and i.is_spike and i.last_signal_on > i.as_of_date - 7
 order by intent_score desc
 """
@@ -67,7 +67,7 @@ with as_of as (
 )
 select s.signal_type, count(*) as signals, count(distinct s.account_domain) as accounts,
     count(distinct s.prospect_email) as prospects, round(avg(s.strength)::numeric, 2) as avg_strength
-from analytics.stg_raw__intent_signals as s, as_of
+from analytics.fct_intent_signals as s, as_of
 where s.organization_id = :org and s.occurred_at >= as_of.day - :days + 1 and s.occurred_at < as_of.day + 1
 group by s.signal_type
 order by signals desc

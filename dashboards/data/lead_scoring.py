@@ -1,5 +1,5 @@
-"""Lead scoring: the model registry (`app.ml_models`), daily scores (`app.lead_score_history`) and the prediction
-log with its explanations (`app.ai_predictions`), all written by the `ml` assets and the scoring API.
+"""Lead scoring: the model registry (`dim_ml_models`), daily scores (`fct_lead_score_history`) and the prediction
+log with its explanations (`fct_ai_predictions`): live marts over what the `ml` assets and the scoring API write.
 
 Drift is the population stability index of a day's ML scores against the champion's training-window
 distribution: the same function and reference the `lead_score_drift` asset check uses.
@@ -24,14 +24,14 @@ MIN_DRIFT_ROWS = 50
 MODELS = """
 select version, version_number, family, status, is_champion, metrics, model_card, evaluation, score_distribution,
        data_window, champion_history, trained_at, registered_at, promoted_at
-from app.ml_models
-where organization_id = :org and name = 'lead_scoring'
+from analytics.dim_ml_models
+where organization_id = :org and model_name = 'lead_scoring'
 order by version_number desc nulls last, registered_at desc
 """
 
 SCORE_DISTRIBUTION = """
 select score_date, least(score / 10, 9) * 10 as bucket, count(*) as prospects
-from app.lead_score_history
+from analytics.fct_lead_score_history
 where organization_id = :org and score_date > current_date - :days
 group by 1, 2
 order by 1, 2
@@ -39,18 +39,17 @@ order by 1, 2
 
 DAILY_SCORES = """
 select score_date, coalesce(ml_score, score) as score, count(*) as prospects
-from app.lead_score_history
+from analytics.fct_lead_score_history
 where organization_id = :org and model_version = :version and score_date > current_date - :days
 group by 1, 2
 order by 1, 2
 """
 
 EXPLANATIONS = """
-select pr.created_at, pr.source, pr.model_version, pr.score, pr.ml_score, pr.tier, pr.top_factors
-from app.ai_predictions as pr
-join app.prospects as p on p.id = pr.prospect_id
-where pr.organization_id = :org and p.organization_id = :org and lower(p.email) = lower(:email)
-order by pr.created_at desc
+select created_at, prediction_source as source, model_version, score, ml_score, tier, top_factors
+from analytics.fct_ai_predictions
+where organization_id = :org and prospect_email = lower(:email)
+order by created_at desc
 limit :limit
 """
 
@@ -85,7 +84,7 @@ def _text(value: Any) -> str | None:
 
 
 def champion_from_rows(rows: list[dict[str, Any]]) -> ModelCardView | None:
-    """The champion among `app.ml_models` rows, read from its model card."""
+    """The champion among `dim_ml_models` rows, read from its model card."""
     champions = [r for r in rows if bool(r.get("is_champion"))]
     if not champions:
         return None

@@ -9,7 +9,8 @@ import streamlit as st
 
 from dashboards.data.db import TTL, existing_relations, read_frame
 
-NAME_TABLES = {"template": "app.email_templates", "cadence": "app.cadences"}
+# Names of templates and cadences; marts built before these existed leave the funnels named by short ids.
+NAME_MARTS = {"template": "analytics.dim_email_templates", "cadence": "analytics.dim_cadences"}
 
 BY_DIMENSION = """
 select dimension_id, sum(sent) as sent, sum(delivered) as delivered, sum(opened) as opened, sum(clicked) as clicked,
@@ -20,8 +21,16 @@ group by dimension_id
 order by sum(sent) desc, dimension_id
 """
 
-TEMPLATE_NAMES = "select id as dimension_id, name from app.email_templates where organization_id = :org"
-CADENCE_NAMES = "select id as dimension_id, name from app.cadences where organization_id = :org"
+TEMPLATE_NAMES = """
+select template_id as dimension_id, template_name as name
+from analytics.dim_email_templates
+where organization_id = :org
+"""
+CADENCE_NAMES = """
+select cadence_id as dimension_id, cadence_name as name
+from analytics.dim_cadences
+where organization_id = :org
+"""
 
 # Sends by weekday × hour (UTC) of the `processed` event, and how many of them were opened / replied to.
 SEND_TIMES = """
@@ -63,14 +72,14 @@ def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def performance(org: str, dimension: str, date_from: date, date_to: date) -> pd.DataFrame:
-    """Funnel counts and rates per template or cadence, named when the outreach tables exist."""
+    """Funnel counts and rates per template or cadence, named when their marts exist."""
     frame = read_frame(BY_DIMENSION, org, {"dimension": dimension, "date_from": date_from, "date_to": date_to})
     if frame.empty:
         return frame
     frame = with_rates(frame)
     frame["dimension_id"] = frame["dimension_id"].astype(str)
     names = pd.DataFrame(columns=["dimension_id", "name"])
-    if NAME_TABLES[dimension] in existing_relations(org, (NAME_TABLES[dimension],)):
+    if NAME_MARTS[dimension] in existing_relations(org, (NAME_MARTS[dimension],)):
         names = read_frame(TEMPLATE_NAMES if dimension == "template" else CADENCE_NAMES, org)
         names["dimension_id"] = names["dimension_id"].astype(str)
     frame = frame.merge(names, on="dimension_id", how="left")

@@ -1,5 +1,6 @@
 """Seed 7.1 metrics: activity (`agg_activity_daily`), pipeline (`agg_pipeline_metrics`), email
-(`agg_email_engagement_daily`), BDR (empty until the BDR agent writes its tables)."""
+(`agg_email_engagement_daily`), people and deals (`dim_users`, `dim_deals`, `dim_prospects`), BDR (empty until the
+BDR agent's marts exist)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import streamlit as st
 from dashboards.data.db import TTL, existing_relations, id_list, read_frame
 
 ACTIVITY_TYPES = {"calls": "Calls", "emails_sent": "Emails", "meetings": "Meetings", "linkedin_touches": "LinkedIn"}
-BDR_TABLES = ("app.bdr_tasks", "app.bdr_activities")
+# The BDR agent's marts, added with the agent (the dashboards read marts, never its `app` tables).
+BDR_MARTS = ("analytics.fct_bdr_tasks", "analytics.fct_bdr_activities")
 
 # A user filter wins over a team filter; neither means the whole organization.
 USER_FILTER = """
@@ -24,7 +26,7 @@ select coalesce(sum(a.calls), 0) as calls, coalesce(sum(a.emails_sent), 0) as em
     coalesce(sum(a.meetings), 0) as meetings, coalesce(sum(a.linkedin_touches), 0) as linkedin_touches,
     coalesce(sum(a.total_touches), 0) as total_touches
 from analytics.agg_activity_daily as a
-left join analytics.stg_app__users as u on u.user_id = a.user_id
+left join analytics.dim_users as u on u.user_id = a.user_id
 where a.organization_id = :org and a.activity_date between :date_from and :date_to
 {USER_FILTER}
 """
@@ -33,7 +35,7 @@ ACTIVITY_WEEKLY = f"""
 select date_trunc('week', a.activity_date)::date as week, sum(a.calls) as calls, sum(a.emails_sent) as emails_sent,
     sum(a.meetings) as meetings, sum(a.linkedin_touches) as linkedin_touches
 from analytics.agg_activity_daily as a
-left join analytics.stg_app__users as u on u.user_id = a.user_id
+left join analytics.dim_users as u on u.user_id = a.user_id
 where a.organization_id = :org and a.activity_date between :date_from and :date_to
 {USER_FILTER}
 group by 1
@@ -41,12 +43,11 @@ order by 1
 """
 
 ACTIVITY_BY_USER = f"""
-select coalesce(u.full_name, u.email) as user_name, t.team_name, sum(a.calls) as calls,
+select u.user_name, u.team_name, sum(a.calls) as calls,
     sum(a.emails_sent) as emails_sent, sum(a.meetings) as meetings, sum(a.linkedin_touches) as linkedin_touches,
     sum(a.total_touches) as total_touches
 from analytics.agg_activity_daily as a
-left join analytics.stg_app__users as u on u.user_id = a.user_id
-left join analytics.stg_app__teams as t on t.team_id = u.team_id
+left join analytics.dim_users as u on u.user_id = a.user_id
 where a.organization_id = :org and a.activity_date between :date_from and :date_to
 {USER_FILTER}
 group by 1, 2
@@ -68,7 +69,7 @@ order by period_month
 
 OPEN_PIPELINE = """
 select coalesce(sum(d.amount), 0) as open_pipeline, count(*) as open_deals
-from analytics.stg_app__deals as d
+from analytics.dim_deals as d
 where d.organization_id = :org and not d.is_closed
     and (cardinality(cast(:user_ids as uuid[])) = 0 or d.owner_id = any(cast(:user_ids as uuid[])))
     and (cardinality(cast(:team_ids as uuid[])) = 0 or d.team_id = any(cast(:team_ids as uuid[])))
@@ -79,7 +80,7 @@ EMAIL_DAILY = """
 select e.event_date, sum(e.sent) as sent, sum(e.delivered) as delivered, sum(e.opened) as opened,
     sum(e.clicked) as clicked, sum(e.replied) as replied, sum(e.bounced) as bounced
 from analytics.agg_email_engagement_daily as e
-left join analytics.stg_app__prospects as p on p.prospect_id = e.dimension_id
+left join analytics.dim_prospects as p on p.prospect_id = e.dimension_id
 where e.organization_id = :org and e.dimension = 'prospect' and e.event_date between :date_from and :date_to
     and (cardinality(cast(:user_ids as uuid[])) = 0 or p.owner_id = any(cast(:user_ids as uuid[])))
     and (cardinality(cast(:team_ids as uuid[])) = 0 or p.team_id = any(cast(:team_ids as uuid[])))
@@ -163,5 +164,5 @@ def email_totals(daily: pd.DataFrame) -> dict:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def bdr_available(org: str) -> bool:
-    """The BDR agent's tables exist (they are added by the BDR agent's migration)."""
-    return bool(existing_relations(org, BDR_TABLES))
+    """The BDR agent's marts exist (they come with the BDR agent)."""
+    return bool(existing_relations(org, BDR_MARTS))

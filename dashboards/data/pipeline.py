@@ -1,4 +1,4 @@
-"""Pipeline board: open and closed deals by stage (live `stg_app__deals` view) with their health mart."""
+"""Pipeline board: open and closed deals by stage (`dim_deals`, a live view) with their health marts."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.data.db import TTL, id_list, read_frame
-from serving.deals.models import DealStage
 
-STAGES = [stage.value for stage in DealStage]
+# The pipeline's stages in board order: `dim_deals`' accepted values, and serving.deals' DealStage (both tested).
+STAGES = ["discovery", "qualification", "proposal", "negotiation", "closed_won", "closed_lost"]
 OPEN_STAGES = [s for s in STAGES if s not in ("closed_won", "closed_lost")]
 CLOSE_PERIODS = {
     "any": "Any close date",
@@ -34,12 +34,9 @@ where d.organization_id = :org
 DEALS = f"""
 select
     d.deal_id, d.deal_name, d.stage, d.amount, d.probability, d.close_date, d.forecast_category,
-    a.account_name, coalesce(u.full_name, u.email) as owner_name, t.team_name,
+    d.account_name, d.owner_name, d.team_name,
     h.risk_score, h.risk_level, h.risk_reason_list as risk_reasons, d.stage_changed_at
-from analytics.stg_app__deals as d
-left join analytics.stg_app__users as u on u.user_id = d.owner_id
-left join analytics.stg_app__teams as t on t.team_id = d.team_id
-left join analytics.stg_app__accounts as a on a.account_id = d.account_id
+from analytics.dim_deals as d
 left join analytics.fct_deal_health as h on h.deal_id = d.deal_id and h.organization_id = d.organization_id
 {WHERE}
 order by d.amount desc nulls last, d.deal_name
@@ -48,41 +45,34 @@ limit :row_limit
 
 STAGE_TOTALS = f"""
 select d.stage, count(*) as deal_count, coalesce(sum(d.amount), 0) as total_amount
-from analytics.stg_app__deals as d
+from analytics.dim_deals as d
 {WHERE}
 group by d.stage
 """
 
 AMOUNT_RANGE = """
 select coalesce(min(amount), 0) as min_amount, coalesce(max(amount), 0) as max_amount
-from analytics.stg_app__deals where organization_id = :org
+from analytics.dim_deals where organization_id = :org
 """
 
 DEAL = """
 select
     d.deal_id, d.deal_name, d.stage, d.amount, d.probability, d.close_date, d.forecast_category, d.created_at,
-    d.stage_changed_at, a.account_name, coalesce(u.full_name, u.email) as owner_name, t.team_name,
+    d.stage_changed_at, d.account_name, d.owner_name, d.team_name,
     h.risk_score, h.risk_level, h.risk_reasons, h.days_in_stage, h.median_days_in_stage, h.last_activity_at,
     h.contact_count, ah.health_score as account_health_score, ah.health_tier as account_health_tier,
     h.as_of_date as health_as_of
-from analytics.stg_app__deals as d
-left join analytics.stg_app__users as u on u.user_id = d.owner_id
-left join analytics.stg_app__teams as t on t.team_id = d.team_id
-left join analytics.stg_app__accounts as a on a.account_id = d.account_id
+from analytics.dim_deals as d
 left join analytics.fct_deal_health as h on h.deal_id = d.deal_id and h.organization_id = d.organization_id
 left join analytics.dim_account_health as ah on ah.account_id = d.account_id and ah.organization_id = d.organization_id
 where d.organization_id = :org and d.deal_id = cast(:deal_id as uuid)
 """
 
 TIMELINE = """
-select a.occurred_at, a.activity_type, coalesce(u.full_name, u.email) as user_name,
-    coalesce(a.metadata ->> 'subject', a.metadata ->> 'summary', a.metadata ->> 'notes',
-             case when a.activity_type = 'status_change'
-                  then concat(a.metadata ->> 'from', ' → ', a.metadata ->> 'to') end) as details
-from analytics.stg_app__activities as a
-left join analytics.stg_app__users as u on u.user_id = a.user_id
-where a.organization_id = :org and a.deal_id = cast(:deal_id as uuid)
-order by a.occurred_at desc
+select occurred_at, activity_type, user_name, details
+from analytics.fct_activities
+where organization_id = :org and deal_id = cast(:deal_id as uuid)
+order by occurred_at desc
 limit 100
 """
 
