@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
 from serving.activities.models import Activity, ActivityType, CallDisposition, CallLog
+from serving.core.permissions import Role
 from serving.deals.models import CLOSED_STAGES, Deal, DealContact, DealStage
 from serving.deals.rules import forecast_category_for, probability_for_stage
 from serving.organizations.models import Organization
 from serving.organizations.service import create_organization, create_user
 from serving.prospects.models import Prospect, ProspectStatus, RelationshipStage
-from serving.users.models import Role
 
 DEMO_SLUG = "acme-demo"
 DEMO_USERS = {

@@ -11,12 +11,14 @@ from sqlalchemy import text
 from threadpoolctl import threadpool_limits
 
 from serving.api import api_router, segment_router
+from serving.auth.principals import authenticate_request
 from serving.core.config import Settings, get_settings
 from serving.core.db import session_factory
 from serving.core.errors import error_response, install_error_handlers
 from serving.core.ratelimit import RateLimitMiddleware
 from serving.core.schemas import ERROR_RESPONSES
 from serving.core.validation import storable_params
+from serving.emails import tracking
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,19 @@ Authenticate with `Authorization: Bearer <JWT from /api/v1/auth/login>` or `X-AP
 Errors use `{"success": false, "error": {"code", "message", "details"}}`; lists use
 `{"data": [...], "pagination": {"page", "limit", "total", "pages"}}`.
 """
+
+
+def _tracking_link_verifier(secret: bytes):
+    """The rate limiter's check that a tracking link is genuine (HMAC only, no database)."""
+
+    def verifies(token: str, kind: str) -> bool:
+        try:
+            tracking.verify(token, secret, kind=kind)
+        except tracking.InvalidToken:
+            return False
+        return True
+
+    return verifies
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,9 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.session_factory = session_factory(settings.api_database_url, settings.db_pool_size)
+    # Composition: core.deps asks this to resolve credentials (core cannot import the users table).
+    app.state.authenticator = authenticate_request
 
     install_error_handlers(app)
-    app.add_middleware(RateLimitMiddleware, settings=settings)
+    app.add_middleware(RateLimitMiddleware, settings=settings,
+                       link_verifier=_tracking_link_verifier(settings.tracking_secret))
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

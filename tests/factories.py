@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from serving.core.config import Settings
 from serving.core.db import engine_for, set_tenant
+from serving.core.permissions import Role
 from serving.core.security import create_access_token
 from serving.organizations.service import create_organization, create_user
-from serving.users.models import Role
 
 PASSWORD = "correct-horse-battery"
 

@@ -21,12 +21,12 @@ from serving.accounts.schemas import (
 )
 from serving.activities import service as activities_service
 from serving.activities.schemas import ActivityOut
-from serving.api_keys.models import Scope
 from serving.audit import service as audit
 from serving.core.deps import DbSession, require
 from serving.core.errors import NotFound
 from serving.core.idempotency import IdempotencyDep
 from serving.core.pagination import Page, Pagination, page_of, paginate
+from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.deals import service as deals_service
 from serving.deals.schemas import DealFilters, DealOut
@@ -71,7 +71,7 @@ def list_accounts(db: DbSession, principal: Reader, pagination: Pagination, filt
 def create_account(body: AccountCreate, db: DbSession, principal: Writer, idem: IdempotencyDep):
     def create() -> AccountOut:
         account = service.create(db_session=db, principal=principal, data=body)
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="create", entity_type="account", entity_id=account.id)
         return AccountOut.model_validate(account)
 
@@ -88,7 +88,7 @@ def update_account(account_id: uuid.UUID, body: AccountUpdate, db: DbSession, pr
     account = _get_or_404(db, account_id)
     changes = service.update(db_session=db, account=account, data=body)
     if changes:
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="update", entity_type="account", entity_id=account.id, changes=changes)
     return AccountOut.model_validate(account)
 
@@ -98,7 +98,7 @@ def update_account(account_id: uuid.UUID, body: AccountUpdate, db: DbSession, pr
 def delete_account(account_id: uuid.UUID, db: DbSession, principal: Writer) -> None:
     account = _get_or_404(db, account_id)
     moved = service.delete(db_session=db, account=account)
-    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+    audit.record(db_session=db, principal=principal,
                  action="delete", entity_type="account", entity_id=account_id,
                  changes={"name": account.name, "domain": account.domain, "childrenMovedTo":
                           account.parent_account_id, "children": moved})

@@ -17,12 +17,12 @@ from serving.activities.schemas import (
     CallFilters,
     CallOut,
 )
-from serving.api_keys.models import Scope
 from serving.audit import service as audit
 from serving.core.deps import DbSession, require
 from serving.core.errors import NotFound
 from serving.core.idempotency import IdempotencyDep
 from serving.core.pagination import Page, Pagination, page_of, paginate
+from serving.core.permissions import Scope
 from serving.core.principal import Principal
 
 router = APIRouter()
@@ -64,7 +64,7 @@ def list_activities(db: DbSession, principal: Reader, pagination: Pagination,
 def create_activity(body: ActivityCreate, db: DbSession, principal: Writer, idem: IdempotencyDep):
     def create() -> ActivityOut:
         activity = service.create(db_session=db, principal=principal, data=body)
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="create", entity_type="activity", entity_id=activity.id,
                      changes={"type": activity.type})
         return ActivityOut.model_validate(activity)
@@ -93,7 +93,7 @@ def list_calls(db: DbSession, principal: Reader, pagination: Pagination, filters
 def log_call(body: CallCreate, db: DbSession, principal: Writer, idem: IdempotencyDep):
     def create() -> CallOut:
         call = service.log_call(db_session=db, principal=principal, data=body)
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="create", entity_type="call_log", entity_id=call.id,
                      changes={"prospectId": call.prospect_id, "disposition": call.disposition})
         return CallOut.model_validate(call)

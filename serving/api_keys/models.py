@@ -24,21 +24,6 @@ class ApiKeyEnvironment(StrEnum):
     test = "test"
 
 
-class Scope(StrEnum):
-    prospects_read = "prospects:read"
-    prospects_write = "prospects:write"
-    accounts_read = "accounts:read"
-    accounts_write = "accounts:write"
-    deals_read = "deals:read"
-    deals_write = "deals:write"
-    activities_read = "activities:read"
-    activities_write = "activities:write"
-    emails_send = "emails:send"
-    events_write = "events:write"
-    search_read = "search:read"
-    webhooks_manage = "webhooks:manage"
-
-
 class ApiKey(IdMixin, Base):
     __tablename__ = "api_keys"
     __table_args__ = (

@@ -44,7 +44,7 @@ def create_api_key(body: ApiKeyCreate, db: DbSession, principal: InteractivePrin
 
     def create() -> ApiKeyWithSecret:
         key, secret = service.create(db_session=db, principal=principal, data=body)
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="create", entity_type="api_key", entity_id=key.id,
                      changes={"name": key.name, "scopes": key.scopes})
         return ApiKeyWithSecret.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": secret})
@@ -57,7 +57,7 @@ def create_api_key(body: ApiKeyCreate, db: DbSession, principal: InteractivePrin
 def revoke_api_key(api_key_id: uuid.UUID, db: DbSession, principal: InteractivePrincipal):
     _writable(principal)
     key = service.revoke(db_session=db, key=_get_or_404(db, principal, api_key_id))
-    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+    audit.record(db_session=db, principal=principal,
                  action="revoke", entity_type="api_key", entity_id=key.id)
     return ApiKeyOut.model_validate(key)
 
@@ -67,7 +67,7 @@ def revoke_api_key(api_key_id: uuid.UUID, db: DbSession, principal: InteractiveP
 def rotate_api_key(api_key_id: uuid.UUID, db: DbSession, principal: InteractivePrincipal):
     _writable(principal)
     new_key, secret = service.rotate(db_session=db, key=_get_or_404(db, principal, api_key_id))
-    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+    audit.record(db_session=db, principal=principal,
                  action="rotate", entity_type="api_key", entity_id=api_key_id,
                  changes={"newKeyId": str(new_key.id)})
     return ApiKeyWithSecret.model_validate({**ApiKeyOut.model_validate(new_key).model_dump(), "key": secret})

@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 from pydantic import Field, field_validator
 
-from serving.api_keys.models import ApiKeyEnvironment, Scope
+from serving.api_keys.models import ApiKeyEnvironment
+from serving.core.permissions import Scope
 from serving.core.schemas import ApiModel, InputModel, Name
 
 

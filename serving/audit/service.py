@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,24 +13,25 @@ from serving.core.principal import Principal
 def record(
     *,
     db_session: Session,
-    principal: Principal | None,
-    organization_id: uuid.UUID,
+    principal: Principal,
     action: str,
     entity_type: str,
     entity_id: Any = None,
     changes: dict[str, Any] | None = None,
 ) -> None:
+    """File the record under the principal's organization: there is no second organization argument that could
+    put an actor's change in another tenant's log."""
     db_session.add(
         AuditLog(
-            organization_id=organization_id,
-            actor_user_id=principal.user_id if principal else None,
-            actor_api_key_id=principal.api_key_id if principal else None,
+            organization_id=principal.organization_id,
+            actor_user_id=principal.user_id,
+            actor_api_key_id=principal.api_key_id,
             action=action,
             entity_type=entity_type,
             entity_id=str(entity_id) if entity_id is not None else None,
             changes=_jsonable(changes or {}),
-            ip_address=principal.ip_address if principal else None,
-            request_id=principal.request_id if principal else None,
+            ip_address=principal.ip_address,
+            request_id=principal.request_id,
         )
     )
 

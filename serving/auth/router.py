@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from serving.audit import service as audit
 from serving.auth import service
+from serving.auth.principals import signing_in
 from serving.auth.schemas import LoginRequest, SessionResponse, SessionTokenRequest, TokenResponse, UserOut
 from serving.core.deps import AppSettings, CurrentPrincipal, DbSession, InteractivePrincipal
 from serving.core.errors import NotFound, Unauthorized
@@ -16,15 +17,15 @@ router = APIRouter()
 
 
 @router.post("/login", response_model=TokenResponse, summary="Exchange e-mail and password for a JWT")
-def login(body: LoginRequest, db: DbSession, settings: AppSettings) -> TokenResponse:
+def login(body: LoginRequest, request: Request, db: DbSession, settings: AppSettings) -> TokenResponse:
     user = service.authenticate(db_session=db, email=body.email, password=body.password)
     if user is None:
         raise Unauthorized("invalid e-mail or password", code="INVALID_CREDENTIALS")
     token, expires_at = create_access_token(
         settings=settings, user_id=user.id, organization_id=user.organization_id, role=user.role
     )
-    audit.record(db_session=db, principal=None, organization_id=user.organization_id, action="login",
-                 entity_type="user", entity_id=user.id)
+    audit.record(db_session=db, principal=signing_in(request, user), action="login", entity_type="user",
+                 entity_id=user.id)
     return TokenResponse(access_token=token, expires_at=expires_at, user=UserOut.model_validate(user))
 
 
@@ -60,12 +61,14 @@ def refresh_session(body: SessionTokenRequest, db: DbSession, settings: AppSetti
 @router.post("/sessions/revoke", status_code=204, response_class=Response,
              summary="Sign a session out: its token is refused from now on (idempotent)",
              responses={401: {"description": "INVALID_TOKEN"}})
-def revoke_session(body: SessionTokenRequest, db: DbSession, settings: AppSettings) -> Response:
+def revoke_session(body: SessionTokenRequest, request: Request, db: DbSession, settings: AppSettings) -> Response:
     try:
         session = service.revoke_session(db_session=db, settings=settings, token=body.session_token)
     except service.SessionRejected as exc:
         raise Unauthorized(exc.message, code=exc.code) from None
-    if session is not None:
-        audit.record(db_session=db, principal=None, organization_id=session.organization_id, action="logout",
-                     entity_type="user", entity_id=session.user_id)
+    # The session's user signs out (holding its token); the user row outlives its sessions (they cascade).
+    user = db.get(User, session.user_id) if session is not None else None
+    if user is not None:
+        audit.record(db_session=db, principal=signing_in(request, user), action="logout", entity_type="user",
+                     entity_id=user.id)
     return Response(status_code=204)

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from serving.api_keys.models import Scope
 from serving.audit import service as audit
 from serving.cadences import service
 from serving.cadences.models import Cadence, CadenceEnrollment, EnrollmentStatus
@@ -30,6 +29,7 @@ from serving.core.errors import NotFound
 from serving.core.idempotency import IdempotencyDep
 from serving.core.listing import parse_choices
 from serving.core.pagination import Page, Pagination, page_of, paginate, paginate_list
+from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.core.schemas import InputModel
 
@@ -92,7 +92,6 @@ def create_cadence(body: CadenceIn, db: DbSession, principal: Writer, idem: Idem
         audit.record(
             db_session=db,
             principal=principal,
-            organization_id=principal.organization_id,
             action="create",
             entity_type="cadence",
             entity_id=cadence.id,
@@ -114,7 +113,6 @@ def update_cadence(cadence_id: uuid.UUID, body: CadenceUpdate, db: DbSession, pr
     audit.record(
         db_session=db,
         principal=principal,
-        organization_id=principal.organization_id,
         action="update",
         entity_type="cadence",
         entity_id=cadence.id,
@@ -129,7 +127,6 @@ def delete_cadence(cadence_id: uuid.UUID, db: DbSession, principal: Writer) -> N
     audit.record(
         db_session=db,
         principal=principal,
-        organization_id=principal.organization_id,
         action="delete",
         entity_type="cadence",
         entity_id=cadence_id,
@@ -163,7 +160,6 @@ def enroll(cadence_id: uuid.UUID, body: EnrollIn, db: DbSession, principal: Writ
         audit.record(
             db_session=db,
             principal=principal,
-            organization_id=principal.organization_id,
             action="enroll",
             entity_type="cadence",
             entity_id=cadence.id,

@@ -5,16 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from serving.api_keys.models import Scope
-from serving.users.models import Role
-
-READ_SCOPES = frozenset(s.value for s in Scope if s.value.endswith(":read"))
-ALL_SCOPES = frozenset(s.value for s in Scope)
-
-
-def role_scopes(role: str) -> frozenset[str]:
-    """What a role may do at most; viewers only read."""
-    return READ_SCOPES if role == Role.viewer else ALL_SCOPES
+from serving.core.permissions import Role, role_scopes
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from pydantic import field_validator
 
 from serving.activities import service as activities_service
 from serving.activities.schemas import ActivityOut
-from serving.api_keys.models import Scope
 from serving.audit import service as audit
 from serving.core.deps import DbSession, require
 from serving.core.errors import NotFound
 from serving.core.idempotency import IdempotencyDep
 from serving.core.pagination import Page, Pagination, page_of, paginate
+from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.deals import service
 from serving.deals.models import Deal
@@ -79,7 +79,7 @@ def list_deals(db: DbSession, principal: Reader, pagination: Pagination, filters
 def create_deal(body: DealCreate, db: DbSession, principal: Writer, idem: IdempotencyDep):
     def create() -> DealOut:
         deal = service.create(db_session=db, principal=principal, data=body)
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="create", entity_type="deal", entity_id=deal.id)
         return DealOut.model_validate(deal)
 
@@ -96,7 +96,7 @@ def update_deal(deal_id: uuid.UUID, body: DealUpdate, db: DbSession, principal: 
     deal = _get_or_404(db, deal_id)
     changes = service.update(db_session=db, principal=principal, deal=deal, data=body)
     if changes:
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="update", entity_type="deal", entity_id=deal.id, changes=changes)
     return DealOut.model_validate(deal)
 
@@ -105,7 +105,7 @@ def update_deal(deal_id: uuid.UUID, body: DealUpdate, db: DbSession, principal: 
 def delete_deal(deal_id: uuid.UUID, db: DbSession, principal: Writer) -> None:
     deal = _get_or_404(db, deal_id)
     service.delete(db_session=db, deal=deal)
-    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+    audit.record(db_session=db, principal=principal,
                  action="delete", entity_type="deal", entity_id=deal_id, changes={"name": deal.name})
 
 
@@ -136,7 +136,7 @@ def add_deal_contact(deal_id: uuid.UUID, body: DealContactCreate, db: DbSession,
 
     def create() -> DealContactOut:
         contact = service.add_contact(db_session=db, deal=deal, data=body)
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="create", entity_type="deal_contact", entity_id=contact.id,
                      changes={"dealId": deal.id, "prospectId": body.prospect_id, "role": body.role})
         return _contacts_out(db, [contact])[0]
@@ -151,7 +151,7 @@ def remove_deal_contact(deal_id: uuid.UUID, prospect_id: uuid.UUID, db: DbSessio
     if contact is None:
         raise NotFound("deal contact", prospect_id)
     service.remove_contact(db_session=db, contact=contact)
-    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+    audit.record(db_session=db, principal=principal,
                  action="delete", entity_type="deal_contact", entity_id=contact.id,
                  changes={"dealId": deal_id, "prospectId": prospect_id})
 

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from serving.api_keys.models import Scope
 from serving.audit import service as audit
 from serving.core.clock import utcnow
 from serving.core.db import set_tenant
@@ -20,6 +19,7 @@ from serving.core.deps import AppSettings, DbSession, require
 from serving.core.errors import AppError, NotFound, ValidationFailed
 from serving.core.idempotency import IdempotencyDep
 from serving.core.pagination import Page, Pagination, page_of, paginate, paginate_list
+from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.core.references import require_visible
 from serving.core.schemas import HTML_ROUTE_ERRORS
@@ -137,7 +137,6 @@ def create_template(body: TemplateIn, db: DbSession, principal: Sender, idem: Id
         audit.record(
             db_session=db,
             principal=principal,
-            organization_id=principal.organization_id,
             action="create",
             entity_type="email_template",
             entity_id=template.id,
@@ -205,7 +204,6 @@ def update_template(template_id: uuid.UUID, body: TemplateUpdate, db: DbSession,
     audit.record(
         db_session=db,
         principal=principal,
-        organization_id=principal.organization_id,
         action="update",
         entity_type="email_template",
         entity_id=template.id,
@@ -221,7 +219,6 @@ def delete_template(template_id: uuid.UUID, db: DbSession, principal: Sender) ->
     audit.record(
         db_session=db,
         principal=principal,
-        organization_id=principal.organization_id,
         action="delete",
         entity_type="email_template",
         entity_id=template_id,
@@ -294,7 +291,6 @@ def send_email(
         audit.record(
             db_session=db,
             principal=principal,
-            organization_id=principal.organization_id,
             action="send",
             entity_type="email",
             entity_id=email.id,
@@ -387,7 +383,6 @@ def add_suppression(body: SuppressionIn, db: DbSession, principal: Sender):
     audit.record(
         db_session=db,
         principal=principal,
-        organization_id=principal.organization_id,
         action="suppress",
         entity_type="email_address",
         entity_id=body.email,
@@ -406,7 +401,6 @@ def create_bulk_job(
         audit.record(
             db_session=db,
             principal=principal,
-            organization_id=principal.organization_id,
             action="create",
             entity_type="bulk_email_job",
             entity_id=job.id,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from serving.core.deps import AppSettings, DbSession, _principal_from_api_key
+from serving.auth.principals import principal_from_api_key
+from serving.core.deps import AppSettings, DbSession
 from serving.core.errors import Forbidden, Unauthorized
 from serving.core.validation import unstorable_path
 from serving.emails.provider_events import apply_email_event
@@ -28,7 +29,7 @@ async def _track(request: Request, db, kind: str | None) -> Accepted:
     if not key:
         raise Unauthorized("send the write key (an API key with events:write) as writeKey, Basic auth or X-API-Key",
                            code="WRITE_KEY_REQUIRED")
-    principal = _principal_from_api_key(request, db, key)
+    principal = principal_from_api_key(request, db, key)
     if not principal.can(SCOPE):
         raise Forbidden(f"this API key lacks the '{SCOPE}' scope", code="INSUFFICIENT_SCOPE",
                         details={"requiredScope": SCOPE})

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from serving.core.db import set_tenant
 from serving.core.errors import Conflict
+from serving.core.permissions import Role
 from serving.core.schemas import Email
 from serving.core.security import hash_password
 from serving.organizations.models import Organization, Team
-from serving.users.models import Profile, Role, User
+from serving.users.models import Profile, User
 
 MIN_PASSWORD_LENGTH = 8
 _email = TypeAdapter(Email)

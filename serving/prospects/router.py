@@ -11,12 +11,12 @@ from pydantic import field_validator
 
 from serving.activities import service as activities_service
 from serving.activities.schemas import ActivityOut
-from serving.api_keys.models import Scope
 from serving.audit import service as audit
 from serving.core.deps import AppSettings, DbSession, require
 from serving.core.errors import NotFound, PayloadTooLarge, ValidationFailed
 from serving.core.idempotency import IdempotencyDep
 from serving.core.pagination import Page, Pagination, page_of, paginate
+from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.prospects import csv_io, insights, service
 from serving.prospects.models import Prospect
@@ -66,7 +66,7 @@ def list_prospects(db: DbSession, principal: Reader, pagination: Pagination, fil
 def create_prospect(body: ProspectCreate, db: DbSession, principal: Writer, idem: IdempotencyDep):
     def create() -> ProspectOut:
         prospect = service.create(db_session=db, principal=principal, data=body)
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="create", entity_type="prospect", entity_id=prospect.id)
         return ProspectOut.model_validate(prospect)
 
@@ -92,7 +92,7 @@ async def import_prospects(
         raise ValidationFailed("the file is empty", code="INVALID_CSV", details={"field": "file"})
     parsed = csv_io.parse_import(data, delimiter=delimiter, encoding=encoding)
     counts = service.import_rows(db_session=db, principal=principal, parsed=parsed)
-    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+    audit.record(db_session=db, principal=principal,
                  action="import", entity_type="prospect",
                  changes={**counts, "failed": len(parsed.errors), "file": file.filename})
     return ImportResult(total_rows=parsed.total_rows, failed=len({e["row"] for e in parsed.errors}),
@@ -119,7 +119,7 @@ def update_prospect(prospect_id: uuid.UUID, body: ProspectUpdate, db: DbSession,
     prospect = _get_or_404(db, prospect_id)
     changes = service.update(db_session=db, prospect=prospect, data=body, principal=principal)
     if changes:
-        audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+        audit.record(db_session=db, principal=principal,
                      action="update", entity_type="prospect", entity_id=prospect.id, changes=changes)
     return ProspectOut.model_validate(prospect)
 
@@ -128,7 +128,7 @@ def update_prospect(prospect_id: uuid.UUID, body: ProspectUpdate, db: DbSession,
 def delete_prospect(prospect_id: uuid.UUID, db: DbSession, principal: Writer) -> None:
     prospect = _get_or_404(db, prospect_id)
     service.delete(db_session=db, prospect=prospect)
-    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+    audit.record(db_session=db, principal=principal,
                  action="delete", entity_type="prospect", entity_id=prospect_id,
                  changes={"email": prospect.email})
 

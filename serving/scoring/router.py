@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
-from serving.api_keys.models import Scope
 from serving.audit import service as audit
 from serving.core.deps import AdminPrincipal, AppSettings, DbSession, require
 from serving.core.errors import Conflict, NotFound, ValidationFailed
 from serving.core.pagination import Page, Pagination, PaginationMeta, page_of
+from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.prospects import service as prospects_service
 from serving.scoring import service
@@ -68,7 +68,7 @@ def promote_model(version: str, db: DbSession, principal: AdminPrincipal, settin
                                            version=version, home=settings.home, reason=body.reason if body else None)
     except (OSError, RuntimeError) as exc:  # missing or untrusted artifact: never serve it
         raise Conflict(f"version {version} cannot be loaded: {exc}", code="MODEL_NOT_LOADABLE") from None
-    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id,
+    audit.record(db_session=db, principal=principal,
                  action=action, entity_type="ml_model", entity_id=None,
                  changes={"version": version, "previous": previous})
     return PromoteResult(version=version, action=action, previous_champion=previous, champion=version)
@@ -114,7 +114,7 @@ def put_rules(body: RuleSetIn, db: DbSession, principal: Writer,
                                details=errors) from None
     row = service.put_rule_set(db_session=db, organization_id=principal.organization_id, team_id=team,
                                rule_set=rule_set, score_threshold=body.score_threshold, user_id=principal.user_id)
-    audit.record(db_session=db, principal=principal, organization_id=principal.organization_id, action="update",
+    audit.record(db_session=db, principal=principal, action="update",
                  entity_type="scoring_rule_set", entity_id=row.id,
                  changes={"mode": rule_set.mode, "rules": len(rule_set.rules), "threshold": body.score_threshold})
     return _rule_set_out(row, team)

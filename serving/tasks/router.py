@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from serving.api_keys.models import Scope
 from serving.core.clock import utcnow
 from serving.core.deps import DbSession, require
 from serving.core.errors import NotFound
 from serving.core.idempotency import IdempotencyDep
 from serving.core.listing import parse_choices
 from serving.core.pagination import Page, Pagination, page_of, paginate
+from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.tasks import service
 from serving.tasks.models import Task, TaskStatus

@@ -11,12 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from serving.core.db import Base, IdMixin, TimestampMixin
 from serving.core.enums import check_in
-
-
-class Role(StrEnum):
-    admin = "admin"
-    user = "user"
-    viewer = "viewer"
+from serving.core.permissions import Role
 
 
 class InvitationStatus(StrEnum):

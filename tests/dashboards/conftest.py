@@ -34,8 +34,8 @@ from revorc.data_runtime import dagster_home
 from revorc.demo import DEMO_USERS, seed_demo
 from serving.core.config import READONLY_ROLE, get_settings
 from serving.core.db import engine_for
+from serving.core.permissions import Role
 from serving.main import create_app
-from serving.users.models import Role
 from tests.conftest import TEST_JWT_SECRET, make_settings
 from tests.factories import PASSWORD, Tenant, make_tenant
 from tests.pg import as_role

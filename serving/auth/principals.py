@@ -1,0 +1,112 @@
+"""Who is calling: the request's Bearer token or API key resolved to a Principal.
+
+It needs the users table and the API-key lookup, so it lives here and not in core; `create_app` wires
+`authenticate_request` in as core.deps' `Authenticator`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import Request
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from serving.core.config import Settings
+from serving.core.db import session_factory, set_tenant, tenant_session
+from serving.core.deps import client_ip
+from serving.core.errors import Unauthorized
+from serving.core.principal import Principal
+from serving.core.security import InvalidToken, decode_access_token, hash_api_key, looks_like_api_key
+from serving.users.models import User
+
+_BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def authenticate_request(request: Request, db: Session, settings: Settings) -> Principal:
+    """The principal behind the request's X-API-Key or Bearer credential; Unauthorized when there is none."""
+    api_key = request.headers.get("x-api-key")
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credential = authorization.partition(" ")
+    if not api_key and scheme.lower() == "bearer" and looks_like_api_key(credential.strip()):
+        api_key = credential.strip()
+    if api_key:
+        return principal_from_api_key(request, db, api_key.strip())
+    if scheme.lower() == "bearer" and credential.strip():
+        return _principal_from_token(request, db, settings, credential.strip())
+    raise Unauthorized("authentication required: send a Bearer token or an X-API-Key header",
+                       headers=_BEARER_CHALLENGE)
+
+
+def _principal_from_token(request: Request, db: Session, settings: Settings, token: str) -> Principal:
+    try:
+        claims = decode_access_token(token, settings=settings)
+    except InvalidToken as exc:
+        code = "TOKEN_EXPIRED" if exc.reason == "token expired" else "INVALID_TOKEN"
+        raise Unauthorized(exc.reason, code=code, headers=_BEARER_CHALLENGE) from None
+    set_tenant(db, claims["org"])
+    user = db.get(User, uuid.UUID(claims["sub"]))
+    if user is None or not user.is_active:
+        raise Unauthorized("user no longer exists or is disabled", code="INVALID_TOKEN", headers=_BEARER_CHALLENGE)
+    return Principal(
+        organization_id=user.organization_id, user_id=user.id, role=user.role, team_id=user.team_id,
+        ip_address=client_ip(request), request_id=getattr(request.state, "request_id", None),
+    )
+
+
+def principal_from_api_key(request: Request, db: Session, secret: str) -> Principal:
+    """The principal an API key acts as (also the Segment write key), binding the transaction to its tenant."""
+    row = db.execute(
+        text("select * from app.authenticate_api_key(:key_hash)"), {"key_hash": hash_api_key(secret)}
+    ).mappings().first()
+    if row is None:
+        raise Unauthorized("invalid API key", code="INVALID_API_KEY")
+    if row["status"] == "revoked":
+        raise Unauthorized("API key has been revoked", code="API_KEY_REVOKED")
+    if row["status"] == "expired" or (row["expires_at"] and row["expires_at"] <= datetime.now(UTC)):
+        raise Unauthorized("API key has expired", code="API_KEY_EXPIRED")
+    if not row["user_active"]:
+        raise Unauthorized("the API key's user is disabled", code="INVALID_API_KEY")
+    set_tenant(db, row["organization_id"])
+    _count_api_key_use(request, row["organization_id"], row["id"])
+    return Principal(
+        organization_id=row["organization_id"], user_id=row["user_id"], role=row["user_role"],
+        team_id=row["team_id"], api_key_id=row["id"], key_scopes=frozenset(row["scopes"] or ()),
+        ip_address=client_ip(request), request_id=getattr(request.state, "request_id", None),
+    )
+
+
+def signing_in(request: Request, user: User) -> Principal:
+    """The user as the actor of signing in or out, before or without an access token."""
+    return Principal(
+        organization_id=user.organization_id, user_id=user.id, role=user.role, team_id=user.team_id,
+        ip_address=client_ip(request), request_id=getattr(request.state, "request_id", None),
+    )
+
+
+USAGE_POOL_SIZE = 2
+
+
+def _count_api_key_use(request: Request, organization_id: uuid.UUID, api_key_id: uuid.UUID) -> None:
+    # Its own short transaction: counting must not hold a row lock on the key for a whole request.
+    # And its own pool: the request already holds a connection, and taking a second one from the same
+    # pool deadlocks once every connection is held by a request waiting for another.
+    settings: Settings = request.app.state.settings
+    factory = session_factory(settings.api_database_url, USAGE_POOL_SIZE, "api-key-usage")
+    with tenant_session(factory, organization_id) as session:
+        session.execute(
+            text(
+                "update app.api_keys set request_count = request_count + 1, last_used_at = now() "
+                "where id = :id"
+            ),
+            {"id": api_key_id},
+        )
+        session.execute(
+            text(
+                "insert into app.api_key_usage_daily (api_key_id, day, organization_id, request_count) "
+                "values (:id, current_date, :org, 1) on conflict (api_key_id, day) "
+                "do update set request_count = app.api_key_usage_daily.request_count + 1"
+            ),
+            {"id": api_key_id, "org": organization_id},
+        )
