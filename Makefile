@@ -37,6 +37,7 @@ test: install system-deps
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/macros
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

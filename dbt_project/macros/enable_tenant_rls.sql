@@ -4,6 +4,8 @@
     `security_invoker`, so a view over `app` tables applies those tables' policies to the reader instead of
     reading them with the owner's rights. Runs inside the model's transaction, so a rebuilt table is never
     visible to `revorc_readonly` without its policy. -#}
+{#- sqlfluff cannot lay out the SQL this macro assembles in jinja (loops, a DO block's dynamic statements) -#}
+-- noqa: disable=LT02
 {% macro enable_tenant_rls() -%}
     {%- if execute -%}
     {%- set materialized = config.get('materialized') -%}

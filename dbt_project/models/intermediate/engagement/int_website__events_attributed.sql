@@ -28,8 +28,9 @@ final as (
         on by_user_id.organization_id = e.organization_id and by_user_id.prospect_id::text = e.user_id
     left join identity as i on i.organization_id = e.organization_id and i.anonymous_id = e.anonymous_id
     left join prospects as p
-        on p.prospect_id = coalesce(by_email.prospect_id, by_user_email.prospect_id, by_user_id.prospect_id,
-                                    i.prospect_id)
+        on p.prospect_id = coalesce(
+            by_email.prospect_id, by_user_email.prospect_id, by_user_id.prospect_id, i.prospect_id
+        )
 )
 
 select * from final

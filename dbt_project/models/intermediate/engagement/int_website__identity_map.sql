@@ -33,7 +33,7 @@ final as (
     select distinct on (organization_id, anonymous_id)
         organization_id, anonymous_id, prospect_id, occurred_at as identified_at
     from identified
-    order by organization_id, anonymous_id, occurred_at desc, match_rank, prospect_id
+    order by organization_id asc, anonymous_id asc, occurred_at desc, match_rank asc, prospect_id asc
 )
 
 select * from final

@@ -30,7 +30,7 @@ final as (
         *,
         row_number() over (
             partition by organization_id, entity_type, entity_key, field
-            order by provider_priority, fetched_at desc, enrichment_record_id desc
+            order by provider_priority asc, fetched_at desc, enrichment_record_id desc
         ) as field_rank
     from fields
 )

@@ -8,13 +8,13 @@ dimensioned as (
     select organization_id, 'prospect' as dimension, prospect_id as dimension_id, event_date, event, message_key
     from events where prospect_id is not null
     union all
-    select organization_id, 'template', template_id, event_date, event, message_key
+    select organization_id, 'template' as dimension, template_id as dimension_id, event_date, event, message_key
     from events where template_id is not null
     union all
-    select organization_id, 'cadence', cadence_id, event_date, event, message_key
+    select organization_id, 'cadence' as dimension, cadence_id as dimension_id, event_date, event, message_key
     from events where cadence_id is not null
     union all
-    select organization_id, 'campaign', campaign_id, event_date, event, message_key
+    select organization_id, 'campaign' as dimension, campaign_id as dimension_id, event_date, event, message_key
     from events where campaign_id is not null
 ),
 

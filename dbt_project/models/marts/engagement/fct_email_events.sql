@@ -4,7 +4,7 @@
 with events as (
     select * from {{ ref('stg_raw__email_events') }}
     {% if is_incremental() %}
-    where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }})
+        where loaded_at > (select coalesce(max(prev.loaded_at), '-infinity'::timestamptz) from {{ this }} as prev)
     {% endif %}
 ),
 

@@ -11,11 +11,13 @@ with events as (
     where coalesce(anonymous_id, user_id) is not null
 ),
 
+-- noqa: disable=LT02
+-- (the CTEs inside the if/else stay at CTE level, not indented as sqlfluff wants for jinja blocks)
 {% if is_incremental() %}
 touched as (
     select distinct organization_id, coalesce(anonymous_id, 'user:' || user_id) as visitor_id
     from {{ ref('fct_website_events') }}
-    where loaded_at > (select coalesce(max(last_loaded_at), '-infinity'::timestamptz) from {{ this }})
+    where loaded_at > (select coalesce(max(prev.last_loaded_at), '-infinity'::timestamptz) from {{ this }} as prev)
         and coalesce(anonymous_id, user_id) is not null
 ),
 
@@ -29,6 +31,7 @@ scoped as (
     select * from events
 ),
 {% endif %}
+-- noqa: enable=LT02
 
 ordered as (
     select

@@ -31,8 +31,11 @@ final as (
         case when m.profile ->> 'employees' ~ '^\d+$' then (m.profile ->> 'employees')::integer end as employee_count,
         case when m.profile ->> 'annual_revenue' ~ '^\d+(\.\d+)?$' then (m.profile ->> 'annual_revenue')::numeric end
             as annual_revenue,
-        case when jsonb_typeof(m.profile -> 'technologies') = 'array'
-            then jsonb_array_length(m.profile -> 'technologies') else 0 end as technographics_count
+        case
+            when jsonb_typeof(m.profile -> 'technologies') = 'array'
+                then jsonb_array_length(m.profile -> 'technologies')
+            else 0
+        end as technographics_count
     from accounts as a
     inner join merged as m on m.organization_id = a.organization_id and m.domain = a.domain
 )

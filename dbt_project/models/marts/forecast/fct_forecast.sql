@@ -9,8 +9,9 @@ periods as (
         period_type,
         date_trunc(period_type, {{ as_of_date() }})::date as period_start,
         (date_trunc(period_type, {{ as_of_date() }}) + period_length)::date as period_end
-    from (values ('month', interval '1 month'), ('quarter', interval '3 months'), ('year', interval '1 year'))
-        as p (period_type, period_length)
+    from (
+        values ('month', interval '1 month'), ('quarter', interval '3 months'), ('year', interval '1 year')
+    ) as p (period_type, period_length)
 ),
 
 categories as (
@@ -20,9 +21,9 @@ categories as (
 dimensioned as (
     select 'organization' as dimension, d.organization_id as dimension_id, d.* from deals as d
     union all
-    select 'team', d.team_id, d.* from deals as d where team_id is not null
+    select 'team' as dimension, d.team_id as dimension_id, d.* from deals as d where d.team_id is not null
     union all
-    select 'owner', d.owner_id, d.* from deals as d where owner_id is not null
+    select 'owner' as dimension, d.owner_id as dimension_id, d.* from deals as d where d.owner_id is not null
 ),
 
 dimensions as (

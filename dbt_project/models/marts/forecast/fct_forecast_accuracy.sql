@@ -26,9 +26,11 @@ actuals as (
     left join deals as d
         on d.organization_id = f.organization_id
         and d.close_date >= f.period_start and d.close_date < f.period_end
-        and (f.dimension = 'organization'
-             or (f.dimension = 'team' and d.team_id = f.dimension_id)
-             or (f.dimension = 'owner' and d.owner_id = f.dimension_id))
+        and (
+            f.dimension = 'organization'
+            or (f.dimension = 'team' and d.team_id = f.dimension_id)
+            or (f.dimension = 'owner' and d.owner_id = f.dimension_id)
+        )
     group by 1, 2, 3, 4
 ),
 
@@ -39,11 +41,17 @@ final as (
         f.*,
         a.actual_won_amount,
         f.period_end <= {{ as_of_date() }} as period_closed,
-        case when a.actual_won_amount > 0 then
-            round(greatest(0, 100 - abs(f.commit_forecast - a.actual_won_amount) / a.actual_won_amount * 100), 1)
+        case
+            when a.actual_won_amount > 0
+                then round(
+                    greatest(0, 100 - abs(f.commit_forecast - a.actual_won_amount) / a.actual_won_amount * 100), 1
+                )
         end as commit_accuracy_pct,
-        case when a.actual_won_amount > 0 then
-            round(greatest(0, 100 - abs(f.weighted_forecast - a.actual_won_amount) / a.actual_won_amount * 100), 1)
+        case
+            when a.actual_won_amount > 0
+                then round(
+                    greatest(0, 100 - abs(f.weighted_forecast - a.actual_won_amount) / a.actual_won_amount * 100), 1
+                )
         end as weighted_accuracy_pct
     from forecasts as f
     inner join actuals as a

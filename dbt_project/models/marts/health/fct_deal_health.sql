@@ -24,7 +24,8 @@ flagged as (
 scored as (
     select
         *,
-        least(100,
+        least(
+            100,
             case when is_stalled then {{ points['stalled_in_stage'] }} else 0 end
             + case when is_inactive then {{ points['no_recent_activity'] }} else 0 end
             + case when is_past_close then {{ points['close_date_passed'] }} else 0 end

@@ -90,7 +90,7 @@ activity_features as (
         b.prospect_id, b.snapshot_date,
         count(*) filter (
             where a.activity_type in ('meeting_scheduled', 'meeting_completed')
-                and a.occurred_at >= b.snapshot_date - 90
+            and a.occurred_at >= b.snapshot_date - 90
         ) as meetings_held,
         max(a.occurred_at) as last_activity_at
     from base as b
@@ -115,18 +115,20 @@ intent_features as (
 labels as (
     select b.prospect_id, b.snapshot_date, true as converted
     from base as b
-    where exists (
-        select 1 from activities as a
-        where a.prospect_id = b.prospect_id
-            and a.activity_type in ('meeting_scheduled', 'meeting_completed')
-            and a.occurred_at >= b.snapshot_date
-            and a.occurred_at < b.snapshot_date + {{ var('conversion_window_days') }}
-    ) or exists (
-        select 1 from deal_starts as d
-        where d.prospect_id = b.prospect_id
-            and d.created_at >= b.snapshot_date
-            and d.created_at < b.snapshot_date + {{ var('conversion_window_days') }}
-    )
+    where
+        exists (
+            select 1 from activities as a
+            where a.prospect_id = b.prospect_id
+                and a.activity_type in ('meeting_scheduled', 'meeting_completed')
+                and a.occurred_at >= b.snapshot_date
+                and a.occurred_at < b.snapshot_date + {{ var('conversion_window_days') }}
+        )
+        or exists (
+            select 1 from deal_starts as d
+            where d.prospect_id = b.prospect_id
+                and d.created_at >= b.snapshot_date
+                and d.created_at < b.snapshot_date + {{ var('conversion_window_days') }}
+        )
 ),
 
 final as (
@@ -186,6 +188,8 @@ final as (
     from base as b
     left join accounts as a on a.account_id = b.account_id
     left join account_profiles as ap on ap.account_id = b.account_id
+    -- a lateral, not a CTE: which size counts depends on each row's snapshot date
+    -- noqa: disable=ST05,LT02
     cross join lateral (
         select
             coalesce(case when ap.last_fetched_at < b.snapshot_date then ap.employee_count end, a.employee_count)
@@ -193,6 +197,7 @@ final as (
             coalesce(case when ap.last_fetched_at < b.snapshot_date then ap.annual_revenue end, a.annual_revenue)
                 as revenue
     ) as emp
+    -- noqa: enable=ST05,LT02
     left join email_features as ef on ef.prospect_id = b.prospect_id and ef.snapshot_date = b.snapshot_date
     left join web_features as wf on wf.prospect_id = b.prospect_id and wf.snapshot_date = b.snapshot_date
     left join activity_features as af on af.prospect_id = b.prospect_id and af.snapshot_date = b.snapshot_date

@@ -7,9 +7,9 @@ with deals as (
 dimensioned as (
     select 'organization' as dimension, d.organization_id as dimension_id, d.* from deals as d
     union all
-    select 'team', d.team_id, d.* from deals as d where team_id is not null
+    select 'team' as dimension, d.team_id as dimension_id, d.* from deals as d where d.team_id is not null
     union all
-    select 'owner', d.owner_id, d.* from deals as d where owner_id is not null
+    select 'owner' as dimension, d.owner_id as dimension_id, d.* from deals as d where d.owner_id is not null
 ),
 
 created as (

@@ -6,7 +6,8 @@ with intervals as (
 ),
 
 stage_order as (
-    select * from (values
+    select * from (
+        values
         ('discovery', 1), ('qualification', 2), ('proposal', 3), ('negotiation', 4), ('closed_won', 5),
         ('closed_lost', 6)
     ) as s (stage, stage_order)
@@ -24,8 +25,9 @@ final as (
         count(*) filter (where n.stage = 'closed_lost') as deals_lost,
         {{ safe_divide("count(*) filter (where n.stage_order > o.stage_order and n.stage <> 'closed_lost')",
                        'count(*) filter (where not i.is_current)') }} as conversion_rate,
-        round((percentile_cont(0.5) within group (order by i.days_in_stage)
-               filter (where not i.is_current))::numeric, 2) as median_days_in_stage,
+        round(
+            (percentile_cont(0.5) within group (order by i.days_in_stage) filter (where not i.is_current))::numeric, 2
+        ) as median_days_in_stage,
         round((avg(i.days_in_stage) filter (where not i.is_current))::numeric, 2) as avg_days_in_stage
     from intervals as i
     inner join stage_order as o on o.stage = i.stage
