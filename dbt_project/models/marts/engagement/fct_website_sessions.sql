@@ -1,7 +1,7 @@
 -- depends_on: {{ ref('fct_website_events') }}
 {{ config(materialized='incremental', unique_key=['organization_id', 'visitor_id'],
           incremental_strategy='delete+insert') }}
-{#- Sessions: a visitor's events with no gap longer than `session_gap_minutes`.
+{#- Sessions: a visitor's events with no gap longer than `session_gap_minutes` (a gap of exactly that keeps it).
     Incremental by visitor: a run recomputes every session of the visitors with events loaded since the last
     run (a late event can merge or split their sessions) and leaves the others alone. A prospect created in
     the CRM after a visitor's last event gets that visitor's old sessions at the nightly full rebuild. -#}
@@ -38,7 +38,7 @@ ordered as (
         *,
         case
             when lag(occurred_at) over (partition by organization_id, visitor_id order by occurred_at)
-                > occurred_at - interval '{{ var("session_gap_minutes") }} minutes' then 0
+                >= occurred_at - interval '{{ var("session_gap_minutes") }} minutes' then 0
             else 1
         end as is_new_session
     from scoped
