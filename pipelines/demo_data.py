@@ -24,9 +24,9 @@ import polars as pl
 import psycopg
 
 from pipelines.ingest.landing import Landing
-from pipelines.ingest.ledger import psycopg_conninfo
 from revorc.demo import DEMO_SLUG
 from serving.core.config import NotConfigured, Settings
+from serving.core.db import libpq_url
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 250_000
@@ -59,7 +59,7 @@ def _people(settings: Settings, prospects: int, rng: np.random.Generator
             ) -> tuple[pl.DataFrame, list[str], pl.DataFrame]:
     """The prospects (with a propensity), the account domains and each conversion the CRM records for them
     (meetings booked or held, deals they are a contact on) as (email, converted_at)."""
-    with psycopg.connect(psycopg_conninfo(settings.owner_database_url)) as conn:
+    with psycopg.connect(libpq_url(settings.owner_database_url)) as conn:
         org = conn.execute("select id from app.organizations where slug = %s", (DEMO_SLUG,)).fetchone()
         if org is None:
             raise NotConfigured("the demo organization does not exist: run `revorc seed-demo` first")
@@ -294,7 +294,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
 
 def increment(settings: Settings, *, fraction: float, seed: int) -> LandingSummary:
     """A new batch of about `fraction` of the data set (the benchmark's incremental run)."""
-    with psycopg.connect(psycopg_conninfo(settings.owner_database_url)) as conn:
+    with psycopg.connect(libpq_url(settings.owner_database_url)) as conn:
         total = conn.execute("select count(*) from app.prospects").fetchone()[0]
     return demo_landing(settings, prospects=max(1, int(total * fraction)), seed=seed,
                         now=datetime.now(UTC) + timedelta(hours=1))

@@ -20,7 +20,7 @@ from revorc.processes import stop as stop_processes
 from revorc.worker_cli import register as register_worker_commands
 from revorc.worker_cli import worker_process
 from serving.core.config import NotConfigured, Settings, get_settings
-from serving.core.db import engine_for
+from serving.core.db import engine_for, libpq_url
 
 app = typer.Typer(help="AIRevenueOrc: revenue orchestration platform.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -87,8 +87,7 @@ def stop_cmd() -> None:
 def env_cmd() -> None:
     """Print DATABASE_URL and the Typesense settings as shell `export` lines."""
     settings = _settings()
-    lines = {"REVORC_HOME": str(settings.home), "DATABASE_URL": _database_url(settings).replace(
-        "postgresql+psycopg://", "postgresql://")}
+    lines = {"REVORC_HOME": str(settings.home), "DATABASE_URL": libpq_url(_database_url(settings))}
     typesense = settings.typesense
     if typesense:
         lines["TYPESENSE_URL"], lines["TYPESENSE_API_KEY"] = typesense
@@ -251,7 +250,7 @@ def _print_runtime(runtime: services.Runtime) -> None:
     table = Table(title="Services")
     table.add_column("service")
     table.add_column("address")
-    table.add_row("PostgreSQL", (runtime.database_url or "").replace("postgresql+psycopg://", "postgresql://"))
+    table.add_row("PostgreSQL", libpq_url(runtime.database_url) if runtime.database_url else "")
     if runtime.typesense_url:
         table.add_row("Typesense", runtime.typesense_url)
     console.print(table)

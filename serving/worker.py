@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 
 import procrastinate
 from procrastinate import exceptions as queue_errors
 from procrastinate.jobs import Status
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving.core.clock import utcnow
 from serving.core.config import Settings, get_settings
-from serving.core.db import session_factory
+from serving.core.db import libpq_url, session_factory
 from serving.core.queue import QUEUE, QUEUE_SCHEMA, enqueue  # noqa: F401  (re-exported for the job modules)
 
 logger = logging.getLogger(__name__)
@@ -55,15 +54,6 @@ def configure(settings: Settings) -> Runtime:
 
 def runtime() -> Runtime:
     return _runtime or configure(get_settings())
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def libpq_url(sqlalchemy_url: str) -> str:
-    url = make_url(sqlalchemy_url)
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def connector_for(settings: Settings) -> procrastinate.PsycopgConnector:

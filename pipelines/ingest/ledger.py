@@ -18,6 +18,7 @@ from psycopg import sql
 
 from pipelines.ingest.records import CorruptFile, Record, Reject, records_for
 from pipelines.ingest.sources import Source
+from serving.core.db import libpq_url as psycopg_conninfo  # noqa: F401  (the name the tests import)
 from serving.events.records import InvalidRecord
 
 REJECT_COLUMNS = ("source", "source_file", "line_number", "byte_offset", "reason", "payload")
@@ -36,11 +37,6 @@ class LoadResult:
 
 def checksum(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def psycopg_conninfo(url: str) -> str:
-    """SQLAlchemy URL (`postgresql+psycopg://…`) → a libpq URI."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def parse_file(source: Source, name: str, data: bytes, *, organization_id: str,

@@ -12,7 +12,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from pipelines.ingest.landing import Landing
-from pipelines.ingest.ledger import psycopg_conninfo
+from serving.core.db import libpq_url
 
 
 def _settings():
@@ -42,7 +42,7 @@ class PostgresResource(ConfigurableResource):
 
     @contextmanager
     def connect(self, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
-        with psycopg.connect(psycopg_conninfo(self.database_url), autocommit=autocommit) as conn:
+        with psycopg.connect(libpq_url(self.database_url), autocommit=autocommit) as conn:
             yield conn
 
 

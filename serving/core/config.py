@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from serving.core.db import sqlalchemy_url
+
 APP_ROLE = "revorc_app"
 READONLY_ROLE = "revorc_readonly"
 RUNTIME_FILE = "runtime.json"
@@ -152,14 +154,14 @@ class Settings(BaseSettings):
                 "No database configured: start the embedded services with `revorc services` "
                 "(or `revorc up`), or set DATABASE_URL."
             )
-        return _with_driver(url)
+        return sqlalchemy_url(url)
 
     @property
     def api_database_url(self) -> str:
         """The non-owner connection used by the API and worker (row-level security applies)."""
         if self.app_database_url:
-            return _with_driver(self.app_database_url)
-        return _with_user(self.owner_database_url, APP_ROLE)
+            return sqlalchemy_url(self.app_database_url)
+        return sqlalchemy_url(self.owner_database_url, username=APP_ROLE)
 
     @property
     def outbox_dir(self) -> Path:
@@ -187,8 +189,8 @@ class Settings(BaseSettings):
     @property
     def dashboard_database_url(self) -> str:
         if self.readonly_database_url:
-            return _with_driver(self.readonly_database_url)
-        return _with_user(self.owner_database_url, READONLY_ROLE)
+            return sqlalchemy_url(self.readonly_database_url)
+        return sqlalchemy_url(self.owner_database_url, username=READONLY_ROLE)
 
     @property
     def typesense(self) -> tuple[str, str] | None:
@@ -196,20 +198,6 @@ class Settings(BaseSettings):
         key = self.typesense_api_key.get_secret_value() if self.typesense_api_key else None
         key = key or self.runtime().get("typesense_api_key")
         return (url, key) if url and key else None
-
-
-def _with_driver(url: str) -> str:
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-def _with_user(url: str, user: str) -> str:
-    """Same server and database, another role (the embedded server trusts local socket logins)."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(username=user, password=None).render_as_string(hide_password=False)
 
 
 def _development_secret(home: Path) -> str:

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import DateTime, MetaData, create_engine, event, func, text
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 NAMING_CONVENTION = {
@@ -44,6 +45,42 @@ class TimestampMixin:
 
 class TenantMixin:
     organization_id: Mapped[uuid.UUID] = mapped_column(index=True)
+
+
+def sqlalchemy_url(url: str, *, username: str | None = None) -> str:
+    """The SQLAlchemy form (`postgresql+psycopg://`) of a database URL in either form, optionally as another role.
+
+    Another role gets no password: the embedded server trusts local socket logins, and a deployment names each
+    role's URL itself (APP_DATABASE_URL, READONLY_DATABASE_URL).
+    """
+    parsed = make_url(url).set(drivername="postgresql+psycopg")
+    if username is not None:
+        # Not URL.set: it leaves a part alone when given None, and would hand this role the owner's password.
+        parsed = URL.create(parsed.drivername, username=username, host=parsed.host, port=parsed.port,
+                            database=parsed.database, query=parsed.query)
+    return parsed.render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """The libpq form (`postgresql://`: psql, psycopg, the job queue, `revorc env`) of a database URL in either form.
+
+    Built from the parsed parts with %-escapes only: libpq decodes no '+', so SQLAlchemy's own rendering (which
+    writes a space as '+') named a socket directory `/srv/some dir` as `/srv/some+dir`.
+    """
+    parsed = make_url(url)
+    userinfo = ""
+    if parsed.username:
+        userinfo = quote(parsed.username, safe="")
+        if parsed.password:
+            userinfo += ":" + quote(str(parsed.password), safe="")
+        userinfo += "@"
+    host = parsed.host or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    port = f":{parsed.port}" if parsed.port else ""
+    database = quote(parsed.database or "", safe="")
+    query = urlencode(dict(parsed.query), doseq=True, quote_via=quote)
+    return f"postgresql://{userinfo}{host}{port}/{database}" + (f"?{query}" if query else "")
 
 
 @lru_cache(maxsize=16)

@@ -182,7 +182,8 @@ def test_env_reads_the_running_services_from_the_runtime_file(home):
     result = invoke("env")
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert "export DATABASE_URL='postgresql://revorc@/revorc?host=/tmp/some dir'" in lines
+    # %-escaped as libpq reads it: psql and psycopg refuse a raw space, and would read '+' as a plus sign
+    assert "export DATABASE_URL='postgresql://revorc@/revorc?host=%2Ftmp%2Fsome%20dir'" in lines
     assert "export TYPESENSE_URL=http://127.0.0.1:8108" in lines
     assert "export TYPESENSE_API_KEY=ts-key" in lines
 

@@ -17,7 +17,7 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 
 def dbt_env(database_url: str) -> dict[str, str]:
     """REVORC_PG_* for `profiles.yml`, from a DATABASE_URL (a unix-socket `?host=/dir` becomes the host)."""
-    url = make_url(database_url.replace("postgresql+psycopg://", "postgresql://", 1))
+    url = make_url(database_url)  # either form: only the parts are used
     host = url.query.get("host") or url.host or "localhost"
     if isinstance(host, tuple):
         host = host[0]

@@ -16,7 +16,7 @@ from pipelines.defs.dbt.assets import revorc_dbt_models
 from pipelines.defs.ml.resources import RevorcHomeResource
 from pipelines.ml import scoring, training
 from pipelines.resources import PostgresResource
-from serving.core.db import engine_for
+from serving.core.db import engine_for, sqlalchemy_url
 from serving.scoring.registry_store import organization_registry
 
 GROUP = "ml"
@@ -33,11 +33,6 @@ class TrainingConfig(dg.Config):
     seed: int = 0
     # days between a training label's window end and the validation start; empty = the label window (30)
     embargo_days: int | None = None
-
-
-def sqlalchemy_url(database_url: str) -> str:
-    return database_url.replace("postgresql://", "postgresql+psycopg://", 1) \
-        if database_url.startswith("postgresql://") else database_url
 
 
 def owner_session(postgres: PostgresResource) -> Session:

@@ -6,11 +6,10 @@ from dagster_dbt import get_asset_key_for_model
 from sqlalchemy.orm import Session
 
 from pipelines.defs.dbt.assets import revorc_dbt_models
-from pipelines.defs.ml.assets import sqlalchemy_url
 from pipelines.events import publish_intent_spikes
 from pipelines.resources import PostgresResource
 from pipelines.reverse_etl import ACCOUNT_HEALTH, ACCOUNT_INTENT, DEAL_RISK, PROSPECT_INTENT, write_back
-from serving.core.db import engine_for
+from serving.core.db import engine_for, sqlalchemy_url
 
 GROUP = "reverse_etl"
 
