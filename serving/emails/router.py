@@ -1,34 +1,28 @@
-"""/email-templates, /emails (send, read, events, outbox, bulk, deliverability, suppressions),
-/mailboxes, and the unauthenticated tracking and unsubscribe endpoints (signed tokens)."""
+"""/email-templates, /emails (send, read, events, outbox, bulk, deliverability, suppressions) and
+/mailboxes: the signed-in user's email endpoints (the unauthenticated ones are in `tracking_router`)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from html import escape
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from serving.audit import service as audit
 from serving.core.clock import utcnow
-from serving.core.db import set_tenant
 from serving.core.deps import AppSettings, DbSession, require
-from serving.core.errors import AppError, NotFound, ValidationFailed
+from serving.core.errors import NotFound, ValidationFailed
 from serving.core.idempotency import IdempotencyDep
+from serving.core.listing import parse_choices
 from serving.core.pagination import Page, Pagination, page_of, paginate, paginate_list
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.core.references import require_visible
-from serving.core.schemas import HTML_ROUTE_ERRORS
 from serving.core.validation import Hostname
 from serving.deals.models import Deal
 from serving.emails import (
     bulk,
     deliverability,
-    engagement,
     mailboxes,
     runner,
     sending,
@@ -36,10 +30,9 @@ from serving.emails import (
     suppression,
     templates,
     templating,
-    tracking,
 )
 from serving.emails.delivery.outbox import list_outbox
-from serving.emails.models import Email, EmailTemplate, Mailbox
+from serving.emails.models import Email, EmailStatus, EmailTemplate, Mailbox
 from serving.emails.schemas import (
     BulkJobIn,
     BulkJobOut,
@@ -65,15 +58,9 @@ from serving.prospects.models import Prospect
 templates_router = APIRouter()
 router = APIRouter()
 mailboxes_router = APIRouter()
-tracking_router = APIRouter()
 
 Reader = Annotated[Principal, require(Scope.prospects_read)]
 Sender = Annotated[Principal, require(Scope.emails_send)]
-
-
-class InvalidLink(AppError):
-    status_code = 404
-    code = "INVALID_LINK"
 
 
 def _template_error(exc: templating.TemplateError) -> ValidationFailed:
@@ -99,12 +86,7 @@ def list_templates(
     q: Annotated[str | None, Query(max_length=200)] = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
 ):
-    stmt = select(EmailTemplate).order_by(EmailTemplate.created_at.desc(), EmailTemplate.id)
-    if q:
-        stmt = stmt.where(EmailTemplate.name.ilike(f"%{q}%"))
-    if category:
-        stmt = stmt.where(EmailTemplate.category == category)
-    items, meta = paginate(db, stmt, pagination)
+    items, meta = paginate(db, templates.filtered(q=q, category=category), pagination)
     return page_of([TemplateOut.model_validate(t) for t in items], meta)
 
 
@@ -117,23 +99,9 @@ def list_templates(
 def create_template(body: TemplateIn, db: DbSession, principal: Sender, idem: IdempotencyDep):
     def create() -> TemplateOut:
         try:
-            templates.check_template(
-                subject=body.subject,
-                html=body.html,
-                text=body.text,
-                variables=body.variables,
-                defaults=body.defaults,
-            )
+            template = templates.create(db_session=db, principal=principal, data=body)
         except templating.TemplateError as exc:
             raise _template_error(exc) from None
-        template = EmailTemplate(
-            organization_id=principal.organization_id,
-            team_id=principal.team_id,
-            created_by=principal.user_id,
-            **body.model_dump(),
-        )
-        db.add(template)
-        db.flush()
         audit.record(
             db_session=db,
             principal=principal,
@@ -162,18 +130,10 @@ def _preview(template: EmailTemplate | None, body: PreviewIn, prospect) -> Previ
             prospect=prospect,
             variables=body.variables,
         )
-        used = set()
-        for part in (
-            body.subject or (template.subject if template else ""),
-            body.html or (template.html if template else None),
-            body.text or (template.text if template else None),
-        ):
-            used |= templating.referenced_variables(part)
+        used = templates.variables_used(template=template, subject=body.subject, html=body.html, text=body.text)
     except templating.TemplateError as exc:
         raise _template_error(exc) from None
-    return PreviewOut(
-        subject=rendered.subject, html=rendered.html, text=rendered.text, variables_used=sorted(used)
-    )
+    return PreviewOut(subject=rendered.subject, html=rendered.html, text=rendered.text, variables_used=used)
 
 
 @templates_router.get("/{template_id}", response_model=TemplateOut, summary="Get a template")
@@ -184,23 +144,10 @@ def get_template(template_id: uuid.UUID, db: DbSession, principal: Reader):
 @templates_router.put("/{template_id}", response_model=TemplateOut, summary="Update a template")
 def update_template(template_id: uuid.UUID, body: TemplateUpdate, db: DbSession, principal: Sender):
     template = _template_or_404(db, template_id)
-    values = {
-        k: v
-        for k, v in body.model_dump(exclude_unset=True).items()
-        if v is not None or k in ("html", "text", "category")
-    }
-    merged = {
-        c: values.get(c, getattr(template, c)) for c in ("subject", "html", "text", "variables", "defaults")
-    }
-    if not merged["html"] and not merged["text"]:
-        raise ValidationFailed("a template needs an html or a text body", details={"field": "html"})
     try:
-        templates.check_template(**merged)
+        values = templates.update(db_session=db, template=template, data=body)
     except templating.TemplateError as exc:
         raise _template_error(exc) from None
-    for key, value in values.items():
-        setattr(template, key, value)
-    db.flush()
     audit.record(
         db_session=db,
         principal=principal,
@@ -215,7 +162,7 @@ def update_template(template_id: uuid.UUID, body: TemplateUpdate, db: DbSession,
 @templates_router.delete("/{template_id}", status_code=204, summary="Delete a template")
 def delete_template(template_id: uuid.UUID, db: DbSession, principal: Sender) -> None:
     template = _template_or_404(db, template_id)
-    db.delete(template)
+    templates.delete(db_session=db, template=template)
     audit.record(
         db_session=db,
         principal=principal,
@@ -310,15 +257,12 @@ def list_emails(
     cadence_id: Annotated[uuid.UUID | None, Query(alias="cadenceId")] = None,
     bulk_job_id: Annotated[uuid.UUID | None, Query(alias="bulkJobId")] = None,
 ):
-    stmt = select(Email).order_by(Email.created_at.desc(), Email.id)
-    if status:
-        stmt = stmt.where(Email.status.in_([s.strip() for s in status.split(",")]))
-    if prospect_id:
-        stmt = stmt.where(Email.prospect_id == prospect_id)
-    if cadence_id:
-        stmt = stmt.where(Email.cadence_id == cadence_id)
-    if bulk_job_id:
-        stmt = stmt.where(Email.bulk_job_id == bulk_job_id)
+    stmt = service.filtered(
+        statuses=parse_choices(status, EmailStatus, field="status"),
+        prospect_id=prospect_id,
+        cadence_id=cadence_id,
+        bulk_job_id=bulk_job_id,
+    )
     items, meta = paginate(db, stmt, pagination)
     return page_of([EmailOut.model_validate(e) for e in items], meta)
 
@@ -446,8 +390,8 @@ def bulk_recipients(job_id: uuid.UUID, db: DbSession, principal: Reader, paginat
     return page_of(out, meta)
 
 
-def _email_or_404(db, email_id: uuid.UUID) -> Email:
-    email = service.get(db_session=db, email_id=email_id)
+def _email_or_404(db, email_id: uuid.UUID, *, lock: bool = False) -> Email:
+    email = service.get(db_session=db, email_id=email_id, lock=lock)
     if email is None:
         raise NotFound("email", email_id)
     return email
@@ -467,17 +411,8 @@ def email_events(email_id: uuid.UUID, db: DbSession, principal: Reader, paginati
 
 @router.post("/{email_id}/cancel", response_model=EmailOut, summary="Cancel a queued (scheduled) email")
 def cancel_email(email_id: uuid.UUID, db: DbSession, principal: Sender):
-    email = db.get(Email, email_id, with_for_update=True)
-    if email is None:
-        raise NotFound("email", email_id)
-    if email.status != "queued":
-        raise ValidationFailed(
-            f"only queued emails can be cancelled (this one is {email.status})",
-            code="INVALID_STATE",
-            details={"status": email.status},
-        )
-    email.status = "cancelled"
-    db.flush()
+    email = _email_or_404(db, email_id, lock=True)
+    service.cancel(db_session=db, email=email)
     return EmailOut.model_validate(email)
 
 
@@ -487,169 +422,50 @@ def cancel_email(email_id: uuid.UUID, db: DbSession, principal: Sender):
     summary="Settle an email whose delivery could not be confirmed (status unknown): sent, or resend",
 )
 def resolve_email(email_id: uuid.UUID, body: ResolveEmailIn, db: DbSession, principal: Sender):
-    email = db.get(Email, email_id, with_for_update=True)
-    if email is None:
-        raise NotFound("email", email_id)
-    if not runner.resolve_unknown(db_session=db, email=email, outcome=body.outcome, now=utcnow()):
-        raise ValidationFailed(
-            f"only emails whose delivery is unknown can be resolved (this one is {email.status})",
-            code="INVALID_STATE",
-            details={"status": email.status},
-        )
-    db.flush()
+    email = _email_or_404(db, email_id, lock=True)
+    runner.resolve_unknown(db_session=db, email=email, outcome=body.outcome, now=utcnow())
     return EmailOut.model_validate(email)
 
 
 # -- mailboxes -------------------------------------------------------------------------------
 
 
-def _mailbox_out(db, mailbox: Mailbox) -> MailboxOut:
-    now = datetime.now(UTC)
-    out = MailboxOut.model_validate(mailbox)
-    out.todays_cap = mailboxes.effective_cap(mailbox, now)
-    out.sent_today = mailboxes.sent_today(db_session=db, mailbox_id=mailbox.id, now=now)
+def _mailbox_or_404(db, mailbox_id: uuid.UUID) -> Mailbox:
+    mailbox = mailboxes.get(db_session=db, mailbox_id=mailbox_id)
+    if mailbox is None:
+        raise NotFound("mailbox", mailbox_id)
+    return mailbox
+
+
+def _mailboxes_out(db, items: list[Mailbox]) -> list[MailboxOut]:
+    now = utcnow()
+    sent = mailboxes.sent_today_counts(db_session=db, mailbox_ids=[m.id for m in items], now=now)
+    out = []
+    for mailbox in items:
+        row = MailboxOut.model_validate(mailbox)
+        row.todays_cap = mailboxes.effective_cap(mailbox, now)
+        row.sent_today = sent.get(mailbox.id, 0)
+        out.append(row)
     return out
 
 
 @mailboxes_router.get("", response_model=Page[MailboxOut], summary="Sending mailboxes with today's cap")
 def list_mailboxes(db: DbSession, principal: Reader, pagination: Pagination):
-    items, meta = paginate(db, select(Mailbox).order_by(Mailbox.email, Mailbox.id), pagination)
-    return page_of([_mailbox_out(db, m) for m in items], meta)
+    items, meta = paginate(db, mailboxes.listed(), pagination)
+    return page_of(_mailboxes_out(db, items), meta)
 
 
 @mailboxes_router.post("", response_model=MailboxOut, status_code=201, summary="Add a sending mailbox")
 def create_mailbox(body: MailboxIn, db: DbSession, principal: Sender, idem: IdempotencyDep):
     def create() -> MailboxOut:
-        from serving.users.models import User
-
-        require_visible(db, User, body.user_id, "userId")
-        mailbox = Mailbox(organization_id=principal.organization_id, **body.model_dump())
-        db.add(mailbox)
-        db.flush()
-        return _mailbox_out(db, mailbox)
+        mailbox = mailboxes.create(db_session=db, principal=principal, data=body)
+        return _mailboxes_out(db, [mailbox])[0]
 
     return idem.run(create, payload=body)
 
 
 @mailboxes_router.put("/{mailbox_id}", response_model=MailboxOut, summary="Update a mailbox (caps, warm-up)")
 def update_mailbox(mailbox_id: uuid.UUID, body: MailboxIn, db: DbSession, principal: Sender):
-    mailbox = db.get(Mailbox, mailbox_id)
-    if mailbox is None:
-        raise NotFound("mailbox", mailbox_id)
-    for key, value in body.model_dump(exclude_unset=True).items():
-        setattr(mailbox, key, value)
-    db.flush()
-    return _mailbox_out(db, mailbox)
-
-
-# -- tracking and unsubscribe (no authentication: the signed token is the credential) --------
-
-NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "Pragma": "no-cache"}
-
-
-def _verified(settings, token: str, kind: str) -> dict:
-    try:
-        return tracking.verify(token, settings.tracking_secret, kind=kind)
-    except tracking.InvalidToken:
-        raise InvalidLink("this link is invalid or has been tampered with") from None
-
-
-def _tracked_email(db, payload: dict) -> Email:
-    try:
-        organization_id, email_id = uuid.UUID(payload["o"]), uuid.UUID(payload["e"])
-    except (KeyError, ValueError):
-        raise InvalidLink("this link is invalid") from None
-    set_tenant(db, organization_id)
-    email = db.get(Email, email_id, with_for_update=True)
-    if email is None:
-        raise InvalidLink("this link no longer points at an email")
-    return email
-
-
-@tracking_router.get(
-    "/t/o/{token}.gif",
-    include_in_schema=True,
-    summary="Open-tracking pixel",
-    tags=["tracking"],
-    responses={200: {"content": {"image/gif": {}}}},
-)
-def open_pixel(token: str, request: Request, db: DbSession, settings: AppSettings):
-    email = _tracked_email(db, _verified(settings, token, "o"))
-    engagement.track_open(
-        db_session=db,
-        email=email,
-        occurred_at=datetime.now(UTC),
-        useragent=request.headers.get("user-agent"),
-        ip=request.client.host if request.client else None,
-    )
-    return Response(tracking.PIXEL_GIF, media_type="image/gif", headers=NO_CACHE)
-
-
-@tracking_router.get(
-    "/t/c/{token}", summary="Click-tracking redirect (signed target only)", tags=["tracking"], status_code=302
-)
-def click_redirect(token: str, request: Request, db: DbSession, settings: AppSettings):
-    payload = _verified(settings, token, "c")
-    url = str(payload.get("u") or "")
-    if not url.lower().startswith(("http://", "https://")):
-        raise InvalidLink("this link is invalid")
-    email = _tracked_email(db, payload)
-    engagement.track_click(
-        db_session=db,
-        email=email,
-        url=url,
-        occurred_at=datetime.now(UTC),
-        useragent=request.headers.get("user-agent"),
-        ip=request.client.host if request.client else None,
-    )
-    return RedirectResponse(url, status_code=302, headers=NO_CACHE)
-
-
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family:sans-serif;max-width:32rem;margin:4rem auto">{body}</body></html>"""
-
-
-@tracking_router.get(
-    "/unsubscribe/{token}",
-    response_class=HTMLResponse,
-    responses=HTML_ROUTE_ERRORS,
-    tags=["tracking"],
-    summary="Unsubscribe landing page (confirms with a POST; GET changes nothing)",
-)
-def unsubscribe_page(token: str, settings: AppSettings):
-    payload = _verified(settings, token, "u")
-    body = (
-        f"<h1>Unsubscribe</h1><p>Stop all emails to <b>{escape(payload['a'])}</b>?</p>"
-        f'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        f'<button type="submit">Unsubscribe</button></form>'
-    )
-    return HTMLResponse(_PAGE.format(title="Unsubscribe", body=body))
-
-
-@tracking_router.post(
-    "/unsubscribe/{token}",
-    response_class=HTMLResponse,
-    responses=HTML_ROUTE_ERRORS,
-    tags=["tracking"],
-    summary="RFC 8058 one-click unsubscribe (List-Unsubscribe-Post)",
-)
-def unsubscribe_one_click(token: str, db: DbSession, settings: AppSettings):
-    payload = _verified(settings, token, "u")
-    try:
-        organization_id = uuid.UUID(payload["o"])
-        email_id = uuid.UUID(payload["e"]) if payload.get("e") else None
-    except (KeyError, ValueError):
-        raise InvalidLink("this link is invalid") from None
-    set_tenant(db, organization_id)
-    email = db.get(Email, email_id) if email_id else None
-    engagement.unsubscribe(
-        db_session=db,
-        organization_id=organization_id,
-        address=payload["a"],
-        email=email,
-        source="one_click",
-        occurred_at=datetime.now(UTC),
-    )
-    body = f"<h1>You are unsubscribed</h1><p>{escape(payload['a'])} will not receive further emails.</p>"
-    return HTMLResponse(_PAGE.format(title="Unsubscribed", body=body))
+    mailbox = _mailbox_or_404(db, mailbox_id)
+    mailboxes.update(db_session=db, mailbox=mailbox, data=body)
+    return _mailboxes_out(db, [mailbox])[0]

@@ -113,3 +113,25 @@ def test_mailbox_daily_cap_defers_the_rest(client, tenant, deliver, make_prospec
     assert listed[0]["sentToday"] == 2 and listed[0]["todaysCap"] == 2
     tomorrow = datetime.now(UTC) + timedelta(days=1, hours=1)
     assert deliver(tenant, now=tomorrow) == {"sent": 1}
+
+
+def test_a_mailbox_cannot_be_given_another_tenants_user(client, tenant, other_tenant):
+    # the foreign key alone would accept the other organization's user: row-level security does not cover it
+    created = client.post(
+        "/api/v1/mailboxes",
+        headers=tenant.user.headers,
+        json={"email": "owner@example.org", "userId": str(tenant.user.id)},
+    )
+    assert created.status_code == 201, created.text
+    for method, path in (("post", "/api/v1/mailboxes"), ("put", f"/api/v1/mailboxes/{created.json()['id']}")):
+        response = client.request(
+            method,
+            path,
+            headers=tenant.user.headers,
+            json={"email": "stolen@example.org", "userId": str(other_tenant.user.id)},
+        )
+        assert response.status_code == 422, (method, response.text)
+        assert response.json()["error"]["details"]["field"] == "userId"
+    assert client.get("/api/v1/mailboxes", headers=tenant.user.headers).json()["data"][0]["userId"] == str(
+        tenant.user.id
+    )

@@ -229,6 +229,33 @@ def test_other_tenant_cannot_read_email(client, tenant, other_tenant, make_prosp
     )
 
 
+def test_list_by_status_and_cancel_only_a_queued_email(client, tenant, make_prospect, deliver):
+    prospect = make_prospect()
+    later = _send(client, tenant, prospect, sendAt="2099-01-01T00:00:00Z").json()
+    now = _send(client, tenant, prospect).json()
+    assert deliver(tenant) == {"sent": 1}
+
+    def ids(status: str) -> set[str]:
+        response = client.get("/api/v1/emails", headers=tenant.user.headers, params={"status": status})
+        assert response.status_code == 200, response.text
+        return {e["id"] for e in response.json()["data"]}
+
+    assert ids("queued") == {later["id"]} and ids("sent") == {now["id"]}
+    assert ids(" queued , sent ") == {later["id"], now["id"]}
+    cancelled = client.post(f"/api/v1/emails/{later['id']}/cancel", headers=tenant.user.headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert ids("cancelled") == {later["id"]}
+    for email_id, status in ((later["id"], "cancelled"), (now["id"], "sent")):
+        again = client.post(f"/api/v1/emails/{email_id}/cancel", headers=tenant.user.headers)
+        assert again.status_code == 422 and again.json()["error"]["code"] == "INVALID_STATE"
+        assert again.json()["error"]["details"] == {"status": status}
+    # a status that does not exist is a mistake to report, not a filter that quietly matches nothing
+    unknown = client.get("/api/v1/emails", headers=tenant.user.headers, params={"status": "sent,opened"})
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["error"]["details"]["value"] == "opened"
+    assert "cancelled" in unknown.json()["error"]["details"]["allowed"]
+
+
 def test_send_validation_and_idempotency(client, tenant, make_prospect):
     prospect = make_prospect()
     assert (

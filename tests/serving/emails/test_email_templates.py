@@ -89,3 +89,22 @@ def test_other_tenant_cannot_see_template(client, tenant, other_tenant):
         client.get(f"/api/v1/email-templates/{created['id']}", headers=other_tenant.admin.headers).status_code
         == 404
     )
+
+
+def test_search_treats_like_wildcards_literally(client, tenant):
+    # `%` and `_` are LIKE wildcards and `\` its escape: a name search must match them as typed
+    for name in ("50%_off spring", "50 percent off", "500 off", "path\\to\\x", "path/to/x"):
+        created = client.post(
+            "/api/v1/email-templates", headers=tenant.user.headers, json={"name": name, "subject": "S", "text": "T"}
+        )
+        assert created.status_code == 201, created.text
+
+    def names(q: str) -> list[str]:
+        response = client.get("/api/v1/email-templates", headers=tenant.user.headers, params={"q": q})
+        assert response.status_code == 200, response.text
+        return sorted(t["name"] for t in response.json()["data"])
+
+    assert names("50%_off") == ["50%_off spring"]
+    assert names("0_") == []
+    assert names("h\\t") == ["path\\to\\x"]
+    assert names("OFF") == ["50 percent off", "50%_off spring", "500 off"]
