@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dns.resolver
+from sqlalchemy import event
 
 from serving.emails import mailboxes
 from serving.emails.models import Mailbox
@@ -135,3 +136,35 @@ def test_a_mailbox_cannot_be_given_another_tenants_user(client, tenant, other_te
     assert client.get("/api/v1/mailboxes", headers=tenant.user.headers).json()["data"][0]["userId"] == str(
         tenant.user.id
     )
+
+
+def test_listing_mailboxes_costs_the_same_statements_for_two_or_six(client, app, tenant):
+    engine = app.state.session_factory.kw["bind"]
+
+    def listing_statements() -> list[str]:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = client.get("/api/v1/mailboxes", headers=tenant.user.headers)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert response.status_code == 200, response.text
+        return seen
+
+    def add(count: int, start: int) -> None:
+        for i in range(start, start + count):
+            created = client.post(
+                "/api/v1/mailboxes", headers=tenant.user.headers, json={"email": f"box{i}@example.org"}
+            )
+            assert created.status_code == 201, created.text
+
+    add(2, 0)
+    two = listing_statements()
+    add(4, 2)
+    six = listing_statements()
+    # the old listing counted today's sends with one query per mailbox on the page
+    assert len(six) == len(two), (len(two), len(six))
