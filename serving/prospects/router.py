@@ -102,7 +102,7 @@ async def import_prospects(
 @router.get("/export", summary="Export the filtered prospects as CSV",
             responses={200: {"content": {"text/csv": {}}}})
 def export_prospects(db: DbSession, principal: Reader, filters: Filters):
-    rows = list(db.scalars(service.filtered(filters, filters.sort)))
+    rows = service.export_rows(db_session=db, filters=filters, sort=filters.sort)
     return StreamingResponse(
         csv_io.export_rows(rows), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="prospects.csv"'},

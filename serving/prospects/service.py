@@ -175,6 +175,11 @@ def filtered(filters: ProspectFilters, sort: str | None) -> Select:
     return apply_sort(stmt, sort, SORTABLE, default="-createdAt", tiebreak=Prospect.id)
 
 
+def export_rows(*, db_session: Session, filters: ProspectFilters, sort: str | None) -> list[Prospect]:
+    """Every prospect the filters match (the CSV export is not paginated)."""
+    return list(db_session.scalars(filtered(filters, sort)))
+
+
 def import_rows(*, db_session: Session, principal: Principal, parsed: ParsedImport) -> dict[str, int]:
     """Upsert the valid rows on (organization, email) in the caller's transaction.
 
