@@ -8,26 +8,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from serving.core import outbox
+from serving.core import outbox, raw_landing
 from serving.core.event_catalogue import EmailEvent
 from serving.emails.models import Email, EmailTrackingEvent
-
-_RAW_COLUMNS = (
-    "organization_id, sg_event_id, sg_message_id, event, email, occurred_at, email_id, prospect_id, "
-    "campaign_id, cadence_id, template_id, url, reason, status, bounce_type, useragent, ip, payload, source, "
-    "request_id"
-)
-
-# No conflict target: `revorc_app` may only insert into raw tables, and a target needs SELECT.
-_RAW_INSERT = text(
-    f"insert into raw.email_events ({_RAW_COLUMNS}) values ("
-    + ", ".join(f"cast(:{c} as jsonb)" if c == "payload" else f":{c}" for c in _RAW_COLUMNS.split(", "))
-    + ") on conflict do nothing"
-)
 
 
 def record_event(
@@ -89,31 +75,26 @@ def record_event(
             "reason": reason,
             **(details or {}),
         }
-        db_session.execute(
-            _RAW_INSERT,
-            {
-                "organization_id": email.organization_id,
-                "sg_event_id": event_key,
-                "sg_message_id": email.sendgrid_message_id,
-                "event": event,
-                "email": recipient,
-                "occurred_at": occurred_at,
-                "email_id": email.id,
-                "prospect_id": email.prospect_id,
-                "campaign_id": email.campaign_id,
-                "cadence_id": email.cadence_id,
-                "template_id": email.template_id,
-                "url": url,
-                "reason": reason,
-                "status": None,
-                "bounce_type": bounce_type,
-                "useragent": useragent,
-                "ip": ip,
-                "payload": json.dumps(payload, default=str),
-                "source": source,
-                "request_id": None,
-            },
-        )
+        raw_landing.insert_rows(db_session, "raw.email_events", raw_landing.EMAIL_EVENT_COLUMNS, [{
+            "organization_id": email.organization_id,
+            "sg_event_id": event_key,
+            "sg_message_id": email.sendgrid_message_id,
+            "event": event,
+            "email": recipient,
+            "occurred_at": occurred_at,
+            "email_id": email.id,
+            "prospect_id": email.prospect_id,
+            "campaign_id": email.campaign_id,
+            "cadence_id": email.cadence_id,
+            "template_id": email.template_id,
+            "url": url,
+            "reason": reason,
+            "status": None,
+            "bounce_type": bounce_type,
+            "useragent": useragent,
+            "ip": ip,
+            "payload": json.dumps(payload, default=str),
+        }], source=source, request_id=None)
     return True
 
 

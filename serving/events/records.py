@@ -11,23 +11,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from serving.core.raw_landing import EMAIL_EVENT_COLUMNS, WEBSITE_EVENT_COLUMNS
+
+__all__ = ["EMAIL_EVENT_COLUMNS", "WEBSITE_EVENT_COLUMNS", "InvalidRecord", "segment_row", "sendgrid_row"]
+
 SENDGRID_EVENTS = frozenset({
     "processed", "deferred", "delivered", "open", "click", "bounce", "dropped", "spamreport", "unsubscribe",
     "group_unsubscribe", "group_resubscribe", "reply",
 })
 SEGMENT_TYPES = frozenset({"page", "track", "identify", "group", "alias", "screen"})
 MAX_MESSAGE_ID = 100
-
-EMAIL_EVENT_COLUMNS = (
-    "organization_id", "sg_event_id", "sg_message_id", "event", "email", "occurred_at", "email_id", "prospect_id",
-    "campaign_id", "cadence_id", "template_id", "url", "reason", "status", "bounce_type", "useragent", "ip",
-    "payload",
-)
-WEBSITE_EVENT_COLUMNS = (
-    "organization_id", "message_id", "type", "event", "anonymous_id", "user_id", "email", "url", "path", "title",
-    "referrer", "properties", "traits", "context", "occurred_at", "sent_at", "received_at",
-)
-
 
 class InvalidRecord(ValueError):
     """The record cannot be stored; the message is the reason recorded in quarantine."""

@@ -16,9 +16,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from serving.core import raw_landing
 from serving.core.errors import AppError, Forbidden
 from serving.core.validation import UNSTORABLE_MESSAGE, unstorable_path
 from serving.events.records import (
@@ -127,15 +127,10 @@ def verify_sendgrid_signature(*, public_key_b64: str, signature_b64: str | None,
 
 def _insert(db: Session, table: str, columns: tuple[str, ...], rows: list[dict], *, request_id: str,
             source: str) -> int:
-    if not rows:
-        return 0
-    names = [*columns, "source", "request_id"]
-    statement = text(
-        f"insert into {table} ({', '.join(names)}) values ({', '.join(':' + n for n in names)})"
-        f"{'' if table == 'raw.rejected_records' else ' on conflict do nothing'}"
-    )
-    result = db.execute(statement, [{**row, "source": source, "request_id": request_id} for row in rows])
-    return result.rowcount
+    quarantine = table == "raw.rejected_records"  # every reject is kept, and its payload is text
+    return raw_landing.insert_rows(db, table, columns, rows, source=source, request_id=request_id,
+                                   deduplicate=not quarantine,
+                                   json_columns=frozenset() if quarantine else raw_landing.JSON_COLUMNS)
 
 
 def _reject(db: Session, rejects: list[dict], *, request_id: str, source: str) -> None:
