@@ -13,10 +13,10 @@ from serving.activities import flows as timeline
 from serving.cadences import flows as cadences
 from serving.core import outbox
 from serving.core.clock import utcnow
+from serving.core.queue import QUEUE, queue, runtime
 from serving.notifications import flows as notifications
 from serving.prospects import flows as prospects
 from serving.tasks import reminders
-from serving.worker import QUEUE, queue, runtime
 
 logger = logging.getLogger(__name__)
 

@@ -13,47 +13,25 @@ that needs it was committed. Procrastinate's tables live in the `procrastinate` 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from functools import lru_cache
 
 import procrastinate
 from procrastinate import exceptions as queue_errors
 from procrastinate.jobs import Status
-from sqlalchemy.orm import Session, sessionmaker
 
+from serving.core import queue as queue_runtime
 from serving.core.clock import utcnow
-from serving.core.config import Settings, get_settings
-from serving.core.db import libpq_url, session_factory
-from serving.core.queue import QUEUE, QUEUE_SCHEMA, enqueue  # noqa: F401  (re-exported for the job modules)
+from serving.core.config import Settings
+from serving.core.db import libpq_url
+from serving.core.queue import QUEUE, QUEUE_SCHEMA, TASK_MODULES, Runtime, queue
 
 logger = logging.getLogger(__name__)
-
-TASK_MODULES = ["serving.emails.jobs", "serving.cadences.jobs", "serving.subscribers", "serving.worker"]
-
-queue = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    factory: sessionmaker[Session]
-
-
-_runtime: Runtime | None = None
 
 
 def configure(settings: Settings) -> Runtime:
     import serving.all_models  # noqa: F401  (every mapper, so foreign keys resolve in the worker)
 
-    global _runtime
-    _runtime = Runtime(
-        settings=settings, factory=session_factory(settings.api_database_url, settings.db_pool_size)
-    )
-    return _runtime
-
-
-def runtime() -> Runtime:
-    return _runtime or configure(get_settings())
+    return queue_runtime.configure(settings)
 
 
 def connector_for(settings: Settings) -> procrastinate.PsycopgConnector:

@@ -9,10 +9,10 @@ from sqlalchemy import select, text
 
 from serving.cadences import service
 from serving.core.clock import utcnow
+from serving.core.queue import QUEUE, enqueue, queue, runtime
 from serving.emails import sending
 from serving.emails.bulk import MATERIALIZE_TASK
 from serving.emails.models import BulkEmailJob
-from serving.worker import QUEUE, enqueue, queue, runtime
 
 RETRY = {"max_attempts": 5, "exponential_wait": 2}
 

@@ -1,19 +1,51 @@
-"""Deferring worker jobs inside the caller's transaction (procrastinate's table on the platform's Postgres).
+"""The job queue (procrastinate on the platform's Postgres): the app the job modules register on, their runtime,
+and deferring a job inside the caller's transaction.
 
-Here rather than in `serving.worker` so that anything that commits a change (a service, the event outbox, a
-pipeline) can wake the worker without importing the worker's runtime.
+Here rather than in `serving.worker` so that the job modules (`<domain>/jobs.py`, `serving/subscribers.py`) and
+anything that commits a change (a service, the event outbox, a pipeline) depend on core, while the worker, which
+loads them all, depends on them: no import cycle.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
+import procrastinate
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.core.config import Settings, get_settings
+from serving.core.db import session_factory
 
 QUEUE = "outreach"
 QUEUE_SCHEMA = "procrastinate"
+# Module paths, not imports: procrastinate imports them when the worker starts.
+TASK_MODULES = ["serving.emails.jobs", "serving.cadences.jobs", "serving.subscribers", "serving.worker"]
+
+queue = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    factory: sessionmaker[Session]
+
+
+_runtime: Runtime | None = None
+
+
+def configure(settings: Settings) -> Runtime:
+    global _runtime
+    _runtime = Runtime(
+        settings=settings, factory=session_factory(settings.api_database_url, settings.db_pool_size)
+    )
+    return _runtime
+
+
+def runtime() -> Runtime:
+    return _runtime or configure(get_settings())
 
 
 def enqueue(

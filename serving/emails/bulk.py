@@ -83,7 +83,7 @@ def create_job(
                 seen.add(address)
                 rows.append({"email": address, "name": None, "prospect_id": prospect_id, "variables": {}})
     add_recipients(db_session=db_session, job=job, rows=rows)
-    from serving.worker import enqueue
+    from serving.core.queue import enqueue
 
     enqueue(
         db_session,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from serving.core.queue import QUEUE, enqueue, queue, runtime
 from serving.emails import bulk, runner, sending
-from serving.worker import QUEUE, enqueue, queue, runtime
 
 # Jobs only wake the row-driven loops up; retries of the rows themselves are in the rows.
 RETRY = {"max_attempts": 5, "exponential_wait": 2}
