@@ -92,11 +92,12 @@ def test_stage_change_goes_through_the_api_and_shows_after_refresh(seeded):
     at.button(key="pipeline_move").click().run()
     no_errors(at)
     assert any("Moved" in s.value for s in at.success)
-    # written by the API as the signed-in rep, with the stage-change activity
+    # written by the API as the signed-in rep, with the stage-change event (the timeline entry is its subscriber's)
     rep_id = seeded.one("select id from app.users where email = %s", REP_LOGIN[0])[0]
     assert seeded.one("select stage from app.deals where id = %s", deal_id)[0] == "proposal"
-    assert seeded.one("select user_id from app.activities where deal_id = %s and type = 'status_change'"
-                      " order by occurred_at desc limit 1", deal_id)[0] == rep_id
+    assert seeded.one("select actor_user_id, payload ->> 'toStage' from app.domain_events where subject_id = %s"
+                      " and type = 'deal.stage_changed' order by recorded_at desc limit 1", deal_id) == (rep_id,
+                                                                                                        "proposal")
     # a fresh session (a refresh) shows the new stage on the board and in the drill-down
     again = open_page("pipeline")
     again.multiselect(key="pipeline_owner").set_value([str(owner_id)]).run()
