@@ -11,7 +11,6 @@ from serving.auth.schemas import LoginRequest, SessionResponse, SessionTokenRequ
 from serving.core.deps import AppSettings, CurrentPrincipal, DbSession, InteractivePrincipal
 from serving.core.errors import NotFound, Unauthorized
 from serving.core.security import create_access_token
-from serving.users.models import User
 
 router = APIRouter()
 
@@ -31,7 +30,7 @@ def login(body: LoginRequest, request: Request, db: DbSession, settings: AppSett
 
 @router.get("/me", response_model=UserOut, summary="The authenticated user")
 def me(db: DbSession, principal: CurrentPrincipal) -> UserOut:
-    user = db.get(User, principal.user_id)
+    user = service.get_user(db_session=db, user_id=principal.user_id)
     if user is None:
         raise NotFound("user", principal.user_id)
     return UserOut.model_validate(user)
@@ -67,7 +66,7 @@ def revoke_session(body: SessionTokenRequest, request: Request, db: DbSession, s
     except service.SessionRejected as exc:
         raise Unauthorized(exc.message, code=exc.code) from None
     # The session's user signs out (holding its token); the user row outlives its sessions (they cascade).
-    user = db.get(User, session.user_id) if session is not None else None
+    user = service.get_user(db_session=db, user_id=session.user_id) if session is not None else None
     if user is not None:
         audit.record(db_session=db, principal=signing_in(request, user), action="logout", entity_type="user",
                      entity_id=user.id)

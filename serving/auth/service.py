@@ -17,6 +17,10 @@ from serving.core.security import hash_password, password_needs_rehash, verify_p
 from serving.users.models import User
 
 
+def get_user(*, db_session: Session, user_id: uuid.UUID) -> User | None:
+    return db_session.get(User, user_id)
+
+
 def authenticate(*, db_session: Session, email: str, password: str) -> User | None:
     """The active user with this e-mail and password, or None (same timing either way)."""
     row = db_session.execute(
