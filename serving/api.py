@@ -19,6 +19,7 @@ from serving.events.router import router as events_router
 from serving.events.router import webhook_router as events_webhook_router
 from serving.inbound.router import router as inbound_router
 from serving.prospects.router import router as prospects_router
+from serving.scoring.router import prospect_insights_router
 from serving.scoring.router import router as scoring_router
 from serving.tasks.router import router as tasks_router
 
@@ -26,6 +27,7 @@ api_router = APIRouter()
 api_router.include_router(auth_router, prefix="/auth", tags=["auth"])
 api_router.include_router(api_keys_router, prefix="/api-keys", tags=["api-keys"])
 api_router.include_router(prospects_router, prefix="/prospects", tags=["prospects"])
+api_router.include_router(prospect_insights_router, prefix="/prospects", tags=["prospects"])
 api_router.include_router(accounts_router, prefix="/accounts", tags=["accounts"])
 api_router.include_router(deals_router, prefix="/deals", tags=["deals"])
 api_router.include_router(activities_router, prefix="/activities", tags=["activities"])

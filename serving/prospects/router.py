@@ -1,4 +1,4 @@
-"""/prospects: CRUD, filters, CSV import/export, activities and insights."""
+"""/prospects: CRUD, filters, CSV import/export and the timeline (insights are served by `serving.scoring`)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,12 @@ from serving.core.idempotency import IdempotencyDep
 from serving.core.pagination import Page, Pagination, page_of, paginate
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
-from serving.prospects import csv_io, insights, service
+from serving.prospects import csv_io, service
 from serving.prospects.models import Prospect
 from serving.prospects.schemas import (
     ImportResult,
     ProspectCreate,
     ProspectFilters,
-    ProspectInsights,
     ProspectOut,
     ProspectUpdate,
 )
@@ -139,9 +138,3 @@ def prospect_activities(prospect_id: uuid.UUID, db: DbSession, principal: Reader
     stmt = activities_service.timeline(prospect_id=prospect_id)
     items, meta = paginate(db, stmt, pagination)
     return page_of([ActivityOut.model_validate(a) for a in items], meta)
-
-
-@router.get("/{prospect_id}/insights", response_model=ProspectInsights, summary="Scores and what drives them")
-def prospect_insights(prospect_id: uuid.UUID, db: DbSession, principal: Reader):
-    prospect = _get_or_404(db, prospect_id)
-    return insights.build(db_session=db, prospect=prospect)

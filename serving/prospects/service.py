@@ -1,4 +1,4 @@
-"""Prospect business rules: create, update, filter, import (upsert on e-mail) and insights."""
+"""Prospect business rules: create, update, filter, import (upsert on e-mail), engagement counts."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ from serving.core.pagination import Page, Pagination, PaginationMeta, page_of
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.prospects import service as prospects_service
-from serving.scoring import service
+from serving.prospects.schemas import ProspectInsights
+from serving.scoring import insights, service
 from serving.scoring.models import ScoringRuleSet
 from serving.scoring.schemas import (
     ModelVersionOut,
@@ -28,6 +29,8 @@ from serving.scoring.schemas import (
 )
 
 router = APIRouter()
+# Mounted under /prospects: a prospect's scores and what drives them.
+prospect_insights_router = APIRouter()
 
 Reader = Annotated[Principal, require(Scope.prospects_read)]
 Writer = Annotated[Principal, require(Scope.prospects_write)]
@@ -118,3 +121,12 @@ def put_rules(body: RuleSetIn, db: DbSession, principal: Writer,
                  entity_type="scoring_rule_set", entity_id=row.id,
                  changes={"mode": rule_set.mode, "rules": len(rule_set.rules), "threshold": body.score_threshold})
     return _rule_set_out(row, team)
+
+
+@prospect_insights_router.get("/{prospect_id}/insights", response_model=ProspectInsights,
+                              summary="Scores and what drives them")
+def prospect_insights(prospect_id: uuid.UUID, db: DbSession, principal: Reader):
+    prospect = prospects_service.get(db_session=db, prospect_id=prospect_id)
+    if prospect is None:
+        raise NotFound("prospect", prospect_id)
+    return insights.build(db_session=db, prospect=prospect)
