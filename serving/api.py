@@ -3,12 +3,13 @@
 from fastapi import APIRouter
 
 from serving.accounts.router import router as accounts_router
-from serving.activities.router import calls_router
+from serving.activities.router import calls_router, timelines_router
 from serving.activities.router import router as activities_router
 from serving.api_keys.router import router as api_keys_router
 from serving.auth.router import router as auth_router
 from serving.cadences.router import enrollments_router
 from serving.cadences.router import router as cadences_router
+from serving.deals.router import account_deals_router
 from serving.deals.router import router as deals_router
 from serving.domain_events.router import catalogue_router as event_types_router
 from serving.domain_events.router import router as domain_events_router
@@ -18,8 +19,9 @@ from serving.emails.tracking_router import router as email_tracking_router
 from serving.events.router import router as events_router
 from serving.events.router import webhook_router as events_webhook_router
 from serving.inbound.router import router as inbound_router
+from serving.prospects.router import account_contacts_router
 from serving.prospects.router import router as prospects_router
-from serving.scoring.router import prospect_insights_router
+from serving.scoring.router import deal_health_router, prospect_insights_router
 from serving.scoring.router import router as scoring_router
 from serving.tasks.router import router as tasks_router
 
@@ -29,7 +31,11 @@ api_router.include_router(api_keys_router, prefix="/api-keys", tags=["api-keys"]
 api_router.include_router(prospects_router, prefix="/prospects", tags=["prospects"])
 api_router.include_router(prospect_insights_router, prefix="/prospects", tags=["prospects"])
 api_router.include_router(accounts_router, prefix="/accounts", tags=["accounts"])
+api_router.include_router(account_contacts_router, prefix="/accounts", tags=["accounts"])
 api_router.include_router(deals_router, prefix="/deals", tags=["deals"])
+api_router.include_router(account_deals_router, prefix="/accounts", tags=["accounts"])
+api_router.include_router(deal_health_router, prefix="/deals", tags=["deals"])
+api_router.include_router(timelines_router)
 api_router.include_router(activities_router, prefix="/activities", tags=["activities"])
 api_router.include_router(calls_router, prefix="/calls", tags=["calls"])
 api_router.include_router(templates_router, prefix="/email-templates", tags=["email-templates"])

@@ -1,4 +1,8 @@
-"""/accounts: CRUD, filters, the parent/child hierarchy, and the account's contacts, deals and timeline."""
+"""/accounts: CRUD, filters and the parent/child hierarchy.
+
+The account's contacts, deals and timeline are served by the prospects, deals and activities routers, which sit
+above accounts in the layer order (they read accounts; accounts read none of them).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +23,6 @@ from serving.accounts.schemas import (
     AccountSummary,
     AccountUpdate,
 )
-from serving.activities import service as activities_service
-from serving.activities.schemas import ActivityOut
 from serving.audit import service as audit
 from serving.core.deps import DbSession, require
 from serving.core.errors import NotFound
@@ -28,10 +30,6 @@ from serving.core.idempotency import IdempotencyDep
 from serving.core.pagination import Page, Pagination, page_of, paginate
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
-from serving.deals import service as deals_service
-from serving.deals.schemas import DealFilters, DealOut
-from serving.prospects import service as prospects_service
-from serving.prospects.schemas import ProspectFilters, ProspectOut
 
 router = APIRouter()
 
@@ -130,31 +128,3 @@ def account_hierarchy(account_id: uuid.UUID, db: DbSession, principal: Reader):
         descendant_count=len(nodes),
         truncated=truncated,
     )
-
-
-@router.get("/{account_id}/contacts", response_model=Page[ProspectOut], summary="The account's prospects",
-            dependencies=[require(Scope.prospects_read)])
-def account_contacts(account_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination,
-                     sort: Sort = None):
-    _get_or_404(db, account_id)
-    stmt = prospects_service.filtered(ProspectFilters(account_id=account_id), sort)
-    items, meta = paginate(db, stmt, pagination)
-    return page_of([ProspectOut.model_validate(p) for p in items], meta)
-
-
-@router.get("/{account_id}/deals", response_model=Page[DealOut], summary="The account's deals",
-            dependencies=[require(Scope.deals_read)])
-def account_deals(account_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination,
-                  sort: Sort = None):
-    _get_or_404(db, account_id)
-    items, meta = paginate(db, deals_service.filtered(DealFilters(account_id=account_id), sort), pagination)
-    return page_of([DealOut.model_validate(d) for d in items], meta)
-
-
-@router.get("/{account_id}/activities", response_model=Page[ActivityOut],
-            summary="The account's timeline, including its prospects' and deals' activities",
-            dependencies=[require(Scope.activities_read)])
-def account_activities(account_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
-    _get_or_404(db, account_id)
-    items, meta = paginate(db, activities_service.timeline(account_id=account_id), pagination)
-    return page_of([ActivityOut.model_validate(a) for a in items], meta)

@@ -10,9 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator
 
-from serving.core.schemas import ApiModel, InputModel, Name, Phone, Url
+from serving.core.schemas import ApiModel, InputModel, Money, Name, Phone, Url
 from serving.core.validation import MAX_MONEY, MoneyIn, NonNegativeInt32
-from serving.deals.schemas import Money
 
 ShortText = Field(default=None, max_length=255)
 

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, aliased
 
 from serving.accounts.models import Account
 from serving.accounts.schemas import AccountCreate, AccountFilters, AccountUpdate
-from serving.activities.models import Activity
 from serving.core.errors import Conflict, ValidationFailed
 from serving.core.listing import apply_sort, check_range, contains_any
 from serving.core.principal import Principal
@@ -112,20 +111,14 @@ def delete(*, db_session: Session, account: Account) -> list[uuid.UUID]:
     """Delete the account; returns the children moved up to its parent.
 
     Children move up one level, so the rest of the tree stays connected. Activities cascade with
-    the account, so those that also belong to a prospect or deal are detached first and stay on
-    those timelines.
+    the account; those that also belong to a prospect or deal are detached by the `app.accounts` delete
+    trigger (migration 0009) and stay on those timelines.
     """
     moved = list(db_session.scalars(
         sql_update(Account).where(Account.parent_account_id == account.id)
         .values(parent_account_id=account.parent_account_id).returning(Account.id)
         .execution_options(synchronize_session=False)
     ))
-    db_session.execute(
-        sql_update(Activity)
-        .where(Activity.account_id == account.id,
-               (Activity.prospect_id.is_not(None)) | (Activity.deal_id.is_not(None)))
-        .values(account_id=None).execution_options(synchronize_session=False)
-    )
     db_session.delete(account)
     db_session.flush()
     return moved

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import field_validator
 
+from serving.accounts import service as accounts_service
 from serving.activities import service
 from serving.activities.schemas import (
     ActivityCreate,
@@ -24,12 +25,19 @@ from serving.core.idempotency import IdempotencyDep
 from serving.core.pagination import Page, Pagination, page_of, paginate
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
+from serving.deals import service as deals_service
+from serving.prospects import service as prospects_service
 
 router = APIRouter()
 calls_router = APIRouter()
+# Mounted at the API root: the timelines of prospects, accounts and deals (the timeline reads them, not the
+# other way round).
+timelines_router = APIRouter()
 
 Reader = Annotated[Principal, require(Scope.activities_read)]
 Writer = Annotated[Principal, require(Scope.activities_write)]
+# A prospect's timeline has always needed only prospects:read.
+ProspectReader = Annotated[Principal, require(Scope.prospects_read)]
 
 
 def _split(value):
@@ -107,3 +115,35 @@ def get_call(call_id: uuid.UUID, db: DbSession, principal: Reader):
     if call is None:
         raise NotFound("call", call_id)
     return CallOut.model_validate(call)
+
+
+# -- timelines -------------------------------------------------------------------------------------
+
+def _exists_or_404(found: object | None, kind: str, entity_id: uuid.UUID) -> None:
+    if found is None:
+        raise NotFound(kind, entity_id)
+
+
+@timelines_router.get("/prospects/{prospect_id}/activities", response_model=Page[ActivityOut],
+                      summary="The prospect's timeline", tags=["prospects"])
+def prospect_activities(prospect_id: uuid.UUID, db: DbSession, principal: ProspectReader, pagination: Pagination):
+    _exists_or_404(prospects_service.get(db_session=db, prospect_id=prospect_id), "prospect", prospect_id)
+    items, meta = paginate(db, service.timeline(prospect_id=prospect_id), pagination)
+    return page_of([ActivityOut.model_validate(a) for a in items], meta)
+
+
+@timelines_router.get("/accounts/{account_id}/activities", response_model=Page[ActivityOut],
+                      summary="The account's timeline, including its prospects' and deals' activities",
+                      tags=["accounts"], dependencies=[require(Scope.accounts_read)])
+def account_activities(account_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
+    _exists_or_404(accounts_service.get(db_session=db, account_id=account_id), "account", account_id)
+    items, meta = paginate(db, service.timeline(account_id=account_id), pagination)
+    return page_of([ActivityOut.model_validate(a) for a in items], meta)
+
+
+@timelines_router.get("/deals/{deal_id}/activities", response_model=Page[ActivityOut],
+                      summary="The deal's timeline", tags=["deals"], dependencies=[require(Scope.deals_read)])
+def deal_activities(deal_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
+    _exists_or_404(deals_service.get(db_session=db, deal_id=deal_id), "deal", deal_id)
+    items, meta = paginate(db, service.timeline(deal_id=deal_id), pagination)
+    return page_of([ActivityOut.model_validate(a) for a in items], meta)

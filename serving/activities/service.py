@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, union, update
+from sqlalchemy import Select, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
@@ -55,6 +55,30 @@ def timeline(
     if deal_id is not None:
         stmt = stmt.where(Activity.deal_id == deal_id)
     return stmt.order_by(Activity.occurred_at.desc(), Activity.id)
+
+
+def engagement_counts(*, db_session: Session, prospect_id: uuid.UUID) -> tuple[dict[str, int], Any]:
+    """A prospect's activities counted by type, and the latest one's time."""
+    rows = db_session.execute(
+        select(Activity.type, func.count(), func.max(Activity.occurred_at))
+        .where(Activity.prospect_id == prospect_id)
+        .group_by(Activity.type)
+    ).all()
+    counts = {row[0]: row[1] for row in rows}
+    last = max((row[2] for row in rows), default=None)
+    return counts, last
+
+
+def last_touch(*, db_session: Session, deal_id: uuid.UUID, prospect_ids: Select, before: datetime) -> datetime | None:
+    """The latest engagement with a deal or its contacts before `before`; stage changes are bookkeeping, not
+    engagement."""
+    return db_session.scalar(
+        select(func.max(Activity.occurred_at)).where(
+            or_(Activity.deal_id == deal_id, Activity.prospect_id.in_(prospect_ids)),
+            Activity.type != ActivityType.status_change,
+            Activity.occurred_at < before,
+        )
+    )
 
 
 def get(*, db_session: Session, activity_id: uuid.UUID) -> Activity | None:

@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import field_validator
 
-from serving.activities import service as activities_service
-from serving.activities.schemas import ActivityOut
+from serving.accounts import service as accounts_service
 from serving.audit import service as audit
 from serving.core.deps import DbSession, require
 from serving.core.errors import NotFound
@@ -24,15 +23,16 @@ from serving.deals.schemas import (
     DealContactOut,
     DealCreate,
     DealFilters,
-    DealHealthOut,
     DealOut,
     DealUpdate,
     ProspectSummary,
-    RiskReasonOut,
 )
 
 router = APIRouter()
+# Mounted under /accounts: an account's deals.
+account_deals_router = APIRouter()
 
+Sort = Annotated[str | None, Query(description="comma-separated camelCase fields, '-' for descending")]
 Reader = Annotated[Principal, require(Scope.deals_read)]
 Writer = Annotated[Principal, require(Scope.deals_write)]
 
@@ -109,17 +109,6 @@ def delete_deal(deal_id: uuid.UUID, db: DbSession, principal: Writer) -> None:
                  action="delete", entity_type="deal", entity_id=deal_id, changes={"name": deal.name})
 
 
-@router.get("/{deal_id}/health", response_model=DealHealthOut,
-            summary="Risk and health: a model's score when one exists, else the deal-risk rule computed live")
-def deal_health(deal_id: uuid.UUID, db: DbSession, principal: Reader):
-    result = service.health(db_session=db, deal=_get_or_404(db, deal_id))
-    return DealHealthOut(
-        deal_id=deal_id, source=result.source, score=result.score, risk_score=result.risk_score,
-        level=result.level, reasons=[RiskReasonOut.model_validate(r, from_attributes=True) for r in result.reasons],
-        facts=result.facts, computed_at=result.computed_at, model_version=result.model_version,
-    )
-
-
 @router.get("/{deal_id}/contacts", response_model=Page[DealContactOut], summary="The deal's contacts",
             dependencies=[require(Scope.prospects_read)])
 def list_deal_contacts(deal_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
@@ -156,9 +145,11 @@ def remove_deal_contact(deal_id: uuid.UUID, prospect_id: uuid.UUID, db: DbSessio
                  changes={"dealId": deal_id, "prospectId": prospect_id})
 
 
-@router.get("/{deal_id}/activities", response_model=Page[ActivityOut], summary="The deal's timeline",
-            dependencies=[require(Scope.activities_read)])
-def deal_activities(deal_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
-    _get_or_404(db, deal_id)
-    items, meta = paginate(db, activities_service.timeline(deal_id=deal_id), pagination)
-    return page_of([ActivityOut.model_validate(a) for a in items], meta)
+@account_deals_router.get("/{account_id}/deals", response_model=Page[DealOut], summary="The account's deals",
+                          dependencies=[require(Scope.accounts_read)])
+def account_deals(account_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination,
+                  sort: Sort = None):
+    if accounts_service.get(db_session=db, account_id=account_id) is None:
+        raise NotFound("account", account_id)
+    items, meta = paginate(db, service.filtered(DealFilters(account_id=account_id), sort), pagination)
+    return page_of([DealOut.model_validate(d) for d in items], meta)

@@ -7,9 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, Field, PlainSerializer, computed_field, field_validator
+from pydantic import AfterValidator, AliasChoices, Field, computed_field, field_validator
 
-from serving.core.schemas import ApiModel, InputModel, Name, Score
+from serving.core.schemas import ApiModel, InputModel, Money, Name, Score
 from serving.core.validation import MAX_MONEY, MoneyIn
 from serving.deals.models import DealContactRole, DealStage, ForecastCategory
 from serving.deals.rules import ISO_4217
@@ -26,8 +26,6 @@ def _currency(value: str) -> str:
 
 Amount = MoneyIn
 Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
-# JSON numbers, as in the seed's examples; exact to the cent below about 90 trillion.
-Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 ShortText = Field(default=None, max_length=255)
 
 

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
-from serving.activities.models import Activity, ActivityType
 from serving.core import outbox
 from serving.core.errors import Conflict, ValidationFailed
 from serving.core.event_catalogue import DealClosed, DealCreated, DealStageChanged
 from serving.core.listing import apply_sort, check_range, contains_any
 from serving.core.principal import Principal
 from serving.core.references import require_visible
-from serving.deals import health as deal_health
 from serving.deals.models import CLOSED_STAGES, Deal, DealContact, DealStage, ForecastCategory
 from serving.deals.rules import UNSET, PipelinePosition, resolve_position
 from serving.deals.schemas import NEXT_STEP_KEY, DealContactCreate, DealCreate, DealFilters, DealUpdate
@@ -152,12 +150,8 @@ def update(*, db_session: Session, principal: Principal, deal: Deal, data: DealU
 
 
 def delete(*, db_session: Session, deal: Deal) -> None:
-    # Activities cascade with the deal; those that also belong to a prospect (calls, e-mails)
-    # stay on the prospect's timeline, detached from the deal.
-    db_session.execute(
-        sql_update(Activity).where(Activity.deal_id == deal.id, Activity.prospect_id.is_not(None))
-        .values(deal_id=None).execution_options(synchronize_session=False)
-    )
+    # Activities cascade with the deal; those that also belong to a prospect (calls, e-mails) stay on the
+    # prospect's timeline, detached by the `app.deals` delete trigger (migration 0009).
     db_session.delete(deal)
     db_session.flush()
 
@@ -236,31 +230,3 @@ def add_contact(*, db_session: Session, deal: Deal, data: DealContactCreate) -> 
 def remove_contact(*, db_session: Session, contact: DealContact) -> None:
     db_session.delete(contact)
     db_session.flush()
-
-
-# -- health --------------------------------------------------------------------------------------
-
-def health(*, db_session: Session, deal: Deal, now: datetime | None = None) -> deal_health.DealHealth:
-    """The pipeline's assessment when there is one, else the rule-based one from current facts."""
-    stored = deal_health.from_pipeline(deal.risk_score, deal.ai_analysis)
-    if stored is not None:
-        return stored
-    now = now or datetime.now(UTC)
-    contact_ids = select(DealContact.prospect_id).where(DealContact.deal_id == deal.id)
-    # Stage changes are bookkeeping, not engagement; activity with the deal's contacts counts too. The rule
-    # counts calendar days, so anything dated today counts (as in the nightly mart's as-of day).
-    end_of_today = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time.min, tzinfo=UTC)
-    last_activity_at = db_session.scalar(
-        select(func.max(Activity.occurred_at)).where(
-            or_(Activity.deal_id == deal.id, Activity.prospect_id.in_(contact_ids)),
-            Activity.type != ActivityType.status_change,
-            Activity.occurred_at < end_of_today,
-        )
-    )
-    contact_count = db_session.scalar(select(func.count()).select_from(contact_ids.subquery())) or 0
-    snapshot = deal_health.DealSnapshot(
-        stage=deal.stage, created_at=deal.created_at, stage_changed_at=deal.stage_changed_at,
-        close_date=deal.close_date, last_activity_at=last_activity_at, contact_count=contact_count,
-        next_step=(deal.metadata_ or {}).get(NEXT_STEP_KEY),
-    )
-    return deal_health.assess(snapshot, now=now)

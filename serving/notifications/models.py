@@ -37,7 +37,8 @@ class Notification(IdMixin, Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    type: Mapped[str] = mapped_column(Text, index=True)  # the domain event it came from, e.g. lead.score_threshold_crossed
+    # the domain event it came from, e.g. lead.score_threshold_crossed
+    type: Mapped[str] = mapped_column(Text, index=True)
     title: Mapped[str] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -1,4 +1,7 @@
-"""/prospects: CRUD, filters, CSV import/export and the timeline (insights are served by `serving.scoring`)."""
+"""/prospects: CRUD, filters, CSV import/export, and an account's contacts (under /accounts).
+
+The timeline is served by `serving.activities` and the insights by `serving.scoring` (both read prospects).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import field_validator
 
-from serving.activities import service as activities_service
-from serving.activities.schemas import ActivityOut
+from serving.accounts import service as accounts_service
 from serving.audit import service as audit
 from serving.core.deps import AppSettings, DbSession, require
 from serving.core.errors import NotFound, PayloadTooLarge, ValidationFailed
@@ -29,7 +31,10 @@ from serving.prospects.schemas import (
 )
 
 router = APIRouter()
+# Mounted under /accounts: an account's prospects.
+account_contacts_router = APIRouter()
 
+Sort = Annotated[str | None, Query(description="comma-separated camelCase fields, '-' for descending")]
 Reader = Annotated[Principal, require(Scope.prospects_read)]
 Writer = Annotated[Principal, require(Scope.prospects_write)]
 
@@ -132,9 +137,12 @@ def delete_prospect(prospect_id: uuid.UUID, db: DbSession, principal: Writer) ->
                  changes={"email": prospect.email})
 
 
-@router.get("/{prospect_id}/activities", response_model=Page[ActivityOut], summary="The prospect's timeline")
-def prospect_activities(prospect_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
-    _get_or_404(db, prospect_id)
-    stmt = activities_service.timeline(prospect_id=prospect_id)
+@account_contacts_router.get("/{account_id}/contacts", response_model=Page[ProspectOut],
+                             summary="The account's prospects", dependencies=[require(Scope.accounts_read)])
+def account_contacts(account_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination,
+                     sort: Sort = None):
+    if accounts_service.get(db_session=db, account_id=account_id) is None:
+        raise NotFound("account", account_id)
+    stmt = service.filtered(ProspectFilters(account_id=account_id), sort)
     items, meta = paginate(db, stmt, pagination)
-    return page_of([ActivityOut.model_validate(a) for a in items], meta)
+    return page_of([ProspectOut.model_validate(p) for p in items], meta)

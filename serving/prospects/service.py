@@ -1,4 +1,4 @@
-"""Prospect business rules: create, update, filter, import (upsert on e-mail), engagement counts."""
+"""Prospect business rules: create, update, filter, import (upsert on e-mail)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
-from serving.activities.models import Activity
 from serving.core import outbox
 from serving.core.errors import Conflict
 from serving.core.event_catalogue import Change, ProspectCreated, ProspectQualified, ProspectUpdated
@@ -218,14 +217,3 @@ def import_rows(*, db_session: Session, principal: Principal, parsed: ParsedImpo
         _publish_updated(db_session, prospect, changes, principal=principal)
     db_session.flush()
     return counts
-
-
-def engagement_counts(*, db_session: Session, prospect_id: uuid.UUID) -> tuple[dict[str, int], Any]:
-    rows = db_session.execute(
-        select(Activity.type, func.count(), func.max(Activity.occurred_at))
-        .where(Activity.prospect_id == prospect_id)
-        .group_by(Activity.type)
-    ).all()
-    counts = {row[0]: row[1] for row in rows}
-    last = max((row[2] for row in rows), default=None)
-    return counts, last

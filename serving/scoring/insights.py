@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from serving.prospects import service as prospects_service
+from serving.activities import service as activities_service
 from serving.prospects.models import Prospect
 from serving.prospects.schemas import InsightFactor, ProspectInsights
 from serving.scoring import service as scoring_service
@@ -20,7 +20,7 @@ _TIER_POINTS = {"burning": 20, "hot": 12, "warm": 5, "low": 0}
 
 
 def build(*, db_session: Session, prospect: Prospect) -> ProspectInsights:
-    counts, last_activity_at = prospects_service.engagement_counts(db_session=db_session, prospect_id=prospect.id)
+    counts, last_activity_at = activities_service.engagement_counts(db_session=db_session, prospect_id=prospect.id)
     stored = (prospect.ai_insights or {}).get("topFactors")
     lead_score = (prospect.ai_insights or {}).get("leadScore") or {}
     if stored:

@@ -1,4 +1,5 @@
-"""/scoring: real-time lead scores, model versions (promote / roll back), the team's custom rule set."""
+"""/scoring: real-time lead scores, model versions (promote / roll back), the team's custom rule set; and the
+scores shown on records: a prospect's insights (under /prospects) and a deal's health (under /deals)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from serving.core.errors import Conflict, NotFound, ValidationFailed
 from serving.core.pagination import Page, Pagination, PaginationMeta, page_of
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
+from serving.deals import service as deals_service
+from serving.deals.schemas import DealHealthOut, RiskReasonOut
 from serving.prospects import service as prospects_service
 from serving.prospects.schemas import ProspectInsights
+from serving.scoring import deal_health as deal_health_service
 from serving.scoring import insights, service
 from serving.scoring.models import ScoringRuleSet
 from serving.scoring.schemas import (
@@ -31,6 +35,9 @@ from serving.scoring.schemas import (
 router = APIRouter()
 # Mounted under /prospects: a prospect's scores and what drives them.
 prospect_insights_router = APIRouter()
+# Mounted under /deals: a deal's risk and health.
+deal_health_router = APIRouter()
+DealReader = Annotated[Principal, require(Scope.deals_read)]
 
 Reader = Annotated[Principal, require(Scope.prospects_read)]
 Writer = Annotated[Principal, require(Scope.prospects_write)]
@@ -130,3 +137,18 @@ def prospect_insights(prospect_id: uuid.UUID, db: DbSession, principal: Reader):
     if prospect is None:
         raise NotFound("prospect", prospect_id)
     return insights.build(db_session=db, prospect=prospect)
+
+
+@deal_health_router.get("/{deal_id}/health", response_model=DealHealthOut,
+                        summary="Risk and health: a model's score when one exists, else the deal-risk rule "
+                                "computed live")
+def deal_health(deal_id: uuid.UUID, db: DbSession, principal: DealReader):
+    deal = deals_service.get(db_session=db, deal_id=deal_id)
+    if deal is None:
+        raise NotFound("deal", deal_id)
+    result = deal_health_service.assess(db_session=db, deal=deal)
+    return DealHealthOut(
+        deal_id=deal_id, source=result.source, score=result.score, risk_score=result.risk_score,
+        level=result.level, reasons=[RiskReasonOut.model_validate(r, from_attributes=True) for r in result.reasons],
+        facts=result.facts, computed_at=result.computed_at, model_version=result.model_version,
+    )
