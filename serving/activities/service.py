@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, union, update
+from sqlalchemy import Select, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
@@ -14,7 +14,7 @@ from serving.activities.models import Activity, ActivityType, CallDirection, Cal
 from serving.activities.schemas import ActivityCreate, ActivityFilters, CallCreate, CallFilters
 from serving.core import outbox
 from serving.core.errors import ValidationFailed
-from serving.core.event_catalogue import MeetingScheduled
+from serving.core.event_catalogue import CallLogged, MeetingScheduled
 from serving.core.listing import apply_sort, contains_any
 from serving.core.principal import Principal
 from serving.core.references import require_visible
@@ -176,7 +176,7 @@ def get_call(*, db_session: Session, call_id: uuid.UUID) -> CallLog | None:
 
 
 def log_call(*, db_session: Session, principal: Principal, data: CallCreate) -> CallLog:
-    """Quick-log a call: the call log, its timeline activity, and the prospect's last contact time."""
+    """Quick-log a call: its timeline activity and the call log (see `record_call`)."""
     prospect = require_visible(db_session, Prospect, data.prospect_id, "prospectId")
     deal = require_visible(db_session, Deal, data.deal_id, "dealId")
     called_at = data.called_at or datetime.now(UTC)
@@ -193,18 +193,32 @@ def log_call(*, db_session: Session, principal: Principal, data: CallCreate) -> 
                   "durationSeconds": data.duration_seconds, "outcome": data.outcome},
     )
     db_session.flush()
+    return record_call(
+        db_session=db_session, activity=activity, call_id=call_id, direction=data.direction,
+        disposition=data.disposition, duration_seconds=data.duration_seconds, notes=data.notes, outcome=data.outcome,
+        phone_number=data.phone_number or prospect.phone,
+    )
+
+
+def record_call(*, db_session: Session, activity: Activity, disposition: str, direction: str = CallDirection.outbound,
+                duration_seconds: int = 0, notes: str | None = None, outcome: str | None = None,
+                phone_number: str | None = None, call_id: uuid.UUID | None = None) -> CallLog:
+    """The call log behind a recorded call activity, and `call.logged` (the prospect's last contact time is the
+    prospects domain's reaction)."""
     call = CallLog(
-        id=call_id, organization_id=principal.organization_id, user_id=principal.user_id, prospect_id=prospect.id,
-        deal_id=data.deal_id, activity_id=activity.id, direction=data.direction, disposition=data.disposition,
-        duration_seconds=data.duration_seconds, notes=data.notes, outcome=data.outcome,
-        phone_number=data.phone_number or prospect.phone, called_at=called_at,
+        id=call_id or uuid.uuid4(), organization_id=activity.organization_id, user_id=activity.user_id,
+        prospect_id=activity.prospect_id, deal_id=activity.deal_id, activity_id=activity.id, direction=direction,
+        disposition=disposition, duration_seconds=duration_seconds, notes=notes, outcome=outcome,
+        phone_number=phone_number, called_at=activity.occurred_at,
     )
     db_session.add(call)
-    # greatest(): logging an older call afterwards must not move the last contact back in time.
-    db_session.execute(
-        update(Prospect).where(Prospect.id == prospect.id)
-        .values(last_contacted_at=func.greatest(func.coalesce(Prospect.last_contacted_at, called_at), called_at))
-        .execution_options(synchronize_session="fetch")
+    outbox.publish(
+        db_session, organization_id=activity.organization_id, type="call.logged", subject_id=activity.prospect_id,
+        actor_user_id=activity.user_id, occurred_at=activity.occurred_at,
+        payload=CallLogged(call_id=call.id, activity_id=activity.id, prospect_id=activity.prospect_id,
+                           deal_id=activity.deal_id, user_id=activity.user_id, direction=str(direction),
+                           disposition=str(disposition), duration_seconds=duration_seconds or 0, outcome=outcome,
+                           called_at=activity.occurred_at),
     )
     db_session.flush()
     return call

@@ -41,7 +41,7 @@ from serving.emails import runner, sending, suppression
 from serving.emails.models import Email, EmailTemplate, Mailbox
 from serving.organizations.models import Team
 from serving.prospects.models import Prospect
-from serving.tasks.models import Task
+from serving.tasks import service as tasks
 
 logger = logging.getLogger(__name__)
 
@@ -586,20 +586,12 @@ def _manual_step(db_session: Session, enrollment: CadenceEnrollment, cadence: Ca
     kind = str(step.type)
     titles = {"call": "Call", "linkedin": "LinkedIn touch", "sms": "Text", "task": "Task"}
     name = " ".join(filter(None, [prospect.first_name, prospect.last_name])) or prospect.email
-    task = Task(
-        organization_id=enrollment.organization_id,
-        user_id=owner,
-        prospect_id=prospect.id,
-        cadence_id=cadence.id,
-        enrollment_id=enrollment.id,
-        step_id=step.id,
-        type=kind,
+    task = tasks.create_for_step(
+        db_session=db_session, organization_id=enrollment.organization_id, user_id=owner, prospect_id=prospect.id,
+        cadence_id=cadence.id, enrollment_id=enrollment.id, step_id=step.id, type=kind,
         title=f"{titles[kind]} {name}" + (f" ({prospect.company})" if prospect.company else ""),
-        description=note,
-        due_at=now,
+        description=note, due_at=now,
     )
-    db_session.add(task)
-    db_session.flush()
     _record(db_session, enrollment, step, StepRunStatus.task_created, now, task_id=task.id)
     _advance(db_session, enrollment, cadence, prospect, steps, step.step_number, now)
     return "task_created"

@@ -113,6 +113,19 @@ class EmailUnsubscribed(Payload):
     first: bool = True
 
 
+class CallLogged(Payload):
+    call_id: uuid.UUID
+    activity_id: uuid.UUID
+    prospect_id: uuid.UUID
+    deal_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    direction: str
+    disposition: str
+    duration_seconds: int = 0
+    outcome: str | None = None
+    called_at: datetime
+
+
 class MeetingScheduled(Payload):
     activity_id: uuid.UUID
     prospect_id: uuid.UUID | None = None
@@ -187,6 +200,8 @@ _TYPES = [
     EventType("email.spam_reported", 1, "email", "The recipient marked an email as spam.", EmailEvent),
     EventType("email.unsubscribed", 1, "prospect", "An address unsubscribed (link, provider or list header).",
               EmailUnsubscribed),
+    EventType("call.logged", 1, "prospect", "A call with a prospect was logged (quick-log or a completed call task).",
+              CallLogged),
     EventType("meeting.scheduled", 1, "activity", "A meeting was booked with a prospect.", MeetingScheduled),
     EventType("task.due_soon", 1, "task", "A rep's open task falls due within the next hour.", TaskDueSoon),
     EventType("intent.spike_detected", 1, "prospect",

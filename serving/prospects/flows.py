@@ -1,4 +1,4 @@
-"""Prospects react to email events: `last_contacted_at` follows the latest email sent to them."""
+"""Prospects react to contact: `last_contacted_at` follows the latest email sent to them or call logged with them."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from serving.core.outbox import Event, Subscriber
 from serving.prospects.models import Prospect
 
 
-def on_email_sent(*, db_session: Session, event: Event) -> None:
+def on_contact(*, db_session: Session, event: Event) -> None:
     prospect_id = event.payload.get("prospectId")
     if prospect_id:
-        # greatest(): a late delivery of an older send never moves the date back.
+        # greatest(): an older send or call delivered (or logged) late never moves the date back.
         db_session.execute(
             update(Prospect).where(Prospect.id == prospect_id)
             .values(last_contacted_at=func.greatest(func.coalesce(Prospect.last_contacted_at, event.occurred_at),
@@ -20,4 +20,4 @@ def on_email_sent(*, db_session: Session, event: Event) -> None:
         )
 
 
-SUBSCRIBERS = [Subscriber("prospects.last_contacted", frozenset({"email.sent"}), on_email_sent)]
+SUBSCRIBERS = [Subscriber("prospects.last_contacted", frozenset({"email.sent", "call.logged"}), on_contact)]

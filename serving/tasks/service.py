@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from serving.activities import service as activities
-from serving.activities.models import ActivityType, CallLog
+from serving.activities.models import ActivityType
 from serving.core.clock import utcnow
 from serving.core.errors import ValidationFailed
 from serving.core.principal import Principal
@@ -68,6 +68,19 @@ def create(*, db_session: Session, principal: Principal, data: TaskIn, now: date
     return task
 
 
+def create_for_step(*, db_session: Session, organization_id: uuid.UUID, user_id: uuid.UUID | None,
+                    prospect_id: uuid.UUID, cadence_id: uuid.UUID, enrollment_id: uuid.UUID, step_id: uuid.UUID,
+                    type: str, title: str, description: str | None, due_at: datetime) -> Task:
+    """A cadence step the rep does by hand, as a task on the rep's queue (the cadence domain asks; it does not
+    write this table itself)."""
+    task = Task(organization_id=organization_id, user_id=user_id, prospect_id=prospect_id, cadence_id=cadence_id,
+                enrollment_id=enrollment_id, step_id=step_id, type=type, title=title, description=description,
+                due_at=due_at)
+    db_session.add(task)
+    db_session.flush()
+    return task
+
+
 def today_query(*, user_id: uuid.UUID, now: datetime, tz: str = "UTC") -> Select:
     """Pending tasks of the user due by the end of the user's day (overdue ones first)."""
     try:
@@ -108,18 +121,9 @@ def complete(
                 metadata={"taskId": str(task.id), "outcome": outcome}, occurred_at=now,
             )
             db_session.flush()
-            db_session.add(
-                CallLog(
-                    organization_id=task.organization_id,
-                    user_id=user_id,
-                    prospect_id=task.prospect_id,
-                    activity_id=activity.id,
-                    disposition=CALL_DISPOSITIONS.get(outcome, "answered"),
-                    duration_seconds=duration_seconds or 0,
-                    notes=notes,
-                    outcome=outcome,
-                    called_at=now,
-                )
+            activities.record_call(
+                db_session=db_session, activity=activity, disposition=CALL_DISPOSITIONS.get(outcome, "answered"),
+                duration_seconds=duration_seconds or 0, notes=notes, outcome=outcome,
             )
         else:
             kind = {

@@ -48,6 +48,10 @@ def test_quick_log_creates_the_call_and_its_activity(client, tenant, owner_sessi
     assert activity.description == "Wants a demo next week"
     assert activity.metadata_["callLogId"] == call["id"] and activity.metadata_["durationSeconds"] == 320
     assert activity.occurred_at == _parse(call["calledAt"])
+    # the last contact time is the prospects domain's reaction to call.logged
+    assert owner_session.get(Prospect, prospect.id).last_contacted_at is None
+    assert tenant.deliver_events().dead == 0
+    owner_session.expire_all()
     stored = owner_session.get(Prospect, prospect.id)
     assert stored.last_contacted_at == _parse(call["calledAt"])
 
@@ -66,6 +70,7 @@ def test_inbound_call_and_last_contact_never_moves_back(client, tenant, owner_se
     assert owner_session.get(Activity, uuid.UUID(inbound["activityId"])).type == "call_received"
     _log(client, tenant.user, prospectId=str(prospect.id), disposition="voicemail",
          calledAt=(recent - timedelta(days=3)).isoformat())
+    tenant.deliver_events()
     owner_session.expire_all()
     assert owner_session.get(Prospect, prospect.id).last_contacted_at == recent
 
