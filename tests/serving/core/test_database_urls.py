@@ -33,7 +33,10 @@ def test_sqlalchemy_url_round_trips_through_libpq():
     assert conninfo_to_dict(libpq_url(url))["host"] == "/srv/Application Support/pg"
 
 
-def test_another_role_does_not_get_the_owners_password(tmp_path):
+def test_another_role_does_not_get_the_owners_password(tmp_path, monkeypatch):
+    # Derived from DATABASE_URL only: the test session's own role URLs must not leak in from the environment.
+    monkeypatch.delenv("APP_DATABASE_URL", raising=False)
+    monkeypatch.delenv("READONLY_DATABASE_URL", raising=False)
     settings = Settings(REVORC_ENV="test", REVORC_HOME=str(tmp_path), JWT_SECRET="x" * 40,
                         DATABASE_URL="postgresql://owner:owner-secret@db.internal:5432/revorc")
     assert settings.owner_database_url == "postgresql+psycopg://owner:owner-secret@db.internal:5432/revorc"
