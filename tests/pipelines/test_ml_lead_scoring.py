@@ -1,5 +1,6 @@
 """Materialize the `ml` group on a planted-signal feature mart: champion, predictions, write-back, history,
-explanations that add up, threshold events (and their notifications) exactly once, organizations without history skipped."""
+explanations that add up, threshold events (and their notifications) exactly once, organizations without
+history skipped."""
 
 from __future__ import annotations
 
@@ -58,8 +59,8 @@ def ml_run(pg, tmp_path_factory):
                                raise_on_error=False)
         again = dg.materialize([prospect_lead_scores], resources=res, instance=dg.DagsterInstance.ephemeral())
     delivered = tenant.deliver_events()  # what the worker does with the events the pipeline published
-    yield {"first": first, "again": again, "delivered": delivered, "database": database, "tenant": tenant, "sparse": sparse,
-           "frame": frame, "state": state}
+    yield {"first": first, "again": again, "delivered": delivered, "database": database, "tenant": tenant,
+           "sparse": sparse, "frame": frame, "state": state}
     pg.drop(database.rsplit("/", 1)[-1].split("?")[0])
 
 
