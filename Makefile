@@ -33,7 +33,7 @@ up: install
 	$(VENV)/bin/revorc up
 
 test: install system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 lint: install
 	$(VENV)/bin/ruff check .
