@@ -22,6 +22,12 @@ from serving.emails.models import BounceType, Email, EmailStatus, TrackingEventT
 from serving.prospects.models import Prospect
 
 
+def _recorded(db_session: Session, email: Email, event: str, occurred_at: datetime, **details) -> bool:
+    """Record an engagement event from the email's (first) recipient; True when it is new."""
+    return record_event(db_session=db_session, email=email, event=event, occurred_at=occurred_at,
+                        recipient=email.to[0]["email"] if email.to else None, **details)
+
+
 def track_open(
     *,
     db_session: Session,
@@ -33,18 +39,8 @@ def track_open(
     event_key: str | None = None,
     land_raw: bool = True,
 ) -> None:
-    if not record_event(
-        db_session=db_session,
-        email=email,
-        event=TrackingEventType.open,
-        occurred_at=occurred_at,
-        source=source,
-        recipient=email.to[0]["email"] if email.to else None,
-        useragent=useragent,
-        ip=ip,
-        event_key=event_key,
-        land_raw=land_raw,
-    ):
+    if not _recorded(db_session, email, TrackingEventType.open, occurred_at, source=source, useragent=useragent,
+                     ip=ip, event_key=event_key, land_raw=land_raw):
         return
     first = not email.opened
     email.opened = True
@@ -66,19 +62,8 @@ def track_click(
     event_key: str | None = None,
     land_raw: bool = True,
 ) -> None:
-    if not record_event(
-        db_session=db_session,
-        email=email,
-        event=TrackingEventType.click,
-        occurred_at=occurred_at,
-        source=source,
-        recipient=email.to[0]["email"] if email.to else None,
-        url=url,
-        useragent=useragent,
-        ip=ip,
-        event_key=event_key,
-        land_raw=land_raw,
-    ):
+    if not _recorded(db_session, email, TrackingEventType.click, occurred_at, source=source, url=url,
+                     useragent=useragent, ip=ip, event_key=event_key, land_raw=land_raw):
         return
     first = not email.clicked
     email.clicked = True
@@ -199,16 +184,8 @@ def mark_replied(
     event_key: str | None = None,
     details: dict | None = None,
 ) -> bool:
-    if not record_event(
-        db_session=db_session,
-        email=email,
-        event=TrackingEventType.reply,
-        occurred_at=occurred_at,
-        source=source,
-        recipient=email.to[0]["email"] if email.to else None,
-        event_key=event_key,
-        details=details,
-    ):
+    if not _recorded(db_session, email, TrackingEventType.reply, occurred_at, source=source, event_key=event_key,
+                     details=details):
         return False
     email.replied = True
     email.replied_at = email.replied_at or occurred_at
