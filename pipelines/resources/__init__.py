@@ -10,9 +10,10 @@ import duckdb
 import psycopg
 from dagster import ConfigurableResource
 from pydantic import Field
+from sqlalchemy.orm import Session
 
 from pipelines.ingest.landing import Landing
-from serving.core.db import libpq_url
+from serving.core.db import engine_for, libpq_url, sqlalchemy_url
 
 
 def _settings():
@@ -44,6 +45,10 @@ class PostgresResource(ConfigurableResource):
     def connect(self, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
         with psycopg.connect(libpq_url(self.database_url), autocommit=autocommit) as conn:
             yield conn
+
+    def session(self, *, pool: str = "pipelines", pool_size: int = 4) -> Session:
+        """An ORM session on the owner connection (lead scoring, outbox publishing), from a pooled engine."""
+        return Session(engine_for(sqlalchemy_url(self.database_url), pool_size, pool), expire_on_commit=False)
 
 
 class LandingZoneResource(ConfigurableResource):

@@ -11,18 +11,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from serving.accounts.models import Account
 from serving.activities import service
 from serving.activities.models import ActivityType
 from serving.core.outbox import Event, Subscriber
+from serving.deals.models import Deal
+from serving.prospects.models import Prospect
 
 
-def _exists(db_session: Session, table: str, row_id: Any) -> bool:
-    if row_id is None:
-        return False
-    return db_session.execute(text(f"select 1 from app.{table} where id = :id"), {"id": row_id}).first() is not None
+def _exists(db_session: Session, model: type, row_id: Any) -> bool:
+    return row_id is not None and db_session.get(model, uuid.UUID(str(row_id))) is not None
 
 
 def _id(value: Any) -> uuid.UUID | None:
@@ -32,13 +32,13 @@ def _id(value: Any) -> uuid.UUID | None:
 def _entry(db_session: Session, event: Event, *, type: ActivityType, subject: str, metadata: dict[str, Any],
            prospect_id: Any = None, deal_id: Any = None, account_id: Any = None, user_id: Any = None,
            team_id: Any = None, description: str | None = None) -> None:
-    if prospect_id is not None and not _exists(db_session, "prospects", prospect_id):
+    if prospect_id is not None and not _exists(db_session, Prospect, prospect_id):
         return
-    if deal_id is not None and not _exists(db_session, "deals", deal_id):
+    if deal_id is not None and not _exists(db_session, Deal, deal_id):
         if prospect_id is None:
             return
         deal_id = None
-    if account_id is not None and not _exists(db_session, "accounts", account_id):
+    if account_id is not None and not _exists(db_session, Account, account_id):
         account_id = None
     service.record(
         db_session=db_session, organization_id=event.organization_id, type=type, user_id=_id(user_id),

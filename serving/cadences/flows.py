@@ -8,36 +8,11 @@ own replies and the suppression list before it sends.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from serving.cadences.models import CadenceEnrollment, EnrollmentStatus
+from serving.cadences import service
 from serving.core.outbox import Event, Subscriber
-
-
-def pause_active(
-    *,
-    db_session: Session,
-    prospect_id: uuid.UUID | None,
-    reason: str,
-    now: datetime,
-    enrollment_id: uuid.UUID | None = None,
-) -> int:
-    """Pause a prospect's active enrollments (or one enrollment); returns how many."""
-    if prospect_id is None and enrollment_id is None:
-        return 0
-    stmt = update(CadenceEnrollment).where(CadenceEnrollment.status == EnrollmentStatus.active)
-    stmt = (
-        stmt.where(CadenceEnrollment.prospect_id == prospect_id)
-        if prospect_id
-        else stmt.where(CadenceEnrollment.id == enrollment_id)
-    )
-    result = db_session.execute(
-        stmt.values(status=EnrollmentStatus.paused, pause_reason=reason, paused_at=now, updated_at=now)
-    )
-    return result.rowcount or 0
 
 
 def _reason(event: Event) -> str | None:
@@ -55,7 +30,7 @@ def on_email_event(*, db_session: Session, event: Event) -> None:
     reason = _reason(event)
     prospect_id = event.payload.get("prospectId")
     if reason and prospect_id:
-        pause_active(db_session=db_session, prospect_id=uuid.UUID(prospect_id), reason=reason,
+        service.pause_active(db_session=db_session, prospect_id=uuid.UUID(prospect_id), reason=reason,
                      now=event.occurred_at)
 
 

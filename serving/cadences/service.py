@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.activities import service as activities
@@ -314,6 +315,29 @@ def pause(
     enrollment.status = EnrollmentStatus.paused
     enrollment.pause_reason = reason
     enrollment.paused_at = now or utcnow()
+
+
+def pause_active(
+    *,
+    db_session: Session,
+    prospect_id: uuid.UUID | None,
+    reason: str,
+    now: datetime,
+    enrollment_id: uuid.UUID | None = None,
+) -> int:
+    """Pause a prospect's active enrollments (or one enrollment); returns how many."""
+    if prospect_id is None and enrollment_id is None:
+        return 0
+    stmt = sql_update(CadenceEnrollment).where(CadenceEnrollment.status == EnrollmentStatus.active)
+    stmt = (
+        stmt.where(CadenceEnrollment.prospect_id == prospect_id)
+        if prospect_id
+        else stmt.where(CadenceEnrollment.id == enrollment_id)
+    )
+    result = db_session.execute(
+        stmt.values(status=EnrollmentStatus.paused, pause_reason=reason, paused_at=now, updated_at=now)
+    )
+    return result.rowcount or 0
 
 
 def resume(*, db_session: Session, enrollment: CadenceEnrollment, now: datetime | None = None) -> None:

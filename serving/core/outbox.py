@@ -19,7 +19,6 @@ publish nothing twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import uuid
@@ -30,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, Text, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from serving.core.clock import utcnow
@@ -172,21 +171,18 @@ def publish(
         "subject_id": subject_id, "actor_user_id": actor_user_id, "payload": validate_payload(type, payload),
         "dedupe_key": dedupe_key, "occurred_at": occurred_at or utcnow(),
     }
-    if dedupe_key is not None:
+    if dedupe_key is None:
+        event = DomainEvent(**values)
+        db_session.add(event)
+    else:
         inserted = db_session.execute(
-            text("""insert into app.domain_events (id, organization_id, type, version, subject_id, actor_user_id,
-                                                   payload, dedupe_key, occurred_at)
-                    values (:id, :organization_id, :type, :version, :subject_id, :actor_user_id,
-                            cast(:payload as jsonb), :dedupe_key, :occurred_at)
-                    on conflict (organization_id, type, dedupe_key) do nothing returning id"""),
-            {**values, "payload": json.dumps(values["payload"])},
+            insert(DomainEvent).values(**values)
+            .on_conflict_do_nothing(index_elements=["organization_id", "type", "dedupe_key"])
+            .returning(DomainEvent.id)
         ).scalar()
         if inserted is None:
             return None
         event = db_session.get(DomainEvent, inserted)
-    else:
-        event = DomainEvent(**values)
-        db_session.add(event)
     wake(db_session, organization_id)
     return event
 
@@ -346,10 +342,10 @@ def organizations_due(db_session: Session, *, now: datetime) -> Sequence[uuid.UU
 
 
 def replay(db_session: Session, *, event_id: uuid.UUID, subscriber: str, now: datetime) -> bool:
-    """Put a dead (or done) delivery back in the queue; returns whether one was found."""
+    """Put a delivery back in the queue with a fresh attempt budget; returns whether one was found."""
     return bool(db_session.execute(
         text("""update app.domain_event_deliveries
-                set status = 'pending', next_attempt_at = :now, last_error = null
+                set status = 'pending', attempts = 0, next_attempt_at = :now, last_error = null
                 where event_id = :event_id and subscriber = :subscriber"""),
         {"now": now, "event_id": event_id, "subscriber": subscriber},
     ).rowcount)

@@ -50,9 +50,4 @@ def replay_delivery(*, db_session: Session, delivery: EventDelivery) -> None:
         raise ValidationFailed(f"only dead deliveries can be replayed (this one is {delivery.status})",
                                code="INVALID_STATE", details={"status": delivery.status})
     replay(db_session, event_id=delivery.event_id, subscriber=delivery.subscriber, now=utcnow())
-    db_session.execute(
-        EventDelivery.__table__.update()
-        .where(EventDelivery.event_id == delivery.event_id, EventDelivery.subscriber == delivery.subscriber)
-        .values(attempts=0)
-    )
     db_session.refresh(delivery)

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from serving.core.outbox import Event, Subscriber
 from serving.notifications.models import Notification, NotificationPriority
+from serving.users.models import User
 
 
 def on_score_threshold_crossed(*, db_session: Session, event: Event) -> None:
     p = event.payload
     owner = p.get("ownerId")
-    if not owner or db_session.execute(text("select 1 from app.users where id = :id"), {"id": owner}).first() is None:
+    if not owner or db_session.get(User, uuid.UUID(owner)) is None:
         return
     previous = p.get("previousScore")
     top = (p.get("topFactors") or [{}])[0].get("text")

@@ -16,7 +16,6 @@ from pipelines.defs.dbt.assets import revorc_dbt_models
 from pipelines.defs.ml.resources import RevorcHomeResource
 from pipelines.ml import scoring, training
 from pipelines.resources import PostgresResource
-from serving.core.db import engine_for, sqlalchemy_url
 from serving.scoring.registry_store import organization_registry
 
 GROUP = "ml"
@@ -36,7 +35,7 @@ class TrainingConfig(dg.Config):
 
 
 def owner_session(postgres: PostgresResource) -> Session:
-    return Session(engine_for(sqlalchemy_url(postgres.database_url), 4, "ml"), expire_on_commit=False)
+    return postgres.session(pool="ml")
 
 
 def _table(rows: list[dict[str, Any]]) -> dg.MetadataValue:

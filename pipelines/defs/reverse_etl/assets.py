@@ -3,13 +3,11 @@ to app.deals."""
 
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
-from sqlalchemy.orm import Session
 
 from pipelines.defs.dbt.assets import revorc_dbt_models
 from pipelines.events import publish_intent_spikes
 from pipelines.resources import PostgresResource
 from pipelines.reverse_etl import ACCOUNT_HEALTH, ACCOUNT_INTENT, DEAL_RISK, PROSPECT_INTENT, write_back
-from serving.core.db import engine_for, sqlalchemy_url
 
 GROUP = "reverse_etl"
 
@@ -55,6 +53,6 @@ def deal_risk_scores(postgres: PostgresResource) -> dg.MaterializeResult:
           description="intent.spike_detected domain events (app.domain_events) for prospects whose intent spiked "
                       "today; one per prospect and day, so re-runs publish nothing twice.")
 def intent_spike_events(postgres: PostgresResource) -> dg.MaterializeResult:
-    with Session(engine_for(sqlalchemy_url(postgres.database_url), 2, "events")) as session, session.begin():
+    with postgres.session(pool="events", pool_size=2) as session, session.begin():
         published = publish_intent_spikes(session)
     return dg.MaterializeResult(metadata={"events_published": dg.MetadataValue.int(published)})
