@@ -206,7 +206,7 @@ def test_create_org_rejects_bad_input_cleanly(migrated, args, message):
     assert row_counts(migrated)["organizations"] == 0
 
 
-@pytest.mark.parametrize("args", [["materialize"], ["bench", "ingest"], ["migrate"]])
+@pytest.mark.parametrize("args", [["materialize"], ["migrate"]])
 def test_commands_without_a_database_fail_with_one_clear_line(tmp_path, args):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "APP_DATABASE_URL")}
     env.update(REVORC_HOME=str(tmp_path), REVORC_ENV="test", JWT_SECRET="x" * 40)
@@ -216,6 +216,16 @@ def test_commands_without_a_database_fail_with_one_clear_line(tmp_path, args):
     output = " ".join(result.stdout.split())  # rich wraps long lines
     assert "No database configured" in output and "revorc services" in output
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unknown_benchmark_is_named_with_the_choices(tmp_path):
+    env = {**os.environ, "REVORC_HOME": str(tmp_path), "REVORC_ENV": "test", "JWT_SECRET": "x" * 40}
+    result = subprocess.run([sys.executable, "-m", "revorc.cli", "bench", "api", "warp-drive"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "unknown benchmark(s) warp-drive" in output and "outreach" in output
+    assert "Traceback" not in output
 
 
 def test_an_unreachable_database_is_one_clear_line(tmp_path):
