@@ -35,6 +35,15 @@ up: install
 test: install system-deps
 	$(PY) -m pytest -n 2
 
+# The performance table (docs/performance.md): every benchmark at a laptop size; `make bench PROSPECTS=1000000`.
+# The API benchmark drives Debian's `wrk`.
+PROSPECTS ?= 10000
+bench: install
+	@command -v wrk >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else echo "Please install wrk (sudo apt-get install wrk)"; exit 1; fi; }
+	$(VENV)/bin/revorc bench --prospects $(PROSPECTS)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/macros
