@@ -1,14 +1,13 @@
-"""Benchmark (not a test): lead scoring on the platform path.
+"""Benchmark (not a test): real-time lead scoring, `POST /api/v1/scoring/score` with explanations under
+concurrent clients, beside the champion's own `predict_proba` on one row measured in the same run.
 
-1. Training time for 100k and 1M rows of demo features (both candidates, calibration, validation).
-2. Batch scoring rows/s: the library's `score_frame`, and the `prospect_lead_scores` path
-   (`serving.scoring.blend.score_prospects`: score + explanations + a team rule blend) — vectorised.
-3. Real-time `POST /api/v1/scoring/score` latency p50/p99 under concurrent load: a seeded embedded
-   Postgres (or DATABASE_URL), one organization with a champion, uvicorn on localhost, httpx from threads.
-   Bounded by request count and wall time.
+The API side is the platform path end to end: a scratch Postgres (or DATABASE_URL), one organization per
+model family with that family as champion, uvicorn on localhost and httpx clients in threads. The baseline
+is the calibrated estimator's `predict_proba` on one prepared row, in this process, one call at a time.
+With `--training` / `--batch` the training-time and batch-scoring tables are printed as well.
 
-Usage: `.venv/bin/python -m benchmarks.bench_scoring [--max-rows 1000000] [--requests 2000] [--concurrency 8]
-[--seconds 60] [--workers 1]`. Everything lives in a temporary REVORC_HOME that is removed afterwards.
+Usage: `.venv/bin/python -m benchmarks.bench_scoring [--prospects 10000] [--requests 2000] [--concurrency 8]
+[--seconds 60] [--workers 1] [--family hist_gradient_boosting] [--training] [--batch]`.
 """
 
 from __future__ import annotations
@@ -16,27 +15,31 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
+from benchmarks.common import Row, percentile, print_rows, scratch_database
+from models.lead_scoring.features import prepare_frame
 from models.lead_scoring.predict import score_frame
 from models.lead_scoring.rules import RuleSet
 from models.lead_scoring.synthetic import make_feature_frame
-from models.lead_scoring.train import TrainingResult, train
+from models.lead_scoring.train import FAMILIES, LeadScoringModel, TrainingResult, train
 from serving.scoring.blend import score_prospects
 
 SNAPSHOTS = 5
+TARGET_P99_MS = 25.0
+BASELINE_CALLS = 500
 JWT_SECRET = "bench-secret-that-is-long-enough-for-hs256-signing"
 RULES = RuleSet.model_validate({
     "name": "Enterprise fit", "mode": "blend", "ml_weight": 0.6, "base_points": 10,
@@ -50,34 +53,47 @@ PAYLOAD = {"features": {"titleSeniority": "vp", "department": "sales", "industry
                         "emailsOpened": 3, "emailsClicked": 1, "meetingsHeld": 0, "webSessions": 5,
                         "daysSinceLastEngagement": 3, "intentScore": 64, "intentTier": "hot",
                         "intentTrend": "increasing", "intentSpike": True}, "title": "VP of Sales"}
+# The payload above as a feature row (snake case), for the in-process baseline.
+ROW = {"title_seniority": "vp", "department": "sales", "industry": "software", "employee_band": "201-1000",
+       "revenue_band": "10M-50M", "emails_sent": 4, "emails_replied": 1, "emails_opened": 3, "emails_clicked": 1,
+       "meetings_held": 0, "web_sessions": 5, "days_since_last_engagement": 3, "intent_score": 64,
+       "intent_tier": "hot", "intent_trend": "increasing", "intent_spike": 1.0}
 
 
-def bench_training(max_rows: int, seed: int, console: Console) -> TrainingResult:
+@dataclass(frozen=True)
+class Latency:
+    requests: int
+    errors: int
+    wall: float
+    p50: float  # ms
+    p99: float  # ms
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.wall if self.wall else 0.0
+
+
+def bench_training(prospects: int, seed: int, console: Console) -> TrainingResult:
     table = Table(title="Training (both candidates + calibration + validation)")
-    for column in ("rows", "train s", "LR fit s", "HGB fit s", "best", "validation ROC-AUC"):
+    for column in ("rows", "train s", *(f"{f} fit s" for f in FAMILIES), "best", "validation ROC-AUC"):
         table.add_column(column, justify="right")
-    result = None
-    for rows in (n for n in (100_000, 1_000_000) if n <= max_rows):
-        frame = make_feature_frame(n_prospects=rows // SNAPSHOTS, n_snapshots=SNAPSHOTS, seed=seed)
-        started = time.perf_counter()
-        trained = train(frame, seed=seed)
-        elapsed = time.perf_counter() - started
-        card = trained.best.card
-        table.add_row(f"{rows:,}", f"{elapsed:.1f}", *(f"{card.candidates[f]['fit_seconds']:.1f}"
-                                                       for f in card.candidates),
-                      card.family, f"{card.metrics['roc_auc']:.3f}")
-        result = result or trained  # the 100k model serves the real-time benchmark (smaller artifact)
+    frame = make_feature_frame(n_prospects=prospects, n_snapshots=SNAPSHOTS, seed=seed)
+    started = time.perf_counter()
+    trained = train(frame, seed=seed)
+    elapsed = time.perf_counter() - started
+    card = trained.best.card
+    table.add_row(f"{len(frame):,}", f"{elapsed:.1f}",
+                  *(f"{card.candidates[f]['fit_seconds']:.1f}" for f in FAMILIES),
+                  card.family, f"{card.metrics['roc_auc']:.3f}")
     console.print(table)
-    if result is None:
-        raise SystemExit("--max-rows must be at least 100000")
-    return result
+    return trained
 
 
-def bench_batch(result: TrainingResult, rows: int, seed: int, console: Console) -> None:
+def bench_batch(result: TrainingResult, prospects: int, seed: int, console: Console) -> None:
     table = Table(title="Batch scoring (rows/s, one OpenMP thread)")
     for column in ("model", "what", "rows", "seconds", "rows/s"):
         table.add_column(column, justify="right")
-    batch = make_feature_frame(n_prospects=max(1, rows // SNAPSHOTS), n_snapshots=SNAPSHOTS, seed=seed + 1)
+    batch = make_feature_frame(n_prospects=prospects, n_snapshots=SNAPSHOTS, seed=seed + 1)
     batch["team_id"] = np.where(np.arange(len(batch)) % 2 == 0, "team-a", "team-b")
     for family, model in result.candidates.items():
         started = time.perf_counter()
@@ -94,14 +110,32 @@ def bench_batch(result: TrainingResult, rows: int, seed: int, console: Console) 
     console.print(table)
 
 
+def bench_predict_proba(model: LeadScoringModel, *, calls: int = BASELINE_CALLS) -> Latency:
+    """The physical floor: the calibrated estimator on one already-prepared row, in process."""
+    import pandas as pd
+
+    X = prepare_frame(pd.DataFrame([ROW]), spec=model.spec)[model.spec.columns]
+    model.estimator.predict_proba(X)  # warm
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(calls):
+        t = time.perf_counter()
+        model.estimator.predict_proba(X)
+        latencies.append(1000 * (time.perf_counter() - t))
+    wall = time.perf_counter() - started
+    return Latency(calls, 0, wall, percentile(latencies, 50), percentile(latencies, 99))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _seed_api(home: Path, database_url: str, model) -> tuple[dict[str, str], dict[str, str]]:
-    """Migrate, create an organization with an admin, register the champion; returns (env, auth headers)."""
+def _seed_api(home: Path, database_url: str, models: dict[str, LeadScoringModel]
+              ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Migrate; per family an organization with an admin and that family's model as champion.
+    Returns (the API's environment, auth headers per family)."""
     from sqlalchemy.orm import Session
 
     from serving.core.config import Settings
@@ -115,36 +149,66 @@ def _seed_api(home: Path, database_url: str, model) -> tuple[dict[str, str], dic
            "JWT_SECRET": JWT_SECRET, "RATE_LIMIT_GENERAL": "10000000/hour", "OMP_NUM_THREADS": "1"}
     settings = Settings(**{k: v for k, v in env.items() if k != "OMP_NUM_THREADS"})
     upgrade(settings.owner_database_url)
+    headers = {}
     with Session(engine_for(settings.owner_database_url)) as session, session.begin():
-        org, _team, admin = create_organization(db_session=session, name=f"Bench {int(time.time())}",
-                                               admin_email=f"bench-{time.time_ns()}@example.com",
-                                               admin_password="correct-horse-battery")
-        organization_registry(session, org.id, home=settings.home).register(model)
-        token, _ = create_access_token(settings=settings, user_id=admin.id, organization_id=org.id, role=admin.role)
-    return env, {"Authorization": f"Bearer {token}"}
+        for family, model in models.items():
+            org, _team, admin = create_organization(db_session=session, name=f"Bench {family}",
+                                                   admin_email=f"bench-{family}-{time.time_ns()}@example.com",
+                                                   admin_password="correct-horse-battery")
+            organization_registry(session, org.id, home=settings.home).register(model)
+            token, _ = create_access_token(settings=settings, user_id=admin.id, organization_id=org.id,
+                                           role=admin.role)
+            headers[family] = {"Authorization": f"Bearer {token}"}
+    return env, headers
 
 
-def bench_realtime(result: TrainingResult, *, requests: int, concurrency: int, seconds: float, workers: int,
-                   console: Console) -> None:
+def _load(base: str, headers: dict[str, str], *, requests: int, concurrency: int, seconds: float,
+          progress: Progress, label: str) -> Latency:
     import httpx
 
-    from revorc.services import start_postgres, stop_postgres
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    remaining = iter(range(requests))
+    task = progress.add_task(label, total=requests)
 
-    with tempfile.TemporaryDirectory(prefix="revorc-bench-scoring-") as folder:
-        home = Path(folder)
-        pg = None
-        database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
-            database_url, pid, pgdata = start_postgres(home / "pg")
-            pg = (pgdata, pid)
-        api = None
+    def client_loop() -> None:
+        nonlocal errors
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            while time.monotonic() < stop_at:
+                with lock:
+                    if next(remaining, None) is None:
+                        return
+                started = time.perf_counter()
+                response = client.post("/api/v1/scoring/score", json=PAYLOAD)
+                elapsed = 1000 * (time.perf_counter() - started)
+                with lock:
+                    latencies.append(elapsed)
+                    errors += response.status_code != 200
+                progress.advance(task)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for future in [pool.submit(client_loop) for _ in range(concurrency)]:
+            future.result()
+    wall = time.perf_counter() - started
+    return Latency(len(latencies), errors, wall, percentile(latencies, 50), percentile(latencies, 99))
+
+
+def bench_realtime(models: dict[str, LeadScoringModel], *, requests: int, concurrency: int, seconds: float,
+                   workers: int, console: Console) -> dict[str, Latency]:
+    import httpx
+
+    out: dict[str, Latency] = {}
+    with scratch_database("revorc-bench-scoring-") as (database_url, home):
+        env, headers = _seed_api(home, database_url, models)
+        port = _free_port()
+        api = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
+            env={**os.environ, **env}, start_new_session=True)
         try:
-            env, headers = _seed_api(home, database_url, result.best)
-            port = _free_port()
-            api = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host", "127.0.0.1",
-                 "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-                env={**os.environ, **env}, start_new_session=True)
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -153,77 +217,82 @@ def bench_realtime(result: TrainingResult, *, requests: int, concurrency: int, s
                         break
                 except httpx.HTTPError:
                     time.sleep(0.3)
-            with httpx.Client(base_url=base, headers=headers, timeout=30) as warm:
-                warm_up = warm.post("/api/v1/scoring/score", json=PAYLOAD)  # loads and caches the champion
-                if warm_up.status_code != 200:
-                    raise SystemExit(f"/scoring/score answered {warm_up.status_code}: {warm_up.text[:300]}")
-            latencies: list[float] = []
-            errors = 0
-            lock = threading.Lock()
-            stop_at = time.monotonic() + seconds
-            remaining = iter(range(requests))
-
-            def worker() -> None:
-                nonlocal errors
-                with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-                    while time.monotonic() < stop_at:
-                        with lock:
-                            if next(remaining, None) is None:
-                                return
-                        started = time.perf_counter()
-                        response = client.post("/api/v1/scoring/score", json=PAYLOAD)
-                        elapsed = time.perf_counter() - started
-                        with lock:
-                            latencies.append(elapsed)
-                            errors += response.status_code != 200
-
-            started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                for future in [pool.submit(worker) for _ in range(concurrency)]:
-                    future.result()
-            wall = time.perf_counter() - started
+            with Progress(console=console, transient=True) as progress:
+                for family, family_headers in headers.items():
+                    with httpx.Client(base_url=base, headers=family_headers, timeout=30) as warm:
+                        for _ in range(3 * workers):  # loads and caches the champion in every process
+                            warm_up = warm.post("/api/v1/scoring/score", json=PAYLOAD)
+                            if warm_up.status_code != 200:
+                                raise SystemExit(f"/scoring/score answered {warm_up.status_code}: "
+                                                 f"{warm_up.text[:300]}")
+                    out[family] = _load(base, family_headers, requests=requests, concurrency=concurrency,
+                                        seconds=seconds, progress=progress,
+                                        label=f"POST /scoring/score ({family}, {concurrency} clients)")
         finally:
-            if api is not None:
-                api.terminate()
-                try:
-                    api.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    api.kill()
-            if pg is not None:
-                stop_postgres(*pg)
-    ms = sorted(1000 * x for x in latencies)
-    table = Table(title=f"POST /api/v1/scoring/score ({result.best.family} champion, explanations on, "
-                        f"{workers} uvicorn worker(s), {concurrency} concurrent clients)")
-    for column in ("requests", "errors", "wall s", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"):
-        table.add_column(column, justify="right")
-    table.add_row(f"{len(ms):,}", str(errors), f"{wall:.1f}", f"{len(ms) / wall:,.0f}",
-                  f"{statistics.median(ms):.1f}", f"{np.percentile(ms, 90):.1f}", f"{np.percentile(ms, 99):.1f}",
-                  f"{ms[-1]:.1f}")
-    console.print(table)
+            api.terminate()
+            try:
+                api.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                api.kill()
+    return out
+
+
+def run(*, prospects: int, seed: int, console: Console, requests: int = 2000, concurrency: int = 8,
+        seconds: float = 60.0, workers: int = 1, families: tuple[str, ...] = FAMILIES, training: bool = False,
+        batch: bool = False) -> list[Row]:
+    """Rows: per model family, the API's p50/p99 under `concurrency` clients vs `predict_proba` on one row.
+
+    The model is trained on `prospects` × 5 snapshots of synthetic features.
+    """
+    console.print(f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}; "
+                  f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    with threadpool_limits(limits=1, user_api="openmp"):
+        if training:
+            result = bench_training(prospects, seed, console)
+        else:
+            with console.status(f"training on {prospects * SNAPSHOTS:,} rows"):
+                result = train(make_feature_frame(n_prospects=prospects, n_snapshots=SNAPSHOTS, seed=seed),
+                               seed=seed)
+        if batch:
+            bench_batch(result, prospects, seed, console)
+        models = {family: result.candidates[family] for family in families}
+        baselines = {family: bench_predict_proba(model) for family, model in models.items()}
+    measured = bench_realtime(models, requests=requests, concurrency=concurrency, seconds=seconds,
+                              workers=workers, console=console)
+    rows = []
+    for family in models:
+        api, floor = measured[family], baselines[family]
+        errors = f", {api.errors} errors" if api.errors else ""
+        rows.append(Row(
+            what=f"POST /api/v1/scoring/score with explanations, {concurrency} clients, {workers} API "
+                 f"process(es), {family} champion",
+            measured=f"{api.per_second:,.0f} req/s, p50 {api.p50:.1f} ms, p99 {api.p99:.1f} ms "
+                     f"({api.requests:,} requests{errors})",
+            baseline=f"predict_proba on one row in process: p50 {floor.p50:.2f} ms, p99 {floor.p99:.2f} ms",
+            target=f"p99 ≤ {TARGET_P99_MS:.0f} ms",
+            ratio=api.p99 / floor.p99 if floor.p99 else None,
+            met=api.errors == 0 and api.p99 <= TARGET_P99_MS,
+        ))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-rows", type=int, default=1_000_000)
-    parser.add_argument("--batch-rows", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--prospects", type=int, default=10_000, help="training prospects (× 5 snapshots)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--skip-training", action="store_true", help="train on 100k rows only, untimed")
+    parser.add_argument("--requests", type=int, default=2000, help="per model family")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60.0, help="wall-time bound per model family")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--family", choices=FAMILIES, action="append", help="default: both")
+    parser.add_argument("--training", action="store_true", help="print the training table")
+    parser.add_argument("--batch", action="store_true", help="print the batch-scoring table")
     args = parser.parse_args()
-    console = Console(width=140)
-    console.print(f"{os.cpu_count()} CPUs; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-    with threadpool_limits(limits=1, user_api="openmp"):
-        if args.skip_training:
-            result = train(make_feature_frame(n_prospects=100_000 // SNAPSHOTS, n_snapshots=SNAPSHOTS,
-                                              seed=args.seed), seed=args.seed)
-        else:
-            result = bench_training(args.max_rows, args.seed, console)
-        bench_batch(result, args.batch_rows, args.seed, console)
-    bench_realtime(result, requests=args.requests, concurrency=args.concurrency, seconds=args.seconds,
-                   workers=args.workers, console=console)
+    console = Console(width=160)
+    rows = run(prospects=args.prospects, seed=args.seed, console=console, requests=args.requests,
+               concurrency=args.concurrency, seconds=args.seconds, workers=args.workers,
+               families=tuple(args.family or FAMILIES), training=args.training, batch=args.batch)
+    print_rows(rows, console, title=f"Real-time scoring ({args.prospects:,} training prospects)")
 
 
 if __name__ == "__main__":

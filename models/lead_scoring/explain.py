@@ -6,11 +6,16 @@ prospect (median / most common training values); each factor is a feature group 
 - Logistic regression: exact. The pipeline is additive in log-odds over features (every transformer
   works column by column), so substituting one group into the reference row gives that group's
   log-odds contribution exactly. The calibrated probability change from the reference is then shared
-  in proportion to those log-odds contributions (the secant slope of the calibration map).
+  in proportion to those log-odds contributions (the secant slope of the calibration map). All groups'
+  substitutions are stacked into one `decision_function` call.
 - Gradient boosting: baseline-substitution Shapley values over the groups, estimated with antithetic
   permutation sampling. Along each permutation the marginal changes telescope from the reference
   score to the row's score, so the sum is exact for every permutation; only the split between factors
-  is an estimate. Each step is one batched `predict_proba` over all rows (no Python loop over rows).
+  is an estimate. Every step of every permutation, for all rows, is stacked into one `predict_proba`
+  call (no Python loop over rows, steps or permutations: one row costs one call, not one per step).
+
+The reference prospect's score (and log-odds) is computed once per loaded estimator, and a caller that
+has the rows' probability already (scoring) passes it in, so explaining one row costs one model call.
 
 Integer contributions use largest-remainder rounding, so the displayed integers add up to the
 integer score exactly.
@@ -18,6 +23,8 @@ integer score exactly.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -112,24 +119,63 @@ class ScoreAttribution:
 def explain(*, model: LeadScoringModel, frame: Any, n_permutations: int = 8,
             seed: int = 0) -> ScoreAttribution:
     """Attribute every row's score to the model's feature groups (see the module docstring for the method)."""
+    return explain_prepared(model=model, prepared=prepare_frame(frame, spec=model.spec),
+                            n_permutations=n_permutations, seed=seed)
+
+
+def explain_prepared(*, model: LeadScoringModel, prepared: pd.DataFrame, probability: np.ndarray | None = None,
+                     n_permutations: int = 8, seed: int = 0) -> ScoreAttribution:
+    """`explain` of a frame that went through `prepare_frame` already; `probability` is the calibrated
+    probability of its rows when the caller has it (scoring computes it anyway), so it is not predicted twice."""
     spec = model.spec
-    prepared = prepare_frame(frame, spec=spec)
     X = prepared[spec.columns].reset_index(drop=True)
-    reference = model.reference()
-    baseline = 100 * float(model.estimator.predict_proba(reference)[0, 1])
-    score = 100 * model.estimator.predict_proba(X)[:, 1]
-    pipeline = model.base_pipeline()
-    if isinstance(pipeline[-1], LogisticRegression):
-        contributions = _linear_contributions(pipeline, X, reference, spec, score - baseline)
+    reference = _reference(model)
+    if probability is None:
+        probability = model.estimator.predict_proba(X)[:, 1]
+    score = 100 * np.asarray(probability, dtype=float)
+    if reference.z is not None:
+        contributions = _linear_contributions(reference, X, spec, score - reference.baseline)
     else:
-        contributions = _shapley_contributions(model, X, reference, spec, baseline, score,
-                                               n_permutations, seed)
+        contributions = _shapley_contributions(model, X, reference, spec, score, n_permutations, seed)
     index = prepared.index
     return ScoreAttribution(
-        baseline=np.full(len(X), baseline),
+        baseline=np.full(len(X), reference.baseline),
         contributions=pd.DataFrame(contributions, columns=list(spec.groups), index=index),
         phrases=phrase_frame(prepared, spec=spec).set_axis(index),
     )
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """What every explanation of one model starts from: computed once per fitted estimator."""
+
+    baseline_row: dict[str, Any]  # the card's reference values this was computed from
+    row: pd.DataFrame  # the reference prospect, prepared, spec columns
+    baseline: float  # its calibrated score, 0–100
+    pipeline: Any  # the uncalibrated pipeline
+    z: float | None  # its log-odds under a logistic pipeline (None: not additive, Shapley sampling)
+
+
+# Keyed by the estimator object: a loaded champion is explained on every real-time request, and its reference
+# score and log-odds never change. Weak keys let an evicted model go.
+_references: weakref.WeakKeyDictionary[Any, _Reference] = weakref.WeakKeyDictionary()
+_references_lock = threading.Lock()
+
+
+def _reference(model: LeadScoringModel) -> _Reference:
+    with _references_lock:
+        cached = _references.get(model.estimator)
+    if cached is not None and cached.baseline_row == model.card.baseline_row:
+        return cached
+    row = model.reference()
+    pipeline = model.base_pipeline()
+    linear = isinstance(pipeline[-1], LogisticRegression)
+    cached = _Reference(baseline_row=dict(model.card.baseline_row), row=row,
+                        baseline=100 * float(model.estimator.predict_proba(row)[0, 1]), pipeline=pipeline,
+                        z=float(pipeline.decision_function(row)[0]) if linear else None)
+    with _references_lock:
+        _references[model.estimator] = cached
+    return cached
 
 
 def _substituted(X: pd.DataFrame, reference: pd.DataFrame, masks: np.ndarray,
@@ -144,42 +190,47 @@ def _substituted(X: pd.DataFrame, reference: pd.DataFrame, masks: np.ndarray,
     return pd.DataFrame(columns)[list(X.columns)].astype({c: X[c].dtype for c in X.columns})
 
 
-def _linear_contributions(pipeline: Any, X: pd.DataFrame, reference: pd.DataFrame, spec: FeatureSpec,
+def _linear_contributions(reference: _Reference, X: pd.DataFrame, spec: FeatureSpec,
                           delta: np.ndarray) -> np.ndarray:
     groups = spec.groups
     n_groups = len(groups)
-    z_ref = pipeline.decision_function(reference)[0]
     dz = np.empty((len(X), n_groups))
-    for start in range(0, len(X), max(1, _STACK_ROWS // n_groups)):
-        part = X.iloc[start:start + max(1, _STACK_ROWS // n_groups)]
-        z = pipeline.decision_function(_substituted(part, reference, np.eye(n_groups, dtype=bool), groups))
-        dz[start:start + len(part)] = z.reshape(n_groups, len(part)).T - z_ref
+    chunk = max(1, _STACK_ROWS // n_groups)
+    for start in range(0, len(X), chunk):
+        part = X.iloc[start:start + chunk]
+        # one decision_function call: every group substituted into the reference, for every row of the chunk
+        z = reference.pipeline.decision_function(
+            _substituted(part, reference.row, np.eye(n_groups, dtype=bool), groups))
+        dz[start:start + len(part)] = z.reshape(n_groups, len(part)).T - reference.z
     total = dz.sum(axis=1, keepdims=True)
     share = np.divide(dz, total, out=np.full_like(dz, 1.0 / n_groups), where=np.abs(total) > 1e-9)
     return share * delta[:, None]
 
 
-def _shapley_contributions(model: LeadScoringModel, X: pd.DataFrame, reference: pd.DataFrame,
-                           spec: FeatureSpec, baseline: float, score: np.ndarray, n_permutations: int,
-                           seed: int) -> np.ndarray:
+def _shapley_contributions(model: LeadScoringModel, X: pd.DataFrame, reference: _Reference, spec: FeatureSpec,
+                           score: np.ndarray, n_permutations: int, seed: int) -> np.ndarray:
     groups = spec.groups
     n_groups = len(groups)
     rng = np.random.default_rng(seed)
     half = [rng.permutation(n_groups) for _ in range(max(1, n_permutations // 2))]
     permutations = half + [p[::-1] for p in half]  # antithetic pairs cut the variance
+    # step s of a permutation holds its first s + 1 groups; the last step (all groups) is the row itself
+    steps = n_groups - 1
+    masks = np.empty((len(permutations) * steps, n_groups), dtype=bool)
+    for k, perm in enumerate(permutations):
+        position = np.empty(n_groups, dtype=int)
+        position[perm] = np.arange(n_groups)
+        masks[k * steps:(k + 1) * steps] = position[None, :] <= np.arange(steps)[:, None]
     contributions = np.zeros((len(X), n_groups))
-    chunk = max(1, _STACK_ROWS // max(1, n_groups - 1))
+    chunk = max(1, _STACK_ROWS // max(1, len(masks)))
     for start in range(0, len(X), chunk):
         part = X.iloc[start:start + chunk]
         rows = slice(start, start + len(part))
-        for perm in permutations:
-            position = np.empty(n_groups, dtype=int)
-            position[perm] = np.arange(n_groups)
-            # step s holds the first s + 1 groups of the permutation; the last step is the row itself
-            masks = position[None, :] <= np.arange(n_groups - 1)[:, None]
-            values = 100 * model.estimator.predict_proba(_substituted(part, reference, masks, groups))[:, 1]
-            path = np.vstack([np.full(len(part), baseline), values.reshape(n_groups - 1, len(part)),
-                              score[rows]])
+        # one predict_proba call for every step of every permutation of every row of the chunk
+        values = 100 * model.estimator.predict_proba(_substituted(part, reference.row, masks, groups))[:, 1]
+        values = values.reshape(len(permutations), steps, len(part))
+        for k, perm in enumerate(permutations):
+            path = np.vstack([np.full(len(part), reference.baseline), values[k], score[rows]])
             contributions[rows][:, perm] += np.diff(path, axis=0).T
     return contributions / len(permutations)
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.lead_scoring.explain import explain, to_score
+from models.lead_scoring.explain import explain_prepared, to_score
 from models.lead_scoring.features import FeatureSpec, prepare_frame
 from models.lead_scoring.train import LeadScoringModel
 
@@ -29,10 +29,13 @@ def inputs_hash(frame: pd.DataFrame, *, spec: FeatureSpec) -> pd.Series:
     The frame is coerced first, so 3, 3.0 and "3" of a numeric feature hash alike, and so do text
     values from pandas, polars or Postgres; the hash depends on values in spec order, not on the index.
     """
-    prepared = prepare_frame(frame, spec=spec)[spec.columns].reset_index(drop=True)
-    hashed = pd.util.hash_pandas_object(prepared, index=False).to_numpy()
+    return _hash_prepared(prepare_frame(frame, spec=spec), spec=spec)
+
+
+def _hash_prepared(prepared: pd.DataFrame, *, spec: FeatureSpec) -> pd.Series:
+    hashed = pd.util.hash_pandas_object(prepared[spec.columns].reset_index(drop=True), index=False).to_numpy()
     hex_digits = hashed.astype(">u8").tobytes().hex().encode()  # one pass, fixed width, zero-padded
-    return pd.Series(np.frombuffer(hex_digits, dtype="S16").astype(str).astype(object), index=frame.index)
+    return pd.Series(np.frombuffer(hex_digits, dtype="S16").astype(str).astype(object), index=prepared.index)
 
 
 def score_frame(*, model: LeadScoringModel, frame: Any, top_k: int | None = None,
@@ -42,8 +45,14 @@ def score_frame(*, model: LeadScoringModel, frame: Any, top_k: int | None = None
     `top_factors` is a list of {"factor", "impact", "feature", "text"} per row whose impacts add up,
     together with the model baseline (`baseline`), to `score`.
     """
+    return score_prepared(model=model, prepared=prepare_frame(frame, spec=model.spec), top_k=top_k, tiers=tiers)
+
+
+def score_prepared(*, model: LeadScoringModel, prepared: pd.DataFrame, top_k: int | None = None,
+                   tiers: Sequence[tuple[str, int]] = SCORE_TIERS) -> pd.DataFrame:
+    """`score_frame` of a frame that went through `prepare_frame` already (coercing twice costs more than
+    the model itself on one row)."""
     spec = model.spec
-    prepared = prepare_frame(frame, spec=spec)
     probability = model.estimator.predict_proba(prepared[spec.columns])[:, 1]
     score = to_score(probability)
     keep = [c for c in (*spec.id_columns, spec.date_column) if c and c in prepared.columns]
@@ -52,9 +61,9 @@ def score_frame(*, model: LeadScoringModel, frame: Any, top_k: int | None = None
     out["score"] = score
     out["tier"] = tier_for(score, tiers=tiers)
     out["model_version"] = model.version
-    out["inputs_hash"] = inputs_hash(prepared, spec=spec)
+    out["inputs_hash"] = _hash_prepared(prepared, spec=spec)
     if top_k is not None:
-        attribution = explain(model=model, frame=prepared)
+        attribution = explain_prepared(model=model, prepared=prepared, probability=probability)
         baseline, _ = attribution.rounded()
         out["baseline"] = baseline
         out["top_factors"] = attribution.top_factors(top_k=top_k)

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.lead_scoring.explain import ScoreAttribution, explain
+from models.lead_scoring.explain import ScoreAttribution, explain_prepared
 from models.lead_scoring.features import prepare_frame
-from models.lead_scoring.predict import score_frame, tier_for
+from models.lead_scoring.predict import score_prepared, tier_for
 from models.lead_scoring.rules import RuleSet, score_with_rules
 from models.lead_scoring.train import LeadScoringModel
 
@@ -48,7 +48,7 @@ def score_prospects(*, model: LeadScoringModel, frame: pd.DataFrame, rule_sets: 
     """
     rule_sets = rule_sets or {}
     prepared = prepare_frame(frame, spec=model.spec).reset_index(drop=True)
-    out = score_frame(model=model, frame=prepared).reset_index(drop=True)
+    out = score_prepared(model=model, prepared=prepared).reset_index(drop=True)
     out = out.rename(columns={"score": "ml_score"}).drop(columns=["tier"])
     out["mode"] = "ml_only"
     teams = prepared[team_column] if team_column in prepared.columns else pd.Series(None, index=prepared.index)
@@ -59,7 +59,8 @@ def score_prospects(*, model: LeadScoringModel, frame: pd.DataFrame, rule_sets: 
         out["tier"] = tier_for(out["score"])
         return out
 
-    ml = explain(model=model, frame=prepared) if explain_factors else ScoreAttribution.from_scores(
+    ml = explain_prepared(model=model, prepared=prepared, probability=out["probability"].to_numpy()) \
+        if explain_factors else ScoreAttribution.from_scores(
         out["ml_score"].to_numpy(), index=prepared.index)
     score = np.asarray(out["ml_score"], dtype=int).copy()
     columns: dict[str, Any] = {}
