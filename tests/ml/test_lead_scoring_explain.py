@@ -143,3 +143,22 @@ def test_scoring_and_explaining_one_row_passes_through_the_pipeline_twice(traine
     scored = score_frame(model=model, frame=row, top_k=5)
     assert len(passes) == 2
     assert scored["probability"].iloc[0] == model.estimator.predict_proba(prepare_frame(row)[model.spec.columns])[0, 1]
+
+
+def test_a_rows_phrases_do_not_depend_on_the_rows_scored_with_it() -> None:
+    # Real-time requests are scored together; "Opened emails 3 times" must not turn into "3.0" because
+    # another prospect in the same batch opened 2.5 (averaged) emails.
+    rows = pd.DataFrame({"emails_opened": [3.0, 2.5, np.nan, 0.0], "web_sessions": [4.0, 1.0, 2.0, 0.0],
+                         "intent_score": [62.0, 40.25, np.nan, 0.0], "intent_tier": ["hot", "warm", None, "low"],
+                         "employee_band": ["201-1000", None, "1-10", "5001+"], "department": ["sales"] * 4})
+    together = phrase_frame(rows.reindex(columns=LEAD_FEATURES.columns).assign(**rows), spec=LEAD_FEATURES)
+    for i in range(len(rows)):
+        alone = phrase_frame(rows.iloc[[i]].reindex(columns=LEAD_FEATURES.columns).assign(**rows.iloc[[i]]),
+                             spec=LEAD_FEATURES)
+        assert alone.iloc[0].tolist() == together.iloc[i].tolist()
+    assert together["emails_opened"].tolist() == ["Opened emails 3 times", "Opened emails 2.5 times",
+                                                  "Email opens unknown", "No email opens"]
+    assert together["intent"].tolist() == ["Intent tier hot (score 62)", "Intent tier warm (score 40.2)",
+                                           "Intent unknown", "Intent tier low (score 0)"]
+    assert together["employee_band"].tolist() == ["201-1000 employees", "Company size unknown", "1-10 employees",
+                                                  "5001+ employees"]
