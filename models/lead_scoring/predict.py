@@ -49,11 +49,13 @@ def score_frame(*, model: LeadScoringModel, frame: Any, top_k: int | None = None
 
 
 def score_prepared(*, model: LeadScoringModel, prepared: pd.DataFrame, top_k: int | None = None,
-                   tiers: Sequence[tuple[str, int]] = SCORE_TIERS) -> pd.DataFrame:
+                   tiers: Sequence[tuple[str, int]] = SCORE_TIERS, probability: Any = None) -> pd.DataFrame:
     """`score_frame` of a frame that went through `prepare_frame` already (coercing twice costs more than
-    the model itself on one row)."""
+    the model itself on one row); `probability`, when given, is the model's probability of each row."""
     spec = model.spec
-    probability = model.estimator.predict_proba(prepared[spec.columns])[:, 1]
+    if probability is None:
+        probability = model.estimator.predict_proba(prepared[spec.columns])[:, 1]
+    probability = np.asarray(probability, dtype=float)
     score = to_score(probability)
     keep = [c for c in (*spec.id_columns, spec.date_column) if c and c in prepared.columns]
     out = prepared[keep].copy()

@@ -38,17 +38,19 @@ def _factor_columns(attribution: ScoreAttribution, *, top_k: int) -> dict[str, A
 
 
 def score_prospects(*, model: LeadScoringModel, frame: pd.DataFrame, rule_sets: Mapping[Any, RuleSet] | None = None,
-                    team_column: str = "team_id", top_k: int = TOP_FACTORS, explain_factors: bool = True
-                    ) -> pd.DataFrame:
+                    team_column: str = "team_id", top_k: int = TOP_FACTORS, explain_factors: bool = True,
+                    probability: np.ndarray | None = None) -> pd.DataFrame:
     """Score every row with the model, then apply the rule set of the row's team (`rule_sets[team]`).
 
     Returns the id columns plus `probability`, `ml_score` (the model alone), `score` (after the team's
     rules), `tier` (of `score`), `mode`, `model_version`, `inputs_hash`, and, with `explain_factors`,
-    `baseline`, `top_factors` [{factor, impact, feature, text}] and `other_impact`.
+    `baseline`, `top_factors` [{factor, impact, feature, text}] and `other_impact`. `probability` is the
+    rows' calibrated probability when the caller computed it already (one model call per row, see
+    `serving.scoring.realtime`).
     """
     rule_sets = rule_sets or {}
     prepared = prepare_frame(frame, spec=model.spec).reset_index(drop=True)
-    out = score_prepared(model=model, prepared=prepared).reset_index(drop=True)
+    out = score_prepared(model=model, prepared=prepared, probability=probability).reset_index(drop=True)
     out = out.rename(columns={"score": "ml_score"}).drop(columns=["tier"])
     out["mode"] = "ml_only"
     teams = prepared[team_column] if team_column in prepared.columns else pd.Series(None, index=prepared.index)

@@ -9,13 +9,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from models.lead_scoring.rules import RuleSet
-from serving.scoring import model_cache
-from serving.scoring.blend import score_prospects
+from serving.scoring import model_cache, realtime
 from serving.scoring.models import LEAD_SCORING, AiPrediction, LeadScoreHistory, MlModel, ScoringRuleSet
 from serving.scoring.registry_store import organization_registry
 from serving.scoring.schemas import ScoreRequest
@@ -40,6 +38,13 @@ def get_model_version(*, db_session: Session, version: str) -> MlModel | None:
 
 def champion(*, db_session: Session) -> MlModel | None:
     return db_session.scalar(select(MlModel).where(MlModel.name == LEAD_SCORING, MlModel.is_champion))
+
+
+def champion_artifact(*, db_session: Session) -> tuple[str, str] | None:
+    """(version, artifact checksum) of the champion: what the model cache is keyed by, without the card."""
+    row = db_session.execute(select(MlModel.version, MlModel.artifact_sha256)
+                             .where(MlModel.name == LEAD_SCORING, MlModel.is_champion)).first()
+    return (row.version, row.artifact_sha256) if row else None
 
 
 def promote(*, db_session: Session, organization_id: uuid.UUID, version: str, home: Path,
@@ -97,28 +102,30 @@ def score_history(*, db_session: Session, prospect_id: uuid.UUID, limit: int = 9
 def score_realtime(*, db_session: Session, organization_id: uuid.UUID, team_id: uuid.UUID | None,
                    request: ScoreRequest, home: Path) -> tuple[dict[str, Any], AiPrediction]:
     """Score one posted feature payload with the champion and the team's rules; log it to ai_predictions."""
-    current = champion(db_session=db_session)
+    current = champion_artifact(db_session=db_session)
     if current is None:
         raise NoChampion("this organization has no champion lead-scoring model yet: train one "
                          "(`revorc leads train` or the `ml` assets in Dagster) or promote a version")
-    model = model_cache.get_model(db_session, organization_id=str(organization_id), version=current.version,
-                                  sha256=current.artifact_sha256, home=home)
+    version, sha256 = current
+    # The champion's version and checksum are read on every request (one indexed row), so a promotion in any
+    # API process is served from the next request on; the loaded model itself is cached per process.
+    model = model_cache.get_model(db_session, organization_id=str(organization_id), version=version,
+                                  sha256=sha256, home=home)
     features = request.features.model_dump()
     if features.get("intent_spike") is not None:
         features["intent_spike"] = float(features["intent_spike"])
-    row = {**features, "title": request.title, "team_id": str(team_id) if team_id else None}
-    frame = pd.DataFrame([row])
-    rule_sets = {}
+    rule_set = None
     if team_id is not None:
         stored = get_rule_set(db_session=db_session, team_id=team_id)
         if stored is not None:
-            rule_sets[str(team_id)] = RuleSet.model_validate(stored.rules)
-    scored = score_prospects(model=model, frame=frame, rule_sets=rule_sets,
-                             explain_factors=request.explain).iloc[0]
+            rule_set = RuleSet.model_validate(stored.rules)
+    scored = realtime.score_row(model=model, row={**features, "title": request.title},
+                                team_id=str(team_id) if team_id else None, rule_set=rule_set,
+                                explain=request.explain)
     factors = list(scored["top_factors"]) if request.explain else []
     prediction = AiPrediction(
         id=uuid.uuid4(), organization_id=organization_id, prospect_id=request.prospect_id,
-        prediction_type=LEAD_SCORING, model_version=current.version, source="realtime",
+        prediction_type=LEAD_SCORING, model_version=version, source="realtime",
         inputs_hash=str(scored["inputs_hash"]), score=int(scored["score"]), ml_score=int(scored["ml_score"]),
         probability=float(scored["probability"]), tier=str(scored["tier"]), top_factors=factors)
     db_session.add(prediction)
@@ -126,7 +133,7 @@ def score_realtime(*, db_session: Session, organization_id: uuid.UUID, team_id: 
     result = {
         "prediction_id": prediction.id, "score": prediction.score, "ml_score": prediction.ml_score,
         "probability": prediction.probability, "tier": prediction.tier, "mode": str(scored["mode"]),
-        "model_version": current.version, "inputs_hash": prediction.inputs_hash, "top_factors": factors,
+        "model_version": version, "inputs_hash": prediction.inputs_hash, "top_factors": factors,
         "baseline": int(scored["baseline"]) if request.explain else None,
         "other_factors_impact": int(scored["other_impact"]) if request.explain else None,
     }
