@@ -1,4 +1,4 @@
-"""The one code location: ingest, dbt, ML and reverse-ETL assets, checks, schedules, sensors."""
+"""The one code location: ingest, dbt, ML, reverse-ETL and freshness assets, checks, schedules, sensors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import dagster as dg
 
 from pipelines.defs.dbt.assets import revorc_dbt_models
 from pipelines.defs.dbt.project import dbt_resource
+from pipelines.defs.freshness.assets import freshness_job, freshness_prospect_scores
+from pipelines.defs.freshness.sensors import freshness_sensor
 from pipelines.defs.ingest.assets import maven_crm_export, raw_ingest_assets
 from pipelines.defs.ingest.checks import ingest_checks
 from pipelines.defs.ingest.schedules import hourly_job, hourly_schedule, nightly_job, nightly_schedule
@@ -56,16 +58,17 @@ def resources(*, database_url: str | None = None, landing_url: str | None = None
 
 ML_ASSETS = [lead_scoring_training_set, lead_scoring_model, prospect_lead_scores]
 ASSETS = [*raw_ingest_assets, maven_crm_export, revorc_dbt_models, *ML_ASSETS, prospect_intent_scores,
-          account_intent_scores, account_health_scores, deal_risk_scores, intent_spike_events]
+          account_intent_scores, account_health_scores, deal_risk_scores, intent_spike_events,
+          freshness_prospect_scores]
 
 
 def build_definitions(**resource_overrides) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=[*ingest_checks, *ml_checks, *reverse_etl_checks],
-        jobs=[hourly_job, nightly_job, lead_scoring_training_job],
+        jobs=[hourly_job, nightly_job, lead_scoring_training_job, freshness_job],
         schedules=[hourly_schedule, nightly_schedule, lead_scoring_training_schedule],
-        sensors=[landing_files_sensor],
+        sensors=[landing_files_sensor, freshness_sensor],
         resources=resources(**resource_overrides),
     )
 

@@ -70,6 +70,39 @@ KEYS = {PROSPECT_INTENT: ("analytics.fct_prospect_intent", "prospect_id"),
         DEAL_RISK: ("analytics.fct_deal_health", "deal_id")}
 
 
+# The freshness micro-batch's write-backs: the same updates for just the entities its events concern.
+PROSPECT_INTENT_FOR = """
+update app.prospects as a
+set intent_score = m.intent_score, intent_tier = m.intent_tier, updated_at = now()
+from (
+    select prospect_id, intent_score, intent_tier from analytics.fct_prospect_intent
+    where prospect_id = any(%(ids)s::uuid[])
+) as m
+where a.id = m.prospect_id
+  and (""" + PROSPECT_INTENT_DIFFERS + ")\n"
+
+ACCOUNT_INTENT_FOR = """
+update app.accounts as a
+set intent_score = m.intent_score, intent_tier = m.intent_tier, updated_at = now()
+from (
+    select account_id, intent_score, intent_tier from analytics.fct_account_intent
+    where account_id = any(%(ids)s::uuid[])
+) as m
+where a.id = m.account_id
+  and (""" + ACCOUNT_INTENT_DIFFERS + ")\n"
+
+
+def write_back_ids(conn: psycopg.Connection, statement: str, ids: list[str], *,
+                   batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """`PROSPECT_INTENT_FOR` / `ACCOUNT_INTENT_FOR` for `ids`, in batches of their own transaction."""
+    changed = batches = 0
+    for start in range(0, len(ids), batch_size):
+        with conn.transaction():
+            changed += conn.execute(statement, {"ids": ids[start:start + batch_size]}).rowcount
+        batches += 1
+    return {"rows_scanned": len(ids), "rows_changed": changed, "batches": batches}
+
+
 def write_back(conn: psycopg.Connection, statement: str, *, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     """Keyset-paginated batches, each its own transaction; returns rows scanned and rows changed."""
     table, key = KEYS[statement]

@@ -1,6 +1,7 @@
 """Batch scoring of open prospects and the write-back to `app`, per organization.
 
-1. Read the latest snapshot of `analytics.ml_lead_features` for open prospects (+ team, title).
+1. Read the latest snapshot of `analytics.ml_lead_features` for open prospects (+ team, title), its event-driven
+   features recomputed as of now (`LIVE_FEATURES`); the freshness micro-batch reads just the affected prospects.
 2. Score with the champion and blend with each team's rule set (`serving.scoring.blend`, vectorised).
 3. COPY the scores into a session temp table, then, in one transaction under a per-organization lock:
    threshold crossings (previous score below the team's threshold or none yet, new at/above) → a
@@ -14,9 +15,12 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -25,6 +29,7 @@ from models.lead_scoring.rules import RuleSet
 from models.lead_scoring.train import LeadScoringModel
 from pipelines.ml.training import FEATURE_TABLE, mart_to_features
 from serving.core import outbox
+from serving.scoring import model_cache
 from serving.scoring.blend import score_prospects
 
 BATCH_SIZE = 5000
@@ -38,8 +43,92 @@ SCORE_COLUMNS = ("prospect_id", "team_id", "score", "ml_score", "probability", "
                  "inputs_hash", "baseline", "other_impact", "top_factors")
 
 
-def load_open_prospects(session: Session, organization_id: str) -> pd.DataFrame:
-    """Features of the latest snapshot for the organization's open prospects, with team and title."""
+# The mart's latest snapshot counts events strictly before its date (midnight), so a reply or a page view today
+# would move a prospect's score only tomorrow. Scoring "now" is the same point-in-time rule at a finer time: the
+# event-driven features are recomputed with ml_lead_features' windows ending at now() from the marts the
+# freshness build refreshes (firmographics, meetings and the days since other activity stay the snapshot's).
+# Intent is today's (fct_prospect_intent), its trend and spike as the mart derives them from the score history.
+LIVE_FEATURES = """
+with ids as (select unnest(cast(:ids as uuid[])) as prospect_id),
+email as (
+    select e.prospect_id,
+           count(distinct e.message_key) filter (where e.event in ('processed', 'delivered')) as emails_sent,
+           count(distinct e.message_key) filter (where e.event = 'open') as emails_opened,
+           count(distinct e.message_key) filter (where e.event = 'click') as emails_clicked,
+           count(distinct e.message_key) filter (where e.event = 'reply') as emails_replied,
+           max(e.occurred_at) filter (where e.event in ('open', 'click', 'reply')) as last_email_at
+    from analytics.fct_email_events as e
+    inner join ids on ids.prospect_id = e.prospect_id
+    where e.organization_id = :org and e.occurred_at >= now() - interval '90 days' and e.occurred_at < now()
+    group by 1
+),
+web as (
+    select w.prospect_id, count(*) as web_sessions, max(w.started_at) as last_web_at
+    from analytics.fct_website_sessions as w
+    inner join ids on ids.prospect_id = w.prospect_id
+    where w.organization_id = :org and w.started_at >= now() - interval '30 days' and w.started_at < now()
+    group by 1
+),
+week_before as (
+    select h.entity_id as prospect_id, h.intent_score
+    from analytics.intent_score_history as h
+    inner join ids on ids.prospect_id = h.entity_id
+    where h.organization_id = :org and h.entity_type = 'prospect' and h.score_date = current_date - 7
+)
+select ids.prospect_id,
+       coalesce(email.emails_sent, 0) as emails_sent, coalesce(email.emails_opened, 0) as emails_opened,
+       coalesce(email.emails_clicked, 0) as emails_clicked, coalesce(email.emails_replied, 0) as emails_replied,
+       coalesce(web.web_sessions, 0) as web_sessions,
+       current_date - greatest(email.last_email_at, web.last_web_at)::date as days_since_event,
+       coalesce(i.intent_score, 0) as intent_score, coalesce(i.intent_tier, 'low') as intent_tier,
+       case when coalesce(i.intent_score, 0) - coalesce(wb.intent_score, 0) >= 5 then 'increasing'
+            when coalesce(i.intent_score, 0) - coalesce(wb.intent_score, 0) <= -5 then 'decreasing'
+            else 'stable' end as intent_trend,
+       coalesce(i.intent_score, 0) - coalesce(i.baseline_score, 0) >= 20 as intent_spike
+from ids
+left join email on email.prospect_id = ids.prospect_id
+left join web on web.prospect_id = ids.prospect_id
+left join week_before as wb on wb.prospect_id = ids.prospect_id
+left join analytics.fct_prospect_intent as i on i.prospect_id = ids.prospect_id and i.organization_id = :org
+"""
+LIVE_COLUMNS = ("emails_sent", "emails_opened", "emails_clicked", "emails_replied", "web_sessions", "intent_score",
+                "intent_tier", "intent_trend", "intent_spike")
+
+
+LIVE_SOURCES = ("analytics.fct_email_events", "analytics.fct_website_sessions", "analytics.intent_score_history",
+                "analytics.fct_prospect_intent")
+
+
+def _event_marts_present(session: Session) -> bool:
+    # A feature table loaded without the dbt project's event marts (a stand-in mart) has only its snapshot.
+    return all(session.execute(text("select to_regclass(:name) is not null"), {"name": name}).scalar()
+               for name in LIVE_SOURCES)
+
+
+def _with_live_features(session: Session, organization_id: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (mart rows) with its event-driven features as of now (see LIVE_FEATURES)."""
+    if frame.empty or not _event_marts_present(session):
+        return frame
+    live = pd.read_sql_query(text(LIVE_FEATURES), session.connection(),
+                             params={"org": organization_id, "ids": [str(i) for i in frame["prospect_id"]]})
+    live = live.set_index(live["prospect_id"].astype(str)).reindex(frame["prospect_id"].astype(str))
+    frame = frame.copy()
+    for column in LIVE_COLUMNS:
+        frame[column] = live[column].to_numpy()
+    # The snapshot's days since the last engagement, aged to today, unless an e-mail or a visit is more recent.
+    aged = frame["days_since_last_engagement"].astype("Float64") + (
+        pd.Timestamp.now(tz="UTC").normalize().tz_localize(None) - pd.to_datetime(frame["snapshot_date"])).dt.days
+    recent = pd.to_numeric(live["days_since_event"], errors="coerce").astype("Float64").to_numpy()
+    frame["days_since_last_engagement"] = np.fmin(aged.to_numpy(dtype=float, na_value=np.nan),
+                                                  recent.astype(float))
+    return frame
+
+
+def load_open_prospects(session: Session, organization_id: str,
+                        prospect_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Features of the latest snapshot for the organization's open prospects (only `prospect_ids` when given),
+    with team and title, event-driven features as of now."""
+    only = "" if prospect_ids is None else "and f.prospect_id = any(cast(:ids as uuid[]))"
     frame = pd.read_sql_query(text(f"""
         with latest as (
             select max(snapshot_date) as snapshot_date from {FEATURE_TABLE} where organization_id = :org
@@ -49,9 +138,11 @@ def load_open_prospects(session: Session, organization_id: str) -> pd.DataFrame:
         inner join latest on latest.snapshot_date = f.snapshot_date
         inner join app.prospects as p on p.id = f.prospect_id
         left join app.users as u on u.id = p.owner_id
-        where f.organization_id = :org and p.status <> all(cast(:excluded as text[]))
+        where f.organization_id = :org and p.status <> all(cast(:excluded as text[])) {only}
         order by f.prospect_id"""), session.connection(),
-        params={"org": organization_id, "excluded": list(OPEN_EXCLUDED_STATUSES)})
+        params={"org": organization_id, "excluded": list(OPEN_EXCLUDED_STATUSES),
+                "ids": [str(i) for i in prospect_ids or ()]})
+    frame = _with_live_features(session, organization_id, frame)
     return mart_to_features(frame.drop(columns=["converted"], errors="ignore"))
 
 
@@ -200,3 +291,23 @@ def write_scores(session: Session, *, organization_id: str, scored: pd.DataFrame
               is distinct from (excluded.score, excluded.ml_score, excluded.tier, excluded.model_version)"""),
         params).rowcount
     return result
+
+
+CHAMPION = text("select version, artifact_sha256 from app.ml_models"
+                " where organization_id = :org and is_champion and name = 'lead_scoring'")
+
+
+def rescore_prospects(session: Session, *, organization_id: str, prospect_ids: Sequence[str],
+                      home: Path) -> WriteResult:
+    """Score just `prospect_ids` (open ones) with the organization's champion, cached across calls in the process,
+    and write them back exactly as the batch does (threshold events included), in the caller's transaction."""
+    champion = session.execute(CHAMPION, {"org": organization_id}).first()
+    if champion is None or not prospect_ids:
+        return WriteResult()
+    model = model_cache.get_model(session, organization_id=organization_id, version=champion.version,
+                                  sha256=champion.artifact_sha256, home=home)
+    frame = load_open_prospects(session, organization_id, prospect_ids)
+    rule_sets, _ = load_rule_sets(session, organization_id)
+    scored = score_open_prospects(model=model, frame=frame, rule_sets=rule_sets)
+    return write_scores(session, organization_id=organization_id, scored=scored)
+

@@ -42,6 +42,9 @@ ASSETS_BY_GROUP: dict[str, list[str]] = {
         "analytics/stg_raw__intent_signals", "analytics/stg_raw__rejected_records",
         "analytics/stg_raw__website_events",
     ],
+    "freshness": [
+        "freshness/prospect_scores",
+    ],
     "ingest": [
         "app/accounts", "app/activities", "app/deals", "app/teams", "app/users", "raw/email_events",
         "raw/enrichment_records", "raw/intent_signals", "raw/website_events",
@@ -326,10 +329,10 @@ ASSET_CHECKS: list[str] = [
     "reverse_etl/prospect_intent_scores:prospect_intent_scores_rows_per_organization",
 ]
 JOBS: list[str] = [
-    "hourly_ingest_and_transform", "nightly_full_rebuild", "nightly_lead_scoring_training",
+    "freshness_micro_batch", "hourly_ingest_and_transform", "nightly_full_rebuild", "nightly_lead_scoring_training",
 ]
 SENSORS: list[str] = [
-    "landing_files_sensor",
+    "freshness_sensor", "landing_files_sensor",
 ]
 SCHEDULES: dict[str, str] = {
     "hourly_ingest_and_transform_schedule": "5 * * * *",
