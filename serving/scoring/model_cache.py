@@ -16,6 +16,7 @@ from serving.scoring.registry_store import organization_registry
 MAX_MODELS = 32
 _lock = threading.Lock()
 _models: OrderedDict[tuple[str, str, str], LeadScoringModel] = OrderedDict()
+_loading: dict[tuple[str, str, str], threading.Lock] = {}
 _limited = False
 
 
@@ -35,13 +36,23 @@ def get_model(session: Session, *, organization_id: str, version: str, sha256: s
         if model is not None:
             _models.move_to_end(key)
             return model
-    # Load outside the lock (checksum + skops type check); two racing loads of one key are harmless.
-    model = organization_registry(session, organization_id, home=home).load(version)
-    with _lock:
-        _limit_threads()
-        _models[key] = model
-        while len(_models) > MAX_MODELS:
-            _models.popitem(last=False)
+        loading = _loading.setdefault(key, threading.Lock())
+    # One load per key (checksum + skops type check, the slowest part of a request): after a promotion the
+    # concurrent requests of that organization wait for it instead of each loading the artifact again.
+    try:
+        with loading:
+            with _lock:
+                model = _models.get(key)
+            if model is None:
+                model = organization_registry(session, organization_id, home=home).load(version)
+                with _lock:
+                    _limit_threads()
+                    _models[key] = model
+                    while len(_models) > MAX_MODELS:
+                        _models.popitem(last=False)
+    finally:
+        with _lock:
+            _loading.pop(key, None)
     return model
 
 

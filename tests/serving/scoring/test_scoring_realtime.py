@@ -119,3 +119,36 @@ def test_rows_scored_together_get_what_each_gets_alone(both_families, family, mo
             (alone["score"], alone["baseline"], alone["other_impact"])
         assert results[i]["top_factors"] == alone["top_factors"]
         assert results[i]["inputs_hash"] == alone["inputs_hash"]
+
+
+def test_concurrent_requests_after_a_promotion_load_the_artifact_once(tenant, register_versions, settings,
+                                                                       monkeypatch):
+    from models.lead_scoring.registry import ModelRegistry
+    from serving.scoring import model_cache
+
+    register_versions(tenant, 1)
+    model_cache.clear()
+    loads = []
+    original = ModelRegistry.load
+
+    def slow_load(self, version=None):
+        loads.append(version)
+        time.sleep(0.3)  # a large artifact: the others arrive while it loads
+        return original(self, version)
+
+    monkeypatch.setattr(ModelRegistry, "load", slow_load)
+    with Session(engine_for(settings.owner_database_url)) as session:
+        sha256 = organization_registry(session, tenant.organization_id, home=settings.home).store.get("v1")["sha256"]
+    models = []
+
+    def request() -> None:
+        with Session(engine_for(settings.owner_database_url)) as session:
+            models.append(model_cache.get_model(session, organization_id=str(tenant.organization_id), version="v1",
+                                                sha256=sha256, home=settings.home))
+
+    threads = [threading.Thread(target=request) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert loads == ["v1"] and len(models) == 6 and all(m is models[0] for m in models)
