@@ -7,9 +7,10 @@ inside pandas made eight concurrent requests slower in total than one at a time.
 code per process, and it serves everything queued behind it. A lone request is scored at once, alone.
 
 A row's result does not depend on the rows scored with it: explanations and phrases are per row, rule sets
-are per team, and the probability is the calibrated model's own `predict_proba` of that row — for a linear
-model one call per row, because a BLAS product over several rows may round the last bit differently from
-the same row alone; trees sum their leaves per row, so a gradient-boosting batch is one call.
+are per team, and the probability is the calibrated model's own `predict_proba` of that row, bit for bit. A
+BLAS product over several rows may round the last bit differently from the same row alone, so a linear
+model's final product runs row by row (after one preprocessing pass for the batch); trees sum their leaves
+per row, so a gradient-boosting batch is one call.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
 from models.lead_scoring.features import prepare_frame
@@ -98,10 +100,7 @@ def _score_group(group: list[_Pending]) -> list[dict[str, Any]]:
     model = group[0].model
     frame = pd.DataFrame([item.row for item in group])
     rule_sets = {item.team: item.rule_set for item in group if item.team is not None and item.rule_set is not None}
-    probability = None
-    if len(group) > 1 and _linear(model):
-        prepared = prepare_frame(frame, spec=model.spec)[model.spec.columns]
-        probability = np.array([model.estimator.predict_proba(prepared.iloc[[i]])[0, 1] for i in range(len(group))])
+    probability = _row_probabilities(model, frame) if len(group) > 1 and _linear(model) else None
     scored = score_prospects(model=model, frame=frame, rule_sets=rule_sets, explain_factors=group[0].explain,
                              probability=probability)
     return scored.to_dict(orient="records")
@@ -109,3 +108,36 @@ def _score_group(group: list[_Pending]) -> list[dict[str, Any]]:
 
 def _linear(model: LeadScoringModel) -> bool:
     return isinstance(model.base_pipeline()[-1], LogisticRegression)
+
+
+def _row_probabilities(model: LeadScoringModel, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's calibrated probability exactly as `model.estimator.predict_proba` gives it for that row alone.
+
+    The preprocessing works value by value, so it runs once for the batch; only the final product runs per
+    row (one BLAS call of one row each, as for a request scored alone), then the Platt sigmoid, which is
+    elementwise. Checked against the estimator's own answer for the first row of every batch: a model of
+    another shape, or a scikit-learn that composes calibration differently, falls back to one full call
+    per row.
+    """
+    X = prepare_frame(frame, spec=model.spec)[model.spec.columns]
+    calibrator = _sigmoid_calibrator(model.estimator)
+    if calibrator is not None:
+        pipeline = model.base_pipeline()
+        transformed = pipeline[:-1].transform(X)
+        z = np.concatenate([pipeline[-1].decision_function(transformed[i:i + 1]) for i in range(len(X))])
+        probability = calibrator.predict(z)
+        if probability[0] == model.estimator.predict_proba(X.iloc[[0]])[0, 1]:
+            return probability
+    return np.array([model.estimator.predict_proba(X.iloc[[i]])[0, 1] for i in range(len(X))])
+
+
+def _sigmoid_calibrator(estimator: Any) -> Any:
+    """The one Platt calibrator of a binary, singly calibrated classifier (whose probability is exactly that
+    calibrator's output on the model's decision function), else None."""
+    if not isinstance(estimator, CalibratedClassifierCV) or len(estimator.calibrated_classifiers_) != 1 \
+            or len(estimator.classes_) != 2:
+        return None
+    calibrated = estimator.calibrated_classifiers_[0]
+    if calibrated.method != "sigmoid" or len(calibrated.calibrators) != 1:
+        return None
+    return calibrated.calibrators[0]

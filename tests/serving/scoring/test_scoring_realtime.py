@@ -152,3 +152,11 @@ def test_concurrent_requests_after_a_promotion_load_the_artifact_once(tenant, re
     for thread in threads:
         thread.join(timeout=60)
     assert loads == ["v1"] and len(models) == 6 and all(m is models[0] for m in models)
+
+
+def test_a_batch_of_a_linear_model_gets_each_rows_own_probability_bit_for_bit(both_families):
+    model = both_families.candidates["logistic_regression"]
+    frame = both_families.validation.iloc[:200].reset_index(drop=True)
+    X = prepare_frame(frame, spec=model.spec)[model.spec.columns]
+    alone = np.array([model.estimator.predict_proba(X.iloc[[i]])[0, 1] for i in range(len(X))])
+    assert np.array_equal(realtime._row_probabilities(model, frame), alone)
