@@ -142,6 +142,7 @@ def test_page_views_move_intent_and_lead_score_of_that_prospect_only(world):
                 if e.asset_key == dg.AssetKey(["freshness", "prospect_scores"])
                 for k, v in e.materialization.metadata.items()}
     assert metadata["prospects"] == 1
+    assert not result.get_asset_check_evaluations()  # dbt's data tests are the hourly and nightly builds' job
 
     after = _rows(database, ids.values())
     hot_before, hot_after = before[ids["a"]], after[ids["a"]]
@@ -186,3 +187,11 @@ def test_no_second_run_while_one_is_under_way_and_the_next_takes_everything(worl
     assert len(evaluation.run_requests) == 1
     config = evaluation.run_requests[0].run_config["ops"]["freshness__prospect_scores"]["config"]
     assert config["after"] == cursor  # one run from where the last one ended: both page views
+
+
+def test_the_job_builds_the_intent_and_event_marts_without_tests_or_the_weekly_features():
+    job = build_definitions().resolve_job_def("freshness_micro_batch")
+    keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert {"analytics/fct_prospect_intent", "analytics/fct_account_intent", "analytics/fct_email_events",
+            "analytics/fct_website_sessions", "freshness/prospect_scores"} <= keys
+    assert "analytics/ml_lead_features" not in keys and "ml/prospect_lead_scores" not in keys
