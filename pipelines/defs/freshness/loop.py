@@ -1,0 +1,46 @@
+"""The freshness sensor and its runs in one long-lived process: `python -m pipelines.defs.freshness.loop`.
+
+The daemon starts a new process for every run, which imports the code location again (about 10 s on two busy
+cores) and loads the champion again; this loop evaluates the same sensor and executes the same job in-process
+against the same Dagster instance (runs are recorded as usual, and the sensor's one-run-at-a-time check sees
+them). Use one or the other: the daemon's sensor can be stopped in the Dagster UI.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dagster as dg
+
+from pipelines.definitions import build_definitions
+from pipelines.defs.freshness.sensors import INTERVAL_SECONDS, freshness_sensor
+
+log = logging.getLogger("revorc.freshness")
+
+
+def run_forever(*, interval: float = INTERVAL_SECONDS, stop_after: float | None = None) -> None:
+    instance = dg.DagsterInstance.get()
+    defs = build_definitions()
+    job = defs.resolve_job_def("freshness_micro_batch")
+    postgres = defs.resources["postgres"]
+    cursor: str | None = None
+    deadline = None if stop_after is None else time.monotonic() + stop_after
+    while deadline is None or time.monotonic() < deadline:
+        started = time.monotonic()
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"postgres": postgres})
+        tick = freshness_sensor.evaluate_tick(context)
+        if cursor is None:
+            log.info("first tick: %s", tick.skip_message or "a run requested")
+        cursor = tick.cursor or cursor
+        for request in tick.run_requests:
+            result = job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags,
+                                            raise_on_error=False)
+            log.info("freshness run %s: %s", result.run_id, "success" if result.success else "failed")
+        # A run that took longer than the interval is followed by the next look at once.
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    run_forever()
