@@ -262,7 +262,10 @@ def run(*, prospects: int, seed: int, console: Console, seconds: float = 120.0, 
         port = _free_port()
         logs = home / "logs"
         logs.mkdir(exist_ok=True)
-        child_env = {**os.environ, **env}
+        # The runners see an empty landing zone: everything landed is loaded, so landing_files_sensor's first tick
+        # does not start an hourly run beside the micro-batches (its own figures are bench_ingest's and bench_dbt's).
+        (home / "landed").mkdir()
+        child_env = {**os.environ, **env, "REVORC_LANDING_URL": str(home / "landed")}
         api = subprocess.Popen([sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host",
                                 "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                                env=child_env, start_new_session=True,

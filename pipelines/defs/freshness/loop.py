@@ -9,11 +9,13 @@ them). Use one or the other: the daemon's sensor can be stopped in the Dagster U
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import dagster as dg
 
 from pipelines.definitions import build_definitions
+from pipelines.defs.dbt.project import export_dbt_env, prepare_manifest
 from pipelines.defs.freshness.sensors import INTERVAL_SECONDS, freshness_sensor
 
 log = logging.getLogger("revorc.freshness")
@@ -24,6 +26,13 @@ def run_forever(*, interval: float = INTERVAL_SECONDS, stop_after: float | None 
     defs = build_definitions()
     job = defs.resolve_job_def("freshness_micro_batch")
     postgres = defs.resources["postgres"]
+    # dbt re-parses the whole project (about 15 s on two busy cores) when the profile its partial-parse state was
+    # written with differs from the run's; parsing once here with this process's connection lets every run reuse
+    # it. Every dbt run of this process is a freshness run: its seeds are loaded and its unit tests run by the
+    # hourly and nightly builds.
+    export_dbt_env(postgres.database_url)
+    prepare_manifest(force=True)
+    os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test seed"
     cursor: str | None = None
     deadline = None if stop_after is None else time.monotonic() + stop_after
     while deadline is None or time.monotonic() < deadline:
