@@ -264,11 +264,10 @@ def run(*, prospects: int, seed: int, console: Console, requests: int = 2000, co
         api, floor = measured[family], baselines[family]
         errors = f", {api.errors} errors" if api.errors else ""
         rows.append(Row(
-            what=f"POST /api/v1/scoring/score with explanations, {concurrency} clients, {workers} API "
-                 f"process(es), {family} champion",
+            what=f"POST /scoring/score, explained, {concurrency} clients, {workers} API process(es), {family}",
             measured=f"{api.per_second:,.0f} req/s, p50 {api.p50:.1f} ms, p99 {api.p99:.1f} ms "
                      f"({api.requests:,} requests{errors})",
-            baseline=f"predict_proba on one row in process: p50 {floor.p50:.2f} ms, p99 {floor.p99:.2f} ms",
+            baseline=f"predict_proba, one row, in process: p50 {floor.p50:.1f} ms, p99 {floor.p99:.1f} ms",
             target=f"p99 ≤ {TARGET_P99_MS:.0f} ms",
             ratio=api.p99 / floor.p99 if floor.p99 else None,
             met=api.errors == 0 and api.p99 <= TARGET_P99_MS,
