@@ -9,7 +9,8 @@ e-mail reply (the SendGrid webhook), each for a different random open prospect. 
 inputs hash; a run writes the intent before it). There is no baseline to run in the same run: before this
 path the scores moved with the hourly schedule (up to an hour; the lead score's features only at midnight).
 
-Usage: `.venv/bin/python -m benchmarks.bench_freshness [--prospects 1000] [--seconds 120] [--rate 0.5]`.
+Usage: `.venv/bin/python -m benchmarks.bench_freshness [--prospects 1000] [--seconds 60] [--rate 0.5]
+[--runner daemon|loop]`.
 """
 
 from __future__ import annotations
@@ -249,7 +250,7 @@ def _runs(instance_home: Path, since: float) -> list[dict[str, float]]:
     return out
 
 
-def run(*, prospects: int, seed: int, console: Console, seconds: float = 120.0, rate: float = 0.5,
+def run(*, prospects: int, seed: int, console: Console, seconds: float = 60.0, rate: float = 0.5,
         grace: float = 180.0, runner: str = "daemon") -> list[Row]:
     import httpx
 
@@ -326,7 +327,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prospects", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--seconds", type=float, default=120.0, help="how long events are posted")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long events are posted")
     parser.add_argument("--rate", type=float, default=0.5, help="events per second (page views and replies)")
     parser.add_argument("--grace", type=float, default=180.0, help="how long to wait for the last events")
     parser.add_argument("--runner", choices=("daemon", "loop"), default="daemon",
