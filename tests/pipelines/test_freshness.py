@@ -195,3 +195,20 @@ def test_the_job_builds_the_intent_and_event_marts_without_tests_or_the_weekly_f
     assert {"analytics/fct_prospect_intent", "analytics/fct_account_intent", "analytics/fct_email_events",
             "analytics/fct_website_sessions", "freshness/prospect_scores"} <= keys
     assert "analytics/ml_lead_features" not in keys and "ml/prospect_lead_scores" not in keys
+
+
+def test_the_loop_evaluates_the_sensor_and_runs_the_job_in_its_own_process(world, tmp_path):
+    from pipelines.defs.freshness.loop import tick
+
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))  # persistent runs, as the loop's instance
+    cursor, results = tick(world["defs"], instance, None)
+    assert cursor and not results
+    _page(world["client"], world["key"], email="hot@acme.test", path="/pricing", at=datetime.now(UTC))
+    cursor, results = tick(world["defs"], instance, cursor)
+    assert len(results) == 1 and results[0].success
+    assert instance.get_run_by_id(results[0].run_id).status == dg.DagsterRunStatus.SUCCESS
+    metadata = {k: v.value for e in results[0].get_asset_materialization_events()
+                if e.asset_key == dg.AssetKey(["freshness", "prospect_scores"])
+                for k, v in e.materialization.metadata.items()}
+    assert metadata["prospects"] == 1 and metadata["lead_scored"] == 1
+    assert tick(world["defs"], instance, cursor)[1] == []  # nothing new: no run

@@ -21,31 +21,35 @@ from pipelines.defs.freshness.sensors import INTERVAL_SECONDS, freshness_sensor
 log = logging.getLogger("revorc.freshness")
 
 
-def run_forever(*, interval: float = INTERVAL_SECONDS, stop_after: float | None = None) -> None:
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None) -> tuple[str | None, list]:
+    """One sensor evaluation and the runs it asks for, executed here; returns (the new cursor, the run results)."""
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"postgres": defs.resources["postgres"]})
+    evaluation = freshness_sensor.evaluate_tick(context)
+    if cursor is None:
+        log.info("first tick: %s", evaluation.skip_message or "a run requested")
+    job = defs.resolve_job_def("freshness_micro_batch")
+    results = [job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags,
+                                      raise_on_error=False) for request in evaluation.run_requests]
+    for result in results:
+        log.info("freshness run %s: %s", result.run_id, "success" if result.success else "failed")
+    return evaluation.cursor or cursor, results
+
+
+def run_forever(*, interval: float = INTERVAL_SECONDS) -> None:
     instance = dg.DagsterInstance.get()
     defs = build_definitions()
-    job = defs.resolve_job_def("freshness_micro_batch")
-    postgres = defs.resources["postgres"]
     # dbt re-parses the whole project (about 15 s on two busy cores) when the profile its partial-parse state was
     # written with differs from the run's; parsing once here with this process's connection lets every run reuse
     # it. Every dbt run of this process is a freshness run: its seeds are loaded and its unit tests run by the
     # hourly and nightly builds.
-    export_dbt_env(postgres.database_url)
+    export_dbt_env(defs.resources["postgres"].database_url)
     prepare_manifest(force=True)
     os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test seed"
     cursor: str | None = None
-    deadline = None if stop_after is None else time.monotonic() + stop_after
-    while deadline is None or time.monotonic() < deadline:
+    while True:
         started = time.monotonic()
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"postgres": postgres})
-        tick = freshness_sensor.evaluate_tick(context)
-        if cursor is None:
-            log.info("first tick: %s", tick.skip_message or "a run requested")
-        cursor = tick.cursor or cursor
-        for request in tick.run_requests:
-            result = job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags,
-                                            raise_on_error=False)
-            log.info("freshness run %s: %s", result.run_id, "success" if result.success else "failed")
+        cursor, _ = tick(defs, instance, cursor)
         # A run that took longer than the interval is followed by the next look at once.
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
