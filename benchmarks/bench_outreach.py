@@ -1,168 +1,145 @@
-"""Outreach throughput: rendered+queued emails/s for a bulk job, due cadence steps/s for enrollments.
+"""Benchmark (not a test): outreach throughput — a bulk job's e-mails rendered and queued per second, and due
+cadence steps run per second.
 
-    .venv/bin/python benchmarks/bench_outreach.py [--recipients 100000] [--enrollments 100000]
+    .venv/bin/python -m benchmarks.bench_outreach [--recipients 100000] [--enrollments 20000]
 
-Uses DATABASE_URL when set (an empty database it may migrate), else an embedded PostgreSQL in a
-temporary folder. Delivery itself (the backend) is not timed: it is bound by the provider.
+A scratch database (`DATABASE_URL` when set, else an embedded PostgreSQL) is migrated and gets one organization.
+The bulk job is stored through `bulk.create_job` and materialized by `bulk.materialize` (what the worker's
+`emails.materialize_bulk` job runs); the cadence part enrolls `--enrollments` prospects due now in a cadence
+whose first step is an e-mail and runs `cadences.run_due` (the worker's `cadences.run_due` job). Delivery itself
+(the provider call) is not timed: it is bound by the provider. There is no external baseline to run beside these
+figures; the row states the target of issue 12.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from rich.console import Console
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from serving.cadences import service as cadences
-from serving.cadences.schemas import CadenceIn
-from serving.core.config import APP_ROLE, Settings
-from serving.core.db import session_factory, tenant_session
-from serving.core.migrate import upgrade
-from serving.core.principal import Principal
-from serving.emails import bulk
-from serving.emails.schemas import BulkJobIn
-from serving.organizations.service import create_organization
+from benchmarks.common import Row, print_rows, scratch_database
+
+BULK_TARGET_SECONDS = 30.0  # for 100k recipients
+BULK_TARGET_RATE = 100_000 / BULK_TARGET_SECONDS
+STEPS_TARGET_RATE = 3000.0
 
 
-def _database(home: Path) -> tuple[str, tuple[str, int] | None]:
-    """The owner URL, and (pgdata, pid) of the embedded server this run started (None for DATABASE_URL)."""
-    import os
-
-    if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1), None
-    from revorc.services import start_postgres
-
-    url, pid, pgdata = start_postgres(home / "pg")
-    return url, (pgdata, pid)
+def run(*, prospects: int, seed: int, console: Console, recipients: int | None = None,
+        enrollments: int | None = None) -> list[Row]:
+    """`prospects` sizes both parts unless `recipients`/`enrollments` are given (`seed` names the data only:
+    nothing here is random)."""
+    recipients = prospects if recipients is None else recipients
+    enrollments = prospects if enrollments is None else enrollments
+    with scratch_database("revorc-bench-outreach-") as (owner_url, home):
+        return _run(owner_url, home, recipients=recipients, enrollments=enrollments, console=console)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--recipients", type=int, default=100_000)
-    parser.add_argument("--enrollments", type=int, default=100_000)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="revorc-bench-outreach-") as folder:
-        home = Path(folder)
-        owner_url, embedded = _database(home)
-        try:
-            run(args, home, owner_url)
-        finally:
-            if embedded is not None:
-                from revorc.services import stop_postgres
+def _run(owner_url: str, home: Path, *, recipients: int, enrollments: int, console: Console) -> list[Row]:
+    from serving.cadences import service as cadences
+    from serving.cadences.schemas import CadenceIn
+    from serving.core.config import APP_ROLE, Settings
+    from serving.core.db import session_factory, tenant_session
+    from serving.core.migrate import upgrade
+    from serving.core.principal import Principal
+    from serving.emails import bulk
+    from serving.emails.schemas import BulkJobIn
+    from serving.organizations.service import create_organization
 
-                stop_postgres(*embedded)
-
-
-def run(args: argparse.Namespace, home: Path, owner_url: str) -> None:
     upgrade(owner_url)
     app_url = make_url(owner_url).set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
-    settings = Settings(
-        REVORC_ENV="test",
-        REVORC_HOME=str(home),
-        DATABASE_URL=owner_url,
-        APP_DATABASE_URL=app_url,
-        JWT_SECRET="x" * 40,
-    )
+    settings = Settings(REVORC_ENV="test", REVORC_HOME=str(home), DATABASE_URL=owner_url,
+                        APP_DATABASE_URL=app_url, JWT_SECRET="x" * 40)
     owner = create_engine(owner_url)
     with Session(owner) as session, session.begin():
         org, team, admin = create_organization(
-            db_session=session,
-            name=f"bench-{uuid.uuid4().hex[:6]}",
-            admin_email=f"bench-{uuid.uuid4().hex[:6]}@bench.example.com",
-            admin_password="bench-password-123",
-        )
+            db_session=session, name=f"bench-{uuid.uuid4().hex[:6]}",
+            admin_email=f"bench-{uuid.uuid4().hex[:6]}@bench.example.com", admin_password="bench-password-123")
         principal = Principal(organization_id=org.id, user_id=admin.id, role="admin", team_id=team.id)
     factory = session_factory(settings.api_database_url, 4)
+    rows: list[Row] = []
 
-    # -- bulk job: render + queue ------------------------------------------------------------
-    recipients = [
-        {"email": f"bulk{i}@bench.example.com", "variables": {"firstName": f"P{i}"}}
-        for i in range(args.recipients)
-    ]
-    started = time.perf_counter()
-    with tenant_session(factory, principal.organization_id) as session:
-        job = bulk.create_job(
-            db_session=session,
-            principal=principal,
-            data=BulkJobIn(
-                name="bench",
-                subject="Hello {{firstName}} from {{company}}",
-                html="<p>Hi {{firstName}}, <a href='https://example.com/a'>read</a></p>",
-                text="Hi {{firstName}}",
-                recipients=recipients,
-                rate_per_minute=100_000,
-            ),
-        )
-    created = time.perf_counter() - started
-    started = time.perf_counter()
-    queued = bulk.materialize(
-        factory=factory,
-        settings=settings,
-        organization_id=principal.organization_id,
-        job_id=job.id,
-        batch_size=1000,
-    )
-    elapsed = time.perf_counter() - started
-    print(
-        f"bulk job: {args.recipients} recipients stored in {created:.1f}s; "
-        f"{queued} emails rendered+queued in {elapsed:.1f}s = {queued / elapsed:,.0f} emails/s"
-    )
+    # -- bulk job: render + queue ---------------------------------------------------------------------------
+    if recipients:
+        people = [{"email": f"bulk{i}@bench.example.com", "variables": {"firstName": f"P{i}"}}
+                  for i in range(recipients)]
+        with console.status(f"bulk job: storing {recipients:,} recipients"):
+            started = time.perf_counter()
+            with tenant_session(factory, principal.organization_id) as session:
+                job = bulk.create_job(db_session=session, principal=principal, data=BulkJobIn(
+                    name="bench", subject="Hello {{firstName}} from {{company}}",
+                    html="<p>Hi {{firstName}}, <a href='https://example.com/a'>read</a></p>",
+                    text="Hi {{firstName}}", recipients=people, rate_per_minute=100_000))
+            stored = time.perf_counter() - started
+        with console.status(f"bulk job: rendering and queueing {recipients:,} e-mails"):
+            started = time.perf_counter()
+            queued = bulk.materialize(factory=factory, settings=settings,
+                                      organization_id=principal.organization_id, job_id=job.id, batch_size=1000)
+            elapsed = time.perf_counter() - started
+        rate = queued / elapsed if elapsed else 0.0
+        total = stored + elapsed
+        target_seconds = BULK_TARGET_SECONDS * recipients / 100_000
+        rows.append(Row(
+            what=f"bulk e-mail render + enqueue ({recipients:,} recipients)",
+            measured=f"{rate:,.0f} e-mails/s; {elapsed:.1f} s (+{stored:.1f} s storing the job)",
+            baseline="— (issue 12 before: 1,461 e-mails/s)",
+            target=f"≤ {target_seconds:.0f} s incl. storing (≥ {BULK_TARGET_RATE:,.0f}/s)",
+            met=total <= target_seconds))
 
-    # -- due cadence steps -------------------------------------------------------------------
-    with tenant_session(factory, principal.organization_id) as session:
-        cadence = cadences.create(
-            db_session=session,
-            principal=principal,
-            data=CadenceIn.model_validate(
-                {
-                    "name": "bench",
-                    "settings": {"businessHoursOnly": False},
-                    "steps": [
-                        {"type": "email", "subject": "Hi {{firstName}}", "content": "Quick question"},
-                        {"type": "call", "delayDays": 2},
-                    ],
-                }
-            ),
-        )
-    now = datetime.now(UTC)
-    with owner.begin() as conn:
-        conn.execute(
-            text(
-                "insert into app.prospects (id, organization_id, email, first_name, company, timezone, "
-                "status) select gen_random_uuid(), :org, 'enr' || g || '@bench.example.com', 'P' || g, "
-                "'Co' || (g % 500), "
+    # -- due cadence steps ----------------------------------------------------------------------------------
+    if enrollments:
+        with tenant_session(factory, principal.organization_id) as session:
+            cadence = cadences.create(db_session=session, principal=principal, data=CadenceIn.model_validate({
+                "name": "bench", "settings": {"businessHoursOnly": False},
+                "steps": [{"type": "email", "subject": "Hi {{firstName}}", "content": "Quick question"},
+                          {"type": "call", "delayDays": 2}]}))
+        now = datetime.now(UTC)
+        with owner.begin() as conn:
+            conn.execute(text(
+                "insert into app.prospects (id, organization_id, email, first_name, company, timezone, status) "
+                "select gen_random_uuid(), :org, 'enr' || g || '@bench.example.com', 'P' || g, 'Co' || (g % 500), "
                 "(array['America/New_York','Europe/London','Asia/Tokyo'])[1 + g % 3], 'new' "
-                "from generate_series(1, :n) g"
-            ),
-            {"org": principal.organization_id, "n": args.enrollments},
-        )
-        conn.execute(
-            text(
+                "from generate_series(1, :n) g"), {"org": principal.organization_id, "n": enrollments})
+            conn.execute(text(
                 "insert into app.cadence_enrollments (id, organization_id, cadence_id, prospect_id, status, "
                 "next_step_number, next_run_at, enrolled_at, created_at, updated_at) "
                 "select gen_random_uuid(), :org, :cadence, p.id, 'active', 1, :due, :due, now(), now() "
-                "from app.prospects p where p.organization_id = :org "
-                "and p.email like 'enr%@bench.example.com'"
-            ),
-            {"org": principal.organization_id, "cadence": cadence.id, "due": now - timedelta(minutes=1)},
-        )
-    started = time.perf_counter()
-    outcomes = cadences.run_due(
-        factory=factory, settings=settings, organization_id=principal.organization_id, now=now, batch_size=500
-    )
-    elapsed = time.perf_counter() - started
-    steps = sum(outcomes.values())
-    print(
-        f"cadences: {steps} due steps for {args.enrollments} enrollments in {elapsed:.1f}s = "
-        f"{steps / elapsed:,.0f} steps/s ({dict(outcomes)})"
-    )
+                "from app.prospects p where p.organization_id = :org and p.email like 'enr%@bench.example.com'"),
+                {"org": principal.organization_id, "cadence": cadence.id, "due": now - timedelta(minutes=1)})
+        with console.status(f"cadences: running {enrollments:,} due steps"):
+            started = time.perf_counter()
+            outcomes = cadences.run_due(factory=factory, settings=settings,
+                                        organization_id=principal.organization_id, now=now, batch_size=500)
+            elapsed = time.perf_counter() - started
+        steps = sum(outcomes.values())
+        rate = steps / elapsed if elapsed else 0.0
+        rows.append(Row(
+            what=f"due cadence steps ({enrollments:,} enrollments)",
+            measured=f"{rate:,.0f} steps/s ({steps:,} in {elapsed:.1f} s: {dict(outcomes)})",
+            baseline="— (issue 12 before: 320 steps/s)",
+            target=f"≥ {STEPS_TARGET_RATE:,.0f} steps/s", met=rate >= STEPS_TARGET_RATE))
+    factory.kw["bind"].dispose()  # the embedded server stops right after
     owner.dispose()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prospects", type=int, default=20_000, help="size of both parts unless given below")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--recipients", type=int, default=100_000, help="bulk job size (0 skips it)")
+    parser.add_argument("--enrollments", type=int, default=None, help="due enrollments (0 skips them)")
+    args = parser.parse_args()
+    console = Console(width=160)
+    rows = run(prospects=args.prospects, seed=args.seed, console=console, recipients=args.recipients,
+               enrollments=args.enrollments)
+    print_rows(rows, console, title="Outreach throughput")
 
 
 if __name__ == "__main__":
