@@ -9,12 +9,17 @@ contract for any loader (the `raw` sources here, the Maven CRM export in `maven_
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+from psycopg.types.json import JsonbBinaryDumper
+from psycopg.types.uuid import UUIDBinaryDumper
 
 from pipelines.ingest.records import CorruptFile, Record, Reject, records_for
 from pipelines.ingest.sources import Source
@@ -141,6 +146,41 @@ def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: list[t
                           + conflict)
     conn.execute(sql.SQL("drop table {}").format(staging))
     return result.rowcount
+
+
+class _JsonbTextBinaryDumper(Dumper):
+    """Binary jsonb from JSON that is already text (the parsers serialise payloads once): the format's version
+    byte, then the text as is; Postgres parses and validates it like any jsonb input."""
+
+    format = Format.BINARY
+    oid = JsonbBinaryDumper.oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
+
+
+class _UuidTextBinaryDumper(Dumper):
+    """Binary uuid from the canonical text the parsers produce (`str(uuid.UUID(...))`) or from a `uuid.UUID`."""
+
+    format = Format.BINARY
+    oid = UUIDBinaryDumper.oid
+
+    def dump(self, obj: str | uuid.UUID) -> bytes:
+        return obj.bytes if isinstance(obj, uuid.UUID) else bytes.fromhex(obj.replace("-", ""))
+
+
+def column_oids(conn: psycopg.Connection, table: str, columns: list[str]) -> list[int]:
+    """The type oids of `columns` of `table` (schema.name), for a binary COPY's `set_types`."""
+    oids = dict(conn.execute("select attname, atttypid from pg_attribute where attrelid = %s::regclass"
+                             " and attnum > 0 and not attisdropped", (table,)).fetchall())
+    return [oids[c] for c in columns]
+
+
+def register_text_dumpers(context: psycopg.Connection | psycopg.Cursor) -> None:
+    """In binary COPY with `set_types`, a `str` bound for a jsonb column is that JSON text (psycopg's own dumper
+    would serialise it again, into a JSON string), and one bound for a uuid column is the uuid's text."""
+    context.adapters.register_dumper(None, _JsonbTextBinaryDumper)
+    context.adapters.register_dumper(None, _UuidTextBinaryDumper)
 
 
 def _copy_rejects(conn: psycopg.Connection, source: str, path: str, rejects: list[Reject]) -> None:
