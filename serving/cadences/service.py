@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -369,6 +370,54 @@ def remove(*, db_session: Session, enrollment: CadenceEnrollment, now: datetime 
 # -- running due steps -----------------------------------------------------------------------
 
 
+@dataclass
+class BatchFacts:
+    """What a claimed batch's steps read, fetched with one query each for the whole batch (a few small
+    queries per enrollment held due steps to ~150/s). With it, `run_step` adds rows without flushing: the
+    batch's emails, step runs and enrollment updates leave as multi-row statements at the batch's flush."""
+
+    prospects: dict[uuid.UUID, Prospect]
+    meetings: dict[uuid.UUID, datetime]  # prospect → latest meeting_scheduled activity
+    engagement: dict[uuid.UUID, dict[str, bool]]  # enrollment → opened/clicked/replied
+    ran: set[tuple[uuid.UUID, uuid.UUID]]  # (enrollment, step) already recorded
+    suppressed: dict[str, str]  # address → reason, for the batch's prospects
+
+
+def batch_facts(*, db_session: Session, due: list[CadenceEnrollment]) -> BatchFacts:
+    enrollment_ids = [e.id for e in due]
+    prospects = {
+        p.id: p
+        for p in db_session.scalars(select(Prospect).where(Prospect.id.in_({e.prospect_id for e in due})))
+    }
+    meetings = dict(
+        db_session.execute(
+            select(Activity.prospect_id, func.max(Activity.occurred_at))
+            .where(Activity.prospect_id.in_(list(prospects)), Activity.type == ActivityType.meeting_scheduled)
+            .group_by(Activity.prospect_id)
+        ).all()
+    )
+    engagement = {
+        enrollment_id: {"opened": bool(o), "clicked": bool(c), "replied": bool(r)}
+        for enrollment_id, o, c, r in db_session.execute(
+            select(Email.enrollment_id, func.bool_or(Email.opened), func.bool_or(Email.clicked),
+                   func.bool_or(Email.replied))
+            .where(Email.enrollment_id.in_(enrollment_ids))
+            .group_by(Email.enrollment_id)
+        )
+    }
+    ran = set(
+        db_session.execute(
+            select(CadenceStepRun.enrollment_id, CadenceStepRun.step_id).where(
+                CadenceStepRun.enrollment_id.in_(enrollment_ids)
+            )
+        ).all()
+    )
+    blocked = suppression.suppressed(
+        db_session=db_session, addresses=[p.email for p in prospects.values() if p.email]
+    )
+    return BatchFacts(prospects, meetings, engagement, set(map(tuple, ran)), blocked)
+
+
 def _engagement(db_session: Session, enrollment_id: uuid.UUID) -> dict[str, bool]:
     row = db_session.execute(
         select(func.bool_or(Email.opened), func.bool_or(Email.clicked), func.bool_or(Email.replied)).where(
@@ -413,9 +462,12 @@ def _record(
     step: CadenceStep,
     status: str,
     now: datetime,
+    later: list | None = None,
     **values,
 ) -> None:
-    db_session.add(
+    """Record a step's run; with `later` (a batch) the row waits there for the batch's second flush, after
+    the emails it points at exist (the unit of work does not order these two tables' inserts)."""
+    run = (
         CadenceStepRun(
             organization_id=enrollment.organization_id,
             enrollment_id=enrollment.id,
@@ -425,7 +477,20 @@ def _record(
             **values,
         )
     )
+    if later is not None:
+        later.append(run)
+        return
+    db_session.add(run)
     db_session.flush()
+
+
+def _cached_get(db_session: Session, cache: dict, model: type, key: uuid.UUID | None):
+    """A template or mailbox, loaded once per batch (the identity map keeps only referenced rows)."""
+    if key is None:
+        return None
+    if (model, key) not in cache:
+        cache[(model, key)] = db_session.get(model, key)
+    return cache[(model, key)]
 
 
 def _owner(enrollment: CadenceEnrollment, cadence: Cadence, prospect: Prospect) -> uuid.UUID | None:
@@ -448,14 +513,24 @@ def run_step(
         steps = steps_of(db_session=db_session, cadence_id=cadence.id)
         cache[("steps", cadence.id)] = steps
         cache[("variants", cadence.id)] = variants_of(db_session=db_session, step_ids=[s.id for s in steps])
-    prospect = db_session.get(Prospect, enrollment.prospect_id)
+    facts: BatchFacts | None = cache.get("facts")
+    flush = facts is None  # a batch flushes after its last step
+    later: list | None = cache.get("runs")
+    prospect = (
+        facts.prospects.get(enrollment.prospect_id)
+        if facts is not None
+        else db_session.get(Prospect, enrollment.prospect_id)
+    )
     if prospect is None or not cadence.is_active:
         enrollment.status = EnrollmentStatus.paused
         enrollment.pause_reason = "cadence_inactive" if prospect else "prospect_missing"
         enrollment.paused_at = now
         return "paused"
     settings_json = cadence.settings or {}
-    if settings_json.get("autoPauseOnMeeting", True) and db_session.scalar(
+    if settings_json.get("autoPauseOnMeeting", True) and (
+        prospect.id in facts.meetings and facts.meetings[prospect.id] >= enrollment.enrolled_at
+        if facts is not None
+        else db_session.scalar(
         select(Activity.id)
         .where(
             Activity.prospect_id == prospect.id,
@@ -463,14 +538,18 @@ def run_step(
             Activity.occurred_at >= enrollment.enrolled_at,
         )
         .limit(1)
-    ):
+    )):
         enrollment.status, enrollment.pause_reason, enrollment.paused_at = (
             EnrollmentStatus.paused,
             "meeting_booked",
             now,
         )
         return "paused"
-    engagement = _engagement(db_session, enrollment.id)
+    engagement = (
+        facts.engagement.get(enrollment.id, {"opened": False, "clicked": False, "replied": False})
+        if facts is not None
+        else _engagement(db_session, enrollment.id)
+    )
     if settings_json.get("autoPauseOnReply", True) and engagement["replied"]:
         enrollment.status, enrollment.pause_reason, enrollment.paused_at = (
             EnrollmentStatus.paused,
@@ -482,9 +561,13 @@ def run_step(
     if step is None:
         _finish(enrollment, now)
         return "completed"
-    if db_session.scalar(
-        select(CadenceStepRun.id).where(
-            CadenceStepRun.enrollment_id == enrollment.id, CadenceStepRun.step_id == step.id
+    if (
+        (enrollment.id, step.id) in facts.ran
+        if facts is not None
+        else db_session.scalar(
+            select(CadenceStepRun.id).where(
+                CadenceStepRun.enrollment_id == enrollment.id, CadenceStepRun.step_id == step.id
+            )
         )
     ):
         _advance(db_session, enrollment, cadence, prospect, steps, step.step_number, now)
@@ -498,6 +581,7 @@ def run_step(
             step,
             StepRunStatus.skipped,
             now,
+            later=later,
             reason=f"condition {condition['if']} not met",
         )
         if otherwise == "exit":
@@ -511,11 +595,11 @@ def run_step(
         variants = cache[("variants", cadence.id)].get(step.id, [])
         variant = scheduling.pick_variant(variants, f"{enrollment.id}:{step.id}")
         template_id = (variant.template_id if variant else None) or step.template_id
-        template = db_session.get(EmailTemplate, template_id) if template_id else None
+        template = _cached_get(db_session, cache, EmailTemplate, template_id)
         subject = (variant.subject if variant else None) or step.subject
         content = (variant.content if variant else None) or step.content
         mailbox_id = settings_json.get("mailboxId")
-        mailbox = db_session.get(Mailbox, uuid.UUID(str(mailbox_id))) if mailbox_id else None
+        mailbox = _cached_get(db_session, cache, Mailbox, uuid.UUID(str(mailbox_id)) if mailbox_id else None)
         if template is None and not subject:
             subject = (
                 "Following up, {{firstName}}" if step.step_number > 1 else "Quick question, {{firstName}}"
@@ -549,6 +633,8 @@ def run_step(
                 request=request,
                 now=now,
                 wake=False,
+                suppressed_cache=facts.suppressed if facts is not None else None,
+                flush=flush,
             )
         except sending.RecipientSuppressed as exc:
             _record(
@@ -557,6 +643,7 @@ def run_step(
                 step,
                 StepRunStatus.suppressed,
                 now,
+                later=later,
                 reason=", ".join(sorted(set(exc.reasons.values()))),
             )
             enrollment.status, enrollment.pause_reason, enrollment.paused_at = (
@@ -571,6 +658,7 @@ def run_step(
             step,
             StepRunStatus.email_queued,
             now,
+            later=later,
             email_id=email.id,
             variant_id=variant.id if variant else None,
         )
@@ -651,19 +739,17 @@ def run_due(
             )
             if not due:
                 break
-            # one query for the batch's prospects: run_step's `get` then finds them in the identity map
-            list(session.scalars(select(Prospect).where(Prospect.id.in_({e.prospect_id for e in due}))))
-            cache: dict = {}
-            queued = False
-            deferred: list[uuid.UUID] = []
-            for enrollment in due:
-                outcome = _run_one(session, settings, enrollment, current, cache, defer_sms=True)
-                if outcome == "sms_deferred":
-                    deferred.append(enrollment.id)
-                    continue
-                outcomes[outcome] += 1
-                queued = queued or outcome == "email_queued"
-            if queued:
+            batch, deferred = _run_batch(session, settings, due, current)
+            if batch is None:  # something in the batch failed: one savepoint per enrollment isolates it
+                batch, deferred, cache = Counter(), [], {}
+                for enrollment in due:
+                    outcome = _run_one(session, settings, enrollment, current, cache, defer_sms=True)
+                    if outcome == "sms_deferred":
+                        deferred.append(enrollment.id)
+                    else:
+                        batch[outcome] += 1
+            outcomes.update(batch)
+            if batch["email_queued"]:
                 sending.wake_delivery(db_session=session, organization_id=organization_id)
         # Texts leave through an external API with no idempotency key: one committed transaction each.
         for enrollment_id in deferred:
@@ -681,6 +767,35 @@ def run_due(
                     outcomes[_run_one(session, settings, enrollment, current, {})] += 1
         batches += 1
     return outcomes
+
+
+def _run_batch(
+    session: Session, settings: Settings, due: list[CadenceEnrollment], now: datetime
+) -> tuple[Counter | None, list[uuid.UUID]]:
+    """Run a claimed batch's steps under one savepoint, reading through `BatchFacts` and writing with one
+    flush (multi-row inserts of the emails and step runs, one update per enrollment row in a single
+    round of executemany); (None, []) when any step fails, with the savepoint rolled back so the caller
+    can run the batch again one enrollment at a time."""
+    outcomes: Counter = Counter()
+    deferred: list[uuid.UUID] = []
+    try:
+        with session.begin_nested():
+            cache: dict = {"facts": batch_facts(db_session=session, due=due), "runs": []}
+            for enrollment in due:
+                outcome = run_step(db_session=session, settings=settings, enrollment=enrollment, now=now,
+                                   cache=cache, defer_sms=True)
+                if outcome == "sms_deferred":
+                    deferred.append(enrollment.id)
+                else:
+                    outcomes[outcome] += 1
+            session.flush()  # the emails and the enrollments' new state
+            session.add_all(cache["runs"])
+            session.flush()  # then the step runs pointing at those emails
+    except Exception:
+        logger.warning("a cadence batch failed; running its %d enrollments one at a time", len(due),
+                       exc_info=True)
+        return None, []
+    return outcomes, deferred
 
 
 def _run_one(session: Session, settings: Settings, enrollment: CadenceEnrollment, now: datetime, cache: dict,
