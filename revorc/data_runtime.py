@@ -1,4 +1,4 @@
-"""The Dagster webserver (:3000) and daemon, with DAGSTER_HOME inside REVORC_HOME."""
+"""The Dagster webserver (:3000), daemon and freshness loop, with DAGSTER_HOME inside REVORC_HOME."""
 
 from __future__ import annotations
 
@@ -50,4 +50,7 @@ def dagster_processes(settings: Settings, *, host: str = "127.0.0.1", port: int 
         Process(name="dagster-webserver", url=f"http://{host}:{port}", env=env,
                 args=[_bin("dagster-webserver"), "-w", workspace, "-h", host, "-p", str(port)]),
         Process(name="dagster-daemon", env=env, args=[_bin("dagster-daemon"), "run", "-w", workspace]),
+        # The freshness sensor and its micro-batches in one long-lived process (docs/data_platform.md): the
+        # daemon would start a process per run, whose import alone costs ~12 s of the 60 s freshness budget.
+        Process(name="dagster-freshness", env=env, args=[sys.executable, "-m", "pipelines.defs.freshness.loop"]),
     ]

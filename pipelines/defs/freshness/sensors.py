@@ -11,10 +11,13 @@ IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.D
                dg.DagsterRunStatus.STARTED]
 
 
+# Stopped in the daemon by default: `revorc up` evaluates it in the freshness loop's own long-lived process
+# (`pipelines/defs/freshness/loop.py`), where a run costs no process start. Without the loop, start it here.
 @dg.sensor(job=freshness_job, minimum_interval_seconds=INTERVAL_SECONDS,
-           default_status=dg.DefaultSensorStatus.RUNNING,
+           default_status=dg.DefaultSensorStatus.STOPPED,
            description="New page/track calls, e-mail engagement or intent signals in raw → one freshness run "
-                       "(never two at once: while one runs, the next waits and then takes everything new).")
+                       "(never two at once: while one runs, the next waits and then takes everything new). "
+                       "`revorc up` runs it in its freshness loop process; start it here only without that loop.")
 def freshness_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
     if context.instance.get_run_records(dg.RunsFilter(job_name=freshness_job.name, statuses=IN_PROGRESS),
                                         limit=1):
