@@ -1,7 +1,7 @@
 """Benchmark (not a test): event posted → the prospect's intent and lead score updated in the API, under a steady
 event load, through the real pieces: a scratch Postgres with the demo organization, one full materialization
-(ingest → dbt → champion → scores), uvicorn, and the Dagster daemon running the freshness sensor and its runs
-(`--runner loop`: `pipelines.defs.freshness.loop`, the same sensor and job in one long-lived process).
+(ingest → dbt → champion → scores), uvicorn, and `pipelines.defs.freshness.loop` (what `revorc up` runs: the
+freshness sensor and its runs in one long-lived process; `--runner daemon`: the Dagster daemon, a process per run).
 
 Load: `--rate` events/s for `--seconds`, alternating a page view of a high-intent page (Segment `/v1/page`) and an
 e-mail reply (the SendGrid webhook), each for a different random open prospect. An event counts as visible when
@@ -251,7 +251,7 @@ def _runs(instance_home: Path, since: float) -> list[dict[str, float]]:
 
 
 def run(*, prospects: int, seed: int, console: Console, seconds: float = 60.0, rate: float = 0.5,
-        grace: float = 180.0, runner: str = "daemon") -> list[Row]:
+        grace: float = 180.0, runner: str = "loop") -> list[Row]:
     import httpx
 
     prospects = min(prospects, 20_000)  # the demo CRM's size limit (`revorc seed-demo`)
@@ -267,7 +267,8 @@ def run(*, prospects: int, seed: int, console: Console, seconds: float = 60.0, r
         # The runners see an empty landing zone: everything landed is loaded, so landing_files_sensor's first tick
         # does not start an hourly run beside the micro-batches (its own figures are bench_ingest's and bench_dbt's).
         (home / "landed").mkdir()
-        child_env = {**os.environ, **env, "REVORC_LANDING_URL": str(home / "landed")}
+        child_env = {**os.environ, **env, "REVORC_LANDING_URL": str(home / "landed"),
+                     "REVORC_FRESHNESS_RUNNER": runner}
         api = subprocess.Popen([sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host",
                                 "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                                env=child_env, start_new_session=True,
@@ -330,7 +331,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long events are posted")
     parser.add_argument("--rate", type=float, default=0.5, help="events per second (page views and replies)")
     parser.add_argument("--grace", type=float, default=180.0, help="how long to wait for the last events")
-    parser.add_argument("--runner", choices=("daemon", "loop"), default="daemon",
+    parser.add_argument("--runner", choices=("daemon", "loop"), default="loop",
                         help="dagster-daemon (a process per run) or pipelines.defs.freshness.loop (runs in-process)")
     args = parser.parse_args()
     console = Console(width=160)

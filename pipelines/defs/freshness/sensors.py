@@ -1,5 +1,7 @@
 """Every 15 s: did score-moving rows land in `raw` since the last look? Then one freshness run for all of them."""
 
+import os
+
 import dagster as dg
 
 from pipelines.defs.freshness.assets import OP, freshness_job
@@ -12,9 +14,13 @@ IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.D
 
 
 # Stopped in the daemon by default: `revorc up` evaluates it in the freshness loop's own long-lived process
-# (`pipelines/defs/freshness/loop.py`), where a run costs no process start. Without the loop, start it here.
+# (`pipelines/defs/freshness/loop.py`), where a run costs no process start. A deployment without the loop sets
+# REVORC_FRESHNESS_RUNNER=daemon (or starts the sensor in the UI).
+RUNNER = os.environ.get("REVORC_FRESHNESS_RUNNER", "loop")
+
+
 @dg.sensor(job=freshness_job, minimum_interval_seconds=INTERVAL_SECONDS,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+           default_status=dg.DefaultSensorStatus.RUNNING if RUNNER == "daemon" else dg.DefaultSensorStatus.STOPPED,
            description="New page/track calls, e-mail engagement or intent signals in raw → one freshness run "
                        "(never two at once: while one runs, the next waits and then takes everything new). "
                        "`revorc up` runs it in its freshness loop process; start it here only without that loop.")
