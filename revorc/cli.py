@@ -18,7 +18,7 @@ from revorc.processes import api_process, supervise
 from revorc.processes import start as start_processes
 from revorc.processes import stop as stop_processes
 from revorc.worker_cli import register as register_worker_commands
-from revorc.worker_cli import worker_process
+from revorc.worker_cli import worker_processes
 from serving.core.config import NotConfigured, Settings, get_settings
 from serving.core.db import engine_for, libpq_url
 
@@ -203,7 +203,7 @@ def up_cmd(
     _print_runtime(runtime)
     app_processes = [
         api_process(settings, host, port),
-        worker_process(settings),
+        *worker_processes(settings),
         streamlit_process(settings, host=host, api_url=f"http://{host}:{port}"),
     ]
     dagster = dagster_processes(settings, host=host)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 from datetime import timedelta
@@ -113,6 +114,12 @@ class Settings(BaseSettings):
     twilio_phone_number: str | None = Field(default=None, validation_alias="TWILIO_PHONE_NUMBER")
     twilio_api_base: str = Field(default="https://api.twilio.com", validation_alias="TWILIO_API_BASE")
     worker_concurrency: int = Field(default=4, validation_alias="WORKER_CONCURRENCY")
+    # Worker processes `revorc up` / `revorc worker` start: one per core up to 4 (jobs hold the GIL while they
+    # render and build rows, so threads alone use one core); they share the Postgres queue.
+    worker_processes: int = Field(
+        default_factory=lambda: max(1, min(4, len(os.sched_getaffinity(0)))), ge=1,
+        validation_alias="WORKER_PROCESSES",
+    )
 
     @field_validator("jwt_expiration", mode="before")
     @classmethod

@@ -103,3 +103,13 @@ def test_three_worker_processes_send_each_recipient_once(fresh_database, tmp_pat
     busy = [log for log in logs if any(job in log.read_text() for job in
                                        ("emails.deliver_due", "emails.materialize_bulk", "cadences.run_due"))]
     assert len(busy) >= 2, [log.read_text()[-500:] for log in logs]
+
+
+def test_worker_processes_follow_the_setting_and_the_option(tmp_path):
+    from revorc.worker_cli import worker_processes
+
+    settings = make_settings("postgresql+psycopg://localhost/unused", tmp_path).model_copy(
+        update={"worker_processes": 3})
+    assert [p.name for p in worker_processes(settings)] == ["worker", "worker-2", "worker-3"]
+    assert all(p.args[-1] == "revorc.worker_cli" for p in worker_processes(settings))
+    assert len(worker_processes(settings, 5)) == 5
