@@ -155,6 +155,7 @@ def materialize_batch(
         by_email = {}
     per_minute = job.rate_per_minute
     queued: list[tuple[BulkEmailRecipient, uuid.UUID]] = []
+    staged: list[Email] = []
     for recipient in recipients:
         prospect = prospects.get(recipient.prospect_id) or by_email.get(recipient.email)
         request = sending.EmailRequest(
@@ -184,13 +185,14 @@ def materialize_batch(
                 wake=False,
                 suppressed_cache=blocked,
                 flush=False,
+                stage=staged,
             )
         except sending.RecipientSuppressed as exc:
             recipient.status = RecipientStatus.suppressed
             recipient.reason = exc.reasons.get(recipient.email)
             continue
         queued.append((recipient, email.id))
-    db_session.flush()  # the emails first (one multi-row insert), then the recipients pointing at them
+    sending.insert_staged(db_session=db_session, emails=staged)  # the emails first, then the recipients
     for recipient, email_id in queued:
         recipient.status = RecipientStatus.queued
         recipient.email_id = email_id
