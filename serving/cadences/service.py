@@ -635,6 +635,7 @@ def run_step(
                 wake=False,
                 suppressed_cache=facts.suppressed if facts is not None else None,
                 flush=flush,
+                stage=cache.get("emails"),
             )
         except sending.RecipientSuppressed as exc:
             _record(
@@ -780,7 +781,7 @@ def _run_batch(
     deferred: list[uuid.UUID] = []
     try:
         with session.begin_nested():
-            cache: dict = {"facts": batch_facts(db_session=session, due=due), "runs": []}
+            cache: dict = {"facts": batch_facts(db_session=session, due=due), "runs": [], "emails": []}
             for enrollment in due:
                 outcome = run_step(db_session=session, settings=settings, enrollment=enrollment, now=now,
                                    cache=cache, defer_sms=True)
@@ -788,7 +789,8 @@ def _run_batch(
                     deferred.append(enrollment.id)
                 else:
                     outcomes[outcome] += 1
-            session.flush()  # the emails and the enrollments' new state
+            sending.insert_staged(db_session=session, emails=cache["emails"])
+            session.flush()  # the enrollments' new state (and any tasks)
             session.add_all(cache["runs"])
             session.flush()  # then the step runs pointing at those emails
     except Exception:
