@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, inspect, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -791,13 +791,26 @@ def _run_batch(
                     outcomes[outcome] += 1
             sending.insert_staged(db_session=session, emails=cache["emails"])
             session.flush()  # the enrollments' new state (and any tasks)
-            session.add_all(cache["runs"])
-            session.flush()  # then the step runs pointing at those emails
+            _insert_runs(session, cache["runs"])  # then the step runs pointing at those emails
     except Exception:
         logger.warning("a cadence batch failed; running its %d enrollments one at a time", len(due),
                        exc_info=True)
         return None, []
     return outcomes, deferred
+
+
+def _insert_runs(session: Session, runs: list[CadenceStepRun]) -> None:
+    """A batch's step runs in one executemany of a plain INSERT (as `sending.insert_staged` does for emails);
+    the unique (enrollment, step) key still rejects a step a racing worker already ran."""
+    if not runs:
+        return
+    columns = [(attr.key, attr.columns[0].key) for attr in inspect(CadenceStepRun).column_attrs]
+    by_shape: dict[tuple[str, ...], list[dict]] = {}  # an executemany needs one set of columns per statement
+    for run in runs:
+        row = {column: run.__dict__[key] for key, column in columns if key in run.__dict__}
+        by_shape.setdefault(tuple(sorted(row)), []).append(row)
+    for rows in by_shape.values():
+        session.execute(CadenceStepRun.__table__.insert(), rows)
 
 
 def _run_one(session: Session, settings: Settings, enrollment: CadenceEnrollment, now: datetime, cache: dict,

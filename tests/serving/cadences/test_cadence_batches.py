@@ -41,7 +41,7 @@ def _states(factory, tenant, people):
                 for name, p in people.items()}
 
 
-def test_one_batch_keeps_each_enrollments_rules(client, app, settings, tenant, make_prospect):
+def test_one_batch_keeps_each_enrollments_rules(client, app, settings, tenant, make_prospect, caplog):
     factory, people = _setup(client, app, tenant, make_prospect, ["plain", "met", "blocked"])
     tenant.add(Activity, type=ActivityType.meeting_scheduled, prospect_id=people["met"].id,
                occurred_at=T0 + timedelta(seconds=30))
@@ -51,6 +51,7 @@ def test_one_batch_keeps_each_enrollments_rules(client, app, settings, tenant, m
                                 now=T0 + timedelta(minutes=1), batch_size=10)
 
     assert outcomes == {"email_queued": 1, "paused": 1, "suppressed": 1}
+    assert "cadence batch failed" not in caplog.text  # all three ran in the batch, not one by one
     assert _states(factory, tenant, people) == {
         "plain": ("active", None, 2),
         "met": ("paused", "meeting_booked", 1),
