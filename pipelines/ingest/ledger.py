@@ -1,8 +1,8 @@
 """Load one landing file into `raw`, all or nothing, recorded in `raw.file_ledger` by path and checksum.
 
-One transaction per file: the ledger row, every good row (COPY into a transaction-scoped staging copy of
-the target, then `insert … on conflict do nothing` for de-duplication) and every rejected record commit
-together, or nothing does. A file already in the ledger with the same checksum is skipped. `load_once` is that
+One transaction per file: the ledger row, every good row (one binary COPY into the target, duplicates of a
+unique key dropped beforehand exactly as `insert … on conflict do nothing` would) and every rejected record
+commit together, or nothing does. A file already in the ledger with the same checksum is skipped. `load_once` is that
 contract for any loader (the `raw` sources here, the Maven CRM export in `maven_crm.py`).
 """
 
@@ -128,24 +128,82 @@ def load_file(conn: psycopg.Connection, source: Source, *, path: str, data: byte
 
 
 def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: list[tuple]) -> int:
+    """Store `rows` (the file's provenance added) and return how many were new.
+
+    One binary COPY straight into the target: a source without a unique key appends every row, and for one with
+    a key the rows are first narrowed to those whose key is neither earlier in the file nor already stored, the
+    first occurrence winning — what `insert … on conflict do nothing` kept. Should another writer (the API's
+    intake, another file) store one of those keys meanwhile, the COPY fails on the unique index inside a
+    savepoint and the rows go through a staging table and `insert … on conflict do nothing` instead.
+    """
     if not rows:
         return 0
     columns = [*source.columns, "source", "source_file"]
-    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     schema, table = source.table.split(".")
     target = sql.Identifier(schema, table)
+    if source.conflict is None:
+        return _copy(conn, target, source.table, columns, rows, path, source.name)
+    keys = [source.columns.index(k.strip()) for k in source.conflict.strip("()").split(",")]
+    fresh = _new_keys(conn, source, keys, rows)
+    try:
+        with conn.transaction():  # a savepoint: a key stored by someone else since the lookup undoes only this
+            return _copy(conn, target, source.table, columns, fresh, path, source.name)
+    except psycopg.errors.UniqueViolation:
+        pass
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     staging = sql.Identifier(f"staging_{table}")
     # A transaction-scoped copy of the Alembic-defined target: COPY cannot resolve conflicts itself.
     conn.execute(sql.SQL("create temp table {} on commit drop as select {} from {} with no data").format(
         staging, cols, target))
-    with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin").format(staging, cols)) as copy:
-        for row in rows:
-            copy.write_row((*row, source.name, path))
-    conflict = sql.SQL(f" on conflict {source.conflict} do nothing") if source.conflict else sql.SQL("")
-    result = conn.execute(sql.SQL("insert into {} ({}) select {} from {}").format(target, cols, cols, staging)
-                          + conflict)
+    _copy(conn, staging, source.table, columns, rows, path, source.name)
+    result = conn.execute(sql.SQL("insert into {} ({}) select {} from {} on conflict {} do nothing").format(
+        target, cols, cols, staging, sql.SQL(source.conflict)))
     conn.execute(sql.SQL("drop table {}").format(staging))
     return result.rowcount
+
+
+def _new_keys(conn: psycopg.Connection, source: Source, keys: list[int], rows: list[tuple]) -> list[tuple]:
+    """`rows` without those whose unique key came earlier in the file or is already in the target table (a key
+    with a null never conflicts, as in Postgres)."""
+    names = [source.columns[k] for k in keys]
+    candidates = {tuple(row[k] for k in keys) for row in rows}
+    candidates = [key for key in candidates if None not in key]
+    oids = column_oids(conn, source.table, names)
+    types = dict(conn.execute("select oid, format_type(oid, null) from pg_type where oid = any(%s)",
+                              (oids,)).fetchall())
+    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[oid])) for oid in oids)
+    stored = conn.execute(
+        sql.SQL("select {} from {} join unnest({}) as k ({}) using ({})").format(
+            sql.SQL(", ").join(sql.Identifier("k", n) for n in names),
+            sql.Identifier(*source.table.split(".")), arrays,
+            sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(map(sql.Identifier, names))),
+        [[key[i] for key in candidates] for i in range(len(names))]).fetchall()
+    seen = {tuple(str(v) for v in key) for key in stored}
+    fresh = []
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        if None in key:
+            fresh.append(row)
+        elif (text := tuple(str(v) for v in key)) not in seen:
+            seen.add(text)
+            fresh.append(row)
+    return fresh
+
+
+def _copy(conn: psycopg.Connection, into: sql.Composable, table: str, columns: list[str], rows: list[tuple],
+          path: str, source: str) -> int:
+    """One binary COPY of `rows` (with their source and file) into `into`, a table shaped like `table`."""
+    if not rows:
+        return 0
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    types = column_oids(conn, table, columns)  # not during the COPY: the connection is busy with it
+    with conn.cursor() as cur:
+        register_text_dumpers(cur)
+        with cur.copy(sql.SQL("copy {} ({}) from stdin (format binary)").format(into, cols)) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row((*row, source, path))
+    return len(rows)
 
 
 class _JsonbTextBinaryDumper(Dumper):
