@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from threadpoolctl import threadpool_limits
@@ -44,6 +44,29 @@ def _tracking_link_verifier(secret: bytes):
     return verifies
 
 
+class RequestIdMiddleware:
+    """X-Request-ID in and out. Plain ASGI: Starlette's `@app.middleware("http")` wraps every request in a
+    second task and streams the body through memory queues, which cost more than the rest of a CRM read."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope.get("headers", []) if k == b"x-request-id"), None)
+        rid = given.decode("latin-1")[:128] if given else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # The API predicts a row at a time from a thread pool: OpenMP threads inside each prediction only
@@ -59,7 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(storable_params)],
     )
     app.state.settings = settings
-    app.state.session_factory = session_factory(settings.api_database_url, settings.db_pool_size)
+    # No ping per checkout for the API's pool (a round trip on every request): a connection dropped by a
+    # database restart fails one request, and SQLAlchemy then invalidates the whole pool; `readyz` reconnects.
+    app.state.session_factory = session_factory(settings.api_database_url, settings.db_pool_size, "api")
     # Composition: core.deps asks this to resolve credentials (core cannot import the users table).
     app.state.authenticator = authenticate_request
 
@@ -75,13 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-Request-ID"],
         )
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = rid[:128]
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process is up")
     def healthz() -> dict:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from serving.core.config import Settings
-from serving.core.db import session_factory, set_tenant, tenant_session
+from serving.core.db import mark_tenant, session_factory, set_tenant, tenant_session
 from serving.core.deps import client_ip
 from serving.core.errors import Unauthorized
 from serving.core.principal import Principal
@@ -45,12 +45,19 @@ def _principal_from_token(request: Request, db: Session, settings: Settings, tok
     except InvalidToken as exc:
         code = "TOKEN_EXPIRED" if exc.reason == "token expired" else "INVALID_TOKEN"
         raise Unauthorized(exc.reason, code=code, headers=_BEARER_CHALLENGE) from None
-    set_tenant(db, claims["org"])
-    user = db.get(User, uuid.UUID(claims["sub"]))
+    try:
+        organization_id, user_id = uuid.UUID(str(claims["org"])), uuid.UUID(str(claims["sub"]))
+    except (KeyError, ValueError):
+        raise Unauthorized("malformed token", code="INVALID_TOKEN", headers=_BEARER_CHALLENGE) from None
+    # One round trip binds the transaction to the token's organization and reads the user's current role, team
+    # and status (migration 0010): the role comes from the database on every request, never from the token.
+    user = db.execute(text("select * from app.bind_token_user(:org, :sub)"),
+                      {"org": organization_id, "sub": user_id}).first()
+    mark_tenant(db, organization_id)
     if user is None or not user.is_active:
         raise Unauthorized("user no longer exists or is disabled", code="INVALID_TOKEN", headers=_BEARER_CHALLENGE)
     return Principal(
-        organization_id=user.organization_id, user_id=user.id, role=user.role, team_id=user.team_id,
+        organization_id=user.organization_id, user_id=user.user_id, role=user.role, team_id=user.team_id,
         ip_address=client_ip(request), request_id=getattr(request.state, "request_id", None),
     )
 

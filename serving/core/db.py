@@ -86,7 +86,10 @@ def libpq_url(url: str) -> str:
 @lru_cache(maxsize=16)
 def engine_for(url: str, pool_size: int = 10, purpose: str = "default") -> Engine:
     """One pooled engine per URL and purpose (a purpose gets a pool of its own)."""
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, future=True)
+    # The API's own pool ("api") skips the ping per checkout, which is a round trip per request; connections are
+    # recycled hourly, and a dropped one invalidates the pool on its first error (see serving/main.py).
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=purpose != "api",
+                         pool_recycle=3600, future=True)
 
 
 @lru_cache(maxsize=16)
@@ -100,6 +103,12 @@ def set_tenant(session: Session, organization_id: uuid.UUID | str | None) -> Non
         text("select set_config('app.organization_id', :org, true)"),
         {"org": str(organization_id) if organization_id else ""},
     )
+    mark_tenant(session, organization_id)
+
+
+def mark_tenant(session: Session, organization_id: uuid.UUID | str | None) -> None:
+    """Record the organization a database function already bound the transaction to (so later transactions of
+    the session are bound again, see `_reapply_tenant`)."""
     session.info["organization_id"] = organization_id
 
 
