@@ -171,7 +171,7 @@ def _new_keys(conn: psycopg.Connection, source: Source, keys: list[int], rows: l
     oids = column_oids(conn, source.table, names)
     types = dict(conn.execute("select oid, format_type(oid, null) from pg_type where oid = any(%s)",
                               (oids,)).fetchall())
-    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[oid])) for oid in oids)
+    arrays = sql.SQL(", ").join(sql.SQL("%b::{}[]").format(sql.SQL(types[oid])) for oid in oids)
     stored = conn.execute(
         sql.SQL("select {} from {} join unnest({}) as k ({}) using ({})").format(
             sql.SQL(", ").join(sql.Identifier("k", n) for n in names),
