@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from threadpoolctl import threadpool_limits
 
 from serving.api import api_router, segment_router
+from serving.api_keys import usage
 from serving.auth.principals import authenticate_request
 from serving.core.config import Settings, get_settings
 from serving.core.db import session_factory
@@ -72,7 +74,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The API predicts a row at a time from a thread pool: OpenMP threads inside each prediction only
     # contend with each other (real-time gradient-boosting scores are ~2.5x slower under load with them).
     threadpool_limits(limits=1, user_api="openmp")
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        try:  # API-key counts still in memory are written before the process stops
+            usage.counter(settings).flush()
+        except Exception as exc:  # the database left first: nothing else to do with them
+            logger.warning("API-key usage counts lost at shutdown: %s", exc)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="AIRevenueOrc API",
         version="0.1.0",
         description=DESCRIPTION,

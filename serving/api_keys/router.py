@@ -11,7 +11,7 @@ from serving.api_keys import service
 from serving.api_keys.models import ApiKey
 from serving.api_keys.schemas import ApiKeyCreate, ApiKeyOut, ApiKeyUsage, ApiKeyWithSecret, DailyUsage
 from serving.audit import service as audit
-from serving.core.deps import DbSession, InteractivePrincipal
+from serving.core.deps import AppSettings, DbSession, InteractivePrincipal
 from serving.core.errors import Forbidden, NotFound
 from serving.core.idempotency import IdempotencyDep
 from serving.core.pagination import Page, Pagination, page_of, paginate
@@ -75,9 +75,10 @@ def rotate_api_key(api_key_id: uuid.UUID, db: DbSession, principal: InteractiveP
 
 @router.get("/{api_key_id}/usage", response_model=ApiKeyUsage, summary="Request counts, total and per day")
 def api_key_usage(
-    api_key_id: uuid.UUID, db: DbSession, principal: InteractivePrincipal,
+    api_key_id: uuid.UUID, db: DbSession, principal: InteractivePrincipal, settings: AppSettings,
     days: Annotated[int, Query(ge=1, le=365)] = 30,
 ):
+    service.flush_usage(settings=settings)  # this process's counts; other processes write theirs within 1 s
     key = _get_or_404(db, principal, api_key_id)
     daily = service.daily_usage(db_session=db, key=key, days=days)
     return ApiKeyUsage(

@@ -8,8 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from serving.api_keys import usage
 from serving.api_keys.models import ApiKey, ApiKeyStatus, ApiKeyUsageDaily
 from serving.api_keys.schemas import ApiKeyCreate
+from serving.core.config import Settings
 from serving.core.errors import Forbidden
 from serving.core.principal import Principal
 from serving.core.security import generate_api_key
@@ -77,6 +79,11 @@ def rotate(*, db_session: Session, key: ApiKey) -> tuple[ApiKey, str]:
     db_session.add(new_key)
     db_session.flush()
     return new_key, secret
+
+
+def flush_usage(*, settings: Settings) -> None:
+    """Write the counts this process holds in memory (`serving.api_keys.usage`) before reading usage."""
+    usage.counter(settings).flush()
 
 
 def daily_usage(*, db_session: Session, key: ApiKey, days: int) -> list[ApiKeyUsageDaily]:

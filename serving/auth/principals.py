@@ -13,8 +13,9 @@ from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from serving.api_keys import usage
 from serving.core.config import Settings
-from serving.core.db import mark_tenant, session_factory, set_tenant, tenant_session
+from serving.core.db import mark_tenant, set_tenant
 from serving.core.deps import client_ip
 from serving.core.errors import Unauthorized
 from serving.core.principal import Principal
@@ -92,28 +93,7 @@ def signing_in(request: Request, user: User) -> Principal:
     )
 
 
-USAGE_POOL_SIZE = 2
-
-
 def _count_api_key_use(request: Request, organization_id: uuid.UUID, api_key_id: uuid.UUID) -> None:
-    # Its own short transaction: counting must not hold a row lock on the key for a whole request.
-    # And its own pool: the request already holds a connection, and taking a second one from the same
-    # pool deadlocks once every connection is held by a request waiting for another.
-    settings: Settings = request.app.state.settings
-    factory = session_factory(settings.api_database_url, USAGE_POOL_SIZE, "api-key-usage")
-    with tenant_session(factory, organization_id) as session:
-        session.execute(
-            text(
-                "update app.api_keys set request_count = request_count + 1, last_used_at = now() "
-                "where id = :id"
-            ),
-            {"id": api_key_id},
-        )
-        session.execute(
-            text(
-                "insert into app.api_key_usage_daily (api_key_id, day, organization_id, request_count) "
-                "values (:id, current_date, :org, 1) on conflict (api_key_id, day) "
-                "do update set request_count = app.api_key_usage_daily.request_count + 1"
-            ),
-            {"id": api_key_id, "org": organization_id},
-        )
+    # Counted in memory and written about once a second in batches (serving/api_keys/usage.py): no transaction
+    # and no row lock per request.
+    usage.counter(request.app.state.settings).count(organization_id, api_key_id)
