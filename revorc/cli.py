@@ -175,13 +175,21 @@ def _seed_demo(settings: Settings, *, seed: int, prospects: int, landing_prospec
 def serve_cmd(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int | None, typer.Option(help="API processes (default: API_WORKERS, one per core up to 4)",
+                                                min=1)] = None,
 ) -> None:
-    """Serve the API (uvicorn)."""
+    """Serve the API (uvicorn, several processes sharing the port)."""
     import uvicorn
 
-    from serving.main import create_app
+    settings = _settings()
+    count = workers or settings.api_workers
+    if count == 1:
+        from serving.main import create_app
 
-    uvicorn.run(create_app(_settings()), host=host, port=port, proxy_headers=True)
+        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True)
+    else:  # uvicorn's own supervisor: each process builds the app from the same environment
+        uvicorn.run("serving.main:create_app", factory=True, host=host, port=port, proxy_headers=True,
+                    workers=count)
 
 
 @app.command("up")

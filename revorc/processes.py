@@ -42,8 +42,10 @@ def service_env(settings: Settings) -> dict[str, str]:
 def api_process(settings: Settings, host: str, port: int) -> Process:
     return Process(
         name="api",
+        # Several processes share the port (uvicorn's supervisor); each has its own pool and model cache, while
+        # rate limits count in Redis when REDIS_URL is set (per process otherwise) — docs/performance.md.
         args=[sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory",
-              "--host", host, "--port", str(port), "--proxy-headers"],
+              "--host", host, "--port", str(port), "--proxy-headers", "--workers", str(settings.api_workers)],
         url=f"http://{host}:{port}",
     )
 

@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         validation_alias="WORKER_PROCESSES",
     )
 
+    # API processes `revorc up` / `revorc serve` start (uvicorn workers): one per core up to 4. Each holds its
+    # own connection pool, model cache and rate-limit client; what must be shared lives in Postgres or Redis.
+    api_workers: int = Field(
+        default_factory=lambda: max(1, min(4, len(os.sched_getaffinity(0)))), ge=1,
+        validation_alias="API_WORKERS",
+    )
+
     @field_validator("jwt_expiration", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
