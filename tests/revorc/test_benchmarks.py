@@ -1,0 +1,39 @@
+"""The benchmark scripts stay runnable: `revorc bench NAME` finds each one with the shared signature, and the
+shared table helpers compute what the README shows. (Figures are printed by the scripts, never asserted here.)"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+from benchmarks.common import Row, markdown, percentile
+from revorc.data_cli import BENCHMARKS
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_each_benchmark_has_the_shared_entry_point(name):
+    module = importlib.import_module(f"benchmarks.bench_{name}")
+    parameters = inspect.signature(module.run).parameters
+    assert {"prospects", "seed", "console"} <= set(parameters)
+    assert all(parameters[p].kind is inspect.Parameter.KEYWORD_ONLY for p in ("prospects", "seed", "console"))
+    assert callable(getattr(module, "main", None)), "each benchmark is also a script (python -m benchmarks.…)"
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([], 95) == 0.0
+
+
+def test_markdown_table_shows_ratio_and_verdict():
+    text = markdown([Row(what="api", measured="1,900 req/s", baseline="2,000 req/s", target="≥ 0.80",
+                         ratio=0.95, met=True),
+                     Row(what="bulk", measured="25 s", baseline="—", target="≤ 30 s")])
+    lines = text.splitlines()
+    assert lines[2] == "| api | 1,900 req/s | 2,000 req/s | 0.95 | ≥ 0.80 | yes |"
+    assert lines[3] == "| bulk | 25 s | — | — | ≤ 30 s | — |"
