@@ -13,6 +13,7 @@ Usage: `.venv/bin/python -m benchmarks.bench_scoring [--prospects 10000] [--requ
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from benchmarks.common import Row, percentile, print_rows, scratch_database
+from benchmarks.wrk import run_wrk
 from models.lead_scoring.features import prepare_frame
 from models.lead_scoring.predict import score_frame
 from models.lead_scoring.rules import RuleSet
@@ -197,7 +199,7 @@ def _load(base: str, headers: dict[str, str], *, requests: int, concurrency: int
 
 
 def bench_realtime(models: dict[str, LeadScoringModel], *, requests: int, concurrency: int, seconds: float,
-                   workers: int, console: Console) -> dict[str, Latency]:
+                   workers: int, console: Console, load_client: str = "wrk") -> dict[str, Latency]:
     import httpx
 
     out: dict[str, Latency] = {}
@@ -225,9 +227,19 @@ def bench_realtime(models: dict[str, LeadScoringModel], *, requests: int, concur
                             if warm_up.status_code != 200:
                                 raise SystemExit(f"/scoring/score answered {warm_up.status_code}: "
                                                  f"{warm_up.text[:300]}")
-                    out[family] = _load(base, family_headers, requests=requests, concurrency=concurrency,
-                                        seconds=seconds, progress=progress,
-                                        label=f"POST /scoring/score ({family}, {concurrency} clients)")
+                    if load_client == "wrk":
+                        # wrk is C: the clients do not take the server's cores and GIL turns as Python threads do
+                        with console.status(f"POST /scoring/score ({family}, {concurrency} clients, wrk)…"):
+                            load = run_wrk(f"{base}/api/v1/scoring/score", connections=concurrency,
+                                           threads=min(2, concurrency), seconds=min(seconds, 30),
+                                           headers={**family_headers, "Content-Type": "application/json"},
+                                           method="POST", body=json.dumps(PAYLOAD))
+                        out[family] = Latency(load.requests, load.errors, min(seconds, 30), load.p50_ms,
+                                              load.p99_ms)
+                    else:
+                        out[family] = _load(base, family_headers, requests=requests, concurrency=concurrency,
+                                            seconds=seconds, progress=progress,
+                                            label=f"POST /scoring/score ({family}, {concurrency} clients)")
         finally:
             api.terminate()
             try:
@@ -239,7 +251,7 @@ def bench_realtime(models: dict[str, LeadScoringModel], *, requests: int, concur
 
 def run(*, prospects: int, seed: int, console: Console, requests: int = 2000, concurrency: int = 8,
         seconds: float = 60.0, workers: int = 1, families: tuple[str, ...] = FAMILIES, training: bool = False,
-        batch: bool = False) -> list[Row]:
+        batch: bool = False, load_client: str = "wrk") -> list[Row]:
     """Rows: per model family, the API's p50/p99 under `concurrency` clients vs `predict_proba` on one row.
 
     The model is trained on `prospects` × 5 snapshots of synthetic features.
@@ -258,7 +270,7 @@ def run(*, prospects: int, seed: int, console: Console, requests: int = 2000, co
         models = {family: result.candidates[family] for family in families}
         baselines = {family: bench_predict_proba(model) for family, model in models.items()}
     measured = bench_realtime(models, requests=requests, concurrency=concurrency, seconds=seconds,
-                              workers=workers, console=console)
+                              workers=workers, console=console, load_client=load_client)
     rows = []
     for family in models:
         api, floor = measured[family], baselines[family]
@@ -283,6 +295,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0, help="wall-time bound per model family")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--client", choices=("wrk", "httpx"), default="wrk",
+                        help="load generator: wrk (C, default) or httpx threads in this process")
     parser.add_argument("--family", choices=FAMILIES, action="append", help="default: both")
     parser.add_argument("--training", action="store_true", help="print the training table")
     parser.add_argument("--batch", action="store_true", help="print the batch-scoring table")
@@ -290,7 +304,8 @@ def main() -> None:
     console = Console(width=160)
     rows = run(prospects=args.prospects, seed=args.seed, console=console, requests=args.requests,
                concurrency=args.concurrency, seconds=args.seconds, workers=args.workers,
-               families=tuple(args.family or FAMILIES), training=args.training, batch=args.batch)
+               families=tuple(args.family or FAMILIES), training=args.training, batch=args.batch,
+               load_client=args.client)
     print_rows(rows, console, title=f"Real-time scoring ({args.prospects:,} training prospects)")
 
 
