@@ -1,0 +1,135 @@
+"""Benchmark (not a test): `dbt build` after a 1 % increment against the full build, measured in the same run.
+
+A scratch Postgres gets the demo organization and its landing files at `--prospects`, which are ingested into
+`raw`; then `dbt build --full-refresh` (the nightly build) is timed, then a build with nothing new (dbt's fixed
+cost: the floor of any incremental build), then 1 % more events are landed and ingested and the incremental
+build (the hourly one) is timed. The incremental build's slowest nodes are printed from its
+`run_results.json`, so what is left of its cost is visible.
+
+Usage: `python -m benchmarks.bench_dbt --prospects 100000` (or `revorc bench dbt`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.common import Row, print_rows, scratch_database
+
+TARGET_RATIO = 0.10
+
+
+def _ingest(url: str, folder: str) -> int:
+    import psycopg
+
+    from pipelines.ingest.landing import Landing, ingest_source
+    from pipelines.ingest.ledger import psycopg_conninfo
+    from pipelines.ingest.sources import SOURCES
+
+    rows = 0
+    with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
+        for source in SOURCES.values():
+            rows += sum(r.rows_loaded for r in ingest_source(conn, Landing(folder), source))
+    return rows
+
+
+class _Dbt:
+    """`dbt build` into a target folder of its own (the project's `target/` belongs to whoever else runs dbt)."""
+
+    def __init__(self, url: str, work: Path, as_of: str) -> None:
+        from pipelines.defs.dbt.project import DBT_PROJECT_DIR, dbt_env, dbt_executable
+
+        self.project = DBT_PROJECT_DIR
+        self.executable = dbt_executable()
+        self.env = {**os.environ, **dbt_env(url)}
+        self.target = work / "target"
+        self.as_of = as_of
+
+    def build(self, *extra: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([self.executable, "build", "--quiet", "--profiles-dir", str(self.project),
+                        "--target-path", str(self.target), "--log-path", str(self.target.parent / "logs"),
+                        "--vars", json.dumps({"as_of": self.as_of}), *extra],
+                       cwd=self.project, env=self.env, check=True)
+        return time.perf_counter() - started
+
+    def node_timings(self) -> list[tuple[str, float]]:
+        results = json.loads((self.target / "run_results.json").read_text())["results"]
+        return sorted(((r["unique_id"].split(".", 1)[1], r["execution_time"]) for r in results),
+                      key=lambda item: -item[1])
+
+
+def run(*, prospects: int, seed: int, console: Console | None = None, top: int = 15) -> list[Row]:
+    console = console or Console()
+    with scratch_database() as (url, home):
+        from sqlalchemy.orm import Session
+
+        from pipelines.demo_data import demo_landing
+        from revorc.demo import seed_demo
+        from serving.core.config import Settings
+        from serving.core.db import engine_for
+        from serving.core.migrate import upgrade
+
+        saved = {name: os.environ.get(name) for name in ("DATABASE_URL", "REVORC_HOME")}
+        os.environ.update(DATABASE_URL=url, REVORC_HOME=str(home))
+        try:
+            settings = Settings()
+        finally:
+            for name, value in saved.items():
+                os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+        landing = str(home / "landing")
+        now = datetime.now(UTC)
+        with console.status(f"Migrating and seeding the demo organization with {prospects:,} prospects…"):
+            upgrade(url)
+            with Session(engine_for(url)) as session, session.begin():
+                seed_demo(session, seed=seed, prospects=prospects)
+        with console.status("Landing and ingesting its events…"):
+            demo_landing(settings, prospects=prospects, seed=seed, landing_url=landing, now=now, batch="full")
+            loaded = _ingest(url, landing)
+        console.print(f"{loaded:,} records in raw")
+        dbt = _Dbt(url, home, as_of=now.date().isoformat())
+        with console.status("dbt build --full-refresh (the nightly build)…"):
+            full = dbt.build("--full-refresh")
+        console.print(f"full build: {full:.1f} s")
+        with console.status("dbt build with nothing new (dbt's fixed cost)…"):
+            idle = dbt.build()
+        console.print(f"build with nothing new: {idle:.1f} s")
+        with console.status("Landing and ingesting a 1 % increment…"):
+            demo_landing(settings, prospects=max(1, prospects // 100), seed=seed + 1, landing_url=landing,
+                         now=now + timedelta(hours=1), batch="increment")
+            added = _ingest(url, landing)
+        console.print(f"increment: {added:,} records")
+        with console.status("dbt build after the increment (the hourly build)…"):
+            incremental = dbt.build()
+        timings = Table("slowest nodes of the incremental build", "seconds", title=f"incremental {incremental:.1f} s")
+        for name, seconds in dbt.node_timings()[:top]:
+            timings.add_row(name, f"{seconds:.2f}")
+        console.print(timings)
+    ratio = incremental / full
+    return [
+        Row(what=f"`dbt build` after a 1 % increment ({prospects:,} prospects)",
+            measured=f"{incremental:.1f} s (nothing new: {idle:.1f} s)", baseline=f"full build {full:.1f} s",
+            target=f"≤ {TARGET_RATIO:.0%} of the full build", ratio=ratio, met=ratio <= TARGET_RATIO),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prospects", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--top", type=int, default=15, help="how many of the slowest nodes to print")
+    args = parser.parse_args()
+    console = Console(width=160)
+    print_rows(run(prospects=args.prospects, seed=args.seed, console=console, top=args.top), console)
+
+
+if __name__ == "__main__":
+    main()
