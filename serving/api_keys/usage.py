@@ -94,13 +94,18 @@ class UsageCounter:
             current.days[day] += n
 
     def _run(self) -> None:
+        failing = False
         while True:
             self._wake.wait(self._interval)
             self._wake.clear()
             try:
                 self.flush()
+                failing = False
             except Exception as exc:  # the database is away: the counts wait in memory for the next try
-                logger.warning("API-key usage not written yet (%s); retrying", exc)
+                if not failing:  # once per outage, not once a second
+                    logger.warning("API-key usage not written yet (%s); retrying every %.0f s", exc,
+                                   self._interval)
+                failing = True
 
 
 POOL_SIZE = 2
