@@ -1,6 +1,6 @@
 -- depends_on: {{ ref('fct_website_events') }}
 {{ config(materialized='incremental', unique_key=['organization_id', 'visitor_id'],
-          incremental_strategy='delete+insert') }}
+          incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 {#- Sessions: a visitor's events with no gap longer than `session_gap_minutes` (a gap of exactly that keeps it).
     Incremental by visitor: a run recomputes every session of the visitors with events loaded since the last
     run (a late event can merge or split their sessions) and leaves the others alone. A prospect created in
