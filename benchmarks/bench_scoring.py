@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +28,7 @@ from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from benchmarks.common import Row, percentile, print_rows, scratch_database
-from benchmarks.wrk import run_wrk
+from benchmarks.wrk import run_wrk, uvicorn
 from models.lead_scoring.features import prepare_frame
 from models.lead_scoring.predict import score_frame
 from models.lead_scoring.rules import RuleSet
@@ -128,12 +125,6 @@ def bench_predict_proba(model: LeadScoringModel, *, calls: int = BASELINE_CALLS)
     return Latency(calls, 0, wall, percentile(latencies, 50), percentile(latencies, 99))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _seed_api(home: Path, database_url: str, models: dict[str, LeadScoringModel]
               ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """Migrate; per family an organization with an admin and that family's model as champion.
@@ -205,47 +196,28 @@ def bench_realtime(models: dict[str, LeadScoringModel], *, requests: int, concur
     out: dict[str, Latency] = {}
     with scratch_database("revorc-bench-scoring-") as (database_url, home):
         env, headers = _seed_api(home, database_url, models)
-        port = _free_port()
-        api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "serving.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-            env={**os.environ, **env}, start_new_session=True)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.3)
-            with Progress(console=console, transient=True) as progress:
-                for family, family_headers in headers.items():
-                    with httpx.Client(base_url=base, headers=family_headers, timeout=30) as warm:
-                        for _ in range(3 * workers):  # loads and caches the champion in every process
-                            warm_up = warm.post("/api/v1/scoring/score", json=PAYLOAD)
-                            if warm_up.status_code != 200:
-                                raise SystemExit(f"/scoring/score answered {warm_up.status_code}: "
-                                                 f"{warm_up.text[:300]}")
-                    if load_client == "wrk":
-                        # wrk is C: the clients do not take the server's cores and GIL turns as Python threads do
-                        with console.status(f"POST /scoring/score ({family}, {concurrency} clients, wrk)…"):
-                            load = run_wrk(f"{base}/api/v1/scoring/score", connections=concurrency,
-                                           threads=min(2, concurrency), seconds=min(seconds, 30),
-                                           headers={**family_headers, "Content-Type": "application/json"},
-                                           method="POST", body=json.dumps(PAYLOAD))
-                        out[family] = Latency(load.requests, load.errors, min(seconds, 30), load.p50_ms,
-                                              load.p99_ms)
-                    else:
-                        out[family] = _load(base, family_headers, requests=requests, concurrency=concurrency,
-                                            seconds=seconds, progress=progress,
-                                            label=f"POST /scoring/score ({family}, {concurrency} clients)")
-        finally:
-            api.terminate()
-            try:
-                api.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                api.kill()
+        with (uvicorn("serving.main:create_app", env=env, workers=workers, factory=True) as base,
+              Progress(console=console, transient=True) as progress):
+            for family, family_headers in headers.items():
+                with httpx.Client(base_url=base, headers=family_headers, timeout=30) as warm:
+                    for _ in range(3 * workers):  # loads and caches the champion in every process
+                        warm_up = warm.post("/api/v1/scoring/score", json=PAYLOAD)
+                        if warm_up.status_code != 200:
+                            raise SystemExit(f"/scoring/score answered {warm_up.status_code}: "
+                                             f"{warm_up.text[:300]}")
+                if load_client == "wrk":
+                    # wrk is C: the clients do not take the server's cores and GIL turns as Python threads do
+                    with console.status(f"POST /scoring/score ({family}, {concurrency} clients, wrk)…"):
+                        load = run_wrk(f"{base}/api/v1/scoring/score", connections=concurrency,
+                                       threads=min(2, concurrency), seconds=min(seconds, 30),
+                                       headers={**family_headers, "Content-Type": "application/json"},
+                                       method="POST", body=json.dumps(PAYLOAD))
+                    out[family] = Latency(load.requests, load.errors, min(seconds, 30), load.p50_ms,
+                                          load.p99_ms)
+                else:
+                    out[family] = _load(base, family_headers, requests=requests, concurrency=concurrency,
+                                        seconds=seconds, progress=progress,
+                                        label=f"POST /scoring/score ({family}, {concurrency} clients)")
     return out
 
 
