@@ -19,25 +19,30 @@ DEAL_RISK_DIFFERS = ("a.risk_score is distinct from m.risk_score"
                      " or a.ai_analysis -> 'risk' -> 'reasons' is distinct from to_jsonb(m.risk_reasons)"
                      " or a.ai_analysis -> 'risk' ->> 'level' is distinct from m.risk_level")
 
-PROSPECT_INTENT = """
-update app.prospects as a
-set intent_score = m.intent_score, intent_tier = m.intent_tier, updated_at = now()
-from (
-    select prospect_id, intent_score, intent_tier from analytics.fct_prospect_intent
-    where prospect_id > %(after)s order by prospect_id limit %(limit)s
-) as m
-where a.id = m.prospect_id
-  and (""" + PROSPECT_INTENT_DIFFERS + ")\n"
 
-ACCOUNT_INTENT = """
-update app.accounts as a
+def _intent_update(table: str, mart: str, key: str, rows: str) -> str:
+    """Copy a mart's intent score and tier onto the `app` rows `rows` selects from it, changed rows only."""
+    return f"""
+update app.{table} as a
 set intent_score = m.intent_score, intent_tier = m.intent_tier, updated_at = now()
 from (
-    select account_id, intent_score, intent_tier from analytics.fct_account_intent
-    where account_id > %(after)s order by account_id limit %(limit)s
+    select {key}, intent_score, intent_tier from analytics.{mart}
+    where {rows}
 ) as m
-where a.id = m.account_id
-  and (""" + ACCOUNT_INTENT_DIFFERS + ")\n"
+where a.id = m.{key}
+  and ({PROSPECT_INTENT_DIFFERS})
+"""
+
+
+PROSPECT_INTENT = _intent_update("prospects", "fct_prospect_intent", "prospect_id",
+                                 "prospect_id > %(after)s order by prospect_id limit %(limit)s")
+ACCOUNT_INTENT = _intent_update("accounts", "fct_account_intent", "account_id",
+                                "account_id > %(after)s order by account_id limit %(limit)s")
+# The freshness micro-batch's write-backs: the same updates for just the entities its events concern.
+PROSPECT_INTENT_FOR = _intent_update("prospects", "fct_prospect_intent", "prospect_id",
+                                     "prospect_id = any(%(ids)s::uuid[])")
+ACCOUNT_INTENT_FOR = _intent_update("accounts", "fct_account_intent", "account_id",
+                                    "account_id = any(%(ids)s::uuid[])")
 
 # Matching the organization too: a mart row only ever updates its own organization's account.
 ACCOUNT_HEALTH = """
@@ -68,28 +73,6 @@ KEYS = {PROSPECT_INTENT: ("analytics.fct_prospect_intent", "prospect_id"),
         ACCOUNT_INTENT: ("analytics.fct_account_intent", "account_id"),
         ACCOUNT_HEALTH: ("analytics.dim_account_health", "account_id"),
         DEAL_RISK: ("analytics.fct_deal_health", "deal_id")}
-
-
-# The freshness micro-batch's write-backs: the same updates for just the entities its events concern.
-PROSPECT_INTENT_FOR = """
-update app.prospects as a
-set intent_score = m.intent_score, intent_tier = m.intent_tier, updated_at = now()
-from (
-    select prospect_id, intent_score, intent_tier from analytics.fct_prospect_intent
-    where prospect_id = any(%(ids)s::uuid[])
-) as m
-where a.id = m.prospect_id
-  and (""" + PROSPECT_INTENT_DIFFERS + ")\n"
-
-ACCOUNT_INTENT_FOR = """
-update app.accounts as a
-set intent_score = m.intent_score, intent_tier = m.intent_tier, updated_at = now()
-from (
-    select account_id, intent_score, intent_tier from analytics.fct_account_intent
-    where account_id = any(%(ids)s::uuid[])
-) as m
-where a.id = m.account_id
-  and (""" + ACCOUNT_INTENT_DIFFERS + ")\n"
 
 
 def write_back_ids(conn: psycopg.Connection, statement: str, ids: list[str], *,
