@@ -1,14 +1,43 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', unique_key=['organization_id', 'entity_type', 'entity_id'],
+          incremental_strategy='delete+insert', on_schema_change='append_new_columns',
+          pre_hook=["{{ reset_without_column('signals_loaded_at') }}", "{{ intent_reset_on_new_day() }}"],
+          post_hook=["create index if not exists \"ix_int_intent__daily_points__entity\"
+                          on {{ this }} (entity_type, entity_id, score_date)"]) }}
 {#- Decayed intent points per entity per day of the history window.
     A signal counts from the day it occurred until it expires (an expired signal scores nothing) and for at
     most `intent_window_days`; its points are weight × strength × factor × 0.5^(age_days / half_life_days).
     Signals of an entity that share their day, half-life and last active day are summed before they are
     spread over the days (the decay is linear in the points), so a large account's tens of thousands of
     signals expand to a few hundred rows per day instead of one row per signal per day. A table, not a view:
-    the history mart and this model's test read it, and each would otherwise recompute it. -#}
+    the history mart and this model's test read it, and each would otherwise recompute it.
+    Incremental by entity: an entity's points depend only on its own signals and the as-of date, so a build
+    recomputes just the entities with signals attributed since the last build (delete+insert on the entity).
+    Decay moves with the as-of date: the first build of a new day (the pre-hook empties the table when its
+    last day is not the as-of date) recomputes every entity, as does the nightly full rebuild. -#}
 with entity_signals as (
     select * from {{ ref('int_intent__entity_signals') }}
 ),
+
+-- noqa: disable=LT02
+{% if is_incremental() %}
+touched as (
+    select distinct organization_id, entity_type, entity_id
+    from entity_signals
+    where loaded_at > {{ incremental_watermark('signals_loaded_at') }}
+),
+
+scoped as (
+    select s.*
+    from entity_signals as s
+    inner join touched as t
+        on t.organization_id = s.organization_id and t.entity_type = s.entity_type and t.entity_id = s.entity_id
+),
+{% else %}
+scoped as (
+    select * from entity_signals
+),
+{% endif %}
+-- noqa: enable=LT02
 
 grouped as (
     select
@@ -20,33 +49,40 @@ grouped as (
         -- the last day the signal counts on: `expires_at > day` (midnight) holds up to this day
         (expires_at - interval '1 microsecond')::date as last_day,
         sum(base_points) as base_points,
-        count(*) as signals
-    from entity_signals
+        count(*) as signals,
+        max(max(loaded_at)) over (partition by organization_id, entity_type, entity_id) as signals_loaded_at
+    from scoped
     group by 1, 2, 3, 4, 5, 6
 ),
 
-days as (
-    select generate_series(
-        {{ as_of_date() }} - ({{ var('intent_history_days') }} - 1),
-        {{ as_of_date() }},
+-- each group's days: from its day (or the window's first) to its last day, at most intent_window_days after
+-- it, at most the as-of date (generated per group, not a join with every day of the window and a filter)
+spread as (
+    select
+        g.*,
+        d.score_date::date as score_date
+    from grouped as g
+    cross join lateral generate_series(
+        greatest(g.occurred_on, {{ as_of_date() }} - ({{ var('intent_history_days') }} - 1)),
+        least(
+            g.occurred_on + {{ var('intent_window_days') }},
+            coalesce(g.last_day, {{ as_of_date() }}),
+            {{ as_of_date() }}
+        ),
         interval '1 day'
-    )::date as score_date
+    ) as d (score_date)
 ),
 
 final as (
     select
-        g.organization_id,
-        g.entity_type,
-        g.entity_id,
-        d.score_date,
-        round(sum(g.base_points * {{ intent_decay('d.score_date - g.occurred_on', 'g.half_life_days') }}), 4)
-            as points,
-        sum(g.signals)::integer as active_signals
-    from grouped as g
-    inner join days as d
-        on d.score_date >= g.occurred_on
-        and d.score_date - g.occurred_on <= {{ var('intent_window_days') }}
-        and (g.last_day is null or g.last_day >= d.score_date)
+        organization_id,
+        entity_type,
+        entity_id,
+        score_date,
+        round(sum(base_points * {{ intent_decay('score_date - occurred_on', 'half_life_days') }}), 4) as points,
+        sum(signals)::integer as active_signals,
+        max(signals_loaded_at) as signals_loaded_at
+    from spread
     group by 1, 2, 3, 4
 )
 

@@ -1,11 +1,40 @@
+{{ config(materialized='incremental', unique_key=['organization_id', 'entity_type', 'entity_id'],
+          incremental_strategy='delete+insert', on_schema_change='append_new_columns',
+          pre_hook=["{{ reset_without_column('signals_loaded_at') }}", "{{ intent_reset_on_new_day() }}"]) }}
 {#- Intent score per prospect/account per day (0–100) with its tier, from each entity's first signal day in
-    the history window to the as-of date. -#}
-with points as (
+    the history window to the as-of date. Incremental by entity, as its daily points: a build rewrites the
+    entities whose points were recomputed since the last build; a new day recomputes every entity. -#}
+with all_points as (
     select * from {{ ref('int_intent__daily_points') }}
 ),
 
+-- noqa: disable=LT02
+{% if is_incremental() %}
+touched as (
+    select distinct organization_id, entity_type, entity_id from all_points
+    where signals_loaded_at > {{ incremental_watermark('signals_loaded_at') }}
+),
+
+points as (
+    select p.*
+    from all_points as p
+    inner join touched as t
+        on t.organization_id = p.organization_id and t.entity_type = p.entity_type and t.entity_id = p.entity_id
+),
+{% else %}
+points as (
+    select * from all_points
+),
+{% endif %}
+-- noqa: enable=LT02
+
 entities as (
-    select organization_id, entity_type, entity_id, min(score_date) as first_day
+    select
+        organization_id,
+        entity_type,
+        entity_id,
+        min(score_date) as first_day,
+        max(signals_loaded_at) as signals_loaded_at
     from points
     group by organization_id, entity_type, entity_id
 ),
@@ -24,7 +53,8 @@ final as (
         e.entity_id,
         d.score_date,
         least(100, round(coalesce(p.points, 0)))::integer as intent_score,
-        coalesce(p.active_signals, 0)::integer as active_signals
+        coalesce(p.active_signals, 0)::integer as active_signals,
+        e.signals_loaded_at
     from entities as e
     inner join days as d on d.score_date >= e.first_day
     left join points as p

@@ -6,9 +6,10 @@
     (events strictly before it; intent as of the day before). The label `converted` is a meeting booked or a deal
     created for the prospect within `conversion_window_days` from the snapshot date; `label_complete` says
     whether that window has fully elapsed.
-    Incremental by snapshot date: a snapshot's features are fixed once it is built (they only see the past), so
-    an incremental build computes the features of new snapshot dates only, re-labels the rows whose label
-    window is still open, and drops the dates that left the grid (the post-hook). A late event dated before a
+    Incremental by snapshot date: a closed snapshot's features are fixed once it is built (they only see the
+    past), so an incremental build computes the features of new snapshot dates and of the open one only,
+    re-labels the closed rows whose label window is still open, and drops the dates that left the grid and
+    the rows of deleted prospects (the post-hook). A late event dated before a
     built snapshot, a prospect's changed title or department, or a prospect imported with an older creation date
     reaches the built snapshots at the nightly full rebuild.
     Column names, windows (email and meetings 90 days, web sessions 30 days) and category values follow the
@@ -20,18 +21,22 @@ with snapshots as (
 -- noqa: disable=LT02
 -- (the CTEs inside the if/else stay at CTE level, not indented as sqlfluff wants for jinja blocks)
 {% if is_incremental() %}
+-- dates not built yet, and the open snapshot (today's: recomputed every build, so a late event reaches the
+-- scores at once)
 new_snapshots as (
     select s.snapshot_date
     from snapshots as s
-    where not exists (select 1 from {{ this }} as built where built.snapshot_date = s.snapshot_date)
+    where
+        s.snapshot_date = {{ as_of_date() }}
+        or not exists (select 1 from {{ this }} as built where built.snapshot_date = s.snapshot_date)
 ),
 
--- built rows whose conversion window was still open: only their label can change
+-- built closed rows whose conversion window was still open: only their label can change
 relabel as (
     select built.*
     from {{ this }} as built
     inner join snapshots as s on s.snapshot_date = built.snapshot_date
-    where not built.label_complete
+    where not built.label_complete and built.snapshot_date < {{ as_of_date() }}
 ),
 {% else %}
 new_snapshots as (
