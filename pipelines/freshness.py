@@ -53,7 +53,9 @@ def score_moving_since(conn: psycopg.Connection, after: Cursor, upto: Cursor) ->
 
 # The prospects the new rows concern, as dbt attributes them: website events through their prospect attribution
 # (e-mail, userId or the identify map), e-mail events by prospect id else by address in the organization, intent
-# signals through the entity attribution (account-level signals reach every prospect of the account).
+# signals through the entity attribution (account-level signals reach every prospect of the account). The entity
+# attribution also holds high-intent page views (signal_source 'website_events', ids of raw.website_events): the
+# intent cursor compares only third-party signal ids; page views arrive through the website branch.
 AFFECTED_PROSPECTS = """
 select distinct organization_id::text, prospect_id::text from (
     select w.organization_id, w.prospect_id from analytics.int_website__events_attributed as w
@@ -65,7 +67,7 @@ select distinct organization_id::text, prospect_id::text from (
     where e.id > %(email_events)s and e.organization_id is not null
     union all
     select s.organization_id, s.entity_id from analytics.int_intent__entity_signals as s
-    where s.signal_id > %(intent_signals)s and s.entity_type = 'prospect'
+    where s.signal_source = 'intent_signals' and s.signal_id > %(intent_signals)s and s.entity_type = 'prospect'
 ) as affected
 where prospect_id is not null
 """
@@ -75,7 +77,7 @@ select distinct account_id::text from (
     select p.account_id from app.prospects as p where p.id = any(%(prospects)s::uuid[])
     union all
     select s.entity_id from analytics.int_intent__entity_signals as s
-    where s.signal_id > %(intent_signals)s and s.entity_type = 'account'
+    where s.signal_source = 'intent_signals' and s.signal_id > %(intent_signals)s and s.entity_type = 'account'
 ) as affected
 where account_id is not null
 """

@@ -59,7 +59,7 @@ def dbt_resource():
 
 
 def _newest_source_mtime() -> float:
-    paths = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    paths = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml", DBT_PROJECT_DIR / "selectors.yml"]
     for folder in ("models", "macros", "seeds", "tests"):
         paths.extend((DBT_PROJECT_DIR / folder).rglob("*"))
     return max((p.stat().st_mtime for p in paths if p.is_file()), default=0.0)

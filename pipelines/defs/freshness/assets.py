@@ -5,7 +5,6 @@ import time
 
 import dagster as dg
 from dagster_dbt import build_dbt_asset_selection, get_asset_key_for_model
-from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 from threadpoolctl import threadpool_limits
 
 from pipelines.defs.dbt.assets import revorc_dbt_models
@@ -19,25 +18,17 @@ from pipelines.reverse_etl import ACCOUNT_INTENT_FOR, PROSPECT_INTENT_FOR, write
 GROUP = "freshness"
 SCORES = dg.AssetKey(["freshness", "prospect_scores"])
 OP = "freshness__prospect_scores"
-# dbt's own selector (dbt_project/selectors.yml) names the models a new event must pass through; until the dbt
-# project defines it, the intent marts and the event marts the live lead-score features read (with everything
-# upstream of them). Never ml_lead_features: its weekly snapshots do not move with today's events (the rescoring
-# recomputes the event-driven features as of now, `pipelines.ml.scoring.LIVE_FEATURES`), and rebuilding it takes
-# minutes.
+# dbt's own selector (dbt_project/selectors.yml) names the models a new event must pass through: the intent chain
+# (incremental by entity) and the event marts the live lead-score features read, without views, seeds or
+# ml_lead_features (its weekly snapshots do not move with today's events: the rescoring recomputes the
+# event-driven features as of now, `pipelines.ml.scoring.LIVE_FEATURES`).
 SELECTOR = "freshness"
-FALLBACK_SELECT = "+fct_prospect_intent +fct_account_intent +fct_email_events +fct_website_sessions"
 READS = ("fct_prospect_intent", "fct_account_intent", "intent_score_history", "fct_email_events",
          "fct_website_sessions", "int_website__events_attributed", "int_intent__entity_signals")
 
 
 def dbt_selection() -> dg.AssetSelection:
-    # the manifest dagster-dbt has loaded already (reading it again costs a third of a second per process)
-    manifest, _, _ = get_manifest_and_translator_from_dbt_assets([revorc_dbt_models])
-    if SELECTOR in manifest.get("selectors", {}):
-        selection = build_dbt_asset_selection([revorc_dbt_models], dbt_selector=SELECTOR)
-    else:
-        selection = build_dbt_asset_selection([revorc_dbt_models], dbt_select=FALLBACK_SELECT)
-    return selection - dg.AssetSelection.assets(get_asset_key_for_model([revorc_dbt_models], "ml_lead_features"))
+    return build_dbt_asset_selection([revorc_dbt_models], dbt_selector=SELECTOR)
 
 
 class FreshnessConfig(dg.Config):
