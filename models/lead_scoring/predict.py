@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.lead_scoring.compiled import predict_probability
 from models.lead_scoring.explain import explain_prepared, to_score
 from models.lead_scoring.features import FeatureSpec, prepare_frame
 from models.lead_scoring.train import LeadScoringModel
@@ -54,7 +55,7 @@ def score_prepared(*, model: LeadScoringModel, prepared: pd.DataFrame, top_k: in
     the model itself on one row); `probability`, when given, is the model's probability of each row."""
     spec = model.spec
     if probability is None:
-        probability = model.estimator.predict_proba(prepared[spec.columns])[:, 1]
+        probability = predict_probability(model, prepared[spec.columns])
     probability = np.asarray(probability, dtype=float)
     score = to_score(probability)
     keep = [c for c in (*spec.id_columns, spec.date_column) if c and c in prepared.columns]

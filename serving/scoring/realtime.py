@@ -24,6 +24,7 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
+from models.lead_scoring.compiled import compiled
 from models.lead_scoring.features import prepare_frame
 from models.lead_scoring.rules import RuleSet
 from models.lead_scoring.train import LeadScoringModel
@@ -120,6 +121,11 @@ def _row_probabilities(model: LeadScoringModel, frame: pd.DataFrame) -> np.ndarr
     per row.
     """
     X = prepare_frame(frame, spec=model.spec)[model.spec.columns]
+    fast = compiled(model)
+    if fast is not None:
+        encoded = fast.encode(X)
+        if fast.finite(encoded):
+            return fast.probability(encoded, row_by_row=True)
     calibrator = _sigmoid_calibrator(model.estimator)
     if calibrator is not None:
         pipeline = model.base_pipeline()
