@@ -12,16 +12,20 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import itemgetter
 
+import polars as pl
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.types.json import JsonbBinaryDumper
 from psycopg.types.uuid import UUIDBinaryDumper
 
+from pipelines.ingest import pgcopy
+from pipelines.ingest.columnar import parse_columnar
 from pipelines.ingest.records import CorruptFile, Record, Reject, records_for
 from pipelines.ingest.sources import Source
 from serving.core.db import libpq_url as psycopg_conninfo  # noqa: F401  (the name the tests import)
@@ -116,19 +120,18 @@ def load_once(conn: psycopg.Connection, *, source: str, path: str, data: bytes, 
 def load_file(conn: psycopg.Connection, source: Source, *, path: str, data: bytes,
               organization_id: str | None) -> LoadResult:
     """Load one landing file of a `raw` source in its own transaction (the connection must not be inside one)."""
-    loaded_at = datetime.now(UTC)
 
     def load() -> Loaded:
         if organization_id is None:
             raise CorruptFile("unknown organization for this landing folder")
-        rows, rejects = parse_file(source, path, data, organization_id=organization_id, loaded_at=loaded_at)
-        inserted = _copy_rows(conn, source, path, rows)
-        return Loaded(inserted, rejects, len(rows) - inserted)
+        parsed = parse_columnar(source, path, data, organization_id=organization_id)
+        inserted = _copy_rows(conn, source, path, parsed.rows)
+        return Loaded(inserted, parsed.rejects, parsed.rows.num_rows - inserted)
 
     return load_once(conn, source=source.name, path=path, data=data, load=load)
 
 
-def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: list[tuple]) -> int:
+def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: pa.Table) -> int:
     """Store `rows` (the file's provenance added) and return how many were new.
 
     One binary COPY straight into the target: a source without a unique key appends every row, and for one with
@@ -137,74 +140,71 @@ def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: list[t
     intake, another file) store one of those keys meanwhile, the COPY fails on the unique index inside a
     savepoint and the rows go through a staging table and `insert … on conflict do nothing` instead.
     """
-    if not rows:
+    if not rows.num_rows:
         return 0
-    columns = [*source.columns, "source", "source_file"]
     schema, table = source.table.split(".")
     target = sql.Identifier(schema, table)
     if source.conflict is None:
-        return _copy(conn, target, source.table, columns, rows, path, source.name)
-    keys = [source.columns.index(k.strip()) for k in source.conflict.strip("()").split(",")]
+        return _copy(conn, target, source.table, rows, path, source.name)
+    keys = [k.strip() for k in source.conflict.strip("()").split(",")]
     fresh = _new_keys(conn, source, keys, rows)
     try:
         with conn.transaction():  # a savepoint: a key stored by someone else since the lookup undoes only this
-            return _copy(conn, target, source.table, columns, fresh, path, source.name)
+            return _copy(conn, target, source.table, fresh, path, source.name)
     except psycopg.errors.UniqueViolation:
         pass
-    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    cols = sql.SQL(", ").join(map(sql.Identifier, [*source.columns, "source", "source_file"]))
     staging = sql.Identifier(f"staging_{table}")
     # A transaction-scoped copy of the Alembic-defined target: COPY cannot resolve conflicts itself.
     conn.execute(sql.SQL("create temp table {} on commit drop as select {} from {} with no data").format(
         staging, cols, target))
-    _copy(conn, staging, source.table, columns, rows, path, source.name)
+    _copy(conn, staging, source.table, rows, path, source.name)
     result = conn.execute(sql.SQL("insert into {} ({}) select {} from {} on conflict {} do nothing").format(
         target, cols, cols, staging, sql.SQL(source.conflict)))
     conn.execute(sql.SQL("drop table {}").format(staging))
     return result.rowcount
 
 
-def _new_keys(conn: psycopg.Connection, source: Source, keys: list[int], rows: list[tuple]) -> list[tuple]:
+def _new_keys(conn: psycopg.Connection, source: Source, names: list[str], rows: pa.Table) -> pa.Table:
     """`rows` without those whose unique key came earlier in the file or is already in the target table (a key
     with a null never conflicts, as in Postgres)."""
-    names = [source.columns[k] for k in keys]
-    candidates = {tuple(row[k] for k in keys) for row in rows}
-    candidates = [key for key in candidates if None not in key]
+    frame = pl.from_arrow(rows.select(names)).with_row_index("_row")
+    keyed = pl.all_horizontal(pl.col(names).is_not_null())
+    first = frame.filter(keyed).unique(subset=names, keep="first", maintain_order=True)
     oids = column_oids(conn, source.table, names)
     types = dict(conn.execute("select oid, format_type(oid, null) from pg_type where oid = any(%s)",
                               (oids,)).fetchall())
     arrays = sql.SQL(", ").join(sql.SQL("%b::{}[]").format(sql.SQL(types[oid])) for oid in oids)
     stored = conn.execute(
         sql.SQL("select {} from {} join unnest({}) as k ({}) using ({})").format(
-            sql.SQL(", ").join(sql.Identifier("k", n) for n in names),
+            sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier("k", n)) for n in names),
             sql.Identifier(*source.table.split(".")), arrays,
             sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(map(sql.Identifier, names))),
-        [[key[i] for key in candidates] for i in range(len(names))]).fetchall()
-    seen = {tuple(str(v) for v in key) for key in stored}
-    fresh = []
-    for row in rows:
-        key = tuple(row[k] for k in keys)
-        if None in key:
-            fresh.append(row)
-        elif (text := tuple(str(v) for v in key)) not in seen:
-            seen.add(text)
-            fresh.append(row)
-    return fresh
+        [first[n].to_list() for n in names]).fetchall()
+    if stored:
+        first = first.join(pl.DataFrame(stored, schema=dict.fromkeys(names, pl.String), orient="row"), on=names,
+                           how="anti", nulls_equal=False)
+    keep = pl.concat([frame.filter(~keyed)["_row"], first["_row"]]).sort()
+    return rows.take(keep.to_arrow())
 
 
-def _copy(conn: psycopg.Connection, into: sql.Composable, table: str, columns: list[str], rows: list[tuple],
-          path: str, source: str) -> int:
-    """One binary COPY of `rows` (with their source and file) into `into`, a table shaped like `table`."""
-    if not rows:
+def _copy(conn: psycopg.Connection, into: sql.Composable, table: str, rows: pa.Table, path: str,
+          source: str) -> int:
+    """One binary COPY of `rows` (with their source and file) into `into`, a table shaped like `table`: the
+    COPY stream is encoded from the Arrow columns (`pgcopy`), not value by value."""
+    if not rows.num_rows:
         return 0
+    columns = [*rows.column_names, "source", "source_file"]
+    oids = column_oids(conn, table, columns)  # not during the COPY: the connection is busy with it
+    constants = [pgcopy.constant_cell(source, oids[-2]), pgcopy.constant_cell(path, oids[-1])]
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-    types = column_oids(conn, table, columns)  # not during the COPY: the connection is busy with it
-    with conn.cursor() as cur:
-        register_text_dumpers(cur)
-        with cur.copy(sql.SQL("copy {} ({}) from stdin (format binary)").format(into, cols)) as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row((*row, source, path))
-    return len(rows)
+    with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin (format binary)").format(
+            into, cols)) as copy:
+        copy.write(pgcopy.HEADER)
+        for chunk in pgcopy.encode(rows, oids[:-2], constants):
+            copy.write(chunk)
+        copy.write(pgcopy.TRAILER)
+    return rows.num_rows
 
 
 class _JsonbTextBinaryDumper(Dumper):

@@ -58,14 +58,19 @@ def json_records(data: bytes, *, lines: bool, unwrap: str | None = None) -> Iter
     offset = 0
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         start, offset = offset, offset + len(line.encode())
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Reject(number, start, f"invalid JSON: {exc.msg}", line.rstrip("\r\n")[:10000])
-            continue
-        yield from _expand(value, number, start, unwrap, line.rstrip("\r\n"))
+        yield from json_line(line, number, start, unwrap)
+
+
+def json_line(line: str, number: int, start: int, unwrap: str | None = None) -> Iterator[Record | Reject]:
+    """The records of one line of a JSON-lines file (none for a blank line), `start` being its byte offset."""
+    if not line.strip():
+        return
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        yield Reject(number, start, f"invalid JSON: {exc.msg}", line.rstrip("\r\n")[:10000])
+        return
+    yield from _expand(value, number, start, unwrap, line.rstrip("\r\n"))
 
 
 def _expand(value: Any, line: int, offset: int, unwrap: str | None, raw: str | None = None):

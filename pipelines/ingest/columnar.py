@@ -1,0 +1,359 @@
+"""Parse a landing file in bulk: its lines become an Arrow column, DuckDB validates and normalises them with one
+vectorised query per source, and only the lines that query cannot vouch for go through the per-record parser.
+
+The query is deliberately conservative. A line is taken by it (`ok`) only when its shape is one whose result is
+provably the per-record parser's (`records.py` + the source's row function): an object with no duplicate keys,
+string values where strings are expected, canonical ISO 8601 or integer Unix timestamps, plain ASCII where
+Python would strip or lower-case, and so on. Every other line — bad JSON, a value of an odd type, a record the
+row function rejects — is handed to that parser, so rejections keep their exact line, offset and reason and rare
+shapes keep their exact result. A file whose layout could split lines differently (Unicode line separators, a
+lone carriage return, quoted CSV fields, blank CSV lines) is parsed by the per-record parser whole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from pipelines.ingest.records import CorruptFile, Record, Reject, csv_records, json_line, records_for
+from pipelines.ingest.sources import Source
+from serving.events.records import InvalidRecord
+
+# str.splitlines() breaks lines at these too (and at a lone \r): such a file is numbered by the per-record parser
+_ODD_LINE_BREAKS = re.compile(rb"[\x0b\x0c\x1c-\x1e]|\xc2\x85|\xe2\x80[\xa8\xa9]")
+# whitespace Python's str.strip() removes but a plain ASCII-space trim would not
+_CSV_ODD_SPACE = r"[\t\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]"
+# a value with any whitespace at either end is left to Python's strip()
+_EDGE_SPACE = r"^[\pZ\t\n\v\f\r\x{1c}-\x{1f}\x{85}]|[\pZ\t\n\v\f\r\x{1c}-\x{1f}\x{85}]$"
+# ISO 8601 shapes `datetime.fromisoformat` certainly reads as DuckDB does; anything else is Python's to judge
+_ISO = r"[1-9]\d{3}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{3}|\.\d{6})?(Z|\+00:00)?"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second `datetime` can hold
+TIMESTAMP = pa.timestamp("us", "UTC")
+
+
+@dataclass
+class Parsed:
+    """The file's rows in file order (the source's columns, Arrow-typed) and its rejected records."""
+
+    rows: pa.Table
+    rejects: list[Reject]
+    # rows the per-record parser produced (the lines the bulk query did not vouch for)
+    fallback_rows: int = 0
+
+
+def arrow_schema(source: Source) -> pa.Schema:
+    return pa.schema([(c, _arrow_type(c)) for c in source.columns])
+
+
+def _arrow_type(column: str) -> pa.DataType:
+    if column.endswith("_at"):
+        return TIMESTAMP
+    if column == "strength":
+        return pa.decimal128(6, 3)
+    return pa.string()
+
+
+def parse_columnar(source: Source, name: str, data: bytes, *, organization_id: str) -> Parsed:
+    """Rows ready for COPY and the records that failed validation, as the per-record parser would give them.
+    Raises CorruptFile."""
+    lower = name.lower()
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    query = _QUERIES.get(source.name)
+    simple = (query is not None and not _ODD_LINE_BREAKS.search(body)
+              and body.count(b"\r") == body.count(b"\r\n"))
+    if simple and lower.endswith((".jsonl", ".ndjson")):
+        _utf8(data)
+        return _parse_lines(source, body, organization_id, query.json, header=None, unwrap=source.unwrap)
+    if simple and lower.endswith(".csv") and query.reads_csv and b'"' not in body:
+        _utf8(data)
+        header, _, rest = body.partition(b"\n")
+        names = header.decode().rstrip("\r").split(",")
+        missing = set(source.csv_required) - set(names)
+        if missing:
+            raise CorruptFile(f"CSV header lacks required columns: {', '.join(sorted(missing))}")
+        blank_line = re.search(rb"\n\r?\n", rest) or rest.startswith((b"\n", b"\r\n"))
+        # DuckDB's identifiers ignore case: a header must not name a field in another case or twice
+        folded = {n.lower() for n in names}
+        clash = any(n.lower() in query.fields and n not in query.fields for n in names)
+        if len(folded) == len(names) and not clash and not blank_line:
+            return _parse_lines(source, rest, organization_id, query.csv(names), header=header.decode(),
+                                first_line=2)
+    return _reference(source, name, data, organization_id)
+
+
+def _utf8(data: bytes) -> None:
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorruptFile(f"not UTF-8: {exc}") from None
+
+
+def _reference(source: Source, name: str, data: bytes, organization_id: str) -> Parsed:
+    records = records_for(name, data, required_csv=set(source.csv_required), unwrap=source.unwrap)
+    rows, rejects = _rows_of(source, records, organization_id)
+    return Parsed(_table(source, rows), rejects, len(rows))
+
+
+def _rows_of(source: Source, records, organization_id: str) -> tuple[list[tuple], list[Reject]]:
+    rows: list[tuple] = []
+    rejects: list[Reject] = []
+    for item in records:
+        if isinstance(item, Reject):
+            rejects.append(item)
+            continue
+        assert isinstance(item, Record)
+        try:
+            row = source.row(item.value, organization_id=organization_id)
+        except InvalidRecord as exc:
+            rejects.append(Reject(item.line_number, item.byte_offset, str(exc), item.raw[:10000]))
+            continue
+        rows.append(tuple(row[c] for c in source.columns))
+    return rows, rejects
+
+
+def _table(source: Source, rows: list[tuple]) -> pa.Table:
+    schema = arrow_schema(source)
+    columns = []
+    for i, field in enumerate(schema):
+        values = [row[i] for row in rows]
+        if pa.types.is_decimal(field.type):
+            # what PostgreSQL's numeric(p, s) input does with more decimals: round half away from zero
+            quantum = Decimal(1).scaleb(-field.type.scale)
+            values = [None if v is None else Decimal(v).quantize(quantum, ROUND_HALF_UP) for v in values]
+        elif field.type == pa.string():
+            values = [None if v is None else str(v) for v in values]
+        columns.append(pa.array(values, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _parse_lines(source: Source, body: bytes, organization_id: str, sql: str, *, header: str | None,
+                 unwrap: str | None = None, first_line: int = 1) -> Parsed:
+    buffer = np.frombuffer(body, np.uint8)
+    starts = np.concatenate([[0], np.flatnonzero(buffer == 10) + 1]).astype(np.int64)
+    if starts[-1] == len(body):
+        starts = starts[:-1]  # the file ends with a newline: no empty last line
+    n = len(starts)
+    offsets = np.append(starts, len(body))
+    lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(body))
+    table = pa.table({"ordinal": pa.array(np.arange(n, dtype=np.int64)), "line": lines})
+    con = duckdb.connect()
+    try:
+        con.execute("set threads to 2")
+        con.register("lines", table)
+        result = con.sql(sql, params={"org": organization_id}).to_arrow_table()
+    finally:
+        con.close()
+    ok = result.column("ok").to_numpy(zero_copy_only=False).astype(bool)
+    ordinals = result.column("ordinal").to_numpy()
+    fast = result.filter(pa.array(ok)).select(list(source.columns)).cast(arrow_schema(source))
+    fast_ordinals = ordinals[ok]
+    # the per-record parser, for each line the query did not take (in file order, as the reader would)
+    rows: list[tuple] = []
+    row_ordinals: list[int] = []
+    rejects: list[Reject] = []
+    for ordinal in np.sort(ordinals[~ok]).tolist():
+        line = body[starts[ordinal]:offsets[ordinal + 1]].decode()
+        number, start = ordinal + first_line, int(starts[ordinal])
+        if header is None:
+            records = json_line(line, number, start, unwrap)
+        else:
+            records = (Record(r.value, number, None, r.raw) for r in csv_records(
+                (header + "\n" + line).encode(), required=set()))
+        got, refused = _rows_of(source, records, organization_id)
+        rows.extend(got)
+        row_ordinals.extend([ordinal] * len(got))
+        rejects.extend(refused)
+    if not rows:
+        return Parsed(fast, rejects)
+    # merge back into file order: the first occurrence of a duplicate key must stay the one kept
+    merged = pa.concat_tables([fast, _table(source, rows)])
+    order = np.argsort(np.concatenate([fast_ordinals, np.asarray(row_ordinals, np.int64)]), kind="stable")
+    return Parsed(merged.take(pa.array(order)), rejects, len(rows))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The per-source queries. Each reads `lines(ordinal, line)` and returns `ordinal`, the source's columns and `ok`.
+# A field is read as (value text, JSON type): `v_<name>` and `t_<name>`; CSV cells are VARCHAR or absent.
+
+@dataclass(frozen=True)
+class _Query:
+    json: str
+    fields: tuple[str, ...]
+    select: str
+    ok: str
+    known: frozenset[str] | None = None  # JSON keys the row function reads (None: any key may be present)
+    reads_csv: bool = True
+
+    def csv(self, names: list[str]) -> str:
+        """The same query over a quote-free CSV: each line split at commas, cells trimmed, empty cells absent."""
+        width = len(names)
+        cells = ", ".join(
+            f"nullif(trim(cells[{i + 1}], ' '), '') as \"v_{n}\", case when nullif(trim(cells[{i + 1}], ' '), '')"
+            f" is not null then 'VARCHAR' end as \"t_{n}\"" for i, n in enumerate(names))
+        missing = ", ".join(f"null::varchar as \"v_{f}\", null::varchar as \"t_{f}\"" for f in self.fields
+                            if f not in names)
+        extra = [n for n in names if n not in self.fields]
+        return f"""
+        with split as (
+            select ordinal, string_split(rtrim(line, chr(13) || chr(10)), ',') as cells,
+                   not regexp_matches(line, '{_CSV_ODD_SPACE}') as plain
+            from lines),
+        f as (
+            select ordinal, plain and len(cells) = {width} as shaped, {cells}{', ' + missing if missing else ''}
+            from split)
+        select ordinal, {self.select}, shaped and ({self.csv_extra_ok(extra)}) and ({self.ok}) as ok from f
+        """
+
+    def csv_extra_ok(self, extra: list[str]) -> str:
+        return "true" if self.known is None or not extra else "false"
+
+
+def _json_query(fields: tuple[str, ...], select: str, ok: str, *, nested: dict[str, tuple[str, ...]] | None = None,
+                known: frozenset[str] | None = None) -> str:
+    """The query over JSON lines: one parse per line into the fields as JSON, then their type and text."""
+    spec = ", ".join(f'"{f}": "JSON"' for f in fields if "." not in f)
+    reads = ", ".join(
+        f"json_type(j.\"{f}\") as \"t_{f}\", j.\"{f}\" ->> '$' as \"v_{f}\"" for f in fields if "." not in f)
+    known_ok = "true" if known is None else f"list_has_all([{', '.join(repr(k) for k in sorted(known))}], keys)"
+    return f"""
+    with parsed as (
+        select ordinal, line,
+               case when json_valid(line) then json_type(line) = 'OBJECT' else false end as is_object
+        from lines),
+    j as (
+        select ordinal, is_object, case when is_object then json_keys(line) end as keys,
+               case when is_object then json_transform(line, '{{{spec}}}') end as j,
+               case when is_object then json_extract(line, '$')::varchar end as document
+        from parsed),
+    f as (select ordinal, is_object, keys, document, {reads} from j)
+    select ordinal, {select},
+           coalesce(is_object and len(keys) = len(list_distinct(keys)) and {known_ok} and ({ok}), false) as ok
+    from f
+    """
+
+
+def _absent(f: str) -> str:
+    return f"coalesce(\"t_{f}\", 'NULL') = 'NULL'"
+
+
+def _string(f: str) -> str:
+    return f"\"t_{f}\" = 'VARCHAR'"
+
+
+def _text(f: str) -> str:
+    """`_text()` of records.py: None and "" are NULL, strings stay; other types are left to Python."""
+    return f"case when {_string(f)} then nullif(\"v_{f}\", '') end"
+
+
+def _text_ok(f: str) -> str:
+    return f"({_absent(f)} or {_string(f)})"
+
+
+def _plain(f: str) -> str:
+    """A string Python's strip() leaves alone and lower() maps as DuckDB does (ASCII)."""
+    return (f"({_string(f)} and not regexp_matches(\"v_{f}\", '{_EDGE_SPACE}')"
+            f" and regexp_full_match(\"v_{f}\", '[ -~]*'))")
+
+
+def _either(first: str, second: str) -> tuple[str, str]:
+    """`record.get(first) or record.get(second)` for string fields: (the value, whether it is a plain string or
+    absent)."""
+    value = f"coalesce(nullif(case when {_string(first)} then \"v_{first}\" end, ''), " \
+            f"case when {_string(second)} then nullif(\"v_{second}\", '') end)"
+    ok = (f"(({_plain(first)} and \"v_{first}\" <> '') or (({_absent(first)} or ({_string(first)} and "
+          f"\"v_{first}\" = '')) and ({_absent(second)} or ({_string(second)} and \"v_{second}\" = '') "
+          f"or {_plain(second)})))")
+    return value, ok
+
+
+def _timestamp(f: str) -> str:
+    return (f"case when \"t_{f}\" in ('UBIGINT', 'BIGINT') then make_timestamp(try_cast(\"v_{f}\" as bigint) * 1000000)"
+            f" when {_string(f)} then try_cast(replace(regexp_replace(\"v_{f}\", '(Z|\\+00:00)$', ''), 'T', ' ')"
+            f" as timestamp) end")
+
+
+def _timestamp_ok(f: str) -> str:
+    return (f"((\"t_{f}\" in ('UBIGINT', 'BIGINT')"
+            f" and try_cast(\"v_{f}\" as hugeint) between 0 and {_MAX_UNIX_SECONDS})"
+            f" or ({_string(f)} and regexp_full_match(\"v_{f}\", '{_ISO}') and {_timestamp(f)} is not null))")
+
+
+def _uuid(f: str) -> str:
+    return f"case when {_string(f)} and \"v_{f}\" <> '' then lower(\"v_{f}\") end"
+
+
+def _uuid_ok(f: str) -> str:
+    return f"({_absent(f)} or ({_string(f)} and (\"v_{f}\" = '' or regexp_full_match(\"v_{f}\", '{_UUID}'))))"
+
+
+def _domain(value: str) -> str:
+    """`normalize_domain` of intent.py on a plain string."""
+    stripped = f"regexp_replace(regexp_replace(regexp_replace(lower({value}), '^https://', ''), '^http://', ''), " \
+               f"'^www\\.', '')"
+    return f"nullif(split_part({stripped}, '/', 1), '')"
+
+
+def _email_events() -> _Query:
+    fields = ("event", "sg_event_id", "timestamp", "email", "sg_message_id", "revorc_email_id", "email_id",
+              "prospect_id", "campaign_id", "cadence_id", "template_id", "url", "reason", "response", "status",
+              "type", "useragent", "ip", "revorc_organization_id", "organization_id")
+    kind = "lower(\"v_event\")"
+    email_id = _either("revorc_email_id", "email_id")
+    reason = _either("reason", "response")
+    select = f"""
+        $org as organization_id, "v_sg_event_id" as sg_event_id, {_text('sg_message_id')} as sg_message_id,
+        {kind} as event, lower(nullif("v_email", '')) as email, {_timestamp('timestamp')} as occurred_at,
+        lower({email_id[0]}) as email_id, {_uuid('prospect_id')} as prospect_id,
+        {_uuid('campaign_id')} as campaign_id, {_uuid('cadence_id')} as cadence_id,
+        {_uuid('template_id')} as template_id, {_text('url')} as url, {reason[0]} as reason,
+        {_text('status')} as status, case when {kind} = 'bounce' then {_text('type')} end as bounce_type,
+        {_text('useragent')} as useragent, {_text('ip')} as ip, document as payload"""
+    ok = " and ".join([
+        _plain("event"), f"{kind} in ('processed', 'deferred', 'delivered', 'open', 'click', 'bounce', 'dropped',"
+                         " 'spamreport', 'unsubscribe', 'group_unsubscribe', 'group_resubscribe', 'reply')",
+        _string("sg_event_id"), "\"v_sg_event_id\" <> ''", _timestamp_ok("timestamp"),
+        f"({_absent('email')} or ({_string('email')} and \"v_email\" = '') or {_plain('email')})",
+        email_id[1], f"(lower({email_id[0]}) is null or regexp_full_match(lower({email_id[0]}), '{_UUID}'))",
+        *[_uuid_ok(f) for f in ("prospect_id", "campaign_id", "cadence_id", "template_id")],
+        *[_text_ok(f) for f in ("sg_message_id", "url", "status", "type", "useragent", "ip")],
+        f"({_plain('reason')} and \"v_reason\" <> '' or (({_absent('reason')} or ({_string('reason')} and "
+        f"\"v_reason\" = '')) and {_text_ok('response')}))",
+    ])
+    return _Query(_json_query(fields, select, ok), fields, select, ok, reads_csv=False)
+
+
+def _intent() -> _Query:
+    fields = ("signal_type", "account_domain", "domain", "prospect_email", "email", "topic", "strength",
+              "occurred_at", "expires_at", "provider")
+    domain, domain_ok = _either("account_domain", "domain")
+    email, email_ok = _either("prospect_email", "email")
+    select = f"""
+        $org as organization_id, lower("v_signal_type") as signal_type, {_domain(domain)} as account_domain,
+        lower({email}) as prospect_email, {_text('topic')} as topic,
+        try_cast("v_strength" as decimal(6, 3)) as strength,
+        {_timestamp('occurred_at')} as occurred_at,
+        {_timestamp('expires_at')} as expires_at, {_text('provider')} as provider,
+        '{{}}' as payload"""
+    ok = " and ".join([
+        _plain("signal_type"), "lower(\"v_signal_type\") in ('website_visit', 'linkedin_engagement', 'job_posting',"
+                               " 'technographic_change', 'funding', 'news')",
+        domain_ok, email_ok, f"(lower({email}) is null or contains(lower({email}), '@'))",
+        f"({_domain(domain)} is not null or lower({email}) is not null)",
+        "\"t_strength\" in ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE')",
+        "regexp_full_match(\"v_strength\", '\\d{1,3}(\\.\\d{1,3})?')",
+        _timestamp_ok("occurred_at"),
+        f"({_absent('expires_at')} or ({_string('expires_at')} and \"v_expires_at\" = '') or "
+        f"({_timestamp_ok('expires_at')} and {_timestamp('expires_at')} >= {_timestamp('occurred_at')}))",
+        _text_ok("topic"), _text_ok("provider"),
+    ])
+    return _Query(_json_query(fields, select, ok, known=frozenset(fields)), fields, select, ok,
+                  known=frozenset(fields))
+
+
+_QUERIES: dict[str, _Query] = {"email_events": _email_events(), "intent_signals": _intent()}
