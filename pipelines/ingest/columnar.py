@@ -13,7 +13,9 @@ lone carriage return, quoted CSV fields, blank CSV lines) is parsed by the per-r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
@@ -25,7 +27,7 @@ from pipelines.ingest.sources import Source
 from serving.events.records import InvalidRecord
 
 # str.splitlines() breaks lines at these too (and at a lone \r): such a file is numbered by the per-record parser
-_ODD_LINE_BREAKS = re.compile(rb"[\x0b\x0c\x1c-\x1e]|\xc2\x85|\xe2\x80[\xa8\xa9]")
+_ODD_LINE_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 # whitespace Python's str.strip() removes but a plain ASCII-space trim would not
 _CSV_ODD_SPACE = r"[\t\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}]"
 # a value with any whitespace at either end is left to Python's strip()
@@ -65,11 +67,13 @@ def parse_columnar(source: Source, name: str, data: bytes, *, organization_id: s
     lower = name.lower()
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     query = _QUERIES.get(source.name)
-    simple = (query is not None and not _ODD_LINE_BREAKS.search(body)
+    simple = (query is not None and not any(odd in body for odd in _ODD_LINE_BREAKS)
               and body.count(b"\r") == body.count(b"\r\n"))
-    if simple and lower.endswith((".jsonl", ".ndjson")):
+    if simple and lower.endswith((".jsonl", ".ndjson")) and query.reads_json:
         _utf8(data)
-        return _parse_lines(source, body, organization_id, query.json, header=None, unwrap=source.unwrap)
+        # a field named nowhere in the file is not read at all (most of SendGrid's optional fields, typically)
+        present = {f for f in query.fields if f'"{f.rsplit(".", 1)[-1]}"'.encode() in body}
+        return _parse_lines(source, body, organization_id, query.json(present), header=None, unwrap=source.unwrap)
     if simple and lower.endswith(".csv") and query.reads_csv and b'"' not in body:
         _utf8(data)
         header, _, rest = body.partition(b"\n")
@@ -146,7 +150,8 @@ def _parse_lines(source: Source, body: bytes, organization_id: str, sql: str, *,
     try:
         con.execute("set threads to 2")
         con.register("lines", table)
-        result = con.sql(sql, params={"org": organization_id}).to_arrow_table()
+        params = {"org": organization_id, "received": datetime.now(UTC).replace(tzinfo=None)}
+        result = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).to_arrow_table()
     finally:
         con.close()
     ok = result.column("ok").to_numpy(zero_copy_only=False).astype(bool)
@@ -183,12 +188,18 @@ def _parse_lines(source: Source, body: bytes, organization_id: str, sql: str, *,
 
 @dataclass(frozen=True)
 class _Query:
-    json: str
     fields: tuple[str, ...]
     select: str
     ok: str
     known: frozenset[str] | None = None  # JSON keys the row function reads (None: any key may be present)
     reads_csv: bool = True
+    reads_json: bool = True
+    # the `payload` of a CSV row from its other columns (None: a CSV with other columns is left to Python)
+    csv_payload: Callable[[list[str]], str] | None = None
+
+    def json(self, present: set[str]) -> str:
+        """The query over JSON lines: one parse per line into the fields as JSON, then their type and text."""
+        return _json_query(self.fields, self.select, self.ok, present=present, known=self.known)
 
     def csv(self, names: list[str]) -> str:
         """The same query over a quote-free CSV: each line split at commas, cells trimmed, empty cells absent."""
@@ -199,6 +210,10 @@ class _Query:
         missing = ", ".join(f"null::varchar as \"v_{f}\", null::varchar as \"t_{f}\"" for f in self.fields
                             if f not in names)
         extra = [n for n in names if n not in self.fields]
+        select, extra_ok = self.select, "true" if not extra else "false"
+        if self.csv_payload is not None:
+            select = self.select.replace("'{}' as payload", f"{self.csv_payload(extra)} as payload")
+            extra_ok = " and ".join([f"({_cell_ok(n)})" for n in extra] or ["true"])
         return f"""
         with split as (
             select ordinal, string_split(rtrim(line, chr(13) || chr(10)), ',') as cells,
@@ -207,19 +222,29 @@ class _Query:
         f as (
             select ordinal, plain and len(cells) = {width} as shaped, {cells}{', ' + missing if missing else ''}
             from split)
-        select ordinal, {self.select}, shaped and ({self.csv_extra_ok(extra)}) and ({self.ok}) as ok from f
+        select ordinal, {select}, shaped and ({extra_ok}) and ({self.ok}) as ok from f
         """
 
-    def csv_extra_ok(self, extra: list[str]) -> str:
-        return "true" if self.known is None or not extra else "false"
 
-
-def _json_query(fields: tuple[str, ...], select: str, ok: str, *, nested: dict[str, tuple[str, ...]] | None = None,
+def _json_query(fields: tuple[str, ...], select: str, ok: str, *, present: set[str],
                 known: frozenset[str] | None = None) -> str:
-    """The query over JSON lines: one parse per line into the fields as JSON, then their type and text."""
-    spec = ", ".join(f'"{f}": "JSON"' for f in fields if "." not in f)
-    reads = ", ".join(
-        f"json_type(j.\"{f}\") as \"t_{f}\", j.\"{f}\" ->> '$' as \"v_{f}\"" for f in fields if "." not in f)
+    """`fields` are top-level keys or dotted paths into them (`context.page.url`); `present` those named in the
+    file at all. Besides `t_`/`v_`, each top-level field's JSON is `j_<name>`."""
+    tops = sorted({f.split(".")[0] for f in fields if f in present})
+    spec = ", ".join(f'"{f}": "JSON"' for f in tops) or '"-": "JSON"'
+
+    def read(f: str) -> str:
+        if f not in present:
+            return f"null::varchar as \"t_{f}\", null::varchar as \"v_{f}\""
+        top, _, rest = f.partition(".")
+        if not rest:
+            return f"json_type(j.\"{f}\") as \"t_{f}\", j.\"{f}\" ->> '$' as \"v_{f}\""
+        return (f"json_type(j.\"{top}\", '$.{rest}') as \"t_{f}\","
+                f" json_extract_string(j.\"{top}\", '$.{rest}') as \"v_{f}\"")
+
+    reads = ", ".join([*map(read, fields), *(
+        (f"j.\"{f}\" as \"j_{f}\"" if f in tops else f"null::json as \"j_{f}\"")
+        for f in sorted({f.split(".")[0] for f in fields}))])
     known_ok = "true" if known is None else f"list_has_all([{', '.join(repr(k) for k in sorted(known))}], keys)"
     return f"""
     with parsed as (
@@ -278,7 +303,11 @@ def _timestamp(f: str) -> str:
             f" as timestamp) end")
 
 
-def _timestamp_ok(f: str) -> str:
+def _timestamp_ok(f: str, *, numbers: bool = True) -> str:
+    """`parse_timestamp` would accept the value as DuckDB reads it. `numbers=False` where the record tests the
+    value's truth first (`0` would be no timestamp at all there)."""
+    if not numbers:
+        return f"({_string(f)} and regexp_full_match(\"v_{f}\", '{_ISO}') and {_timestamp(f)} is not null)"
     return (f"((\"t_{f}\" in ('UBIGINT', 'BIGINT')"
             f" and try_cast(\"v_{f}\" as hugeint) between 0 and {_MAX_UNIX_SECONDS})"
             f" or ({_string(f)} and regexp_full_match(\"v_{f}\", '{_ISO}') and {_timestamp(f)} is not null))")
@@ -325,7 +354,7 @@ def _email_events() -> _Query:
         f"({_plain('reason')} and \"v_reason\" <> '' or (({_absent('reason')} or ({_string('reason')} and "
         f"\"v_reason\" = '')) and {_text_ok('response')}))",
     ])
-    return _Query(_json_query(fields, select, ok), fields, select, ok, reads_csv=False)
+    return _Query(fields, select, ok, reads_csv=False)
 
 
 def _intent() -> _Query:
@@ -348,12 +377,109 @@ def _intent() -> _Query:
         "\"t_strength\" in ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE')",
         "regexp_full_match(\"v_strength\", '\\d{1,3}(\\.\\d{1,3})?')",
         _timestamp_ok("occurred_at"),
-        f"({_absent('expires_at')} or ({_string('expires_at')} and \"v_expires_at\" = '') or "
-        f"({_timestamp_ok('expires_at')} and {_timestamp('expires_at')} >= {_timestamp('occurred_at')}))",
+        f"({_absent('expires_at')} or ({_string('expires_at')} and \"v_expires_at\" = '')"
+        " or "
+        f"({_timestamp_ok('expires_at', numbers=False)}"
+        f" and {_timestamp('expires_at')} >= {_timestamp('occurred_at')}))",
         _text_ok("topic"), _text_ok("provider"),
     ])
-    return _Query(_json_query(fields, select, ok, known=frozenset(fields)), fields, select, ok,
-                  known=frozenset(fields))
+    return _Query(fields, select, ok, known=frozenset(fields))
 
 
-_QUERIES: dict[str, _Query] = {"email_events": _email_events(), "intent_signals": _intent()}
+def _first_string(*fields: str) -> tuple[str, str]:
+    """`a.get(x) or b.get(y) or …` where each must be a string or absent: (the first non-empty, whether all are
+    strings, empty or absent)."""
+    value = "coalesce(" + ", ".join(f"case when {_string(f)} then nullif(\"v_{f}\", '') end" for f in fields) + ")"
+    return value, "(" + " and ".join(_text_ok(f) for f in fields) + ")"
+
+
+def _object_ok(f: str, path: str = "$") -> str:
+    """The value is an object (or absent) without duplicate keys (Python's dict keeps the last, DuckDB reads the
+    first)."""
+    keys = f"json_keys(\"j_{f.split('.')[0]}\", '{path}')"
+    return f"({_absent(f)} or (\"t_{f}\" = 'OBJECT' and len({keys}) = len(list_distinct({keys}))))"
+
+
+def _website_events() -> _Query:
+    fields = ("type", "userId", "anonymousId", "event", "properties", "traits", "context", "timestamp",
+              "originalTimestamp", "sentAt", "messageId", "name", "category", "batch",
+              "properties.url", "properties.path", "properties.title", "properties.referrer", "properties.email",
+              "traits.email", "context.page", "context.traits", "context.page.url", "context.page.path",
+              "context.page.title", "context.page.referrer", "context.traits.email")
+    email, email_ok = _first_string("traits.email", "context.traits.email", "properties.email")
+    stamp, stamp_ok = _first_string("timestamp", "originalTimestamp")
+    pages = {k: _first_string(f"properties.{k}", f"context.page.{k}") for k in ("url", "path", "title", "referrer")}
+    stamp_at = f"try_cast(replace(regexp_replace({stamp}, '(Z|\\+00:00)$', ''), 'T', ' ') as timestamp)"
+    sent_at = f"case when {_string('sentAt')} and \"v_sentAt\" <> '' then {_timestamp('sentAt')} end"
+    select = f"""
+        $org as organization_id, "v_messageId" as message_id, "v_type" as type, {_text('event')} as event,
+        {_text('anonymousId')} as anonymous_id, {_text('userId')} as user_id, lower({email}) as email,
+        {pages['url'][0]} as url, {pages['path'][0]} as path, {pages['title'][0]} as title,
+        {pages['referrer'][0]} as referrer,
+        coalesce("j_properties"::varchar, '{{}}') as properties, coalesce("j_traits"::varchar, '{{}}') as traits,
+        coalesce("j_context"::varchar, '{{}}') as context,
+        coalesce({stamp_at}, {sent_at}, $received) as occurred_at, {sent_at} as sent_at, $received as received_at"""
+    ok = " and ".join([
+        "\"v_type\" in ('page', 'track', 'identify')", _string("type"), _absent("batch"),
+        _text_ok("userId"), _text_ok("anonymousId"),
+        "coalesce(nullif(\"v_userId\", ''), nullif(\"v_anonymousId\", '')) is not null",
+        _text_ok("event"), "(\"v_type\" <> 'track' or (\"t_event\" = 'VARCHAR' and \"v_event\" <> ''))",
+        _object_ok("properties"), _object_ok("traits"), _object_ok("context"),
+        _object_ok("context.page", "$.page"), _object_ok("context.traits", "$.traits"),
+        stamp_ok, f"({stamp} is null or (regexp_full_match({stamp}, '{_ISO}') and {stamp_at} is not null))",
+        # an empty string where a stamp could be is left to Python (`"" or ""` is a stamp it rejects)
+        f"not ({stamp} is null and ((\"t_timestamp\" = 'VARCHAR') or (\"t_originalTimestamp\" = 'VARCHAR')))",
+        f"({_absent('sentAt')} or ({_string('sentAt')} and \"v_sentAt\" = '') or "
+        f"{_timestamp_ok('sentAt', numbers=False)})",
+        _string("messageId"), "\"v_messageId\" <> ''", "length(\"v_messageId\") <= 100",
+        "(\"v_type\" <> 'page' or ((" + _absent("name") + " or \"v_name\" = '') and (" + _absent("category")
+        + " or \"v_category\" = '')))",
+        email_ok, f"({email} is null or regexp_full_match({email}, '[!-~]([ -~]*[!-~])?'))",
+        *(ok for _, ok in pages.values()),
+    ])
+    return _Query(fields, select, ok, reads_csv=False)
+
+
+def _cell(name: str) -> str:
+    """`_typed` of enrichment.py on a CSV cell, as JSON: integers, `a;b` lists, else the text (NULL: left out)."""
+    v = f"\"v_{name}\""
+    parts = f"list_filter(list_transform(string_split({v}, ';'), lambda x: trim(x, ' ')), lambda x: x <> '')"
+    return (f"case when {v} is null then null::json"
+            f" when regexp_full_match({v}, '-?[0-9]+') and length({v}) < 16 then to_json(cast({v} as bigint))"
+            f" when contains({v}, ';') then to_json({parts})"
+            f" else to_json({v}) end")
+
+
+def _cell_ok(name: str) -> str:
+    # ASCII only: str.isdigit() and int() read other scripts' digits too; `--5` makes Python's int() raise
+    v = f"\"v_{name}\""
+    return f"{v} is null or (regexp_full_match({v}, '[ -~]*') and not regexp_full_match({v}, '--+[0-9]+'))"
+
+
+def _enrichment_payload(extra: list[str]) -> str:
+    entries = ", ".join(f"struct_pack(k := '{n.replace(chr(39), chr(39) * 2)}', v := {_cell(n)})" for n in extra)
+    if not entries:
+        return "'{}'"
+    return f"to_json(map_from_entries(list_filter([{entries}], lambda e: e.v is not null)))::varchar"
+
+
+def _enrichment() -> _Query:
+    fields = ("entity_type", "provider", "fetched_at", "email", "domain")
+    domain = _domain('"v_domain"')
+    select = f"""
+        $org as organization_id, lower("v_entity_type") as entity_type, lower("v_provider") as provider,
+        {_timestamp('fetched_at')} as fetched_at, lower("v_email") as email, {domain} as domain,
+        '{{}}' as payload"""
+    ok = " and ".join([
+        _plain("entity_type"), "lower(\"v_entity_type\") in ('person', 'company')",
+        _plain("provider"), "\"v_provider\" <> ''", _timestamp_ok("fetched_at"),
+        f"({_absent('email')} or {_plain('email')})", f"({_absent('domain')} or {_plain('domain')})",
+        "(lower(\"v_entity_type\") <> 'person' or nullif(\"v_email\", '') is not null)",
+        f"(lower(\"v_entity_type\") <> 'company' or {domain} is not null)",
+        "(nullif(\"v_email\", '') is null or contains(\"v_email\", '@'))",
+    ])
+    return _Query(fields, select, ok, reads_json=False, csv_payload=_enrichment_payload)
+
+
+_QUERIES: dict[str, _Query] = {"email_events": _email_events(), "intent_signals": _intent(),
+                               "website_events": _website_events(), "enrichment_records": _enrichment()}

@@ -2,8 +2,8 @@
 
 The format (PostgreSQL docs, "COPY … Binary Format"): a header, then per row an int16 field count and per field an
 int32 byte length (-1 for NULL) followed by the type's binary "recv" representation, then an int16 -1 trailer. Each
-column is turned into one array of whole encoded cells; the cells are joined row-wise with
-`binary_join_element_wise`, whose data buffer is then exactly the COPY stream of those rows.
+column becomes one or two arrays of pieces (lengths, then bytes); one Arrow `take` in row order lays every piece out
+as the COPY stream has it.
 """
 
 from __future__ import annotations
@@ -24,55 +24,54 @@ _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint
 _HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
 
 
-def _fixed(matrix: np.ndarray, valid: np.ndarray | None) -> pa.Array:
-    """Rows of a (n, width) uint8 matrix as a binary array (null where not `valid`)."""
+def _packed(matrix: np.ndarray) -> pa.Array:
+    """Rows of a (n, width) uint8 matrix as a binary array."""
     n, width = matrix.shape
-    mask = None if valid is None else pa.array(~valid)
-    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(np.ascontiguousarray(
-        matrix).tobytes())])
-    return pc.if_else(mask, pa.nulls(n, pa.binary()), fixed.cast(pa.binary())) if mask is not None else fixed.cast(
-        pa.binary())
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(
+        np.ascontiguousarray(matrix).tobytes())]).cast(pa.binary())
 
 
-def _uuid(column: pa.Array) -> pa.Array:
-    """Canonical uuid text (8-4-4-4-12 hex, any case) → the 16 bytes of uuid_recv; nulls stay null."""
+def _with_length(payload: np.ndarray) -> np.ndarray:
+    """Fixed-width payloads (n, width) with their int32 length in front: whole cells."""
+    n, width = payload.shape
+    length = np.broadcast_to(np.frombuffer(width.to_bytes(4, "big"), np.uint8), (n, 4))
+    return np.concatenate([length, payload], axis=1)
+
+
+def _uuid(column: pa.Array) -> np.ndarray:
+    """Canonical uuid text (8-4-4-4-12 hex, any case) → the 16 bytes of uuid_recv."""
     n = len(column)
-    valid = column.is_valid().to_numpy(zero_copy_only=False)
     text = pc.fill_null(column, "00000000-0000-0000-0000-000000000000").cast(pa.binary())
-    lengths = pc.binary_length(text).to_numpy()
-    if n and not (lengths == 36).all():
+    if n and not (pc.binary_length(text).to_numpy() == 36).all():
         raise ValueError("uuid column holds a value that is not canonical uuid text")
     offsets = np.frombuffer(text.buffers()[1], np.int32, n + 1, text.offset * 4)
     data = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, 36)
     digits = _HEX[np.delete(data, [8, 13, 18, 23], axis=1)]
     if (digits == 255).any():
         raise ValueError("uuid column holds a value that is not hexadecimal")
-    packed = (digits[:, 0::2] << 4) | digits[:, 1::2]
-    return _fixed(packed, None if valid.all() else valid)
+    return (digits[:, 0::2] << 4) | digits[:, 1::2]
 
 
-def _timestamptz(column: pa.Array) -> pa.Array:
+def _timestamptz(column: pa.Array) -> np.ndarray:
     micros = pc.fill_null(column.cast(pa.timestamp("us", "UTC")).cast(pa.int64()), 0).to_numpy() - _PG_EPOCH_US
-    valid = column.is_valid().to_numpy(zero_copy_only=False)
-    return _fixed(micros.astype(">i8").view(np.uint8).reshape(-1, 8), None if valid.all() else valid)
+    return micros.astype(">i8").view(np.uint8).reshape(-1, 8)
 
 
-def _numeric(column: pa.Array) -> pa.Array:
-    """decimal128(p, s) with |unscaled| < 2**63 → numeric_recv: ndigits, weight, sign, dscale, base-10000 digits.
+def _numeric(column: pa.Array) -> np.ndarray:
+    """decimal128(p, s) with |unscaled| < 2**59 → numeric_recv: ndigits, weight, sign, dscale, base-10000 digits.
 
     The unscaled integer is widened to a multiple of four decimal places so its base-10000 groups line up with the
     decimal point; five integer groups and the fractional groups are always sent (numeric_recv strips the zeros).
     """
     scale = column.type.scale
-    valid = column.is_valid().to_numpy(zero_copy_only=False)
     words = np.frombuffer(column.buffers()[1], np.int64, 2 * len(column), column.offset * 16)
-    unscaled = words[0::2].copy()
-    unscaled[~valid] = 0
+    unscaled = np.where(column.is_valid().to_numpy(zero_copy_only=False), words[0::2], 0)
     pad = (4 - scale % 4) % 4
-    frac_groups = (scale + pad) // 4
-    magnitude = np.abs(unscaled).astype(object if pad and np.abs(unscaled).max(initial=0) > 9 * 10 ** 14 else np.int64)
+    magnitude = np.abs(unscaled)
+    if magnitude.max(initial=0) >= 2 ** 59 // 10 ** pad:
+        raise ValueError("numeric value too large for the COPY encoder")
     magnitude = magnitude * 10 ** pad
-    groups = 5 + frac_groups
+    groups = 5 + (scale + pad) // 4
     digits = np.empty((len(column), groups), dtype=np.int64)
     for g in range(groups - 1, -1, -1):
         digits[:, g] = magnitude % 10000
@@ -81,46 +80,68 @@ def _numeric(column: pa.Array) -> pa.Array:
     header[:, 0], header[:, 1] = groups, 4
     header[:, 2] = np.where(unscaled < 0, 0x4000, 0)
     header[:, 3] = scale
-    encoded = np.concatenate([header, digits], axis=1).astype(">i2").view(np.uint8).reshape(len(column), -1)
-    return _fixed(encoded, None if valid.all() else valid)
+    return np.concatenate([header, digits], axis=1).astype(">i2").view(np.uint8).reshape(len(column), -1)
 
 
-def _payload(column: pa.Array, oid: int) -> pa.Array:
-    if oid in (TEXT, VARCHAR):
-        return column.cast(pa.string()).cast(pa.binary())
-    if oid == JSONB:  # jsonb_recv: a version byte, then the JSON text, which Postgres parses and validates
-        return pc.binary_join_element_wise(b"\x01", column.cast(pa.string()).cast(pa.binary()), b"")
+def _pieces(column: pa.Array, oid: int) -> list[pa.Array]:
+    """A column as one or two arrays whose elements, taken in turn for a row, make that row's field (its int32
+    length, then its bytes); what a NULL's elements hold does not matter, they are never taken."""
+    if oid in (TEXT, VARCHAR, JSONB):
+        payload = column.cast(pa.string()).cast(pa.binary())
+        lengths = pc.fill_null(pc.binary_length(payload), 0).to_numpy().astype(">i4")
+        if oid != JSONB:
+            return [_packed(lengths.view(np.uint8).reshape(-1, 4)), payload]
+        # jsonb_recv: a version byte, then the JSON text, which Postgres parses and validates
+        prefix = np.concatenate([(lengths + 1).astype(">i4").view(np.uint8).reshape(-1, 4),
+                                 np.ones((len(lengths), 1), np.uint8)], axis=1)
+        return [_packed(prefix), payload]
     if oid == UUID:
-        return _uuid(column)
+        return [_packed(_with_length(_uuid(column)))]
     if oid == TIMESTAMPTZ:
-        return _timestamptz(column)
+        return [_packed(_with_length(_timestamptz(column)))]
     if oid == NUMERIC:
-        return _numeric(column)
+        return [_packed(_with_length(_numeric(column)))]
     raise TypeError(f"no binary COPY encoder for type oid {oid}")
 
 
-def _cells(column: pa.Array, oid: int) -> pa.Array:
-    """Each value as a whole COPY field: its int32 big-endian length (-1 for NULL), then its bytes."""
-    payload = _payload(column, oid)
-    lengths = pc.fill_null(pc.binary_length(payload), -1).to_numpy().astype(">i4")
-    prefix = pa.FixedSizeBinaryArray.from_buffers(pa.binary(4), len(lengths), [None, pa.py_buffer(
-        lengths.tobytes())]).cast(pa.binary())
-    return pc.binary_join_element_wise(prefix, pc.fill_null(payload, b""), b"")
-
-
 def constant_cell(value: str | None, oid: int) -> bytes:
-    """One field's encoding, for a value shared by every row (the file's source and path, its organization)."""
-    return _cells(pa.array([value], pa.string()), oid)[0].as_py()
+    """One field's encoding, for a value shared by every row (the file's source and path)."""
+    return b"".join(piece[0].as_py() for piece in _pieces(pa.array([value], pa.string()), oid)) \
+        if value is not None else _NULL
+
+
+_NULL = b"\xff\xff\xff\xff"
 
 
 def encode(table: pa.Table, oids: list[int], constants: list[bytes] = (), *, chunk_rows: int = 100_000
-           ) -> Iterator[bytes]:
+           ) -> Iterator[memoryview]:
     """The binary COPY data (without HEADER and TRAILER) of `table`'s rows, `chunk_rows` at a time; each row's
-    fields are the table's columns (types `oids`) followed by the pre-encoded `constants`."""
-    count = (len(oids) + len(constants)).to_bytes(2, "big")
+    fields are the table's columns (types `oids`) followed by the pre-encoded `constants`.
+
+    All pieces of all fields go into one binary array; one `take` in row order then lays their bytes out exactly
+    as the COPY stream has them (a NULL field takes the shared -1 length and nothing else).
+    """
+    fixed = [(len(oids) + len(constants)).to_bytes(2, "big"), _NULL, b"", *constants]
     for start in range(0, table.num_rows, chunk_rows):
         part = table.slice(start, chunk_rows)
-        cells = [_cells(part.column(i).combine_chunks(), oid) for i, oid in enumerate(oids)]
-        rows = pc.binary_join_element_wise(count, *cells, *constants, b"")
-        offsets = np.frombuffer(rows.buffers()[1], np.int32, len(rows) + 1, rows.offset * 4)
-        yield memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]]
+        n = part.num_rows
+        rows = np.arange(n, dtype=np.int64)
+        arrays = [pa.array(fixed, pa.binary())]
+        base = len(fixed)
+        index = [np.zeros(n, np.int64)]
+        for i, oid in enumerate(oids):
+            column = part.column(i).combine_chunks()
+            valid = column.is_valid().to_numpy(zero_copy_only=False) if column.null_count else None
+            if column.null_count == n:
+                index.append(np.ones(n, np.int64))
+                continue
+            for j, piece in enumerate(_pieces(column, oid)):
+                arrays.append(piece)
+                at = base + rows
+                index.append(at if valid is None else np.where(valid, at, 1 if j == 0 else 2))
+                base += n
+        index.extend(np.full(n, 3 + k, np.int64) for k in range(len(constants)))
+        order = np.stack(index, axis=1).ravel()
+        laid = pa.concat_arrays(arrays).take(pa.array(order))
+        offsets = np.frombuffer(laid.buffers()[1], np.int32, len(laid) + 1, laid.offset * 4)
+        yield memoryview(laid.buffers()[2])[offsets[0]:offsets[-1]]
