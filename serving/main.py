@@ -13,7 +13,8 @@ from threadpoolctl import threadpool_limits
 
 from serving.api import api_router, segment_router
 from serving.api_keys import usage
-from serving.auth.principals import authenticate_request
+from serving.auth.principals import authenticate_request, plan_authentication
+from serving.core import fast_read
 from serving.core.config import Settings, get_settings
 from serving.core.db import session_factory
 from serving.core.errors import error_response, install_error_handlers
@@ -76,7 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     threadpool_limits(limits=1, user_api="openmp")
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await fast_read.start(app)
         yield
+        await fast_read.stop(app)
         try:  # API-key counts still in memory are written before the process stops
             usage.counter(settings).flush()
         except Exception as exc:  # the database left first: nothing else to do with them
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory(settings.api_database_url, settings.db_pool_size, "api")
     # Composition: core.deps asks this to resolve credentials (core cannot import the users table).
     app.state.authenticator = authenticate_request
+    app.state.plan_authentication = plan_authentication
 
     install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware, settings=settings,

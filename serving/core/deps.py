@@ -59,17 +59,22 @@ def _authenticate(request: Request, db: DbSession, settings: AppSettings) -> Pri
 CurrentPrincipal = Annotated[Principal, Depends(_authenticate)]
 
 
+def check_scope(principal: Principal, scope: str) -> Principal:
+    """The principal if it holds `scope`; Forbidden naming the missing key scope or role otherwise."""
+    if principal.can(scope):
+        return principal
+    if principal.key_scopes is not None and scope in role_scopes(principal.role):
+        raise Forbidden(f"this API key lacks the '{scope}' scope", code="INSUFFICIENT_SCOPE",
+                        details={"requiredScope": scope, "keyScopes": sorted(principal.key_scopes)})
+    raise Forbidden(f"the '{principal.role}' role cannot perform this action",
+                    code="INSUFFICIENT_ROLE", details={"requiredScope": scope, "role": principal.role})
+
+
 def require(scope: str):
     """Declare the permission a route needs; viewers hold only read scopes."""
 
     def _check(principal: CurrentPrincipal) -> Principal:
-        if principal.can(scope):
-            return principal
-        if principal.key_scopes is not None and scope in role_scopes(principal.role):
-            raise Forbidden(f"this API key lacks the '{scope}' scope", code="INSUFFICIENT_SCOPE",
-                            details={"requiredScope": scope, "keyScopes": sorted(principal.key_scopes)})
-        raise Forbidden(f"the '{principal.role}' role cannot perform this action",
-                        code="INSUFFICIENT_ROLE", details={"requiredScope": scope, "role": principal.role})
+        return check_scope(principal, scope)
 
     return Depends(_check)
 

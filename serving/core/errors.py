@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -191,7 +193,9 @@ def install_error_handlers(app: FastAPI) -> None:
                               422, {"sqlstate": sqlstate, "reason": _DATA_ERRORS.get(sqlstate, "invalid value")})
 
     @app.exception_handler(OperationalError)
-    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+    @app.exception_handler(psycopg.OperationalError)  # the async pool of core/fast_read.py
+    @app.exception_handler(PoolTimeout)
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
         logger.error("database unavailable: %s", exc)
         return error_response("SERVICE_UNAVAILABLE", "the database is not reachable", 503)
 

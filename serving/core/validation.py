@@ -65,8 +65,9 @@ def reject_unstorable(value: Any) -> Any:
     return value
 
 
-def storable_params(request: Request) -> None:
-    """App-wide dependency: query and path parameters obey the same rule as bodies, whatever their type."""
+async def storable_params(request: Request) -> None:
+    """App-wide dependency: query and path parameters obey the same rule as bodies, whatever their type.
+    Async (CPU only): a sync dependency would cost every request a hop through the thread pool."""
     for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
         if _UNSTORABLE.search(name) or (isinstance(value, str) and _UNSTORABLE.search(value)):
             raise ValidationFailed(f"{name}: {UNSTORABLE_MESSAGE}",

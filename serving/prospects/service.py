@@ -19,7 +19,7 @@ from serving.core.references import require_visible
 from serving.organizations.models import Team
 from serving.prospects.csv_io import ParsedImport
 from serving.prospects.models import Prospect
-from serving.prospects.schemas import ProspectCreate, ProspectFilters, ProspectUpdate
+from serving.prospects.schemas import ProspectCreate, ProspectFilters, ProspectOut, ProspectUpdate
 from serving.users.models import User
 
 SORTABLE = {
@@ -37,6 +37,11 @@ SORTABLE = {
 
 def get(*, db_session: Session, prospect_id: uuid.UUID) -> Prospect | None:
     return db_session.get(Prospect, prospect_id)
+
+
+# `GET /prospects/{id}` without the ORM (serving.core.fast_read): the columns ProspectOut shows, by primary key,
+# under the request's row-level security binding (psycopg placeholder).
+ROW_BY_ID_SQL = f"select {', '.join(ProspectOut.model_fields)} from app.prospects where id = %s"
 
 
 def get_by_email(*, db_session: Session, email: str) -> Prospect | None:
