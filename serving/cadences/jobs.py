@@ -11,7 +11,7 @@ from serving.cadences import service
 from serving.core.clock import utcnow
 from serving.core.queue import QUEUE, enqueue, queue, runtime
 from serving.emails import sending
-from serving.emails.bulk import MATERIALIZE_TASK
+from serving.emails.bulk import enqueue_materialize
 from serving.emails.models import BulkEmailJob
 
 RETRY = {"max_attempts": 5, "exponential_wait": 2}
@@ -46,18 +46,12 @@ def sweep(*, factory, now: datetime) -> int:
             from serving.core.db import set_tenant
 
             set_tenant(session, organization_id)
-            for job_id in session.scalars(
-                select(BulkEmailJob.id).where(
+            for job in session.scalars(
+                select(BulkEmailJob).where(
                     BulkEmailJob.status.in_(["pending", "running"]), BulkEmailJob.send_at <= now
                 )
             ):
-                enqueue(
-                    session,
-                    MATERIALIZE_TASK,
-                    queueing_lock=f"bulk:{job_id}",
-                    organization_id=str(organization_id),
-                    job_id=str(job_id),
-                )
+                enqueue_materialize(db_session=session, job=job)
     return len(organizations)
 
 

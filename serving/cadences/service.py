@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, inspect, select
+from sqlalchemy import ARRAY, BindParameter, Select, Uuid, any_, bindparam, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,7 +39,8 @@ from serving.core.db import tenant_session
 from serving.core.errors import ValidationFailed
 from serving.core.principal import Principal
 from serving.core.references import require_visible
-from serving.emails import runner, sending, suppression
+from serving.core.unnest import insert_rows, update_rows
+from serving.emails import runner, sending, suppression, templating
 from serving.emails.models import Email, EmailTemplate, Mailbox
 from serving.organizations.models import Team
 from serving.prospects.models import Prospect
@@ -370,13 +371,25 @@ def remove(*, db_session: Session, enrollment: CadenceEnrollment, now: datetime 
 # -- running due steps -----------------------------------------------------------------------
 
 
+# What a step reads of its prospect, as plain rows with these attributes (ORM objects cost a batch more to
+# build than its emails did to render).
+PROSPECT_FIELDS = [
+    Prospect.id, Prospect.owner_id, Prospect.email, Prospect.phone, Prospect.timezone, Prospect.enrichment_data,
+    *(getattr(Prospect, attr) for attr in dict.fromkeys(templating.PROSPECT_VARIABLES.values()) if attr != "email"),
+]
+
+
+def _uuid_array(values: list[uuid.UUID]) -> BindParameter:
+    return bindparam(None, list(dict.fromkeys(values)), type_=ARRAY(Uuid()))
+
+
 @dataclass
 class BatchFacts:
     """What a claimed batch's steps read, fetched with one query each for the whole batch (a few small
     queries per enrollment held due steps to ~150/s). With it, `run_step` adds rows without flushing: the
     batch's emails, step runs and enrollment updates leave as multi-row statements at the batch's flush."""
 
-    prospects: dict[uuid.UUID, Prospect]
+    prospects: dict[uuid.UUID, Any]  # id → row of PROSPECT_FIELDS
     meetings: dict[uuid.UUID, datetime]  # prospect → latest meeting_scheduled activity
     engagement: dict[uuid.UUID, dict[str, bool]]  # enrollment → opened/clicked/replied
     ran: set[tuple[uuid.UUID, uuid.UUID]]  # (enrollment, step) already recorded
@@ -387,12 +400,15 @@ def batch_facts(*, db_session: Session, due: list[CadenceEnrollment]) -> BatchFa
     enrollment_ids = [e.id for e in due]
     prospects = {
         p.id: p
-        for p in db_session.scalars(select(Prospect).where(Prospect.id.in_({e.prospect_id for e in due})))
+        for p in db_session.execute(
+            select(*PROSPECT_FIELDS).where(Prospect.id == any_(_uuid_array([e.prospect_id for e in due])))
+        )
     }
     meetings = dict(
         db_session.execute(
             select(Activity.prospect_id, func.max(Activity.occurred_at))
-            .where(Activity.prospect_id.in_(list(prospects)), Activity.type == ActivityType.meeting_scheduled)
+            .where(Activity.prospect_id == any_(_uuid_array(list(prospects))),
+                   Activity.type == ActivityType.meeting_scheduled)
             .group_by(Activity.prospect_id)
         ).all()
     )
@@ -401,14 +417,14 @@ def batch_facts(*, db_session: Session, due: list[CadenceEnrollment]) -> BatchFa
         for enrollment_id, o, c, r in db_session.execute(
             select(Email.enrollment_id, func.bool_or(Email.opened), func.bool_or(Email.clicked),
                    func.bool_or(Email.replied))
-            .where(Email.enrollment_id.in_(enrollment_ids))
+            .where(Email.enrollment_id == any_(_uuid_array(enrollment_ids)))
             .group_by(Email.enrollment_id)
         )
     }
     ran = set(
         db_session.execute(
             select(CadenceStepRun.enrollment_id, CadenceStepRun.step_id).where(
-                CadenceStepRun.enrollment_id.in_(enrollment_ids)
+                CadenceStepRun.enrollment_id == any_(_uuid_array(enrollment_ids))
             )
         ).all()
     )
@@ -465,9 +481,17 @@ def _record(
     later: list | None = None,
     **values,
 ) -> None:
-    """Record a step's run; with `later` (a batch) the row waits there for the batch's second flush, after
-    the emails it points at exist (the unit of work does not order these two tables' inserts)."""
-    run = (
+    """Record a step's run; with `later` (a batch) the row's values wait there for the batch's insert of its
+    step runs, after the emails they point at exist."""
+    if later is not None:
+        later.append({
+            "id": uuid.uuid4(), "organization_id": enrollment.organization_id, "enrollment_id": enrollment.id,
+            "step_id": step.id, "variant_id": values.get("variant_id"), "status": str(status),
+            "reason": values.get("reason"), "email_id": values.get("email_id"), "task_id": values.get("task_id"),
+            "executed_at": now,
+        })
+        return
+    db_session.add(
         CadenceStepRun(
             organization_id=enrollment.organization_id,
             enrollment_id=enrollment.id,
@@ -477,10 +501,6 @@ def _record(
             **values,
         )
     )
-    if later is not None:
-        later.append(run)
-        return
-    db_session.add(run)
     db_session.flush()
 
 
@@ -623,20 +643,30 @@ def run_step(
             track_opens=settings_json.get("trackOpens", True),
             track_clicks=settings_json.get("trackClicks", True),
         )
+        staged: list | None = cache.get("emails")
         try:
-            email = sending.queue_email(
-                db_session=db_session,
-                settings=settings,
-                organization_id=enrollment.organization_id,
-                user_id=owner,
-                team_id=cadence.team_id,
-                request=request,
-                now=now,
-                wake=False,
-                suppressed_cache=facts.suppressed if facts is not None else None,
-                flush=flush,
-                stage=cache.get("emails"),
-            )
+            if staged is not None:  # a batch: the row's values, inserted with the batch's other emails
+                values = sending.email_values(
+                    db_session=db_session, settings=settings, organization_id=enrollment.organization_id,
+                    user_id=owner, team_id=cadence.team_id, request=request, now=now,
+                    suppressed_cache=facts.suppressed if facts is not None else None,
+                    tracking_secret=cache.get("tracking_secret"),
+                )
+                staged.append(values)
+                email_id = values["id"]
+            else:
+                email_id = sending.queue_email(
+                    db_session=db_session,
+                    settings=settings,
+                    organization_id=enrollment.organization_id,
+                    user_id=owner,
+                    team_id=cadence.team_id,
+                    request=request,
+                    now=now,
+                    wake=False,
+                    suppressed_cache=facts.suppressed if facts is not None else None,
+                    flush=flush,
+                ).id
         except sending.RecipientSuppressed as exc:
             _record(
                 db_session,
@@ -660,7 +690,7 @@ def run_step(
             StepRunStatus.email_queued,
             now,
             later=later,
-            email_id=email.id,
+            email_id=email_id,
             variant_id=variant.id if variant else None,
         )
         outcome = "email_queued"
@@ -743,7 +773,11 @@ def run_due(
             batch, deferred = _run_batch(session, settings, due, current)
             if batch is None:  # something in the batch failed: one savepoint per enrollment isolates it
                 batch, deferred, cache = Counter(), [], {}
-                for enrollment in due:
+                # the batch's objects were detached and changed in memory: read them again (still locked)
+                fresh = {e.id: e for e in session.scalars(
+                    select(CadenceEnrollment).where(CadenceEnrollment.id.in_([e.id for e in due]))
+                    .execution_options(populate_existing=True))}
+                for enrollment in (fresh[e.id] for e in due):
                     outcome = _run_one(session, settings, enrollment, current, cache, defer_sms=True)
                     if outcome == "sms_deferred":
                         deferred.append(enrollment.id)
@@ -770,47 +804,46 @@ def run_due(
     return outcomes
 
 
+ENROLLMENT_STATE = ("status", "pause_reason", "paused_at", "next_step_number", "next_run_at", "last_step_at",
+                    "completed_at")
+
+
 def _run_batch(
     session: Session, settings: Settings, due: list[CadenceEnrollment], now: datetime
 ) -> tuple[Counter | None, list[uuid.UUID]]:
-    """Run a claimed batch's steps under one savepoint, reading through `BatchFacts` and writing with one
-    flush (multi-row inserts of the emails and step runs, one update per enrollment row in a single
-    round of executemany); (None, []) when any step fails, with the savepoint rolled back so the caller
-    can run the batch again one enrollment at a time."""
+    """Run a claimed batch's steps under one savepoint, reading through `BatchFacts` and writing set-based:
+    the emails and step runs with one INSERT … SELECT FROM unnest each, the enrollments' new state with one
+    UPDATE … FROM unnest (the enrollments are detached while their steps run, so no flush writes them a row
+    at a time). (None, []) when any step fails, with the savepoint rolled back so the caller can run the
+    batch again one enrollment at a time."""
     outcomes: Counter = Counter()
     deferred: list[uuid.UUID] = []
     try:
         with session.begin_nested():
-            cache: dict = {"facts": batch_facts(db_session=session, due=due), "runs": [], "emails": []}
+            for enrollment in due:
+                session.expunge(enrollment)
+            cache: dict = {"facts": batch_facts(db_session=session, due=due), "runs": [], "emails": [],
+                           "tracking_secret": settings.tracking_secret}
+            changed = []
             for enrollment in due:
                 outcome = run_step(db_session=session, settings=settings, enrollment=enrollment, now=now,
                                    cache=cache, defer_sms=True)
-                if outcome == "sms_deferred":
+                if outcome == "sms_deferred":  # unchanged: it runs in a transaction of its own
                     deferred.append(enrollment.id)
                 else:
                     outcomes[outcome] += 1
+                    changed.append(enrollment)
             sending.insert_staged(db_session=session, emails=cache["emails"])
-            session.flush()  # the enrollments' new state (and any tasks)
-            _insert_runs(session, cache["runs"])  # then the step runs pointing at those emails
+            session.flush()  # any tasks the batch created
+            update_rows(session, CadenceEnrollment.__table__,
+                        [{"id": e.id, **{key: getattr(e, key) for key in ENROLLMENT_STATE}} for e in changed],
+                        extra="updated_at = now()")
+            insert_rows(session, CadenceStepRun.__table__, cache["runs"])  # after the emails they point at
     except Exception:
         logger.warning("a cadence batch failed; running its %d enrollments one at a time", len(due),
                        exc_info=True)
         return None, []
     return outcomes, deferred
-
-
-def _insert_runs(session: Session, runs: list[CadenceStepRun]) -> None:
-    """A batch's step runs in one executemany of a plain INSERT (as `sending.insert_staged` does for emails);
-    the unique (enrollment, step) key still rejects a step a racing worker already ran."""
-    if not runs:
-        return
-    columns = [(attr.key, attr.columns[0].key) for attr in inspect(CadenceStepRun).column_attrs]
-    by_shape: dict[tuple[str, ...], list[dict]] = {}  # an executemany needs one set of columns per statement
-    for run in runs:
-        row = {column: run.__dict__[key] for key, column in columns if key in run.__dict__}
-        by_shape.setdefault(tuple(sorted(row)), []).append(row)
-    for rows in by_shape.values():
-        session.execute(CadenceStepRun.__table__.insert(), rows)
 
 
 def _run_one(session: Session, settings: Settings, enrollment: CadenceEnrollment, now: datetime, cache: dict,

@@ -12,14 +12,14 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, BindParameter, Text, Uuid, any_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.core.clock import utcnow
 from serving.core.config import Settings
 from serving.core.db import tenant_session
 from serving.core.principal import Principal
+from serving.core.unnest import insert_rows, update_rows
 from serving.emails import sending, suppression
 from serving.emails.models import (
     BulkEmailJob,
@@ -36,6 +36,8 @@ from serving.prospects.models import Prospect
 
 MATERIALIZE_TASK = "emails.materialize_bulk"
 CHUNK = 2000
+MATERIALIZE_CHUNK = 10_000  # recipients per materialize job
+MAX_MATERIALIZE_CHUNKS = 16
 
 
 def get(*, db_session: Session, job_id: uuid.UUID) -> BulkEmailJob | None:
@@ -43,7 +45,12 @@ def get(*, db_session: Session, job_id: uuid.UUID) -> BulkEmailJob | None:
 
 
 def create_job(
-    *, db_session: Session, principal: Principal, data: BulkJobIn, now: datetime | None = None
+    *,
+    db_session: Session,
+    principal: Principal,
+    data: BulkJobIn,
+    now: datetime | None = None,
+    chunk_size: int | None = None,
 ) -> BulkEmailJob:
     now = now or utcnow()
     job = BulkEmailJob(
@@ -83,24 +90,45 @@ def create_job(
                 seen.add(address)
                 rows.append({"email": address, "name": None, "prospect_id": prospect_id, "variables": {}})
     add_recipients(db_session=db_session, job=job, rows=rows)
-    from serving.core.queue import enqueue
-
-    enqueue(
-        db_session,
-        MATERIALIZE_TASK,
-        queueing_lock=f"bulk:{job.id}",
-        scheduled_at=job.send_at,
-        organization_id=str(job.organization_id),
-        job_id=str(job.id),
-    )
+    enqueue_materialize(db_session=db_session, job=job, chunk_size=chunk_size)
     return job
 
 
+def chunks(total: int, chunk_size: int | None = None) -> list[tuple[int, int]]:
+    """The position ranges [first, last) a job of `total` recipients is materialized in, one worker job each:
+    several workers then render one bulk job at once (one job under one queueing lock kept it to one)."""
+    size = max(1, chunk_size or MATERIALIZE_CHUNK)
+    count = min(MAX_MATERIALIZE_CHUNKS, max(1, -(-total // size)))
+    size = max(1, -(-total // count))
+    return [(first, min(first + size, total)) for first in range(0, max(total, 1), size)]
+
+
+def enqueue_materialize(*, db_session: Session, job: BulkEmailJob, chunk_size: int | None = None) -> None:
+    """Enqueue one materialize job per chunk, each under a queueing lock of its own (a chunk already waiting
+    is not queued twice). Chunks only narrow what a job looks at: a recipient is claimed with its row lock
+    (SKIP LOCKED) and its status, so overlapping or repeated chunks still queue each recipient once."""
+    from serving.core.queue import enqueue
+
+    for first, last in chunks(job.total or 0, chunk_size):
+        enqueue(
+            db_session,
+            MATERIALIZE_TASK,
+            queueing_lock=f"bulk:{job.id}:{first}",
+            scheduled_at=job.send_at,
+            organization_id=str(job.organization_id),
+            job_id=str(job.id),
+            first=first,
+            last=last,
+        )
+
+
 def add_recipients(*, db_session: Session, job: BulkEmailJob, rows: list[dict]) -> None:
+    """Store the recipients with one INSERT … SELECT FROM unnest per CHUNK (arrays as parameters)."""
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
-        db_session.execute(
-            insert(BulkEmailRecipient),
+        insert_rows(
+            db_session,
+            BulkEmailRecipient.__table__,
             [
                 {
                     "id": uuid.uuid4(),
@@ -111,7 +139,7 @@ def add_recipients(*, db_session: Session, job: BulkEmailJob, rows: list[dict]) 
                     "name": row.get("name"),
                     "prospect_id": row.get("prospect_id"),
                     "variables": row.get("variables") or {},
-                    "status": RecipientStatus.pending,
+                    "status": RecipientStatus.pending.value,
                 }
                 for i, row in enumerate(chunk)
             ],
@@ -121,18 +149,30 @@ def add_recipients(*, db_session: Session, job: BulkEmailJob, rows: list[dict]) 
 
 
 def materialize_batch(
-    *, db_session: Session, settings: Settings, job: BulkEmailJob, now: datetime, batch_size: int = 500
+    *,
+    db_session: Session,
+    settings: Settings,
+    job: BulkEmailJob,
+    now: datetime,
+    batch_size: int = 500,
+    first: int | None = None,
+    last: int | None = None,
 ) -> int:
-    """Queue emails for the next pending recipients; returns how many recipients were handled."""
-    recipients = list(
-        db_session.scalars(
-            select(BulkEmailRecipient)
-            .where(BulkEmailRecipient.job_id == job.id, BulkEmailRecipient.status == RecipientStatus.pending)
-            .order_by(BulkEmailRecipient.position)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
-        )
+    """Queue emails for the next pending recipients (at positions [first, last) when given); returns how many
+    recipients were handled. Recipients are read as plain rows and their emails built as row values
+    (`sending.email_values`), inserted with one statement; the recipients' new states leave with one UPDATE
+    per outcome."""
+    R = BulkEmailRecipient
+    stmt = select(R.id, R.position, R.email, R.name, R.prospect_id, R.variables).where(
+        R.job_id == job.id, R.status == RecipientStatus.pending
     )
+    if first is not None:
+        stmt = stmt.where(R.position >= first)
+    if last is not None:
+        stmt = stmt.where(R.position < last)
+    recipients = db_session.execute(
+        stmt.order_by(R.position).limit(batch_size).with_for_update(skip_locked=True)
+    ).all()
     if not recipients:
         return 0
     template = db_session.get(EmailTemplate, job.template_id) if job.template_id else None
@@ -140,7 +180,7 @@ def materialize_batch(
     blocked = suppression.suppressed(db_session=db_session, addresses=[r.email for r in recipients])
     prospect_ids = [r.prospect_id for r in recipients if r.prospect_id]
     prospects = (
-        {p.id: p for p in db_session.scalars(select(Prospect).where(Prospect.id.in_(prospect_ids)))}
+        {p.id: p for p in db_session.scalars(select(Prospect).where(Prospect.id == any_(_uuids(prospect_ids))))}
         if prospect_ids
         else {}
     )
@@ -148,14 +188,17 @@ def materialize_batch(
         by_email = {
             p.email: p
             for p in db_session.scalars(
-                select(Prospect).where(Prospect.email.in_([r.email for r in recipients]))
+                select(Prospect).where(Prospect.email == any_(_texts([r.email for r in recipients])))
             )
         }
     else:
         by_email = {}
     per_minute = job.rate_per_minute
-    queued: list[tuple[BulkEmailRecipient, uuid.UUID]] = []
-    staged: list[Email] = []
+    start = max(job.send_at, now)
+    secret = settings.tracking_secret  # derived once per batch, not once per recipient
+    staged: list[dict] = []
+    queued: list[dict] = []
+    suppressed: list[dict] = []
     for recipient in recipients:
         prospect = prospects.get(recipient.prospect_id) or by_email.get(recipient.email)
         request = sending.EmailRequest(
@@ -169,12 +212,12 @@ def materialize_batch(
             campaign_id=job.campaign_id,
             track_opens=job.track_opens,
             track_clicks=job.track_clicks,
-            send_at=max(job.send_at, now) + timedelta(minutes=recipient.position / per_minute),
+            send_at=start + timedelta(minutes=recipient.position / per_minute),
             mailbox=mailbox,
             bulk_job_id=job.id,
         )
         try:
-            email = sending.queue_email(
+            values = sending.email_values(
                 db_session=db_session,
                 settings=settings,
                 organization_id=job.organization_id,
@@ -182,23 +225,30 @@ def materialize_batch(
                 team_id=None,
                 request=request,
                 now=now,
-                wake=False,
                 suppressed_cache=blocked,
-                flush=False,
-                stage=staged,
+                tracking_secret=secret,
             )
         except sending.RecipientSuppressed as exc:
-            recipient.status = RecipientStatus.suppressed
-            recipient.reason = exc.reasons.get(recipient.email)
+            suppressed.append(
+                {"id": recipient.id, "status": RecipientStatus.suppressed.value,
+                 "reason": exc.reasons.get(recipient.email)}
+            )
             continue
-        queued.append((recipient, email.id))
+        staged.append(values)
+        queued.append({"id": recipient.id, "status": RecipientStatus.queued.value, "email_id": values["id"]})
     sending.insert_staged(db_session=db_session, emails=staged)  # the emails first, then the recipients
-    for recipient, email_id in queued:
-        recipient.status = RecipientStatus.queued
-        recipient.email_id = email_id
-    db_session.flush()
+    update_rows(db_session, R.__table__, queued)
+    update_rows(db_session, R.__table__, suppressed)
     sending.wake_delivery(db_session=db_session, organization_id=job.organization_id)
     return len(recipients)
+
+
+def _uuids(values: list) -> BindParameter:
+    return bindparam(None, values, type_=ARRAY(Uuid()))
+
+
+def _texts(values: list[str]) -> BindParameter:
+    return bindparam(None, values, type_=ARRAY(Text()))
 
 
 def materialize(
@@ -210,32 +260,51 @@ def materialize(
     now=None,
     batch_size: int = 500,
     max_batches: int | None = None,
+    first: int | None = None,
+    last: int | None = None,
 ) -> int:
-    """Materialize a whole job, one committed batch at a time (resumable)."""
+    """Materialize a whole job, or its recipients at positions [first, last), one committed batch at a time
+    (resumable). Several workers may run chunks of one job at once: each batch holds the job row in SHARE
+    mode (a cancel or pause waits for the batches under way, and the batches after it see it), and the job's
+    status changes in short transactions of their own, because two batches holding the row in share mode and
+    both upgrading their lock would deadlock."""
     clock = now if callable(now) else (lambda: now) if now is not None else utcnow
     handled = batches = 0
+    with tenant_session(factory, organization_id) as session:
+        current = clock()
+        session.execute(
+            update(BulkEmailJob)
+            .where(BulkEmailJob.id == job_id, BulkEmailJob.status == BulkJobStatus.pending)
+            .values(status=BulkJobStatus.running, started_at=current)
+        )
     while max_batches is None or batches < max_batches:
         with tenant_session(factory, organization_id) as session:
-            job = session.get(BulkEmailJob, job_id, with_for_update=True)
-            if job is None or job.status in (
-                BulkJobStatus.cancelled,
-                BulkJobStatus.completed,
-                BulkJobStatus.paused,
-            ):
-                break
-            current = clock()
-            if job.status == BulkJobStatus.pending:
-                job.status = BulkJobStatus.running
-                job.started_at = current
+            job = session.get(BulkEmailJob, job_id, with_for_update={"read": True})
+            if job is None or job.status != BulkJobStatus.running:  # cancelled, paused or completed
+                return handled
             count = materialize_batch(
-                db_session=session, settings=settings, job=job, now=current, batch_size=batch_size
+                db_session=session, settings=settings, job=job, now=clock(), batch_size=batch_size,
+                first=first, last=last,
             )
-            if count == 0:
-                job.status = BulkJobStatus.completed
-                job.completed_at = current
-                break
-            handled += count
-            batches += 1
+        if count == 0:
+            break
+        handled += count
+        batches += 1
+    else:
+        return handled
+    with tenant_session(factory, organization_id) as session:
+        # the job is complete once no recipient of ANY chunk is pending: the last chunk to finish sees that
+        session.execute(
+            update(BulkEmailJob)
+            .where(
+                BulkEmailJob.id == job_id,
+                BulkEmailJob.status == BulkJobStatus.running,
+                ~exists().where(
+                    BulkEmailRecipient.job_id == job_id, BulkEmailRecipient.status == RecipientStatus.pending
+                ),
+            )
+            .values(status=BulkJobStatus.completed, completed_at=clock())
+        )
     return handled
 
 

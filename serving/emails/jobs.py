@@ -29,11 +29,15 @@ def deliver_due(organization_id: str) -> dict:
 
 
 @queue.task(name=bulk.MATERIALIZE_TASK, queue=QUEUE, retry=RETRY)
-def materialize_bulk(organization_id: str, job_id: str) -> int:
+def materialize_bulk(organization_id: str, job_id: str, first: int | None = None, last: int | None = None) -> int:
+    """One chunk [first, last) of a bulk job's recipients (the whole job without them: jobs queued before
+    chunking)."""
     rt = runtime()
     return bulk.materialize(
         factory=rt.factory,
         settings=rt.settings,
         organization_id=uuid.UUID(organization_id),
         job_id=uuid.UUID(job_id),
+        first=first,
+        last=last,
     )

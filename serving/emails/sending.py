@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from serving.core.clock import utcnow
 from serving.core.config import Settings
 from serving.core.queue import enqueue
+from serving.core.unnest import insert_rows
 from serving.emails import suppression, templating, tracking
 from serving.emails.models import Email, EmailStatus, EmailTemplate, Mailbox
 from serving.prospects.models import Prospect
@@ -82,13 +82,48 @@ def queue_email(
     wake: bool = True,
     suppressed_cache: dict[str, str] | None = None,
     flush: bool = True,
-    stage: list[Email] | None = None,
 ) -> Email:
     """Render and record an email (status `queued`); raises RecipientSuppressed when no `to` is left.
 
-    The delivery wake-up job is inserted in the same transaction, so it exists iff the row does.
+    The delivery wake-up job is inserted in the same transaction, so it exists iff the row does. A batch
+    (bulk job, cadence batch) stages `email_values` rows instead and inserts them with `insert_staged`.
     """
     now = now or utcnow()
+    email = Email(
+        **email_values(
+            db_session=db_session,
+            settings=settings,
+            organization_id=organization_id,
+            user_id=user_id,
+            team_id=team_id,
+            request=request,
+            now=now,
+            suppressed_cache=suppressed_cache,
+        )
+    )
+    db_session.add(email)
+    if flush:
+        db_session.flush()
+    if wake and email.send_at <= now + timedelta(seconds=60):
+        wake_delivery(db_session=db_session, organization_id=organization_id)
+    return email
+
+
+def email_values(
+    *,
+    db_session: Session | None,
+    settings: Settings,
+    organization_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    team_id: uuid.UUID | None,
+    request: EmailRequest,
+    now: datetime,
+    suppressed_cache: dict[str, str] | None = None,
+    tracking_secret: bytes | None = None,
+) -> dict[str, Any]:
+    """The `emails` row (column → value) of a rendered, queued email: what `queue_email` stores, without an
+    ORM object (a batch of them is inserted with `insert_staged`). Raises RecipientSuppressed when no `to` is
+    left. `tracking_secret` saves a batch deriving the secret once per recipient."""
     addresses = [r.email.strip().lower() for r in (*request.to, *request.cc, *request.bcc)]
     blocked = (
         {a: suppressed_cache[a] for a in addresses if a in suppressed_cache}
@@ -106,7 +141,7 @@ def queue_email(
     template = request.template
     unsubscribe = tracking.unsubscribe_url(
         settings.tracking_base_url,
-        settings.tracking_secret,
+        tracking_secret or settings.tracking_secret,
         organization_id=organization_id,
         email_id=email_id,
         address=to[0]["email"],
@@ -125,62 +160,47 @@ def queue_email(
         context=context,
     )
     send_at = max(request.send_at or now, now) if request.send_at else now
-    email = Email(
-        id=email_id,
-        organization_id=organization_id,
-        team_id=team_id,
-        user_id=user_id,
-        mailbox_id=request.mailbox.id if request.mailbox else None,
-        from_email=from_email,
-        from_name=from_name,
-        reply_to=request.reply_to,
-        to=to,
-        cc=cc,
-        bcc=bcc,
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
-        template_id=template.id if template else None,
-        variables=request.variables or {},
-        status=EmailStatus.queued,
-        track_opens=request.track_opens,
-        track_clicks=request.track_clicks,
-        message_id=f"{email_id}@{from_email.rsplit('@', 1)[-1]}",
-        prospect_id=request.prospect.id if request.prospect else None,
-        deal_id=request.deal_id,
-        campaign_id=request.campaign_id,
-        cadence_id=request.cadence_id,
-        enrollment_id=request.enrollment_id,
-        step_id=request.step_id,
-        variant_id=request.variant_id,
-        bulk_job_id=request.bulk_job_id,
-        send_at=send_at,
-        created_at=now,
-        updated_at=now,
-        status_reason=(f"suppressed recipients dropped: {sorted(blocked)}" if blocked else None),
-    )
-    if stage is not None:  # the caller inserts a batch's rows in one statement (`insert_staged`)
-        stage.append(email)
-    else:
-        db_session.add(email)
-    if flush and stage is None:  # bulk callers flush once per batch (one multi-row insert)
-        db_session.flush()
-    if wake and send_at <= now + timedelta(seconds=60):
-        wake_delivery(db_session=db_session, organization_id=organization_id)
-    return email
+    return {
+        "id": email_id,
+        "organization_id": organization_id,
+        "team_id": team_id,
+        "user_id": user_id,
+        "mailbox_id": request.mailbox.id if request.mailbox else None,
+        "from_email": from_email,
+        "from_name": from_name,
+        "reply_to": request.reply_to,
+        "to": to,
+        "cc": cc,
+        "bcc": bcc,
+        "subject": rendered.subject,
+        "html": rendered.html,
+        "text": rendered.text,
+        "template_id": template.id if template else None,
+        "variables": request.variables or {},
+        "status": EmailStatus.queued.value,
+        "track_opens": request.track_opens,
+        "track_clicks": request.track_clicks,
+        "message_id": f"{email_id}@{from_email.rsplit('@', 1)[-1]}",
+        "prospect_id": request.prospect.id if request.prospect else None,
+        "deal_id": request.deal_id,
+        "campaign_id": request.campaign_id,
+        "cadence_id": request.cadence_id,
+        "enrollment_id": request.enrollment_id,
+        "step_id": request.step_id,
+        "variant_id": request.variant_id,
+        "bulk_job_id": request.bulk_job_id,
+        "send_at": send_at,
+        "created_at": now,
+        "updated_at": now,
+        "status_reason": (f"suppressed recipients dropped: {sorted(blocked)}" if blocked else None),
+    }
 
 
-def insert_staged(*, db_session: Session, emails: list[Email]) -> None:
-    """Insert staged emails with one executemany of a plain INSERT (psycopg pipelines it with one parsed
-    statement): the unit of work's multi-row INSERT … RETURNING spent most of a bulk batch converting its
-    1,000-row statement text on the client. The objects stay outside the session."""
-    if not emails:
-        return
-    columns = [(attr.key, attr.columns[0].key) for attr in inspect(Email).column_attrs]
-    rows = [
-        {column: email.__dict__[key] for key, column in columns if key in email.__dict__} for email in emails
-    ]
-    db_session.execute(Email.__table__.insert(), rows)
+def insert_staged(*, db_session: Session, emails: list[dict[str, Any]]) -> None:
+    """Insert a batch's staged email rows (`email_values`) with one INSERT … SELECT FROM unnest(arrays): one
+    statement with one array per column (an executemany, and before it the unit of work's multi-row INSERT,
+    spent most of a bulk batch building and converting per-row parameters on the client)."""
+    insert_rows(db_session, Email.__table__, emails)
 
 
 def wake_delivery(*, db_session: Session, organization_id: uuid.UUID, at: datetime | None = None) -> None:

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, Text, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -23,12 +23,14 @@ def suppressed(*, db_session: Session, addresses: Iterable[str]) -> dict[str, st
     if not wanted:
         return {}
     result: dict[str, str] = {}
+    # one array parameter rather than IN with a parameter per address (a batch asks about 1,000)
+    addresses_param = bindparam(None, wanted, type_=ARRAY(Text()))
     for address, reason in db_session.execute(
-        select(EmailBlacklist.email, EmailBlacklist.reason).where(EmailBlacklist.email.in_(wanted))
+        select(EmailBlacklist.email, EmailBlacklist.reason).where(EmailBlacklist.email == any_(addresses_param))
     ):
         result[address] = reason
     for (address,) in db_session.execute(
-        select(EmailUnsubscribe.email).where(EmailUnsubscribe.email.in_(wanted))
+        select(EmailUnsubscribe.email).where(EmailUnsubscribe.email == any_(addresses_param))
     ):
         result[address] = "unsubscribed"
     return result

@@ -65,14 +65,14 @@ def test_one_batch_keeps_each_enrollments_rules(client, app, settings, tenant, m
 def test_a_failing_enrollment_leaves_the_rest_of_its_batch_done(client, app, settings, tenant, make_prospect,
                                                                monkeypatch):
     factory, people = _setup(client, app, tenant, make_prospect, ["ok1", "broken", "ok2"])
-    real = sending.queue_email
+    real = sending.email_values
 
-    def queue_email(**kwargs):  # a fault in one enrollment's rendering, say
+    def email_values(**kwargs):  # a fault in one enrollment's rendering, say (batch and one-by-one paths)
         if kwargs["request"].to[0].email == people["broken"].email:
             raise RuntimeError("boom")
         return real(**kwargs)
 
-    monkeypatch.setattr(sending, "queue_email", queue_email)
+    monkeypatch.setattr(sending, "email_values", email_values)
     outcomes = cadences.run_due(factory=factory, settings=settings, organization_id=tenant.organization_id,
                                 now=T0 + timedelta(minutes=1), batch_size=10)
 
