@@ -111,31 +111,19 @@ class CompiledModel:
     b: Any
 
     # ---------------------------------------------------------------------------------------------
-    def encode(self, prepared: pd.DataFrame) -> np.ndarray:
-        """A prepared frame (spec columns) → the encoded matrix (n × columns)."""
-        encoded = np.empty((len(prepared), len(self.columns)))
+    def encode(self, prepared: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+        """Prepared values (a frame from `prepare_frame`, or its columns as arrays: numbers as float64,
+        categories as text with NaN for missing) → the encoded matrix (n × columns)."""
+        rows = len(prepared[self.columns[0]])
+        encoded = np.empty((rows, len(self.columns)))
         for position in self.numeric_positions:
-            encoded[:, position] = prepared[self.columns[position]].to_numpy(dtype="float64", na_value=np.nan)
+            encoded[:, position] = np.asarray(prepared[self.columns[position]], dtype="float64")
         for column in self.categorical:
-            values, uniques = pd.factorize(prepared[self.columns[column.position]].to_numpy(),
+            values, uniques = pd.factorize(np.asarray(prepared[self.columns[column.position]], dtype=object),
                                            use_na_sentinel=True)
             table = np.array([column.codes.get(u, column.unseen) for u in uniques] + [column.missing],
                              dtype="float64")
             encoded[:, column.position] = table[values]
-        return encoded
-
-    def encode_records(self, records: list[dict[str, Any]]) -> np.ndarray:
-        """`encode` of prepared-like records (numbers as floats or None/NaN, categories as text or None),
-        without building a frame."""
-        encoded = np.empty((len(records), len(self.columns)))
-        for i, record in enumerate(records):
-            for position in self.numeric_positions:
-                value = record.get(self.columns[position])
-                encoded[i, position] = np.nan if value is None else value
-            for column in self.categorical:
-                value = record.get(self.columns[column.position])
-                encoded[i, column.position] = column.missing if value is None or value != value \
-                    else column.codes.get(value, column.unseen)
         return encoded
 
     def finite(self, encoded: np.ndarray) -> bool:
@@ -492,9 +480,6 @@ def _verify(compiled: CompiledModel, estimator: Any, spec: FeatureSpec, baseline
         alone = estimator.predict_proba(sample.iloc[[i]])[:, 1]
         if not np.array_equal(compiled.probability(encoded[i:i + 1], row_by_row=True), alone):
             raise NotCompilable("compiled one-row probability differs from predict_proba")
-    records = sample.astype(object).where(sample.notna(), None).to_dict(orient="records")
-    if not np.array_equal(compiled.encode_records(records), encoded, equal_nan=True):
-        raise NotCompilable("record encoding differs from frame encoding")
 
 
 # Keyed by the estimator object (a loaded champion); weak keys let an evicted model go. None = not compilable.

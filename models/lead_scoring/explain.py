@@ -64,12 +64,7 @@ class ScoreAttribution:
 
     def rounded(self) -> tuple[np.ndarray, pd.DataFrame]:
         """Integer baseline and contributions whose row sums equal `scores` exactly."""
-        base = np.floor(self.baseline + 0.5).astype(int)
-        c = self.contributions.to_numpy(dtype=float)
-        floor = np.floor(c)
-        remainder = np.clip(self.scores - base - floor.sum(axis=1), 0, c.shape[1]).astype(int)
-        rank = np.argsort(np.argsort(floor - c, axis=1, kind="stable"), axis=1, kind="stable")
-        ints = (floor + (rank < remainder[:, None])).astype(int)
+        base, ints = rounded_contributions(self.baseline, self.contributions.to_numpy(dtype=float))
         return base, pd.DataFrame(ints, columns=self.contributions.columns, index=self.contributions.index)
 
     def factors(self, *, top_k: int | None = 5) -> pd.DataFrame:
@@ -92,11 +87,9 @@ class ScoreAttribution:
 
     def top_factors(self, *, top_k: int = 5) -> list[list[dict[str, Any]]]:
         """Per row, JSON-ready factors (`factor` is the plain-word phrase, `impact` the signed points)."""
-        out: list[list[dict[str, Any]]] = [[] for _ in range(len(self.baseline))]
-        for rec in self.factors(top_k=top_k).itertuples(index=False):
-            out[rec.row].append({"factor": rec.phrase, "impact": int(rec.impact), "feature": rec.factor,
-                                 "text": rec.text})
-        return out
+        _, ints = self.rounded()
+        return top_factor_lists(ints.to_numpy(), self.phrases.to_numpy(), list(self.contributions.columns),
+                                top_k=top_k)
 
     @classmethod
     def from_scores(cls, scores: Any, *, factor: str = "model_score", phrase: str = "Model score",
@@ -115,6 +108,40 @@ class ScoreAttribution:
                                     axis=1),
             phrases=pd.concat([self.phrases, other.phrases], axis=1),
         )
+
+
+def _scores(value: np.ndarray) -> np.ndarray:
+    return np.clip(np.floor(value + 0.5), 0, 100).astype(int)
+
+
+def rounded_contributions(baseline: np.ndarray, contributions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`ScoreAttribution.rounded` on arrays: integer baseline and contributions (largest remainder) whose row
+    sums equal the integer scores exactly."""
+    base = np.floor(baseline + 0.5).astype(int)
+    c = contributions
+    floor = np.floor(c)
+    remainder = np.clip(_scores(baseline + c.sum(axis=1)) - base - floor.sum(axis=1), 0, c.shape[1]).astype(int)
+    rank = np.argsort(np.argsort(floor - c, axis=1, kind="stable"), axis=1, kind="stable")
+    return base, (floor + (rank < remainder[:, None])).astype(int)
+
+
+def top_factor_lists(impact: np.ndarray, phrases: np.ndarray, factors: list[str], *,
+                     top_k: int | None = 5) -> list[list[dict[str, Any]]]:
+    """Per row, the largest non-zero integer impacts as {factor (phrase), impact, feature, text}, largest
+    first (ties in factor order): `ScoreAttribution.top_factors` on arrays (one row costs a few µs, where
+    the long frame of `factors()` costs a millisecond)."""
+    order = np.argsort(-np.abs(impact), axis=1, kind="stable")[:, :top_k]
+    out: list[list[dict[str, Any]]] = []
+    for row, columns in enumerate(order.tolist()):
+        listed = []
+        for column in columns:
+            value = int(impact[row, column])
+            if value:
+                phrase = phrases[row, column]
+                listed.append({"factor": phrase, "impact": value, "feature": factors[column],
+                               "text": f"{phrase}: {'+' if value > 0 else MINUS}{abs(value)}"})
+        out.append(listed)
+    return out
 
 
 def explain(*, model: LeadScoringModel, frame: Any, n_permutations: int = 8,
@@ -151,6 +178,30 @@ def explain_prepared(*, model: LeadScoringModel, prepared: pd.DataFrame, probabi
         contributions=pd.DataFrame(contributions, columns=list(spec.groups), index=index),
         phrases=phrase_frame(prepared, spec=spec).set_axis(index),
     )
+
+
+def explain_encoded(*, model: LeadScoringModel, encoded: np.ndarray, columns: dict[str, np.ndarray],
+                    probability: np.ndarray, n_permutations: int = 8, seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`explain_prepared` of rows already encoded for the compiled model, without frames: (baseline,
+    contributions rows × factors, phrases rows × factors), the same numbers and words; `columns` holds each
+    feature's prepared values (floats, text or NaN). None when the model is not compiled."""
+    spec = model.spec
+    reference = _reference(model)
+    fast = compiled(model)
+    if fast is None or reference.encoded is None:
+        return None
+    score = 100 * np.asarray(probability, dtype=float)
+    numbers = _Stacked(fast, encoded, reference.encoded, spec)
+    if reference.z is not None:
+        contributions = _linear_contributions(reference, None, spec, score - reference.baseline, numbers)
+    else:
+        contributions = _shapley_contributions(model, None, reference, spec, score, n_permutations, seed, numbers)
+    words = phrase_columns(columns, spec=spec)
+    phrases = np.empty((len(encoded), len(words)), dtype=object)
+    for g, values in enumerate(words.values()):
+        phrases[:, g] = values
+    return np.full(len(encoded), reference.baseline), contributions, phrases
 
 
 @dataclass(frozen=True)
@@ -220,14 +271,15 @@ class _Stacked:
         return np.where(take, np.tile(part, (len(masks), 1)), self.reference)
 
 
-def _linear_contributions(reference: _Reference, X: pd.DataFrame, spec: FeatureSpec,
+def _linear_contributions(reference: _Reference, X: pd.DataFrame | None, spec: FeatureSpec,
                           delta: np.ndarray, numbers: _Stacked | None = None) -> np.ndarray:
     groups = spec.groups
     n_groups = len(groups)
-    dz = np.empty((len(X), n_groups))
+    n = len(numbers.encoded) if numbers is not None else len(X)
+    dz = np.empty((n, n_groups))
     chunk = max(1, _STACK_ROWS // n_groups)
-    for start in range(0, len(X), chunk):
-        part = X.iloc[start:start + chunk]
+    for start in range(0, n, chunk):
+        part = numbers.encoded[start:start + chunk] if numbers is not None else X.iloc[start:start + chunk]
         # one decision_function call: every group substituted into the reference, for every row of the chunk
         # (the compiled model multiplies the same stacked matrix, so it gives the same numbers)
         masks = np.eye(n_groups, dtype=bool)
@@ -240,7 +292,8 @@ def _linear_contributions(reference: _Reference, X: pd.DataFrame, spec: FeatureS
     return share * delta[:, None]
 
 
-def _shapley_contributions(model: LeadScoringModel, X: pd.DataFrame, reference: _Reference, spec: FeatureSpec,
+def _shapley_contributions(model: LeadScoringModel, X: pd.DataFrame | None, reference: _Reference,
+                           spec: FeatureSpec,
                            score: np.ndarray, n_permutations: int, seed: int,
                            numbers: _Stacked | None = None) -> np.ndarray:
     groups = spec.groups
@@ -255,10 +308,11 @@ def _shapley_contributions(model: LeadScoringModel, X: pd.DataFrame, reference: 
         position = np.empty(n_groups, dtype=int)
         position[perm] = np.arange(n_groups)
         masks[k * steps:(k + 1) * steps] = position[None, :] <= np.arange(steps)[:, None]
-    contributions = np.zeros((len(X), n_groups))
+    n = len(numbers.encoded) if numbers is not None else len(X)
+    contributions = np.zeros((n, n_groups))
     chunk = max(1, _STACK_ROWS // max(1, len(masks)))
-    for start in range(0, len(X), chunk):
-        part = X.iloc[start:start + chunk]
+    for start in range(0, n, chunk):
+        part = numbers.encoded[start:start + chunk] if numbers is not None else X.iloc[start:start + chunk]
         rows = slice(start, start + len(part))
         # one predict_proba call for every step of every permutation of every row of the chunk
         probability = numbers.model.probability(numbers.substituted(rows, masks)) if numbers is not None \
@@ -281,18 +335,24 @@ def phrase_frame(frame: pd.DataFrame, *, spec: FeatureSpec) -> pd.DataFrame:
     value is formatted once on plain arrays: one row costs a few lookups, a million rows a few hundred
     formats (pandas string methods cost more than the model on one row).
     """
+    columns = {name: frame[name].to_numpy() for name in spec.columns if name in frame.columns}
+    return pd.DataFrame(phrase_columns(columns, spec=spec), index=frame.index, dtype=object)
+
+
+def phrase_columns(columns: dict[str, np.ndarray], *, spec: FeatureSpec) -> dict[str, np.ndarray]:
+    """`phrase_frame` on plain arrays (feature → its values): explanation factor → phrase per row."""
     phrases = {}
     for group, names in spec.groups.items():
         builder = GROUP_PHRASES.get(group)
-        if builder is not None and all(n in frame.columns for n in names):
-            phrases[group] = builder(frame)
+        if builder is not None and all(n in columns for n in names):
+            phrases[group] = builder(columns)
         else:
-            parts = [_feature_phrases(spec.feature(n), frame[n].to_numpy()) for n in names]
+            parts = [_feature_phrases(spec.feature(n), columns[n]) for n in names]
             joined = parts[0]
             for part in parts[1:]:
                 joined = joined + ", " + part
             phrases[group] = joined
-    return pd.DataFrame(phrases, index=frame.index, dtype=object)
+    return phrases
 
 
 def feature_phrase(feature: Feature, values: pd.Series) -> pd.Series:
@@ -341,8 +401,8 @@ def _counts(values: np.ndarray, singular: str, plural: str) -> np.ndarray:
                       missing="")
 
 
-def _email_replies(frame: pd.DataFrame) -> np.ndarray:
-    sent, replied = _numbers(frame["emails_sent"].to_numpy()), _numbers(frame["emails_replied"].to_numpy())
+def _email_replies(columns: dict[str, np.ndarray]) -> np.ndarray:
+    sent, replied = _numbers(columns["emails_sent"]), _numbers(columns["emails_replied"])
     sent_text = _counts(sent, " email", " emails")
     return np.select(
         [np.isnan(sent) | np.isnan(replied), replied > 0, sent > 0],
@@ -351,8 +411,8 @@ def _email_replies(frame: pd.DataFrame) -> np.ndarray:
         default="No emails sent yet").astype(object)
 
 
-def _intent(frame: pd.DataFrame) -> np.ndarray:
-    score, tier = _numbers(frame["intent_score"].to_numpy()), frame["intent_tier"].to_numpy()
+def _intent(columns: dict[str, np.ndarray]) -> np.ndarray:
+    score, tier = _numbers(columns["intent_score"]), np.asarray(columns["intent_tier"])
     score_text = _per_value(score, lambda v: _display_one(v, categorical=False), missing="")
     tier_text = _per_value(tier, str, missing="")
     has_tier, has_score = ~pd.isna(tier), ~np.isnan(score)
@@ -363,7 +423,7 @@ def _intent(frame: pd.DataFrame) -> np.ndarray:
         default="Intent unknown").astype(object)
 
 
-GROUP_PHRASES: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
+GROUP_PHRASES: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = {
     "email_replies": _email_replies,
     "intent": _intent,
 }

@@ -5,10 +5,11 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
+import pandas as pd
 import polars as pl
 
-from models.lead_scoring.features import LEAD_FEATURES
-from models.lead_scoring.predict import inputs_hash, score_frame, tier_for
+from models.lead_scoring.features import LEAD_FEATURES, prepare_frame
+from models.lead_scoring.predict import hash_columns, hex_hashes, inputs_hash, score_frame, tier_for
 from models.lead_scoring.train import TrainingResult
 
 
@@ -54,3 +55,18 @@ def test_score_frame_with_factors_adds_up(trained: TrainingResult) -> None:
     assert all(abs(a["impact"]) >= abs(b["impact"]) for a, b in pairwise(first))
     assert set(first[0]) == {"factor", "impact", "feature", "text"}
     assert out["model_version"].isna().all()  # not registered yet; the registry test checks the version
+
+
+def test_row_hashes_on_arrays_are_pandas_hashes(signal_frame) -> None:
+    # The real-time path hashes plain arrays; the stored inputs_hash must stay pandas' hash of the prepared row.
+    prepared = prepare_frame(signal_frame.iloc[:500].reset_index(drop=True), spec=LEAD_FEATURES)
+    rng = np.random.default_rng(2)
+    prepared = prepared.mask(pd.DataFrame(rng.random(prepared.shape) < 0.1, columns=prepared.columns))
+    prepared[LEAD_FEATURES.numeric] = prepared[LEAD_FEATURES.numeric].astype("float64")
+    prepared.loc[::7, "industry"] = "something new"
+    prepared.loc[::11, "emails_sent"] = -0.0
+    expected = pd.util.hash_pandas_object(prepared[LEAD_FEATURES.columns], index=False).to_numpy()
+    columns = [prepared[c].to_numpy() for c in LEAD_FEATURES.columns]
+    assert np.array_equal(hash_columns(columns), expected)
+    assert list(hex_hashes(hash_columns([c[:1] for c in columns]))) == list(inputs_hash(prepared.iloc[:1],
+                                                                                    spec=LEAD_FEATURES))

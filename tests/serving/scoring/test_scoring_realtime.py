@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from models.lead_scoring.features import LEAD_FEATURES, prepare_frame
+from models.lead_scoring.rules import RuleSet
 from models.lead_scoring.synthetic import make_feature_frame
 from models.lead_scoring.train import FAMILIES, LeadScoringModel, TrainingResult, train
 from serving.core.db import engine_for
@@ -92,8 +93,8 @@ def test_rows_scored_together_get_what_each_gets_alone(both_families, family, mo
             zip(_rows(both_families.validation.iloc[:6], model), ["VP Sales", None, "CTO", "Analyst", None, "VP"],
                 strict=True)]
     passes = []
-    original = realtime.score_prospects
-    monkeypatch.setattr(realtime, "score_prospects", lambda **kw: passes.append(len(kw["frame"])) or original(**kw))
+    original = realtime._score_group
+    monkeypatch.setattr(realtime, "_score_group", lambda group: passes.append(len(group)) or original(group))
     results: dict[int, dict] = {}
 
     def request(i: int) -> None:
@@ -160,3 +161,68 @@ def test_a_batch_of_a_linear_model_gets_each_rows_own_probability_bit_for_bit(bo
     X = prepare_frame(frame, spec=model.spec)[model.spec.columns]
     alone = np.array([model.estimator.predict_proba(X.iloc[[i]])[0, 1] for i in range(len(X))])
     assert np.array_equal(realtime._row_probabilities(model, frame), alone)
+
+
+SCORED = ("probability", "ml_score", "score", "tier", "mode", "model_version", "inputs_hash")
+EXPLAINED = ("baseline", "top_factors", "other_impact")
+
+
+def _frame_path(model: LeadScoringModel, rows: list[dict], *, explain: bool) -> list[dict]:
+    """What the frame path (`score_prospects`, one row alone) answers for each row."""
+    out = []
+    for row in rows:
+        scored = score_prospects(model=model, frame=pd.DataFrame([{**row, "team_id": None}]),
+                                 explain_factors=explain).iloc[0]
+        out.append({k: scored[k] for k in SCORED + (EXPLAINED if explain else ())})
+    return out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("explain", [True, False])
+def test_the_compiled_path_answers_what_the_frame_path_does(both_families, family, explain):
+    model = both_families.candidates[family]
+    rng = np.random.default_rng(4)
+    rows = []
+    for row in _rows(both_families.validation.iloc[:60], model):
+        row = {**dict.fromkeys(LEAD_FEATURES.columns), **row, "title": "VP Sales"}
+        for name in LEAD_FEATURES.columns:  # missing values, unseen categories, whole numbers as int
+            draw = rng.random()
+            if draw < 0.12:
+                row[name] = None
+            elif draw < 0.18 and name in model.spec.categorical:
+                row[name] = f"unseen {name}"
+            elif isinstance(row[name], float) and row[name].is_integer() and draw < 0.5:
+                row[name] = int(row[name])
+        rows.append(row)
+    group = [realtime._Pending(model=model, row={**row, realtime.TEAM_COLUMN: None}, team=None, rule_set=None,
+                               explain=explain) for row in rows]
+    compiled = realtime._score_compiled(model, group, {})
+    assert compiled is not None
+    expected = _frame_path(model, rows, explain=explain)
+    for got, want in zip(compiled, expected, strict=True):
+        assert {k: got[k] for k in want} == want
+    # every row alone, as a lone request is scored: the same answers
+    for row, want in zip(rows[:10], expected[:10], strict=True):
+        alone = realtime._score_compiled(model, [realtime._Pending(model=model, row=row, team=None, rule_set=None,
+                                                                   explain=explain)], {})[0]
+        assert {k: alone[k] for k in want} == want
+
+
+def test_rules_and_unusual_values_take_the_frame_path(both_families):
+    model = both_families.best
+    row = {**dict.fromkeys(LEAD_FEATURES.columns), **_rows(both_families.validation.iloc[:1], model)[0]}
+    rules = RuleSet.model_validate({"name": "Fit", "mode": "blend", "ml_weight": 0.5, "base_points": 0,
+                                    "rules": [{"name": "Replied", "points": 30,
+                                               "when": [{"op": "gte", "column": "emails_replied", "value": 1}]}]})
+
+    def pending(values: dict, rule_set=None) -> list:
+        return [realtime._Pending(model=model, row=values, team="t", rule_set=rule_set, explain=True)]
+
+    assert realtime._score_compiled(model, pending(row, rules), {"t": rules}) is None
+    assert realtime._score_compiled(model, pending({**row, "emails_sent": "3"}), {}) is None
+    assert realtime._score_compiled(model, pending({**row, "emails_sent": float("inf")}), {}) is None
+    assert realtime._score_compiled(model, pending(row), {}) is not None
+    # and score_row still answers those through the frame path
+    scored = realtime.score_row(model=model, row={**row, "emails_sent": "3"}, team_id="t", rule_set=rules,
+                                explain=True)
+    assert scored["mode"] == "blend"
