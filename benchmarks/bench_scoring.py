@@ -2,12 +2,17 @@
 concurrent clients, beside the champion's own `predict_proba` on one row measured in the same run.
 
 The API side is the platform path end to end: a scratch Postgres (or DATABASE_URL), one organization per
-model family with that family as champion, uvicorn on localhost and httpx clients in threads. The baseline
+model family with that family as champion, uvicorn on localhost and wrk (or httpx threads). The baseline
 is the calibrated estimator's `predict_proba` on one prepared row, in this process, one call at a time.
-With `--training` / `--batch` the training-time and batch-scoring tables are printed as well.
+
+The model side alone: the scoring service's model call (`serving.scoring.realtime.score_row`, explained) from
+`--concurrency` threads in this process, with the compiled model (`models/lead_scoring/compiled.py`) and
+with the frame path it replaced (pandas + scikit-learn, the compiled model switched off for that run), p50/p99
+wall and CPU per call, beside the same baseline. With `--training` / `--batch` the training-time and
+batch-scoring tables are printed as well.
 
 Usage: `.venv/bin/python -m benchmarks.bench_scoring [--prospects 10000] [--requests 2000] [--concurrency 8]
-[--seconds 60] [--workers 1] [--family hist_gradient_boosting] [--training] [--batch]`.
+[--seconds 60] [--workers 1] [--family hist_gradient_boosting] [--training] [--batch] [--no-api]`.
 """
 
 from __future__ import annotations
@@ -125,6 +130,50 @@ def bench_predict_proba(model: LeadScoringModel, *, calls: int = BASELINE_CALLS)
     return Latency(calls, 0, wall, percentile(latencies, 50), percentile(latencies, 99))
 
 
+@dataclass(frozen=True)
+class InProcess:
+    latency: Latency
+    cpu_ms: float  # process CPU per call (all threads)
+
+
+def bench_in_process(model: LeadScoringModel, *, requests: int, concurrency: int, compiled: bool) -> InProcess:
+    """`realtime.score_row` (explained, no team rules: the service's model call) from `concurrency` threads.
+    With `compiled=False` the model's compiled form is switched off for the run (the frame path)."""
+    from models.lead_scoring import compiled as compiled_models
+    from serving.scoring import realtime
+
+    fast = compiled_models.compiled(model)
+    if not compiled:
+        compiled_models._compiled[model.estimator] = None  # the cache answers "not compilable": frame path
+    try:
+        row = {**ROW, "technology_count": None, "title": "VP of Sales"}
+        realtime.score_row(model=model, row=row, team_id=None, rule_set=None, explain=True)  # warm
+        latencies: list[float] = []
+        lock = threading.Lock()
+        remaining = iter(range(requests))
+
+        def client() -> None:
+            while True:
+                with lock:
+                    if next(remaining, None) is None:
+                        return
+                t = time.perf_counter()
+                realtime.score_row(model=model, row=row, team_id=None, rule_set=None, explain=True)
+                elapsed = 1000 * (time.perf_counter() - t)
+                with lock:
+                    latencies.append(elapsed)
+
+        cpu, started = time.process_time(), time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            for future in [pool.submit(client) for _ in range(concurrency)]:
+                future.result()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        compiled_models._compiled[model.estimator] = fast
+    return InProcess(Latency(len(latencies), 0, wall, percentile(latencies, 50), percentile(latencies, 99)),
+                     1000 * cpu / max(1, len(latencies)))
+
+
 def _seed_api(home: Path, database_url: str, models: dict[str, LeadScoringModel]
               ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """Migrate; per family an organization with an admin and that family's model as champion.
@@ -223,8 +272,9 @@ def bench_realtime(models: dict[str, LeadScoringModel], *, requests: int, concur
 
 def run(*, prospects: int, seed: int, console: Console, requests: int = 2000, concurrency: int = 8,
         seconds: float = 60.0, workers: int = 1, families: tuple[str, ...] = FAMILIES, training: bool = False,
-        batch: bool = False, load_client: str = "wrk") -> list[Row]:
-    """Rows: per model family, the API's p50/p99 under `concurrency` clients vs `predict_proba` on one row.
+        batch: bool = False, load_client: str = "wrk", api: bool = True, in_process_requests: int = 800) -> list[Row]:
+    """Rows: per model family, the service's model call in process (compiled and frame path) and the API's
+    p50/p99 under `concurrency` clients, each vs `predict_proba` on one row.
 
     The model is trained on `prospects` × 5 snapshots of synthetic features.
     """
@@ -241,9 +291,33 @@ def run(*, prospects: int, seed: int, console: Console, requests: int = 2000, co
             bench_batch(result, prospects, seed, console)
         models = {family: result.candidates[family] for family in families}
         baselines = {family: bench_predict_proba(model) for family, model in models.items()}
+        in_process: dict[tuple[str, bool], InProcess] = {}
+        for family, model in models.items():
+            for fast in (True, False):
+                with console.status(f"score_row in process ({family}, {concurrency} threads, "
+                                    f"{'compiled' if fast else 'frame path'})…"):
+                    in_process[family, fast] = bench_in_process(model, requests=in_process_requests,
+                                                                concurrency=concurrency, compiled=fast)
+    rows = []
+    for family in models:
+        floor = baselines[family]
+        for fast in (True, False):
+            measured_in = in_process[family, fast]
+            own = measured_in.latency
+            rows.append(Row(
+                what=f"scoring service model call in process (realtime.score_row, explained), {concurrency} "
+                     f"threads, {family}, {'compiled model' if fast else 'frame path (before)'}",
+                measured=f"{own.per_second:,.0f} calls/s, p50 {own.p50:.1f} ms, p99 {own.p99:.1f} ms, "
+                         f"CPU {measured_in.cpu_ms:.2f} ms/call ({own.requests:,} calls)",
+                baseline=f"predict_proba, one row, in process: p50 {floor.p50:.1f} ms, p99 {floor.p99:.1f} ms",
+                target=f"p99 ≤ {TARGET_P99_MS:.0f} ms",
+                ratio=own.p99 / floor.p99 if floor.p99 else None,
+                met=own.p99 <= TARGET_P99_MS,
+            ))
+    if not api:
+        return rows
     measured = bench_realtime(models, requests=requests, concurrency=concurrency, seconds=seconds,
                               workers=workers, console=console, load_client=load_client)
-    rows = []
     for family in models:
         api, floor = measured[family], baselines[family]
         errors = f", {api.errors} errors" if api.errors else ""
@@ -272,12 +346,14 @@ def main() -> None:
     parser.add_argument("--family", choices=FAMILIES, action="append", help="default: both")
     parser.add_argument("--training", action="store_true", help="print the training table")
     parser.add_argument("--batch", action="store_true", help="print the batch-scoring table")
+    parser.add_argument("--no-api", action="store_true", help="only the in-process rows (no Postgres, no HTTP)")
+    parser.add_argument("--in-process-requests", type=int, default=800, help="per family and path")
     args = parser.parse_args()
     console = Console(width=160)
     rows = run(prospects=args.prospects, seed=args.seed, console=console, requests=args.requests,
                concurrency=args.concurrency, seconds=args.seconds, workers=args.workers,
                families=tuple(args.family or FAMILIES), training=args.training, batch=args.batch,
-               load_client=args.client)
+               load_client=args.client, api=not args.no_api, in_process_requests=args.in_process_requests)
     print_rows(rows, console, title=f"Real-time scoring ({args.prospects:,} training prospects)")
 
 

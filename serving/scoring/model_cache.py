@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 from threadpoolctl import threadpool_limits
 
+from models.lead_scoring.compiled import compiled
 from models.lead_scoring.train import LeadScoringModel
 from serving.scoring.registry_store import organization_registry
 
@@ -45,6 +46,9 @@ def get_model(session: Session, *, organization_id: str, version: str, sha256: s
                 model = _models.get(key)
             if model is None:
                 model = organization_registry(session, organization_id, home=home).load(version)
+                # compiled into numpy and verified against scikit-learn here, once per load, rather than
+                # on the first request (models/lead_scoring/compiled.py)
+                compiled(model)
                 with _lock:
                     _limit_threads()
                     _models[key] = model
