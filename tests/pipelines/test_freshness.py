@@ -199,7 +199,8 @@ def test_the_job_builds_the_intent_and_event_marts_without_tests_or_the_weekly_f
     assert {k for k in keys if k.startswith("analytics/")} == {
         f"analytics/{name}" for name in ("fct_website_events", "fct_website_sessions", "fct_email_events",
                                          "int_intent__entity_signals", "int_intent__daily_points",
-                                         "intent_score_history", "fct_prospect_intent", "fct_account_intent")}
+                                         "intent_score_history", "int_intent__entity_scores", "fct_prospect_intent",
+                                         "fct_account_intent")}
 
 
 def test_the_loop_evaluates_the_sensor_and_runs_the_job_in_its_own_process(world, tmp_path):

@@ -21,8 +21,8 @@ from tests.factories import make_tenant
 
 pytestmark = pytest.mark.slow
 AS_OF = date(2026, 1, 31)
-CHAIN = ("int_intent__entity_signals", "int_intent__daily_points", "intent_score_history", "fct_prospect_intent",
-         "fct_account_intent", "ml_lead_features")
+CHAIN = ("int_intent__entity_signals", "int_intent__daily_points", "intent_score_history", "int_intent__entity_scores",
+         "fct_prospect_intent", "fct_account_intent", "ml_lead_features")
 SELECT = "high_intent_pages intent_signal_weights +fct_prospect_intent +fct_account_intent +ml_lead_features"
 
 
@@ -95,7 +95,7 @@ def test_incremental_intent_equals_a_full_rebuild_and_touches_only_new_entities(
         assert [(kind, float(points)) for kind, points in visits] == [("account", 5.0), ("prospect", 5.0)]
         solo_rows = "select xmin::text, * from analytics.{} where entity_id = %s order by score_date"
         before = {t: conn.execute(solo_rows.format(t), (solo,)).fetchall()
-                  for t in ("int_intent__daily_points", "intent_score_history")}
+                  for t in ("int_intent__daily_points", "intent_score_history", "int_intent__entity_scores")}
         assert before["intent_score_history"]
 
         # new: a signal for p2, a /demo view and a late (back-dated) signal for p1; nothing for Solo
@@ -107,7 +107,7 @@ def test_incremental_intent_equals_a_full_rebuild_and_touches_only_new_entities(
     with psycopg.connect(psycopg_conninfo(database), autocommit=True) as conn:
         incremental = _tables(conn, open_snapshot_only=AS_OF)
         after = {t: conn.execute(solo_rows.format(t), (solo,)).fetchall()
-                 for t in ("int_intent__daily_points", "intent_score_history")}
+                 for t in ("int_intent__daily_points", "intent_score_history", "int_intent__entity_scores")}
         # Solo's rows were not rewritten (same row versions): only the entities with new signals were
         assert after == before
         p2_score = conn.execute("select intent_score from analytics.fct_prospect_intent where prospect_id = %s",

@@ -117,14 +117,15 @@ def test_whole_graph_succeeds_with_dbt_tests_green(graph):
 def test_intent_scores_match_hand_computation(graph):
     db = graph["database"]
     # p1: funding 20×1×0.5^(14/14) = 10, website visit 10×2 = 20, account job posting 12×1×½ = 6; the news
-    # signal expired yesterday → 36 (warm). p2: only the account-level signal → 6 (low). Account: 10+20+12 = 42.
+    # signal expired yesterday; its own /pricing page view today is a first-party website visit 10×0.5 = 5 (seed
+    # high_intent_pages) → 41 (warm). p2: only the account-level signal → 6 (low). Account: 10+20+12+5 = 47.
     score, tier, trend, spike = _one(db, "select intent_score, intent_tier, intent_trend, is_spike"
                                          " from analytics.fct_prospect_intent where prospect_id = %s", graph["p1"])
-    assert (score, tier, trend, spike) == (36, "warm", "increasing", True)
+    assert (score, tier, trend, spike) == (41, "warm", "increasing", True)
     assert _one(db, "select intent_score, intent_tier from analytics.fct_prospect_intent where prospect_id = %s",
                 graph["p2"]) == (6, "low")
     assert _one(db, "select intent_score, intent_tier from analytics.fct_account_intent where account_id = %s",
-                graph["account"]) == (42, "warm")
+                graph["account"]) == (47, "warm")
     history = _one(db, "select count(*), min(score_date) from analytics.intent_score_history"
                        " where entity_id = %s", graph["p1"])
     assert history == (15, graph["as_of"] - timedelta(days=14))
@@ -161,9 +162,9 @@ def test_engagement_and_enrichment_marts(graph):
 
 def test_reverse_etl_writes_changed_rows_only(graph):
     db = graph["database"]
-    assert _one(db, "select intent_score, intent_tier from app.prospects where id = %s", graph["p1"]) == (36, "warm")
+    assert _one(db, "select intent_score, intent_tier from app.prospects where id = %s", graph["p1"]) == (41, "warm")
     account = _one(db, "select intent_score, intent_tier from app.accounts where id = %s", graph["account"])
-    assert account == (42, "warm")
+    assert account == (47, "warm")
     risk, reasons = _one(db, "select risk_score, ai_analysis -> 'risk' -> 'reasons' from app.deals where id = %s",
                          graph["deals"]["pipeline"])
     # created today, no contacts, no next step: the API's rule (serving/deals/health.py)
@@ -181,7 +182,7 @@ def test_intent_spike_published_once_as_a_domain_event(graph):
                       " where organization_id = %s and type = 'intent.spike_detected'", graph["org"])
     assert events[0] == 1 and events[1] == str(graph["p1"])  # p1 spiked (see the intent test above), p2 did not
     payload = events[2]
-    assert (payload["intentScore"], payload["tier"], payload["scoreDate"]) == (36, "warm", graph["as_of"].isoformat())
+    assert (payload["intentScore"], payload["tier"], payload["scoreDate"]) == (41, "warm", graph["as_of"].isoformat())
     # the re-run publishes nothing twice
     published = {e.asset_key.path[-1]: e.materialization.metadata["events_published"].value
                  for e in graph["again"].get_asset_materialization_events()
@@ -193,9 +194,10 @@ def test_account_health_written_back_and_served(graph):
     db = graph["database"]
     mart = _one(db, "select health_score, avg_deal_risk, intent_score, engagement_score"
                     " from analytics.dim_account_health where account_id = %s", graph["account"])
-    # No deals on the account (risk counts as 0), intent 42, a web session today (engagement 100).
-    assert mart == (83, None, 42, 100)
-    assert _one(db, "select health_score from app.accounts where id = %s", graph["account"]) == (83,)
+    # No deals on the account (risk counts as 0), intent 47, a web session today (engagement 100):
+    # 0.4×100 + 0.3×47 + 0.3×100 = 84.1.
+    assert mart == (84, None, 47, 100)
+    assert _one(db, "select health_score from app.accounts where id = %s", graph["account"]) == (84,)
     # every organization's accounts, each from its own mart row (the demo's CRM accounts included)
     mismatched = _one(db, "select count(*) from app.accounts as a inner join analytics.dim_account_health as h"
                           " on h.account_id = a.id and h.organization_id = a.organization_id"
@@ -203,7 +205,7 @@ def test_account_health_written_back_and_served(graph):
     assert mismatched == (0,)
     response = graph["api_account"]
     assert response.status_code == 200, response.text
-    assert response.json()["healthScore"] == 83
+    assert response.json()["healthScore"] == 84
 
 
 def test_maven_crm_imported_into_demo_organization(graph):

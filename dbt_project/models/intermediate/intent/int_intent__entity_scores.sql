@@ -1,14 +1,50 @@
+{{ config(materialized='incremental', unique_key=['organization_id', 'entity_type', 'entity_id'],
+          incremental_strategy='delete+insert', on_schema_change='append_new_columns',
+          pre_hook=["{{ reset_without_column('score_date') }}", "{{ intent_reset_on_new_day() }}"]) }}
 {#- Current score, tier, trend and spike per entity (prospect or account).
     Trend: undecayed points per day over the last 7 days vs the prior 21 days (all signals, expired or not):
     increasing above 1.25×, decreasing below 0.75×, else stable. Spike: today's score at least 20 points
-    above the average daily score of the previous 28 days. -#}
-with history as (
+    above the average daily score of the previous 28 days.
+    A table, incremental by entity like the history it reads (the intent marts join it to every prospect and
+    account): a build recomputes the entities with signals loaded since the last one; a new day, all. -#}
+with all_history as (
     select * from {{ ref('intent_score_history') }}
 ),
 
-entity_signals as (
+all_signals as (
     select * from {{ ref('int_intent__entity_signals') }}
 ),
+
+-- noqa: disable=LT02
+{% if is_incremental() %}
+touched as (
+    select distinct organization_id, entity_type, entity_id from all_signals
+    where loaded_at > {{ incremental_watermark('signals_loaded_at') }}
+),
+
+history as (
+    select h.*
+    from all_history as h
+    inner join touched as t
+        on t.organization_id = h.organization_id and t.entity_type = h.entity_type and t.entity_id = h.entity_id
+),
+
+entity_signals as (
+    select s.*
+    from all_signals as s
+    inner join touched as t
+        on t.organization_id = s.organization_id and t.entity_type = s.entity_type and t.entity_id = s.entity_id
+),
+{% else %}
+history as (
+    select * from all_history
+),
+
+entity_signals as (
+    select * from all_signals
+),
+{% endif %}
+-- noqa: enable=LT02
 
 today as (
     select * from history where score_date = {{ as_of_date() }}
@@ -31,7 +67,8 @@ activity as (
         sum(base_points) filter (
             where occurred_on between {{ as_of_date() }} - 27 and {{ as_of_date() }} - 7
         ) / 21.0 as prior_rate,
-        max(occurred_on) as last_signal_on
+        max(occurred_on) as last_signal_on,
+        max(loaded_at) as signals_loaded_at
     from entity_signals
     group by entity_type, entity_id
 ),
@@ -52,7 +89,9 @@ final as (
             else 'stable'
         end as intent_trend,
         t.intent_score - coalesce(b.baseline_score, 0) >= 20 as is_spike,
-        a.last_signal_on
+        a.last_signal_on,
+        t.score_date,
+        a.signals_loaded_at
     from today as t
     left join baseline as b on b.entity_type = t.entity_type and b.entity_id = t.entity_id
     left join activity as a on a.entity_type = t.entity_type and a.entity_id = t.entity_id
