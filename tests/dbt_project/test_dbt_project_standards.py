@@ -47,3 +47,16 @@ def test_every_mart_read_by_code_has_an_enforced_contract(manifest):
     assert {"agg_activity_daily", "dim_account_health", "fct_forecast_accuracy", "intent_score_history",
             "ml_lead_features", "fct_deal_health"} <= set(read)
     assert (uncontracted, untyped) == ([], [])
+
+
+def test_only_data_tests_are_tagged_nightly_and_the_hourly_job_is_the_one_that_skips_them(manifest):
+    """`nightly` marks data tests the hourly job leaves out (full scans of the largest tables); the nightly full
+    rebuild and every other build run them, so a tagged test is deferred, never dropped. A model or seed tagged
+    `nightly` would silently stop being built hourly."""
+    from pipelines.defs.dbt.assets import HOURLY_JOB
+    from pipelines.defs.dbt.project import NIGHTLY_TESTS
+    from pipelines.defs.ingest.schedules import hourly_job
+
+    tagged = {n["unique_id"]: n["resource_type"] for n in manifest["nodes"].values() if "nightly" in n["tags"]}
+    assert tagged and set(tagged.values()) == {"test"}
+    assert hourly_job.name == HOURLY_JOB and NIGHTLY_TESTS == "tag:nightly"
