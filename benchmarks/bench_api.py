@@ -19,7 +19,7 @@ import time
 from rich.console import Console
 
 from benchmarks.common import Row, print_rows, scratch_database
-from benchmarks.wrk import Load, require_wrk, run_wrk, uvicorn
+from benchmarks.wrk import Load, Served, cpu_seconds, require_wrk, run_wrk, uvicorn
 
 JWT_SECRET = "bench-secret-that-is-long-enough-for-hs256-signing"
 THROUGHPUT_TARGET = 0.80  # of the bare app's requests/s
@@ -99,11 +99,22 @@ def _seed(home, database_url: str, prospects: int) -> tuple[dict[str, str], str,
     return env, prospect_id, {"Authorization": f"Bearer {token}"}, {"X-API-Key": secret}
 
 
-def _row(what: str, ours: Load, bare: Load) -> Row:
+def _measure(server: Served, url: str, *, connections: int, seconds: float,
+             headers: dict[str, str] | None = None) -> tuple[Load, float]:
+    """wrk's figures, and the server's CPU milliseconds per request over the same run."""
+    before = cpu_seconds(server.pid)
+    load = run_wrk(url, connections=connections, seconds=seconds, headers=headers)
+    return load, (cpu_seconds(server.pid) - before) * 1000 / max(load.requests, 1)
+
+
+def _row(what: str, ours: tuple[Load, float], bare: tuple[Load, float]) -> Row:
+    (ours, ours_cpu), (bare, bare_cpu) = ours, bare
     ratio = ours.requests_per_second / bare.requests_per_second if bare.requests_per_second else None
     met = (ours.errors == 0 and ratio is not None and ratio >= THROUGHPUT_TARGET
            and ours.p99_ms <= P99_TARGET * bare.p99_ms)
-    return Row(what=what, measured=ours.describe(), baseline=f"bare FastAPI + psycopg pool: {bare.describe()}",
+    # CPU per request: what each request costs the server, whatever else the shared machine is doing.
+    return Row(what=what, measured=f"{ours.describe()}, CPU {ours_cpu:.2f} ms/req",
+               baseline=f"bare FastAPI + psycopg pool: {bare.describe()}, CPU {bare_cpu:.2f} ms/req",
                target=f"≥ {THROUGHPUT_TARGET:.0%} of bare req/s, p99 ≤ {P99_TARGET:.0f}× bare "
                       f"(here ≤ {P99_TARGET * bare.p99_ms:.0f} ms)",
                ratio=ratio, met=met)
@@ -129,18 +140,18 @@ def run(*, prospects: int, seed: int, console: Console, seconds: float = 15.0, c
                 url = f"{base}/prospects/{prospect_id}"
                 run_wrk(url, connections=connections, seconds=2)  # warm the pool and the process(es)
                 with console.status(f"bare app, {count} process(es)…"):
-                    bare = run_wrk(url, connections=connections, seconds=seconds)
+                    bare = _measure(base, url, connections=connections, seconds=seconds)
             with uvicorn("serving.main:create_app", env=env, workers=count, factory=True) as base:
                 url = f"{base}/api/v1/prospects/{prospect_id}"
                 run_wrk(url, connections=connections, seconds=2, headers=jwt)
                 with console.status(f"ours (JWT), {count} process(es)…"):
-                    ours = run_wrk(url, connections=connections, seconds=seconds, headers=jwt)
+                    ours = _measure(base, url, connections=connections, seconds=seconds, headers=jwt)
                 rows.append(_row(f"GET /api/v1/prospects/{{id}}, JWT, {connections} connections, "
                                  f"{count} API process(es)", ours, bare))
                 if count == 1:
                     run_wrk(url, connections=connections, seconds=2, headers=api_key)
                     with console.status("ours (API key), 1 process…"):
-                        keyed = run_wrk(url, connections=connections, seconds=seconds, headers=api_key)
+                        keyed = _measure(base, url, connections=connections, seconds=seconds, headers=api_key)
                     rows.append(_row(f"GET /api/v1/prospects/{{id}}, API key, {connections} connections, "
                                      "1 API process", keyed, bare))
     return rows

@@ -81,6 +81,39 @@ def run_wrk(url: str, *, connections: int, seconds: float, threads: int = 2, hea
     return parse(output)
 
 
+class Served(str):
+    """The base URL of an app served by `uvicorn()`, with the pid of the process serving it."""
+
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by `pid` and its live descendants (uvicorn's worker processes).
+
+    A server's CPU per request does not depend on what else the machine runs, unlike its requests/s, which on a
+    shared machine follow everyone else's load."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        # after the command: state, ppid, …; utime and stime are fields 14 and 15 of the whole line
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += times.get(current, 0.0)
+        stack.extend(children.get(current, ()))
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -89,15 +122,17 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def uvicorn(app: str, *, env: dict[str, str], workers: int = 1, factory: bool = False,
-            health: str = "/healthz") -> Iterator[str]:
-    """Serve `module:app` on a free local port in a child process; yields its base URL once `health` answers."""
+            health: str = "/healthz") -> Iterator[Served]:
+    """Serve `module:app` on a free local port in a child process; yields its base URL (with the server's pid)
+    once `health` answers."""
     port = free_port()
     args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--workers",
             str(workers), "--log-level", "warning", "--no-access-log"]
     if factory:
         args.append("--factory")
     process = subprocess.Popen(args, env={**os.environ, **env}, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    base = Served(f"http://127.0.0.1:{port}")
+    base.pid = process.pid
     try:
         deadline = time.monotonic() + 90
         while True:
