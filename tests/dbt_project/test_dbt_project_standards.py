@@ -54,9 +54,11 @@ def test_only_data_tests_are_tagged_nightly_and_the_hourly_job_is_the_one_that_s
     rebuild and every other build run them, so a tagged test is deferred, never dropped. A model or seed tagged
     `nightly` would silently stop being built hourly."""
     from pipelines.defs.dbt.assets import HOURLY_JOB
-    from pipelines.defs.dbt.project import NIGHTLY_TESTS
+    from pipelines.defs.dbt.project import HOURLY_BUILD_EXCLUDES, NIGHTLY_TESTS
     from pipelines.defs.ingest.schedules import hourly_job
 
     tagged = {n["unique_id"]: n["resource_type"] for n in manifest["nodes"].values() if "nightly" in n["tags"]}
     assert tagged and set(tagged.values()) == {"test"}
     assert hourly_job.name == HOURLY_JOB and NIGHTLY_TESTS == "tag:nightly"
+    # models and seeds are never left out of the hourly build, only tests
+    assert HOURLY_BUILD_EXCLUDES == ("--exclude", NIGHTLY_TESTS, "--exclude-resource-type", "unit_test")

@@ -5,7 +5,7 @@ import os
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from pipelines.defs.dbt.project import NIGHTLY_TESTS, dbt_env, dbt_project, require_manifest
+from pipelines.defs.dbt.project import HOURLY_BUILD_EXCLUDES, dbt_env, dbt_project, require_manifest
 from pipelines.defs.dbt.translator import RevorcDbtTranslator
 from pipelines.resources import PostgresResource
 
@@ -15,9 +15,9 @@ dbt_project.prepare_if_dev()
 require_manifest()
 
 
-# The hourly job (pipelines/defs/ingest/schedules.py) leaves out the data tests tagged `nightly` (full scans of the
-# largest tables, kept out of the freshness path too): the nightly full rebuild and every other build (CI's graph
-# test, `revorc materialize`) run them all.
+# The hourly job (pipelines/defs/ingest/schedules.py) leaves out the data tests tagged `nightly` and the unit tests
+# (HOURLY_BUILD_EXCLUDES): the nightly full rebuild and every other build (CI's graph test, `revorc materialize`)
+# run them all.
 HOURLY_JOB = "hourly_ingest_and_transform"
 
 
@@ -38,5 +38,5 @@ def revorc_dbt_models(context: dg.AssetExecutionContext, config: DbtBuildConfig,
     if config.as_of:
         args += ["--vars", f"{{as_of: '{config.as_of}'}}"]
     if context.run.job_name == HOURLY_JOB and not config.full_refresh:
-        args += ["--exclude", NIGHTLY_TESTS]
+        args += HOURLY_BUILD_EXCLUDES
     yield from dbt.cli(args, context=context).stream()
