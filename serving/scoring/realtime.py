@@ -11,6 +11,10 @@ are per team, and the probability is the calibrated model's own `predict_proba` 
 BLAS product over several rows may round the last bit differently from the same row alone, so a linear
 model's final product runs row by row (after one preprocessing pass for the batch); trees sum their leaves
 per row, so a gradient-boosting batch is one call.
+
+With a compiled champion (`models/lead_scoring/compiled.py`) a batch without team rules never builds a frame:
+about 1 ms of CPU for an explained logistic row and a few ms for a gradient-boosting one (its explanation
+walks ~90 substituted rows through every tree), where the frame path cost tens of ms per batch.
 """
 
 from __future__ import annotations
