@@ -1,10 +1,12 @@
-"""Three real worker processes (as on three machines) share one Postgres queue: a bulk job and a batch of due
-cadence steps are materialized, claimed and delivered by whichever worker gets there first, and the provider
-(a loopback SendGrid, counting its own Mail Send calls) sees each recipient exactly once."""
+"""Three real worker processes (as on three machines) share one Postgres queue: a bulk job (in three chunks, each
+its own queue job) and a batch of due cadence steps are materialized, claimed and delivered by whichever worker
+gets there first, and the provider (a loopback SendGrid, counting its own Mail Send calls) sees each recipient
+exactly once."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,9 +63,9 @@ def test_three_worker_processes_send_each_recipient_once(fresh_database, tmp_pat
     prospects = [tenant.add(Prospect, email=f"c{i}-{uuid.uuid4().hex[:6]}@example.com", first_name=f"P{i}")
                  for i in range(ENROLLMENTS)]
     with tenant_session(factory, tenant.organization_id) as session:
-        bulk.create_job(db_session=session, principal=principal, data=BulkJobIn(
-            name="launch", subject="Launch", text="Hello", recipients=[{"email": r} for r in bulk_to],
-            rate_per_minute=100_000))
+        job = bulk.create_job(db_session=session, principal=principal, chunk_size=RECIPIENTS // WORKERS,
+                              data=BulkJobIn(name="launch", subject="Launch", text="Hello",
+                                             recipients=[{"email": r} for r in bulk_to], rate_per_minute=100_000))
         cadence = cadences.create(db_session=session, principal=principal, data=CadenceIn.model_validate({
             "name": "race", "settings": {"businessHoursOnly": False},
             "steps": [{"type": "email", "subject": "Hi {{firstName}}", "content": "Quick question"},
@@ -95,10 +97,20 @@ def test_three_worker_processes_send_each_recipient_once(fresh_database, tmp_pat
     with owner.connect() as conn:
         statuses = Counter(conn.execute(text("select status from app.emails where organization_id = :org"),
                                         {"org": tenant.organization_id}).scalars())
-    owner.dispose()
     assert {email_id: n for email_id, n in calls.items() if n > 1} == {}
     assert posted_to == Counter(bulk_to + [p.email for p in prospects])  # each exactly once, nobody lost
     assert statuses == {"sent": RECIPIENTS + ENROLLMENTS}
+    with owner.connect() as conn:
+        job_status = conn.execute(text("select status from app.bulk_email_jobs where id = :job"),
+                                  {"job": job.id}).scalar_one()
+    assert job_status == "completed"
+    # the job went out in one chunk per worker, each its own queue job (procrastinate logs a job's arguments)
+    done = [line for log in logs for line in log.read_text().splitlines()
+            if f"Job {bulk.MATERIALIZE_TASK}[" in line and "ended with status: Success" in line]
+    assert {first for first in (0, 100, 200) if any(
+        re.search(rf"\bfirst={first}\b", line) and re.search(rf"\blast={first + 100}\b", line) for line in done)
+    } == {0, 100, 200}, done
+    owner.dispose()
     # the work really was shared (each worker logs the jobs it runs)
     busy = [log for log in logs if any(job in log.read_text() for job in
                                        ("emails.deliver_due", "emails.materialize_bulk", "cadences.run_due"))]
