@@ -51,7 +51,10 @@ def checksum(data: bytes) -> str:
 
 def parse_file(source: Source, name: str, data: bytes, *, organization_id: str,
                loaded_at: datetime) -> tuple[list[tuple], list[Reject]]:
-    """Rows ready for COPY and the records that failed validation. Raises CorruptFile."""
+    """Rows and the records that failed validation, one record at a time in Python. Raises CorruptFile.
+
+    Loading uses the bulk parser (`columnar.parse_columnar`); this is the reference it is tested against (and the
+    benchmark's way of getting the rows for its COPY baseline)."""
     rows: list[tuple] = []
     rejects: list[Reject] = []
     columns = itemgetter(*source.columns)  # the row dict's values in column order, in C
@@ -171,16 +174,18 @@ def _new_keys(conn: psycopg.Connection, source: Source, names: list[str], rows: 
     frame = pl.from_arrow(rows.select(names)).with_row_index("_row")
     keyed = pl.all_horizontal(pl.col(names).is_not_null())
     first = frame.filter(keyed).unique(subset=names, keep="first", maintain_order=True)
-    oids = column_oids(conn, source.table, names)
-    types = dict(conn.execute("select oid, format_type(oid, null) from pg_type where oid = any(%s)",
-                              (oids,)).fetchall())
-    arrays = sql.SQL(", ").join(sql.SQL("%b::{}[]").format(sql.SQL(types[oid])) for oid in oids)
-    stored = conn.execute(
-        sql.SQL("select {} from {} join unnest({}) as k ({}) using ({})").format(
-            sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier("k", n)) for n in names),
-            sql.Identifier(*source.table.split(".")), arrays,
-            sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(map(sql.Identifier, names))),
-        [first[n].to_list() for n in names]).fetchall()
+    # the candidate keys go to the server as one binary COPY (encoded from their Arrow columns) into a
+    # transaction-scoped table, and come back only where already stored
+    candidates = sql.Identifier(f"keys_{source.table.split('.')[1]}")
+    cols = sql.SQL(", ").join(map(sql.Identifier, names))
+    conn.execute(sql.SQL("create temp table {} on commit drop as select {} from {} with no data").format(
+        candidates, cols, sql.Identifier(*source.table.split("."))))
+    _copy(conn, candidates, source.table, first.select(names).to_arrow(), None, None)
+    conn.execute(sql.SQL("analyze {}").format(candidates))  # a fresh temp table has no statistics to plan by
+    stored = conn.execute(sql.SQL("select {} from {} join {} using ({})").format(
+        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier("k", n)) for n in names),
+        sql.SQL("{} as k").format(candidates), sql.Identifier(*source.table.split(".")), cols)).fetchall()
+    conn.execute(sql.SQL("drop table {}").format(candidates))
     if stored:
         first = first.join(pl.DataFrame(stored, schema=dict.fromkeys(names, pl.String), orient="row"), on=names,
                            how="anti", nulls_equal=False)
@@ -188,20 +193,22 @@ def _new_keys(conn: psycopg.Connection, source: Source, names: list[str], rows: 
     return rows.take(keep.to_arrow())
 
 
-def _copy(conn: psycopg.Connection, into: sql.Composable, table: str, rows: pa.Table, path: str,
-          source: str) -> int:
-    """One binary COPY of `rows` (with their source and file) into `into`, a table shaped like `table`: the
-    COPY stream is encoded from the Arrow columns (`pgcopy`), not value by value."""
+def _copy(conn: psycopg.Connection, into: sql.Composable, table: str, rows: pa.Table, path: str | None,
+          source: str | None) -> int:
+    """One binary COPY of `rows` (with their source and file, unless None) into `into`, a table shaped like
+    `table`: the COPY stream is encoded from the Arrow columns (`pgcopy`), not value by value."""
     if not rows.num_rows:
         return 0
-    columns = [*rows.column_names, "source", "source_file"]
+    provenance = [] if source is None else ["source", "source_file"]
+    columns = [*rows.column_names, *provenance]
     oids = column_oids(conn, table, columns)  # not during the COPY: the connection is busy with it
-    constants = [pgcopy.constant_cell(source, oids[-2]), pgcopy.constant_cell(path, oids[-1])]
+    constants = [pgcopy.constant_cell(v, oid) for v, oid in zip((source, path), oids[len(rows.column_names):],
+                                                               strict=False)]
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin (format binary)").format(
             into, cols)) as copy:
         copy.write(pgcopy.HEADER)
-        for chunk in pgcopy.encode(rows, oids[:-2], constants):
+        for chunk in pgcopy.encode(rows, oids[:len(rows.column_names)], constants):
             copy.write(chunk)
         copy.write(pgcopy.TRAILER)
     return rows.num_rows
