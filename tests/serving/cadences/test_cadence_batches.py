@@ -3,15 +3,17 @@ failing enrollment does not stop (or undo) the others."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from serving.activities.models import Activity, ActivityType
 from serving.cadences import service as cadences
-from serving.cadences.models import CadenceEnrollment
+from serving.cadences.models import CadenceEnrollment, CadenceStepRun
 from serving.core.db import tenant_session
 from serving.core.principal import Principal
 from serving.emails import sending
-from serving.emails.models import EmailBlacklist
+from serving.emails.models import Email, EmailBlacklist
+from serving.prospects.models import Prospect
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 
@@ -80,3 +82,45 @@ def test_a_failing_enrollment_leaves_the_rest_of_its_batch_done(client, app, set
     states = _states(factory, tenant, people)
     assert states["ok1"] == states["ok2"] == ("active", None, 2)
     assert states["broken"] == ("active", None, 1)  # retried later, step 1 not recorded
+
+
+def _outcome(factory, tenant, people):
+    """Per prospect name: the enrollment's state, its step runs and its e-mail as rendered (ids left out)."""
+    with tenant_session(factory, tenant.organization_id) as session:
+        enrollments = {e.prospect_id: e for e in session.query(CadenceEnrollment)}
+        runs = {r.enrollment_id: r for r in session.query(CadenceStepRun)}
+        emails = {e.enrollment_id: e for e in session.query(Email)}
+        out = {}
+        for name, prospect in people.items():
+            enrollment = enrollments[prospect.id]
+            run, email = runs.get(enrollment.id), emails.get(enrollment.id)
+            out[name] = (
+                (enrollment.status, enrollment.pause_reason, enrollment.paused_at, enrollment.next_step_number,
+                 enrollment.next_run_at, enrollment.last_step_at, enrollment.completed_at),
+                run and (run.status, run.reason, run.executed_at, run.email_id == (email and email.id)),
+                email and (email.subject, email.text, email.to[0]["name"], email.status, email.send_at,
+                           re.sub(r"/unsubscribe/\S+", "", email.html or "")),
+            )
+        return out
+
+
+def test_a_batch_writes_what_one_enrollment_at_a_time_writes(client, app, settings, tenant, other_tenant,
+                                                            make_prospect, monkeypatch):
+    names = ["plain", "met", "blocked"]
+    runs = {}
+    for org, one_by_one in ((tenant, True), (other_tenant, False)):
+        factory, people = _setup(client, app, org, lambda org=org, **values: org.add(
+            Prospect, last_name="Lovelace", company="Analytical & Co", **values), names)
+        org.add(Activity, type=ActivityType.meeting_scheduled, prospect_id=people["met"].id,
+                occurred_at=T0 + timedelta(seconds=30))
+        org.add(EmailBlacklist, email=people["blocked"].email, reason="hard_bounce")
+        with monkeypatch.context() as patch:
+            if one_by_one:  # the fallback: every enrollment in a savepoint of its own, written by the ORM
+                patch.setattr(cadences, "_run_batch", lambda *args: (None, []))
+            outcomes = cadences.run_due(factory=factory, settings=settings, organization_id=org.organization_id,
+                                        now=T0 + timedelta(minutes=1), batch_size=10)
+        assert outcomes == {"email_queued": 1, "paused": 1, "suppressed": 1}
+        runs[one_by_one] = _outcome(factory, org, people)
+    assert runs[False] == runs[True]
+    assert runs[False]["plain"][0][:4] == ("active", None, None, 2)
+    assert runs[False]["plain"][2][0] == "Hi plain"
