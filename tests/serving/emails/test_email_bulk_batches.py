@@ -21,7 +21,8 @@ from serving.prospects.models import Prospect
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
 SUBJECT = "Hello {{firstName}} from {{company}}"
-HTML = "<p>Hi {{firstName}} at {{company}} ({{fullName}}), <a href='https://example.com/a'>read</a> {{unsubscribeUrl}}</p>"
+HTML = ("<p>Hi {{firstName}} at {{company}} ({{fullName}}), <a href='https://example.com/a'>read</a>"
+        " {{unsubscribeUrl}}</p>")
 TEXT = "Hi {{firstName}} ({{plan}}) — {{unsubscribeUrl}}"
 TOKEN = re.compile(r"/api/v1/unsubscribe/([\w-]+\.[\w-]+)")
 COMPARED = ("from_email", "from_name", "to", "cc", "bcc", "subject", "html", "text", "variables", "status",
