@@ -4,7 +4,9 @@ the same way, in the same run.
 
 Ours keeps everything a client gets: JWT or API-key authentication, role and scope checks, the tenant bound for
 row-level security, the rate limiter, the envelope. Rows: one API process each (the issue's comparison), and the
-default number of API processes (`API_WORKERS`) against the bare app with as many.
+default number of API processes (`API_WORKERS`) against the bare app with as many. Each figure also gives the
+server's CPU milliseconds per request over the same run: on a shared machine req/s follow everyone else's load,
+CPU per request much less.
 
 Usage: `.venv/bin/python -m benchmarks.bench_api [--prospects 10000] [--seconds 15] [--connections 50]`
 (also `revorc bench api`). Needs Debian's `wrk`.
