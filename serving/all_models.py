@@ -31,6 +31,14 @@ from serving.notifications.models import Notification
 from serving.organizations.models import Organization, Team
 from serving.prospects.models import Prospect
 from serving.scoring.models import AiPrediction, LeadScoreHistory, MlModel, ScoringRuleSet
+from serving.search.models import (
+    SavedSearch,
+    SearchAnalytics,
+    SearchClick,
+    SearchIndexingJob,
+    SearchPopularQuery,
+    SearchSyncItem,
+)
 from serving.tasks.models import Task
 from serving.users.models import Profile, TeamInvitation, User
 
@@ -70,7 +78,13 @@ __all__ = [
     "Organization",
     "Profile",
     "Prospect",
+    "SavedSearch",
     "ScoringRuleSet",
+    "SearchAnalytics",
+    "SearchClick",
+    "SearchIndexingJob",
+    "SearchPopularQuery",
+    "SearchSyncItem",
     "Task",
     "Team",
     "TeamInvitation",

@@ -23,6 +23,7 @@ from serving.prospects.router import account_contacts_router
 from serving.prospects.router import router as prospects_router
 from serving.scoring.router import deal_health_router, prospect_insights_router
 from serving.scoring.router import router as scoring_router
+from serving.search.router import router as search_router
 from serving.tasks.router import router as tasks_router
 
 api_router = APIRouter()
@@ -48,6 +49,7 @@ api_router.include_router(cadences_router, prefix="/cadences", tags=["cadences"]
 api_router.include_router(enrollments_router, prefix="/cadence-enrollments", tags=["cadences"])
 api_router.include_router(tasks_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(scoring_router, prefix="/scoring", tags=["scoring"])
+api_router.include_router(search_router, prefix="/search", tags=["search"])
 api_router.include_router(events_router, prefix="/events", tags=["events"])
 api_router.include_router(events_webhook_router)
 api_router.include_router(event_types_router, prefix="/event-types", tags=["domain-events"])

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
 
     typesense_url: str | None = Field(default=None, validation_alias="TYPESENSE_URL")
     typesense_api_key: SecretStr | None = Field(default=None, validation_alias="TYPESENSE_API_KEY")
+    # Collections and aliases are named `<prefix>_<entity>`: several installs (or test sessions) can share one
+    # Typesense server without seeing each other's documents.
+    search_collection_prefix: str = Field(default="revorc", pattern=r"^[a-z][a-z0-9_]{0,39}$",
+                                          validation_alias="SEARCH_COLLECTION_PREFIX")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
 
     jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")
