@@ -56,6 +56,9 @@ ASSETS_BY_GROUP: dict[str, list[str]] = {
         "reverse_etl/account_health_scores", "reverse_etl/account_intent_scores", "reverse_etl/deal_risk_scores",
         "reverse_etl/intent_spike_events", "reverse_etl/prospect_intent_scores",
     ],
+    "search": [
+        "search/index",
+    ],
 }
 SOURCE_ASSETS: list[str] = [
     "app/ai_predictions", "app/cadences", "app/deal_contacts", "app/email_templates", "app/lead_score_history",
@@ -327,9 +330,12 @@ ASSET_CHECKS: list[str] = [
     "reverse_etl/deal_risk_scores:deal_risk_scores_rows_per_organization",
     "reverse_etl/prospect_intent_scores:prospect_intent_scores_in_step_with_mart",
     "reverse_etl/prospect_intent_scores:prospect_intent_scores_rows_per_organization",
+    "search/index:accounts_indexed", "search/index:deals_indexed", "search/index:emails_indexed",
+    "search/index:prospects_indexed",
 ]
 JOBS: list[str] = [
     "freshness_micro_batch", "hourly_ingest_and_transform", "nightly_full_rebuild", "nightly_lead_scoring_training",
+    "search_reindex",
 ]
 SENSORS: list[str] = [
     "freshness_sensor", "landing_files_sensor",
@@ -338,6 +344,7 @@ SCHEDULES: dict[str, str] = {
     "hourly_ingest_and_transform_schedule": "5 * * * *",
     "nightly_full_rebuild_schedule": "30 2 * * *",
     "nightly_lead_scoring_training_schedule": "15 3 * * *",
+    "search_reindex_weekly": "0 4 * * 0",
 }
 # END SNAPSHOT
 

@@ -1,4 +1,5 @@
-"""Search against a real Typesense (the embedded server binary), one per test session, on the shared database.
+"""Search against a real Typesense (`typesense_server`: the embedded server binary, one per test session) on the
+shared database.
 
 Each session's collections carry their own prefix, so parallel sessions on one machine never meet; each test
 isolates itself in its own tenants, as the API tests do.
@@ -11,21 +12,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from revorc.services import ephemeral_port, start_typesense, stop_pid
 from serving.core.db import session_factory
 from serving.main import create_app
 from serving.search import sync
 from serving.search.engine import SearchIndex
 from tests.conftest import make_settings
-
-
-@pytest.fixture(scope="session")
-def typesense_server(state_dir, pg) -> Iterator[tuple[str, str]]:
-    home = state_dir / f"typesense-{pg.worker}"
-    home.mkdir(parents=True, exist_ok=True)
-    url, key, pid = start_typesense(home, port=ephemeral_port())
-    yield url, key
-    stop_pid(pid)
 
 
 @pytest.fixture(scope="session")

@@ -41,10 +41,10 @@ def _names(index: SearchIndex, tenant, target: str | None = None) -> set[str]:
 
 def test_a_write_queues_its_record_in_the_same_transaction(search_client, tenant):
     with tenant.session() as session:
-        with session.begin():
-            session.execute(text("insert into app.accounts (id, organization_id, name) "
-                                 "values (gen_random_uuid(), :org, 'Rolled Back Ltd')"), {"org": tenant.organization_id})
-            session.rollback()
+        session.begin()
+        session.execute(text("insert into app.accounts (id, organization_id, name) "
+                             "values (gen_random_uuid(), :org, 'Rolled Back Ltd')"), {"org": tenant.organization_id})
+        session.rollback()
     assert _queue(tenant) == []
     account = _account(search_client, tenant, "Committed Ltd")
     assert [(row.entity, str(row.record_id)) for row in _queue(tenant)] == [("accounts", account["id"])]
