@@ -57,6 +57,10 @@ class Settings(BaseSettings):
 
     typesense_url: str | None = Field(default=None, validation_alias="TYPESENSE_URL")
     typesense_api_key: SecretStr | None = Field(default=None, validation_alias="TYPESENSE_API_KEY")
+    # the seed's form of the same setting; TYPESENSE_URL wins when both are set
+    typesense_host: str | None = Field(default=None, validation_alias="TYPESENSE_HOST")
+    typesense_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="TYPESENSE_PORT")
+    typesense_protocol: Literal["http", "https"] = Field(default="http", validation_alias="TYPESENSE_PROTOCOL")
     # Collections and aliases are named `<prefix>_<entity>`: several installs (or test sessions) can share one
     # Typesense server without seeing each other's documents.
     search_collection_prefix: str = Field(default="revorc", pattern=r"^[a-z][a-z0-9_]{0,39}$",
@@ -212,7 +216,11 @@ class Settings(BaseSettings):
 
     @property
     def typesense(self) -> tuple[str, str] | None:
-        url = self.typesense_url or self.runtime().get("typesense_url")
+        url = self.typesense_url
+        if not url and self.typesense_host:
+            port = self.typesense_port or (443 if self.typesense_protocol == "https" else 8108)
+            url = f"{self.typesense_protocol}://{self.typesense_host}:{port}"
+        url = url or self.runtime().get("typesense_url")
         key = self.typesense_api_key.get_secret_value() if self.typesense_api_key else None
         key = key or self.runtime().get("typesense_api_key")
         return (url, key) if url and key else None

@@ -174,7 +174,7 @@ where {where}""",
 
 EMAILS = Entity(
     id_column="e.id",
-    name="emails", type="email", scope="activities:read",
+    name="emails", type="email", scope="prospects:read",  # as GET /emails
     fields=[
         _s("name", optional=False), _s("to_addresses", facet=False) | {"type": "string[]"},
         _s("from_email", facet=True), _s("body"), _s("status", facet=True, optional=False),
