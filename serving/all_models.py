@@ -27,6 +27,12 @@ from serving.emails.models import (
     EmailUnsubscribe,
     Mailbox,
 )
+from serving.knowledge.models import (
+    CompanyResearchSource,
+    CompanyTrainingSession,
+    KnowledgeDocument,
+    KnowledgeWebsite,
+)
 from serving.notifications.models import Notification
 from serving.organizations.models import Organization, Team
 from serving.prospects.models import Prospect
@@ -60,6 +66,8 @@ __all__ = [
     "CadenceStepVariant",
     "CallLog",
     "CompanyProfile",
+    "CompanyResearchSource",
+    "CompanyTrainingSession",
     "Deal",
     "DealContact",
     "DomainEvent",
@@ -71,6 +79,8 @@ __all__ = [
     "EmailUnsubscribe",
     "EventDelivery",
     "IdempotencyRecord",
+    "KnowledgeDocument",
+    "KnowledgeWebsite",
     "LeadScoreHistory",
     "Mailbox",
     "MlModel",
