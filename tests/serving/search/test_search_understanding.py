@@ -40,7 +40,8 @@ def test_a_domain_or_url_is_a_company_lookup(query):
 def test_deals_closing_this_month():
     u = understand("deals closing this month", types=ALL, today=TODAY)
     assert u.types == ["deals"] and u.text == "*"
-    assert u.filters == {"deals": [f"close_date:>={_epoch(date(2026, 12, 1))} && close_date:<{_epoch(date(2027, 1, 1))}"]}
+    start, end = _epoch(date(2026, 12, 1)), _epoch(date(2027, 1, 1))
+    assert u.filters == {"deals": [f"close_date:>={start} && close_date:<{end}"]}
     assert [p["meaning"] for p in u.phrases] == ["close date from 2026-12-01 to 2026-12-31", "type deals"]
 
 
