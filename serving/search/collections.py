@@ -35,7 +35,8 @@ class Entity:
     default_sort: str
     # SELECT … FROM … producing `doc jsonb` and `organization_id`; `{where}` is filled by the caller
     select_sql: str
-    # the record's id column in `select_sql`, for the incremental sync's `id = any(:ids)`
+    # the table its records live in, and their id column in `select_sql` (the sync's `id = any(:ids)`)
+    table: str = ""
     id_column: str = "id"
     # the name shown for a result (and by suggestions)
     title_field: str = "name"
@@ -67,10 +68,6 @@ class Entity:
         return self.select_sql.format(where=where)
 
     @property
-    def table(self) -> str:
-        return f"app.{self.name}"
-
-    @property
     def by_ids_sql(self) -> str:
         return self.documents_sql(f"{self.id_column} = any(:ids)")
 
@@ -86,6 +83,7 @@ def _n(name: str, kind: str = "int64", *, facet: bool = False, optional: bool = 
 _TIMESTAMPS = [_n("created_at", optional=False), _n("updated_at", optional=False)]
 
 PROSPECTS = Entity(
+    table="app.prospects",
     id_column="p.id",
     name="prospects", type="prospect", scope="prospects:read",
     fields=[
@@ -117,6 +115,7 @@ where {where}""",
 )
 
 ACCOUNTS = Entity(
+    table="app.accounts",
     id_column="a.id",
     name="accounts", type="account", scope="accounts:read",
     fields=[
@@ -145,6 +144,7 @@ where {where}""",
 )
 
 DEALS = Entity(
+    table="app.deals",
     id_column="d.id",
     name="deals", type="deal", scope="deals:read",
     fields=[
@@ -173,6 +173,7 @@ where {where}""",
 )
 
 EMAILS = Entity(
+    table="app.emails",
     id_column="e.id",
     name="emails", type="email", scope="prospects:read",  # as GET /emails
     fields=[
@@ -202,4 +203,28 @@ from app.emails e
 where {where}""",
 )
 
-ENTITIES: dict[str, Entity] = {entity.name: entity for entity in (PROSPECTS, ACCOUNTS, DEALS, EMAILS)}
+DOCUMENTS = Entity(
+    table="app.knowledge_documents",
+    id_column="k.id",
+    name="documents", type="document", scope="knowledge:read",
+    fields=[
+        _s("name"), _s("content", optional=False), _s("url"), _s("source_type", facet=True),
+        _s("company_profile_id", facet=True), _s("source_id"), {"name": "chunk_index", "type": "int32"},
+        *_TIMESTAMPS,
+    ],
+    query_by=[("name", 6), ("content", 2), ("url", 1)],
+    facets=["source_type", "company_profile_id"],
+    default_sort="_text_match:desc,updated_at:desc",
+    date_fields=["created_at", "updated_at"],
+    select_sql="""
+select k.organization_id, jsonb_strip_nulls(jsonb_build_object(
+  'id', k.id::text, 'organization_id', k.organization_id::text, 'type', 'document', 'name', k.title,
+  'content', left(k.content, 4000), 'url', k.url, 'source_type', k.metadata->>'source_type',
+  'company_profile_id', k.company_profile_id::text, 'source_id', k.source_id::text, 'chunk_index', k.chunk_index,
+  'created_at', """ + _epoch("k.created_at") + """, 'updated_at', """ + _epoch("k.updated_at") + """
+)) as doc
+from app.knowledge_documents k
+where {where}""",
+)
+
+ENTITIES: dict[str, Entity] = {entity.name: entity for entity in (PROSPECTS, ACCOUNTS, DEALS, EMAILS, DOCUMENTS)}

@@ -54,6 +54,7 @@ class SearchResponse(ApiModel):
     accounts: list[SearchHit] | None = None
     deals: list[SearchHit] | None = None
     emails: list[SearchHit] | None = None
+    documents: list[SearchHit] | None = None
     found: dict[str, int] = Field(description="matches per type (the lists hold one page)")
     total_results: int
     search_time: int = Field(description="milliseconds, engine and API")

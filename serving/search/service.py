@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from serving.core.errors import Forbidden, NotFound, ValidationFailed
 from serving.core.principal import Principal
+from serving.knowledge import service as knowledge
 from serving.search.collections import ENTITIES, Entity
 from serving.search.engine import SearchIndex
 from serving.search.intent import Understanding, understand
@@ -185,7 +186,6 @@ def search(*, db_session: Session, index: SearchIndex, principal: Principal, que
     results = index.multi_search(key, searches) if searches else []
 
     response: dict[str, Any] = {"query": query, "found": {}, "facets": {}}
-    total = 0
     for (entity, _), result in zip(plan, results, strict=True):
         if "error" in result:
             raise ValidationFailed(f"cannot search {entity.name}: {result['error']}",
@@ -196,17 +196,62 @@ def search(*, db_session: Session, index: SearchIndex, principal: Principal, que
         response["facets"][entity.name] = {
             f["field_name"]: [{"value": c["value"], "count": c["count"]} for c in f.get("counts", [])]
             for f in result.get("facet_counts", [])}
-        total += result.get("found", 0)
+    if "documents" in response and u.text != "*":
+        _add_semantic(db_session, response, u.text, per_page=per_page, page=page,
+                      filtered=bool(u.filters.get("documents")) or bool(requested))
     if u.lookup:
         name = u.lookup[0]
         if response["found"].get(name) == 1:
             response["jump_to"] = {"type": ENTITIES[name].type, "id": response[name][0]["id"]}
+    total = sum(response["found"].values())
     elapsed = round((time.perf_counter() - started) * 1000)
     response.update(total_results=total, search_time=elapsed, understood=u.as_dict())
     response["search_id"] = log_search(db_session=db_session, principal=principal, query=query,
                                        types=[e.name for e, _ in plan], filters=requested,
                                        understood=u.as_dict(), result_count=total, latency_ms=elapsed)
     return response
+
+
+# Cosine similarity of MiniLM embeddings above which a chunk is taken as relevant (paraphrases of a question score
+# about 0.35–0.6; unrelated text below 0.2).
+SEMANTIC_THRESHOLD = 0.3
+MIN_SEMANTIC_WORDS = 3
+RRF_K = 60
+
+
+def _add_semantic(db_session: Session, response: dict, text_query: str, *, per_page: int, page: int,
+                  filtered: bool) -> None:
+    """Hybrid ranking for documents where the keyword match is weak (fewer hits than a page): the chunks nearest
+    in meaning (pgvector) are fused with the keyword hits by reciprocal rank fusion; a hit found only by meaning
+    says `semantic: true`. Only for phrases of three words or more (a name or a word is a keyword query, and
+    embedding it would cost every search a model call), never with filters (the vector search cannot apply them)
+    or after the first page."""
+    keyword = response["documents"]
+    if filtered or page > 1 or len(keyword) >= per_page or len(text_query.split()) < MIN_SEMANTIC_WORDS:
+        return
+    matches = knowledge.match(db_session=db_session, query=text_query, threshold=SEMANTIC_THRESHOLD, limit=per_page)
+    scores: dict[str, float] = {}
+    hits: dict[str, dict] = {}
+    for rank, hit in enumerate(keyword, start=1):
+        scores[hit["id"]] = 1 / (RRF_K + rank)
+        hits[hit["id"]] = hit
+    for rank, row in enumerate(matches, start=1):
+        doc_id = str(row["id"])
+        scores[doc_id] = scores.get(doc_id, 0) + 1 / (RRF_K + rank)
+        if doc_id not in hits:
+            hits[doc_id] = {"id": doc_id, "type": "document", "title": row["title"], "text_match": None,
+                            "semantic": True, "highlights": [],
+                            "document": {"id": doc_id, "type": "document", "name": row["title"], "url": row["url"],
+                                         "content": row["content"], "chunk_index": row["chunk_index"],
+                                         "similarity": round(float(row["similarity"]), 4),
+                                         "company_profile_id": str(row["company_profile_id"] or "") or None,
+                                         "source_id": str(row["source_id"] or "") or None}}
+    ordered = sorted(hits.values(), key=lambda h: -scores[h["id"]])[:per_page]
+    for rank, hit in enumerate(ordered, start=1):
+        hit["rank"] = rank
+    added = sum(1 for h in hits.values() if h.get("semantic"))
+    response["documents"] = ordered
+    response["found"]["documents"] += added
 
 
 def log_search(*, db_session: Session, principal: Principal, query: str, types: list[str], filters: dict,

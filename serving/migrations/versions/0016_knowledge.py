@@ -169,6 +169,11 @@ def upgrade() -> None:
         for statement in tenant_policy_sql(table):
             op.execute(statement)
     op.execute(MATCH_FUNCTION)
+    # documents are searchable by keyword too: queued for the index like the CRM records (migration 0015)
+    for operation, transition in (("insert", "new"), ("update", "new"), ("delete", "old")):
+        op.execute(f"create trigger search_sync_{operation} after {operation} on app.knowledge_documents "
+                   f"referencing {transition} table as {transition}_rows "
+                   f"for each statement execute function app.search_sync_enqueue('documents')")
 
 
 def downgrade() -> None:

@@ -159,7 +159,8 @@ def test_each_type_needs_its_own_read_scope(search_client, tenant, drain):
     response = search_client.get(URL, params={"q": "scoped"}, headers=key_headers(key))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body["found"]) == {"prospects"} and len(body["prospects"]) == 1
+    # e-mails are read with prospects:read (as GET /emails); accounts, deals and documents need their own scopes
+    assert set(body["found"]) == {"prospects", "emails"} and len(body["prospects"]) == 1
     refused = search_client.get(URL, params={"q": "scoped", "types": "deals"}, headers=key_headers(key))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "INSUFFICIENT_SCOPE"
     no_search = create_key(search_client, tenant.user, scopes=["prospects:read"])["key"]
@@ -277,3 +278,28 @@ def test_new_prospects_from_csv_imports_are_indexed(search_client, tenant, drain
     assert response.status_code in (200, 201), response.text
     drain(tenant.organization_id)
     assert _search(search_client, tenant.user, q="importco", types="prospects")["found"]["prospects"] == 1
+
+
+def test_documents_are_searched_by_words_and_by_meaning(search_client, tenant, drain):
+    sso = search_client.post("/api/v1/knowledge/sources", headers=tenant.user.headers, json={
+        "title": "Single sign-on", "text": "Administrators connect the workspace to their identity provider with "
+                                           "SAML 2.0 or OpenID Connect and then require it for every member."})
+    assert sso.status_code == 201, sso.text
+    search_client.post("/api/v1/knowledge/sources", headers=tenant.user.headers, json={
+        "title": "Shipping", "text": "Rockets ship from the Florida plant within six weeks of the order."})
+    drain(tenant.organization_id)
+
+    by_word = _search(search_client, tenant.user, q="openid", types="documents")
+    assert [h["title"] for h in by_word["documents"]] == ["Single sign-on"]
+    assert by_word["documents"][0]["semantic"] is False and "<mark>" in by_word["documents"][0]["highlights"][0][
+        "snippet"]
+
+    # no word of the question is in the document: keyword search alone finds nothing
+    question = "how do I configure SSO login"
+    keyword_only = _search(search_client, tenant.user, q=question, types="documents", filters="sourceType:document")
+    assert keyword_only["documents"] == []
+    hybrid = _search(search_client, tenant.user, q=question, types="documents")
+    assert [h["title"] for h in hybrid["documents"]][:1] == ["Single sign-on"]
+    assert hybrid["documents"][0]["semantic"] is True and hybrid["documents"][0]["document"]["similarity"] > 0.3
+    assert "Shipping" not in [h["title"] for h in hybrid["documents"]]
+    assert hybrid["found"]["documents"] == len(hybrid["documents"])
