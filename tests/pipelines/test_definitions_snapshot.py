@@ -330,8 +330,8 @@ ASSET_CHECKS: list[str] = [
     "reverse_etl/deal_risk_scores:deal_risk_scores_rows_per_organization",
     "reverse_etl/prospect_intent_scores:prospect_intent_scores_in_step_with_mart",
     "reverse_etl/prospect_intent_scores:prospect_intent_scores_rows_per_organization",
-    "search/index:accounts_indexed", "search/index:deals_indexed", "search/index:emails_indexed",
-    "search/index:prospects_indexed",
+    "search/index:accounts_indexed", "search/index:deals_indexed", "search/index:documents_indexed",
+    "search/index:emails_indexed", "search/index:prospects_indexed",
 ]
 JOBS: list[str] = [
     "freshness_micro_batch", "hourly_ingest_and_transform", "nightly_full_rebuild", "nightly_lead_scoring_training",

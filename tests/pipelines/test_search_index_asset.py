@@ -14,6 +14,7 @@ from pipelines.defs.search.assets import SEARCH_INDEX, search_checks, search_ind
 from pipelines.ingest.ledger import psycopg_conninfo
 from serving.core.db import session_factory
 from serving.search import sync
+from serving.search.collections import ENTITIES
 from serving.search.engine import SearchIndex
 from tests.conftest import make_settings
 from tests.factories import make_tenant
@@ -50,8 +51,7 @@ def test_reindex_builds_swaps_and_checks(database, tmp_path, typesense_server, p
     assert materialization.metadata["accounts_documents"].value == 25
     assert materialization.metadata["prospects_documents"].value == 40
     checks = {e.check_name: e.passed for e in first.get_asset_check_evaluations()}
-    assert checks == {"accounts_indexed": True, "deals_indexed": True, "emails_indexed": True,
-                      "prospects_indexed": True}
+    assert checks == {f"{entity}_indexed": True for entity in ENTITIES}
 
     index = SearchIndex(url=url, admin_key=key, prefix=prefix)
     collection = index.collection_for("accounts")
