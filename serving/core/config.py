@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # Typesense server without seeing each other's documents.
     search_collection_prefix: str = Field(default="revorc", pattern=r"^[a-z][a-z0-9_]{0,39}$",
                                           validation_alias="SEARCH_COLLECTION_PREFIX")
+    # The website crawler refuses hosts that resolve to loopback/private/link-local addresses (SSRF) unless this
+    # is on: a self-hoster crawling an intranet site, or the tests' local site.
+    crawler_allow_private_networks: bool = Field(default=False, validation_alias="CRAWLER_ALLOW_PRIVATE_NETWORKS")
+    crawler_timeout_seconds: float = Field(default=10.0, gt=0, le=120, validation_alias="CRAWLER_TIMEOUT_SECONDS")
+    crawler_max_page_bytes: int = Field(default=2_000_000, ge=10_000, validation_alias="CRAWLER_MAX_PAGE_BYTES")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
 
     jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")

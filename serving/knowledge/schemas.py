@@ -55,3 +55,37 @@ class SourceOut(ApiModel):
     fetched_at: datetime | None
     created_at: datetime
     chunks: int | None = None
+
+
+class BuyingSignalOut(ApiModel):
+    kind: str = Field(description="hiring, funding, expansion, leadership or technology")
+    sentence: str
+    url: str | None
+    date: str | None
+    confidence: float
+
+
+class SourceResearchOut(SourceOut):
+    signals: list[BuyingSignalOut] = Field(default_factory=list, description="buying signals new to the company")
+
+
+class WebsiteIn(InputModel):
+    url: str = Field(min_length=1, max_length=2000, description="the start page; its registrable domain is crawled")
+    company_profile_id: uuid.UUID | None = None
+    max_depth: int = Field(2, ge=0, le=5, description="links followed from the start page")
+    max_pages: int = Field(50, ge=1, le=1000)
+    recrawl_days: int = Field(7, ge=1, le=365)
+
+
+class WebsiteOut(ApiModel):
+    id: uuid.UUID
+    company_profile_id: uuid.UUID | None
+    url: str
+    status: str
+    max_depth: int
+    max_pages: int
+    recrawl_days: int
+    pages_crawled: int
+    last_crawled_at: datetime | None
+    last_error: str | None
+    created_at: datetime
