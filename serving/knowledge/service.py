@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.embeddings import Embedder, chunk, local_embedder
+from models.embeddings import Embedder, chunk
 from serving.accounts import service as accounts
 from serving.core import queue
 from serving.core.clock import utcnow
@@ -26,6 +26,7 @@ from serving.core.config import Settings
 from serving.core.db import tenant_session
 from serving.core.errors import Conflict, ValidationFailed
 from serving.knowledge import crawler, quality, signals
+from serving.knowledge.embedding import configured_embedder
 from serving.knowledge.models import CompanyResearchSource, CrawlStatus, KnowledgeDocument, KnowledgeWebsite
 
 MAX_TEXT = 2_000_000  # characters of one source (about 300k words)
@@ -33,6 +34,11 @@ MAX_TEXT = 2_000_000  # characters of one source (about 300k words)
 
 def _vector_literal(vector) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+def embedding_text(title: str | None, content: str) -> str:
+    """What a chunk's vector is made from: the title gives a short chunk its context."""
+    return f"{title}. {content}" if title else content
 
 
 @dataclass
@@ -80,8 +86,8 @@ def add_source(*, db_session: Session, organization_id: uuid.UUID, source_type: 
     db_session.flush()
     db_session.execute(delete(KnowledgeDocument).where(KnowledgeDocument.source_id == source.id))
     pieces = chunk(body)
-    model = embedder or local_embedder()
-    vectors = model.embed([f"{title}. {piece}" if title else piece for piece in pieces])
+    model = embedder or configured_embedder()
+    vectors = model.embed([embedding_text(title, piece) for piece in pieces])
     db_session.add_all([
         KnowledgeDocument(organization_id=organization_id, company_profile_id=company_profile_id,
                           source_id=source.id, title=title, url=url, content=piece, chunk_index=i,
@@ -97,14 +103,15 @@ def match(*, db_session: Session, query: str, threshold: float = 0.5, limit: int
           ef_search: int = 100) -> list[dict]:
     """The chunks most similar in meaning to `query` (cosine similarity ≥ threshold), best first, through the
     seed's `match_knowledge_documents` (row-level security applies: the caller's organization only)."""
-    model = embedder or local_embedder()
+    model = embedder or configured_embedder()
     [vector] = model.embed([query])
     # HNSW returns at most ef_search candidates: it must be at least the number asked for
     db_session.execute(text(f"set local hnsw.ef_search = {max(int(ef_search), int(limit))}"))
     rows = db_session.execute(text(
-        "select * from app.match_knowledge_documents(cast(:embedding as vector), :threshold, :limit, :company)"),
+        "select * from app.match_knowledge_documents(cast(:embedding as vector), :threshold, :limit, :company, "
+        ":model)"),
         {"embedding": _vector_literal(vector), "threshold": threshold, "limit": limit,
-         "company": company_profile_id}).mappings().all()
+         "company": company_profile_id, "model": model.model}).mappings().all()
     return [dict(row) for row in rows]
 
 
@@ -147,7 +154,7 @@ def research_source(*, db_session: Session, organization_id: uuid.UUID, source_t
     first_party = bool(domain and host and crawler.registrable_domain(host) == crawler.registrable_domain(domain))
     score = quality.score(text=text_content, now=now, first_party=first_party, has_url=bool(url),
                           dated=published_at, title=title)
-    model = embedder or local_embedder()
+    model = embedder or configured_embedder()
     stored = add_source(db_session=db_session, organization_id=organization_id, source_type=source_type,
                         text_content=text_content, url=url, title=title, company_profile_id=company_profile_id,
                         published_at=published_at, quality_score=score, embedder=model)
@@ -266,7 +273,7 @@ def crawl_website(*, factory: sessionmaker[Session], settings: Settings, organiz
 def _store(factory, organization_id, website_id, company_profile_id, url, result: crawler.CrawlResult,
            embedder: Embedder | None) -> CrawlSummary:
     now = utcnow()
-    model = embedder or local_embedder()
+    model = embedder or configured_embedder()
     site = crawler.registrable_domain(urlsplit(url).hostname or "")
     chrome = quality.boilerplate_lines(page.text for page in result.pages)
     summary = CrawlSummary(status=CrawlStatus.done, pages=len(result.pages), skipped=_count(result.skipped))
@@ -307,3 +314,30 @@ def _store(factory, organization_id, website_id, company_profile_id, url, result
             accounts.set_research_quality(db_session=session, company_profile_id=company_profile_id,
                                           score=round(sum(scores) / len(scores)))
     return summary
+
+
+# -- embedding backfill (Dagster) -------------------------------------------------------------------------------
+
+def stale_embeddings(*, db_session: Session, model: str, batch_size: int = 256,
+                     after: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str]]:
+    """The next chunks (by id, after `after`) with no vector or a vector of another model, with the text to
+    embed."""
+    statement = (select(KnowledgeDocument.id, KnowledgeDocument.title, KnowledgeDocument.content)
+                 .where((KnowledgeDocument.embedding.is_(None)) | (KnowledgeDocument.embedding_model.is_(None))
+                        | (KnowledgeDocument.embedding_model != model))
+                 .order_by(KnowledgeDocument.id).limit(batch_size))
+    if after is not None:
+        statement = statement.where(KnowledgeDocument.id > after)
+    return [(row.id, embedding_text(row.title, row.content)) for row in db_session.execute(statement)]
+
+
+def count_stale_embeddings(*, db_session: Session, model: str) -> int:
+    return db_session.scalar(select(func.count()).select_from(KnowledgeDocument).where(
+        (KnowledgeDocument.embedding.is_(None)) | (KnowledgeDocument.embedding_model.is_(None))
+        | (KnowledgeDocument.embedding_model != model))) or 0
+
+
+def store_embeddings(*, db_session: Session, ids: list[uuid.UUID], vectors, model: str) -> None:
+    db_session.execute(update(KnowledgeDocument), [
+        {"id": document_id, "embedding": vector.tolist(), "embedding_model": model}
+        for document_id, vector in zip(ids, vectors, strict=True)])

@@ -52,6 +52,9 @@ ASSETS_BY_GROUP: dict[str, list[str]] = {
         "app/accounts", "app/activities", "app/deals", "app/teams", "app/users", "raw/email_events",
         "raw/enrichment_records", "raw/intent_signals", "raw/website_events",
     ],
+    "knowledge": [
+        "knowledge/embeddings", "knowledge/recrawl",
+    ],
     "ml": [
         "ml/lead_scoring_model", "ml/lead_scoring_training_set", "ml/prospect_lead_scores",
     ],
@@ -342,9 +345,9 @@ ASSET_CHECKS: list[str] = [
     "analytics/stg_raw__website_events:accepted_values_stg_raw__website_events_event_type__page__track__identify__group__alias__screen",
     "analytics/stg_raw__website_events:not_null_stg_raw__website_events_website_event_id",
     "analytics/stg_raw__website_events:unique_stg_raw__website_events_website_event_id",
-    "ml/lead_scoring_model:lead_scoring_model_quality", "ml/prospect_lead_scores:lead_score_drift",
-    "raw/email_events:email_events_freshness", "raw/email_events:email_events_row_count_anomaly",
-    "raw/enrichment_records:enrichment_records_freshness",
+    "knowledge/embeddings:embeddings_current", "ml/lead_scoring_model:lead_scoring_model_quality",
+    "ml/prospect_lead_scores:lead_score_drift", "raw/email_events:email_events_freshness",
+    "raw/email_events:email_events_row_count_anomaly", "raw/enrichment_records:enrichment_records_freshness",
     "raw/enrichment_records:enrichment_records_row_count_anomaly", "raw/intent_signals:intent_signals_freshness",
     "raw/intent_signals:intent_signals_row_count_anomaly", "raw/website_events:website_events_freshness",
     "raw/website_events:website_events_row_count_anomaly",
@@ -360,14 +363,15 @@ ASSET_CHECKS: list[str] = [
     "search/index:emails_indexed", "search/index:prospects_indexed",
 ]
 JOBS: list[str] = [
-    "freshness_micro_batch", "hourly_ingest_and_transform", "nightly_full_rebuild", "nightly_lead_scoring_training",
-    "search_reindex",
+    "freshness_micro_batch", "hourly_ingest_and_transform", "knowledge_embeddings", "knowledge_recrawl",
+    "nightly_full_rebuild", "nightly_lead_scoring_training", "search_reindex",
 ]
 SENSORS: list[str] = [
     "freshness_sensor", "landing_files_sensor",
 ]
 SCHEDULES: dict[str, str] = {
     "hourly_ingest_and_transform_schedule": "5 * * * *",
+    "knowledge_recrawl_daily": "30 3 * * *",
     "nightly_full_rebuild_schedule": "30 2 * * *",
     "nightly_lead_scoring_training_schedule": "15 3 * * *",
     "search_reindex_weekly": "0 4 * * 0",
