@@ -27,6 +27,7 @@ from serving.emails.models import (
     EmailUnsubscribe,
     Mailbox,
 )
+from serving.kb.models import KbArticle, KbArticleVersion, KbArticleView, KbArticleVote, KbCategory
 from serving.knowledge.models import (
     CompanyResearchSource,
     CompanyTrainingSession,
@@ -79,6 +80,11 @@ __all__ = [
     "EmailUnsubscribe",
     "EventDelivery",
     "IdempotencyRecord",
+    "KbArticle",
+    "KbArticleVersion",
+    "KbArticleView",
+    "KbArticleVote",
+    "KbCategory",
     "KnowledgeDocument",
     "KnowledgeWebsite",
     "LeadScoreHistory",
