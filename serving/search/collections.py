@@ -227,4 +227,33 @@ from app.knowledge_documents k
 where {where}""",
 )
 
-ENTITIES: dict[str, Entity] = {entity.name: entity for entity in (PROSPECTS, ACCOUNTS, DEALS, EMAILS, DOCUMENTS)}
+# Support articles (serving.kb): found by their title first, their summary next, their body last.
+KB_ARTICLES = Entity(
+    table="app.knowledge_base_articles",
+    id_column="a.id",
+    name="kb_articles", type="kb_article", scope="knowledge:read",
+    title_field="title",
+    fields=[
+        _s("title", optional=False), _s("slug"), _s("excerpt"), _s("meta_description"), _s("body"),
+        _s("category_id", facet=True), _s("visibility", facet=True), _s("status", facet=True), _s("author_id"),
+        _n("published_at"), _n("view_count", "int32"), _n("helpful_count", "int32"), *_TIMESTAMPS,
+    ],
+    query_by=[("title", 8), ("excerpt", 3), ("meta_description", 2), ("body", 1)],
+    facets=["category_id", "visibility", "status"],
+    default_sort="_text_match:desc,updated_at:desc",
+    date_fields=["published_at", "created_at", "updated_at"],
+    numeric_fields=["view_count", "helpful_count"],
+    select_sql="""
+select a.organization_id, jsonb_strip_nulls(jsonb_build_object(
+  'id', a.id::text, 'organization_id', a.organization_id::text, 'type', 'kb_article', 'title', a.title,
+  'slug', a.slug, 'excerpt', a.excerpt, 'meta_description', a.meta_description, 'body', left(a.body_markdown, 8000),
+  'category_id', a.category_id::text, 'visibility', a.visibility, 'status', a.status, 'author_id', a.author_id::text,
+  'published_at', """ + _epoch("a.published_at") + """, 'view_count', a.view_count, 'helpful_count', a.helpful_count,
+  'created_at', """ + _epoch("a.created_at") + """, 'updated_at', """ + _epoch("a.updated_at") + """
+)) as doc
+from app.knowledge_base_articles a
+where {where}""",
+)
+
+ENTITIES: dict[str, Entity] = {entity.name: entity for entity in (PROSPECTS, ACCOUNTS, DEALS, EMAILS, DOCUMENTS,
+                                                                  KB_ARTICLES)}

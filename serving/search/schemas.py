@@ -55,6 +55,7 @@ class SearchResponse(ApiModel):
     deals: list[SearchHit] | None = None
     emails: list[SearchHit] | None = None
     documents: list[SearchHit] | None = None
+    kb_articles: list[SearchHit] | None = None
     found: dict[str, int] = Field(description="matches per type (the lists hold one page)")
     total_results: int
     search_time: int = Field(description="milliseconds, engine and API")
