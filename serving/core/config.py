@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     crawler_timeout_seconds: float = Field(default=10.0, gt=0, le=120, validation_alias="CRAWLER_TIMEOUT_SECONDS")
     crawler_max_page_bytes: int = Field(default=2_000_000, ge=10_000, validation_alias="CRAWLER_MAX_PAGE_BYTES")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    # Knowledge-base embeddings: the offline MiniLM model, or OpenAI's text-embedding-3-small at 384 dimensions.
+    # Switching re-embeds nothing by itself: the knowledge embedding backfill asset does (vectors record their model).
+    embeddings_provider: Literal["local", "openai"] = Field(default="local", validation_alias="EMBEDDINGS_PROVIDER")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
 
     jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")
     jwt_expiration: timedelta = Field(default=timedelta(days=7), validation_alias="JWT_EXPIRATION")

@@ -24,7 +24,7 @@ TABLES = ("knowledge_websites", "company_research_sources", "knowledge_documents
 MATCH_FUNCTION = """
 create function app.match_knowledge_documents(
   query_embedding vector(384), match_threshold double precision, match_count integer,
-  p_company_profile_id uuid default null)
+  p_company_profile_id uuid default null, p_embedding_model text default null)
 returns table (id uuid, company_profile_id uuid, source_id uuid, title text, url text, content text,
                chunk_index integer, similarity double precision)
 language sql stable set search_path = app, public, pg_temp as $$
@@ -33,6 +33,8 @@ language sql stable set search_path = app, public, pg_temp as $$
   from app.knowledge_documents d
   where d.embedding is not null
     and (p_company_profile_id is null or d.company_profile_id = p_company_profile_id)
+    -- vectors of another model are not comparable (the API passes the model in use)
+    and (p_embedding_model is null or d.embedding_model = p_embedding_model)
     and 1 - (d.embedding <=> query_embedding) >= match_threshold
   order by d.embedding <=> query_embedding
   limit least(greatest(match_count, 1), 200)
@@ -177,6 +179,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("drop function if exists app.match_knowledge_documents(vector, double precision, integer, uuid)")
+    op.execute("drop function if exists app.match_knowledge_documents(vector, double precision, integer, uuid, text)")
     for table in reversed(TABLES):
         op.drop_table(table, schema="app")
