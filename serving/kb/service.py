@@ -20,7 +20,7 @@ from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from models.embeddings import Embedder, local_embedder
+from models.embeddings import Embedder
 from serving.core.clock import utcnow
 from serving.core.db import set_tenant
 from serving.core.errors import Conflict, NotFound, ValidationFailed
@@ -35,6 +35,7 @@ from serving.kb.models import (
     ViewSource,
     Visibility,
 )
+from serving.knowledge.embedding import configured_embedder
 
 EMBEDDED_CHARS = 4000  # the start of an article says what it is about; MiniLM reads 256 tokens anyway
 TOP = 10
@@ -145,7 +146,7 @@ def _unique_article_slug(db_session: Session, base: str) -> str:
 
 
 def _embed(article: KbArticle, embedder: Embedder | None) -> None:
-    model = embedder or local_embedder()
+    model = embedder or configured_embedder()  # the install's model (EMBEDDINGS_PROVIDER), as the company KB
     content = f"{article.title}. {rendering.plain_text(article.body_html)}"[:EMBEDDED_CHARS]
     [vector] = model.embed([content])
     article.embedding = vector.tolist()
