@@ -292,7 +292,8 @@ class Crawler:
         result = CrawlResult()
         frontier: deque[tuple[str, int]] = deque([(start, 0)])
         seen = {start}
-        sitemap = self._sitemap_urls(start)
+        # sitemap pages count as one link from the start page: a depth of 0 means the start page alone
+        sitemap = self._sitemap_urls(start) if self.limits.max_depth >= 1 else []
         result.sitemap_urls = len(sitemap)
         for url in sitemap:
             url = normalise(url)

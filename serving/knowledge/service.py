@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -131,6 +131,7 @@ def delete_source(*, db_session: Session, source_id: uuid.UUID) -> bool:
 # -- websites and crawling --------------------------------------------------------------------------------------
 
 CRAWL_TASK = "knowledge.crawl_website"
+STUCK_CRAWL = timedelta(hours=2)  # a crawl's time budget is minutes; one "crawling" for longer has died
 
 
 def _check_profile(db_session: Session, company_profile_id: uuid.UUID | None) -> None:
@@ -204,9 +205,10 @@ def request_crawl(*, db_session: Session, website: KnowledgeWebsite) -> None:
 
 
 def due_websites(*, db_session: Session, now: datetime) -> list[KnowledgeWebsite]:
-    """Websites never crawled, or whose last crawl is older than their `recrawl_days` (and not crawling now)."""
+    """Websites never crawled, or whose last crawl is older than their `recrawl_days` — and not crawling now,
+    unless that crawl has been silent for longer than any crawl runs (its worker died)."""
     return list(db_session.scalars(select(KnowledgeWebsite).where(
-        KnowledgeWebsite.status != CrawlStatus.crawling,
+        (KnowledgeWebsite.status != CrawlStatus.crawling) | (KnowledgeWebsite.updated_at < now - STUCK_CRAWL),
         (KnowledgeWebsite.last_crawled_at.is_(None))
         | (KnowledgeWebsite.last_crawled_at + func.make_interval(0, 0, 0, KnowledgeWebsite.recrawl_days) <= now),
     ).order_by(KnowledgeWebsite.last_crawled_at.asc().nulls_first())))

@@ -74,16 +74,18 @@ def test_the_recrawl_asset_queues_only_due_websites(database, tmp_path):
     tenant.add(KnowledgeWebsite, url="https://fresh.example/", recrawl_days=7, status="done",
                last_crawled_at=now - timedelta(days=2))
     tenant.add(KnowledgeWebsite, url="https://busy.example/", status="crawling")
+    dead = tenant.add(KnowledgeWebsite, url="https://dead.example/", status="crawling",
+                      updated_at=now - timedelta(hours=3))  # its worker died mid-crawl
     result = _materialize([knowledge_recrawl], database, tmp_path)
     assert result.success
     [materialization] = result.asset_materializations_for_node("knowledge__recrawl")
-    assert materialization.metadata["queued"].value == 2
+    assert materialization.metadata["queued"].value == 3
     with tenant.session() as session, session.begin():
         queued = session.execute(text("select args->>'website_id' from procrastinate.procrastinate_jobs "
                                       "where task_name = :t"), {"t": service.CRAWL_TASK}).scalars().all()
-    assert sorted(queued) == sorted([str(never.id), str(stale.id)])
+    assert sorted(queued) == sorted([str(never.id), str(stale.id), str(dead.id)])
     # run again before the worker took them: the waiting jobs absorb the new ones
     _materialize([knowledge_recrawl], database, tmp_path)
     with tenant.session() as session, session.begin():
         assert session.scalar(text("select count(*) from procrastinate.procrastinate_jobs where task_name = :t"),
-                              {"t": service.CRAWL_TASK}) == 2
+                              {"t": service.CRAWL_TASK}) == 3

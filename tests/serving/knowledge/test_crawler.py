@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from serving.accounts.models import CompanyProfile
 from serving.core.db import session_factory
@@ -46,7 +47,7 @@ class Site:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 — http.server's name
+            def do_GET(self):
                 site.requested.append((self.path, self.headers.get("User-Agent", "")))
                 found = site.pages.get(self.path)
                 if found is None:
@@ -316,12 +317,15 @@ def test_the_default_settings_refuse_private_addresses(client, tenant, site, set
 def test_the_api_role_lands_intent_signals_only_for_its_own_organization(tenant, other_tenant, settings):
     factory = session_factory(settings.api_database_url)
     statement = text("insert into raw.intent_signals (organization_id, signal_type, account_domain, strength,"
-                     " occurred_at) values (:org, 'news', 'acme.example', 0.5, now())")
-    with pytest.raises(Exception, match="row-level security"):
-        with factory() as session, session.begin():
-            session.execute(text("select set_config('app.organization_id', :o, true)"),
-                            {"o": str(tenant.organization_id)})
-            session.execute(statement, {"org": other_tenant.organization_id})
+                     " occurred_at, source) values (:org, 'news', 'acme.example', 0.5, now(), 'knowledge')")
+    with pytest.raises(DBAPIError, match="row-level security"), factory() as session, session.begin():
+        session.execute(text("select set_config('app.organization_id', :o, true)"),
+                        {"o": str(tenant.organization_id)})
+        session.execute(statement, {"org": other_tenant.organization_id})
+    with factory() as session, session.begin():  # its own organization's row goes in
+        session.execute(text("select set_config('app.organization_id', :o, true)"),
+                        {"o": str(tenant.organization_id)})
+        session.execute(statement, {"org": tenant.organization_id})
 
 
 def test_registrable_domains_and_html_cleaning():
@@ -334,3 +338,38 @@ def test_registrable_domains_and_html_cleaning():
         "</b> word.</p><p>Two.</p><script>x()</script><nav><a href='next#frag'>n</a></nav></body></html>", "https://a.com/d/")
     assert parsed.title == "A page" and parsed.text == "One bold word.\nTwo." and parsed.noindex
     assert crawler.normalise(parsed.links[0]) == "https://a.com/d/next"
+
+
+def test_size_cap_in_site_redirects_noindex_and_the_page_cap(site):
+    html = "text/html"
+    site.pages["/"] = (200, html, page("Acme", "Welcome to our website and our story.", (
+        "<a href='/huge'>Huge</a> <a href='/moved'>Moved</a> <a href='/hidden'>Hidden</a>")), {})
+    site.pages["/huge"] = (200, html, page("Huge", "pump " * 5000), {})
+    site.pages["/moved"] = (301, html, b"", {"Location": "/about"})
+    site.pages["/hidden"] = (200, html, page("Hidden", "Not for indexes. <meta name='robots' content='noindex'>"),
+                             {})
+    site.pages["/robots.txt"] = (200, "text/plain", b"User-agent: *\nAllow: /\n", {})
+    limits = crawler.Limits(max_depth=1, max_pages=10, max_bytes=5_000, allow_private=True)
+    result = crawler.crawl(site.url("/"), limits)
+    assert {p.url for p in result.pages} == {site.url("/"), site.url("/about")}  # /moved arrived at /about
+    assert result.skipped[site.url("/huge")] == "too_large" and result.skipped[site.url("/hidden")] == "noindex"
+    assert result.sitemap_urls == 0  # no sitemap named and /sitemap.xml is a 404
+
+    capped = crawler.crawl(site.url("/"), crawler.Limits(max_depth=1, max_pages=1, allow_private=True))
+    assert [p.url for p in capped.pages] == [site.url("/")]
+    assert "page_cap" in capped.skipped.values()
+
+
+def test_the_worker_job_crawls_through_the_queue_runtime(client, tenant, site, crawl_settings):
+    from serving.core import queue
+    from serving.knowledge import jobs
+
+    website = _website(client, tenant.user, site.url("/"), maxDepth=0, maxPages=5)
+    queue.configure(crawl_settings)  # what the worker does at start
+    try:
+        summary = jobs.crawl_website(organization_id=str(tenant.organization_id), website_id=website["id"])
+    finally:
+        queue._runtime = None  # the next test's runtime comes from its own settings
+    assert summary["status"] == "done" and summary["pages"] == 1
+    # depth 0: the start page alone (sitemap pages count as one link away)
+    assert set(_stored(tenant, website["id"])) == {site.url("/")}
