@@ -293,35 +293,39 @@ def _vector_rows(database_url: str, organization_id: str, count: int, seed: int,
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         register_vector(conn)
 
-        def measure(settings: list[str]) -> tuple[float, list[float]]:
-            for statement in settings:
-                conn.execute(statement)
-            found, times = 0, []
-            for q, expected in zip(probes, truth, strict=True):
-                started = time.perf_counter()
-                rows = conn.execute("select id::text from app.match_knowledge_documents(%s, -1, 10, null)",
-                                    (q,)).fetchall()
-                times.append((time.perf_counter() - started) * 1000)
-                found += len(expected & {r[0] for r in rows})
-            return found / (10 * len(probes)), times
-
-        with console.status("Exact scan…"):
-            exact_recall, exact_times = measure(["set enable_indexscan = off"])
-        exact = (f"exact scan (enable_indexscan off): recall@10 {exact_recall:.3f}, "
-                 f"p99 {percentile(exact_times, 99):.1f} ms")
+        # every configuration answers each query in turn (exact scan, then each ef_search), so a burst of load
+        # from elsewhere on the machine lands on all of them alike instead of on whichever ran at that moment
+        configs = {"exact": ["set enable_indexscan = off"]}
+        configs |= {ef: ["set enable_indexscan = on", f"set hnsw.ef_search = {ef}"] for ef in EF_SEARCH}
+        found = dict.fromkeys(configs, 0)
+        times: dict = {name: [] for name in configs}
+        with console.status(f"Exact scan and HNSW at ef_search {', '.join(map(str, EF_SEARCH))}…"):
+            for round_ in range(2):  # the first round warms the caches and is not counted
+                for q, expected in zip(probes, truth, strict=True):
+                    for name, statements in configs.items():
+                        for statement in statements:
+                            conn.execute(statement)
+                        started = time.perf_counter()
+                        rows = conn.execute("select id::text from app.match_knowledge_documents(%s, -1, 10, null)",
+                                            (q,)).fetchall()
+                        elapsed = (time.perf_counter() - started) * 1000
+                        if round_:
+                            times[name].append(elapsed)
+                            found[name] += len(expected & {r[0] for r in rows})
+        recall = {name: found[name] / (10 * len(probes)) for name in configs}
+        exact_p99 = percentile(times["exact"], 99)
+        exact = f"exact scan (enable_indexscan off): recall@10 {recall['exact']:.3f}, p99 {exact_p99:.1f} ms"
         rows = []
         for ef in EF_SEARCH:
-            with console.status(f"HNSW, ef_search {ef}…"):
-                measure(["set enable_indexscan = on", f"set hnsw.ef_search = {ef}"])  # warm
-                recall, times = measure([])
-            p99 = percentile(times, 99)
+            p99 = percentile(times[ef], 99)
             rows.append(Row(what=f"match_knowledge_documents, {count:,} vectors (HNSW m 16, ef_construction 64, "
                                  f"built in {build:.1f} s), ef_search {ef}",
-                            measured=f"recall@10 {recall:.3f}, p50 {percentile(times, 50):.2f} ms, p99 {p99:.2f} ms",
+                            measured=f"recall@10 {recall[ef]:.3f}, p50 {percentile(times[ef], 50):.2f} ms, "
+                                     f"p99 {p99:.2f} ms",
                             baseline=exact,
                             target=f"recall@10 ≥ {RECALL_TARGET} at p99 ≤ {VECTOR_P99_TARGET_MS:.0f} ms",
-                            ratio=p99 / percentile(exact_times, 99) if exact_times else None,
-                            met=recall >= RECALL_TARGET and p99 <= VECTOR_P99_TARGET_MS))
+                            ratio=p99 / exact_p99 if exact_p99 else None,
+                            met=recall[ef] >= RECALL_TARGET and p99 <= VECTOR_P99_TARGET_MS))
     return rows
 
 
