@@ -103,19 +103,29 @@ def same_site(url: str, domain: str) -> bool:
 
 def normalise(url: str) -> str | None:
     """Absolute http(s) URL without fragment, host lower-cased, default port dropped; None if not crawlable."""
-    url = urldefrag(url.strip())[0]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        url = urldefrag(url.strip())[0]
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number in range
+    except ValueError:  # "http://[::1", "http://a:99999": a broken link, not a crash
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c in url for c in " \t\r\n"):
         return None
     netloc = parts.hostname.lower()
-    if parts.port and parts.port != {"http": 80, "https": 443}[parts.scheme]:
-        netloc = f"{netloc}:{parts.port}"
+    if ":" in netloc:
+        netloc = f"[{netloc}]"  # an IPv6 literal keeps its brackets
+    if port and port != {"http": 80, "https": 443}[parts.scheme]:
+        netloc = f"{netloc}:{port}"
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def check_target(url: str, *, allow_private: bool) -> None:
     """Refuse a URL whose host resolves to an address that is not globally routable (SSRF)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise CrawlRefused(f"not a valid URL: {url!r}") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CrawlRefused(f"only http(s) URLs can be crawled: {url!r}")
     if parts.username or parts.password:
@@ -123,7 +133,7 @@ def check_target(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(parts.hostname, port or 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise CrawlRefused(f"{parts.hostname} does not resolve") from exc
     for info in infos:

@@ -277,7 +277,8 @@ def test_websites_api_crawl_queue_validation_and_tenancy(client, tenant, other_t
     duplicate = client.post(f"{URL}/websites", json={"url": "https://www.acme-solar.example"},
                             headers=tenant.user.headers)
     assert duplicate.status_code == 409
-    for bad in ({"url": "ftp://acme.example/"}, {"url": "not a url"}, {"url": "https://a.example", "maxDepth": 9},
+    for bad in ({"url": "ftp://acme.example/"}, {"url": "not a url"}, {"url": "http://[::1"},
+                {"url": "http://acme.example:99999/"}, {"url": "https://a.example", "maxDepth": 9},
                 {"url": "https://a.example", "maxPages": 0}, {"url": "https://a.example", "depth": 1}):
         response = client.post(f"{URL}/websites", json=bad, headers=tenant.user.headers)
         assert response.status_code == 422 and response.json()["error"]["code"] == "VALIDATION_ERROR", bad
@@ -338,6 +339,10 @@ def test_registrable_domains_and_html_cleaning():
         "</b> word.</p><p>Two.</p><script>x()</script><nav><a href='next#frag'>n</a></nav></body></html>", "https://a.com/d/")
     assert parsed.title == "A page" and parsed.text == "One bold word.\nTwo." and parsed.noindex
     assert crawler.normalise(parsed.links[0]) == "https://a.com/d/next"
+    assert crawler.normalise("HTTP://Example.COM:80") == "http://example.com/"
+    assert crawler.normalise("http://[::1]:8080/x#f") == "http://[::1]:8080/x"
+    assert [crawler.normalise(u) for u in ("http://[::1", "http://a:99999/", "mailto:a@b.c", "http://a b/")] == [
+        None] * 4
 
 
 def test_size_cap_in_site_redirects_noindex_and_the_page_cap(site):
