@@ -109,7 +109,9 @@ def normalise(url: str) -> str | None:
         port = parts.port  # raises on a port that is not a number in range
     except ValueError:  # "http://[::1", "http://a:99999": a broken link, not a crash
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c in url for c in " \t\r\n"):
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):  # unstorable or a mangled link
         return None
     netloc = parts.hostname.lower()
     if ":" in netloc:
