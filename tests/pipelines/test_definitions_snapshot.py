@@ -360,7 +360,7 @@ ASSET_CHECKS: list[str] = [
     "reverse_etl/prospect_intent_scores:prospect_intent_scores_in_step_with_mart",
     "reverse_etl/prospect_intent_scores:prospect_intent_scores_rows_per_organization",
     "search/index:accounts_indexed", "search/index:deals_indexed", "search/index:documents_indexed",
-    "search/index:emails_indexed", "search/index:prospects_indexed",
+    "search/index:emails_indexed", "search/index:kb_articles_indexed", "search/index:prospects_indexed",
 ]
 JOBS: list[str] = [
     "freshness_micro_batch", "hourly_ingest_and_transform", "knowledge_embeddings", "knowledge_recrawl",
