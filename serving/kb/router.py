@@ -33,7 +33,7 @@ from serving.kb.schemas import (
     PublicArticle,
     PublicArticleSummary,
     PublicVoteIn,
-    RelatedArticle,
+    RelatedArticles,
     VersionDetail,
     VersionDiff,
     VersionOut,
@@ -42,11 +42,13 @@ from serving.kb.schemas import (
 )
 
 router = APIRouter()
+MAX_VERSION = 1_000_000
 
 Reader = Annotated[Principal, require(Scope.knowledge_read)]
 Writer = Annotated[Principal, require(Scope.knowledge_write)]
 VisitorId = Annotated[str | None, Query(alias="visitorId", min_length=8, max_length=100,
                                         pattern=r"^[A-Za-z0-9_-]+$")]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 OrganizationRef = Annotated[str, Path(min_length=1, max_length=200,
                                       description="the organization's slug or id")]
 
@@ -153,14 +155,15 @@ def archive_article(article_id: uuid.UUID, db: DbSession, principal: Writer):
 # --- versions
 
 
-@router.get("/articles/{article_id}/versions", response_model=list[VersionOut], summary="Versions, newest first")
-def list_versions(article_id: uuid.UUID, db: DbSession, principal: Reader):
+@router.get("/articles/{article_id}/versions", response_model=Page[VersionOut], summary="Versions, newest first")
+def list_versions(article_id: uuid.UUID, db: DbSession, principal: Reader, pagination: Pagination):
     service.get_article(db_session=db, article_id=article_id, published_only=_published_only(principal))
-    return service.versions(db_session=db, article_id=article_id)
+    items, meta = paginate(db, service.versions(article_id=article_id), pagination)
+    return page_of([VersionOut.model_validate(v) for v in items], meta)
 
 
 @router.get("/articles/{article_id}/versions/{number}", response_model=VersionDetail, summary="One version")
-def get_version(article_id: uuid.UUID, number: Annotated[int, Path(ge=1)], db: DbSession, principal: Reader):
+def get_version(article_id: uuid.UUID, number: VersionNumber, db: DbSession, principal: Reader):
     service.get_article(db_session=db, article_id=article_id, published_only=_published_only(principal))
     return service.version(db_session=db, article_id=article_id, number=number)
 
@@ -168,15 +171,15 @@ def get_version(article_id: uuid.UUID, number: Annotated[int, Path(ge=1)], db: D
 @router.get("/articles/{article_id}/diff", response_model=VersionDiff,
             summary="What changed between two versions (unified diff of the Markdown)")
 def diff_versions(article_id: uuid.UUID, db: DbSession, principal: Reader,
-                  from_version: Annotated[int, Query(alias="from", ge=1)],
-                  to_version: Annotated[int, Query(alias="to", ge=1)]):
+                  from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
+                  to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_VERSION)]):
     service.get_article(db_session=db, article_id=article_id, published_only=_published_only(principal))
     return service.diff(db_session=db, article_id=article_id, from_version=from_version, to_version=to_version)
 
 
 @router.post("/articles/{article_id}/versions/{number}/restore", response_model=ArticleOut,
              summary="Restore a version (saved again as the newest version)")
-def restore_version(article_id: uuid.UUID, number: Annotated[int, Path(ge=1)], db: DbSession, principal: Writer):
+def restore_version(article_id: uuid.UUID, number: VersionNumber, db: DbSession, principal: Writer):
     return service.restore(db_session=db, article_id=article_id, number=number, author_id=principal.user_id)
 
 
@@ -192,12 +195,12 @@ def vote(article_id: uuid.UUID, body: VoteIn, db: DbSession, principal: Reader):
             "unhelpful_count": article.unhelpful_count}
 
 
-@router.get("/articles/{article_id}/related", response_model=list[RelatedArticle],
+@router.get("/articles/{article_id}/related", response_model=RelatedArticles,
             summary="Published articles nearest in meaning (embeddings)")
 def related_articles(article_id: uuid.UUID, db: DbSession, principal: Reader,
                      limit: Annotated[int, Query(ge=1, le=20)] = 5):
     service.get_article(db_session=db, article_id=article_id, published_only=_published_only(principal))
-    return service.related(db_session=db, article_id=article_id, limit=limit)
+    return {"data": service.related(db_session=db, article_id=article_id, limit=limit)}
 
 
 @router.get("/analytics", response_model=KbAnalytics,

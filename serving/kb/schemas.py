@@ -157,6 +157,10 @@ class RelatedArticle(ApiModel):
     similarity: float
 
 
+class RelatedArticles(ApiModel):
+    data: list[RelatedArticle] = Field(description="nearest first")
+
+
 class ArticleStat(ApiModel):
     id: uuid.UUID
     title: str

@@ -261,10 +261,9 @@ def article_by_slug(*, db_session: Session, slug: str, published_only: bool) -> 
 
 # --- versions -------------------------------------------------------------------------------------------------------
 
-def versions(*, db_session: Session, article_id: uuid.UUID) -> list[KbArticleVersion]:
-    get_article(db_session=db_session, article_id=article_id)
-    return list(db_session.scalars(select(KbArticleVersion).where(KbArticleVersion.article_id == article_id)
-                                   .order_by(KbArticleVersion.version.desc())).all())
+def versions(*, article_id: uuid.UUID) -> Select:
+    return (select(KbArticleVersion).where(KbArticleVersion.article_id == article_id)
+            .order_by(KbArticleVersion.version.desc()))
 
 
 def version(*, db_session: Session, article_id: uuid.UUID, number: int) -> KbArticleVersion:

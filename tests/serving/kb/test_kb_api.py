@@ -118,7 +118,7 @@ def test_every_content_save_is_a_version_with_diff_and_restore(client, tenant):
 
     versions = client.get(f"{path}/versions", headers=tenant.viewer.headers)
     assert versions.status_code == 404  # a draft: viewers do not see it, nor its history
-    versions = client.get(f"{path}/versions", headers=tenant.user.headers).json()
+    versions = client.get(f"{path}/versions", headers=tenant.user.headers).json()["data"]
     assert [v["version"] for v in versions] == [3, 2, 1]
     assert versions[0]["authorId"] == str(tenant.admin.id) and versions[0]["title"] == "Exporting data"
 
@@ -174,13 +174,13 @@ def test_related_articles_by_meaning_in_the_organization_published_only(client, 
 
     related = client.get(f"{URL}/articles/{sso['id']}/related", headers=tenant.viewer.headers)
     assert related.status_code == 200, related.text
-    ids = [r["id"] for r in related.json()]
+    ids = [r["id"] for r in related.json()["data"]]
     assert ids == [saml["id"], billing["id"]]  # nearest first; no draft, no other organization, not itself
     assert draft["id"] not in ids and theirs["id"] not in ids
-    similarities = [r["similarity"] for r in related.json()]
+    similarities = [r["similarity"] for r in related.json()["data"]]
     assert similarities[0] > similarities[1] + 0.1
     assert len(client.get(f"{URL}/articles/{sso['id']}/related", params={"limit": 1},
-                          headers=tenant.user.headers).json()) == 1
+                          headers=tenant.user.headers).json()["data"]) == 1
     assert client.get(f"{URL}/articles/{sso['id']}/related", params={"limit": 0},
                       headers=tenant.user.headers).status_code == 422
 
