@@ -314,7 +314,8 @@ def vote(*, db_session: Session, article: KbArticle, helpful: bool, user_id: uui
     votes = select(func.count()).where(KbArticleVote.article_id == article.id)
     db_session.execute(update(KbArticle).where(KbArticle.id == article.id).values(
         helpful_count=votes.where(KbArticleVote.helpful.is_(True)).scalar_subquery(),
-        unhelpful_count=votes.where(KbArticleVote.helpful.is_(False)).scalar_subquery()))
+        unhelpful_count=votes.where(KbArticleVote.helpful.is_(False)).scalar_subquery(),
+        updated_at=KbArticle.updated_at))  # feedback is not an edit: "last updated" stays the author's
     db_session.refresh(article)
     return article
 
@@ -324,7 +325,7 @@ def record_view(*, db_session: Session, article: KbArticle, source: ViewSource, 
     db_session.add(KbArticleView(organization_id=article.organization_id, article_id=article.id, user_id=user_id,
                                  visitor_id=visitor_id, source=source))
     db_session.execute(update(KbArticle).where(KbArticle.id == article.id)
-                       .values(view_count=KbArticle.view_count + 1))
+                       .values(view_count=KbArticle.view_count + 1, updated_at=KbArticle.updated_at))
     db_session.flush()
     db_session.refresh(article)
 

@@ -58,6 +58,7 @@ def test_articles_are_rendered_sanitized_and_roles_apply(client, tenant):
     assert published["status"] == "published" and published["publishedAt"]
     seen = client.get(f"{URL}/articles/by-slug/reset-your-password", headers=tenant.viewer.headers)
     assert seen.status_code == 200 and seen.json()["viewCount"] == 1
+    assert seen.json()["updatedAt"] == published["updatedAt"]  # a read is not an edit
 
     # slugs: made unique when generated, a conflict when asked for
     again = _article(client, tenant.user, "Reset your password", "Another body.")
