@@ -264,7 +264,8 @@ def crawl_website(*, factory: sessionmaker[Session], settings: Settings, organiz
               last_error=f"no page could be stored ({reasons or 'the site has no pages'})"[:1000])
         return CrawlSummary(status=CrawlStatus.failed, skipped=_count(result.skipped), error=reasons)
     try:
-        summary = _store(factory, organization_id, website_id, company_profile_id, url, result, embedder)
+        summary = _store(factory, organization_id, website_id, company_profile_id, url, result,
+                         embedder or configured_embedder(settings))
     except Exception as exc:
         _mark(factory, organization_id, website_id, status=CrawlStatus.failed,
               last_error=f"storing the pages failed: {type(exc).__name__}: {exc}"[:1000])

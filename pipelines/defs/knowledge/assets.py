@@ -11,10 +11,10 @@ Both run on the owner connection (every organization; row-level security does no
 
 import dagster as dg
 
-from models.embeddings import local_embedder
 from pipelines.resources import PostgresResource
 from serving.core.clock import utcnow
 from serving.knowledge import service
+from serving.knowledge.embedding import configured_embedder
 
 GROUP = "knowledge"
 EMBEDDINGS = dg.AssetKey(["knowledge", "embeddings"])
@@ -32,7 +32,7 @@ class BackfillConfig(dg.Config):
                       "model in use, one committed batch at a time (progress logged; safe to stop and resume).")
 def knowledge_embeddings(context: dg.AssetExecutionContext, config: BackfillConfig,
                          postgres: PostgresResource) -> dg.MaterializeResult:
-    embedder = local_embedder()
+    embedder = configured_embedder()  # the model in use (EMBEDDINGS_PROVIDER): the one searches compare with
     done = batches = 0
     last = None
     with postgres.session() as session:
@@ -61,7 +61,7 @@ def knowledge_embeddings(context: dg.AssetExecutionContext, config: BackfillConf
 @dg.asset_check(asset=EMBEDDINGS, name="embeddings_current",
                 description="Every knowledge-base chunk has a vector from the model in use.")
 def embeddings_current(postgres: PostgresResource) -> dg.AssetCheckResult:
-    model = local_embedder().model
+    model = configured_embedder().model
     with postgres.session() as session:
         stale = service.count_stale_embeddings(db_session=session, model=model)
     return dg.AssetCheckResult(passed=stale == 0, metadata={"stale": dg.MetadataValue.int(stale),
