@@ -41,6 +41,8 @@ class Entity:
     # the name shown for a result (and by suggestions)
     title_field: str = "name"
     # facets that are dates (epoch seconds): the API filters them by ranges
+    # what a viewer may see of the entity, when less than everything (support articles: published ones)
+    viewer_filter: str | None = None
     date_fields: list[str] = field(default_factory=list)
     numeric_fields: list[str] = field(default_factory=list)
 
@@ -232,6 +234,7 @@ KB_ARTICLES = Entity(
     table="app.knowledge_base_articles",
     id_column="a.id",
     name="kb_articles", type="kb_article", scope="knowledge:read",
+    viewer_filter="status:=published",
     title_field="title",
     fields=[
         _s("title", optional=False), _s("slug"), _s("excerpt"), _s("meta_description"), _s("body"),

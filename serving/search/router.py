@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from serving.core.deps import DbSession, require
 from serving.core.errors import ServiceUnavailable, ValidationFailed
+from serving.core.pagination import Page, Pagination, page_of, paginate
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.search import service
@@ -99,9 +100,10 @@ def save_search(body: SavedSearchIn, db: DbSession, principal: Searcher):
                         filters=body.filters)
 
 
-@router.get("/saved", response_model=list[SavedSearchOut], summary="My saved searches")
-def list_saved(db: DbSession, principal: Searcher):
-    return service.saved_of(db_session=db, principal=principal)
+@router.get("/saved", response_model=Page[SavedSearchOut], summary="My saved searches, newest first")
+def list_saved(db: DbSession, principal: Searcher, pagination: Pagination):
+    items, meta = paginate(db, service.saved_of(principal=principal), pagination)
+    return page_of([SavedSearchOut.model_validate(s) for s in items], meta)
 
 
 @router.delete("/saved/{saved_id}", status_code=204, summary="Delete one of my saved searches")

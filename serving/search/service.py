@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from serving.core.errors import Forbidden, NotFound, ValidationFailed
+from serving.core.permissions import Role
 from serving.core.principal import Principal
 from serving.knowledge import service as knowledge
 from serving.search.collections import ENTITIES, Entity
@@ -174,6 +175,8 @@ def search(*, db_session: Session, index: SearchIndex, principal: Principal, que
         clauses = filter_clauses(entity, requested)
         if clauses is None:
             continue
+        if entity.viewer_filter and principal.role == Role.viewer:
+            clauses.append(entity.viewer_filter)
         plan.append((entity, [*u.filters.get(name, []), *clauses]))
     searches = [{
         "collection": index.alias(entity.name), "q": u.text, "query_by": entity.query_by_param,
@@ -327,9 +330,9 @@ def save(*, db_session: Session, principal: Principal, name: str, query: str, ty
     return saved
 
 
-def saved_of(*, db_session: Session, principal: Principal) -> list[SavedSearch]:
-    return list(db_session.scalars(select(SavedSearch).where(SavedSearch.user_id == principal.user_id)
-                                   .order_by(SavedSearch.created_at.desc())))
+def saved_of(*, principal: Principal):
+    return (select(SavedSearch).where(SavedSearch.user_id == principal.user_id)
+            .order_by(SavedSearch.created_at.desc(), SavedSearch.id))
 
 
 def get_saved(*, db_session: Session, principal: Principal, saved_id: uuid.UUID) -> SavedSearch:

@@ -269,7 +269,12 @@ def test_category_tree_moves_and_deletes(client, tenant):
 
 def test_a_published_article_is_found_by_search(search_client, tenant, other_tenant, drain):
     article = _published(search_client, tenant.user, "Configure SAML with Okta", SAML, visibility="public")
+    draft = _article(search_client, tenant.user, "Okta SAML troubleshooting (draft)", SAML)
     drain(tenant.organization_id)
+    # a draft is found by those who may edit it, never by a viewer
+    as_user = search_client.get("/api/v1/search", params={"q": "okta saml", "types": "kb_articles"},
+                                headers=tenant.user.headers).json()
+    assert {h["id"] for h in as_user["kbArticles"]} == {article["id"], draft["id"]}
 
     response = search_client.get("/api/v1/search", params={"q": "okta saml", "types": "kb_articles"},
                                  headers=tenant.viewer.headers)

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from models.embeddings import DIMENSIONS, OpenAIEmbedder
+from serving.core.db import session_factory, tenant_session
 from serving.knowledge import service
 from serving.knowledge.embedding import configured_embedder
 from tests.conftest import make_settings
@@ -37,7 +38,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # quiet
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeOpenAI.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
         if FakeOpenAI.throttle_next:
@@ -96,7 +97,8 @@ def test_stored_vectors_record_their_model_and_searches_compare_only_that_model(
     remote = configured_embedder(openai_settings)
     assert isinstance(remote, OpenAIEmbedder)
     local = configured_embedder(make_settings(settings.owner_database_url, settings.home))
-    with tenant.session() as session, session.begin():
+    # the API role under the tenant's row-level security, as a request runs (the owner would see every tenant)
+    with tenant_session(session_factory(settings.api_database_url), tenant.organization_id) as session:
         service.add_source(db_session=session, organization_id=tenant.organization_id, source_type="document",
                            title="Pricing", text_content="pricing starts at 49 dollars", embedder=remote)
         service.add_source(db_session=session, organization_id=tenant.organization_id, source_type="document",

@@ -223,14 +223,14 @@ def test_saved_searches_belong_to_their_user(search_client, tenant):
     created = search_client.post(f"{URL}/saved", json=body, headers=tenant.user.headers)
     assert created.status_code == 201, created.text
     saved = created.json()
-    listed = search_client.get(f"{URL}/saved", headers=tenant.user.headers).json()
+    listed = search_client.get(f"{URL}/saved", headers=tenant.user.headers).json()["data"]
     assert [s["id"] for s in listed] == [saved["id"]] and listed[0]["filters"] == body["filters"]
-    assert search_client.get(f"{URL}/saved", headers=tenant.admin.headers).json() == []
+    assert search_client.get(f"{URL}/saved", headers=tenant.admin.headers).json()["data"] == []
     assert search_client.delete(f"{URL}/saved/{saved['id']}", headers=tenant.admin.headers).status_code == 404
     bad = search_client.post(f"{URL}/saved", json={**body, "filters": {"stage": ["won"]}}, headers=tenant.user.headers)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
     assert search_client.delete(f"{URL}/saved/{saved['id']}", headers=tenant.user.headers).status_code == 204
-    assert search_client.get(f"{URL}/saved", headers=tenant.user.headers).json() == []
+    assert search_client.get(f"{URL}/saved", headers=tenant.user.headers).json()["data"] == []
 
 
 def test_analytics_count_searches_clicks_zero_results_and_refinements(search_client, tenant, drain):
