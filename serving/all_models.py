@@ -27,10 +27,25 @@ from serving.emails.models import (
     EmailUnsubscribe,
     Mailbox,
 )
+from serving.kb.models import KbArticle, KbArticleVersion, KbArticleView, KbArticleVote, KbCategory
+from serving.knowledge.models import (
+    CompanyResearchSource,
+    CompanyTrainingSession,
+    KnowledgeDocument,
+    KnowledgeWebsite,
+)
 from serving.notifications.models import Notification
 from serving.organizations.models import Organization, Team
 from serving.prospects.models import Prospect
 from serving.scoring.models import AiPrediction, LeadScoreHistory, MlModel, ScoringRuleSet
+from serving.search.models import (
+    SavedSearch,
+    SearchAnalytics,
+    SearchClick,
+    SearchIndexingJob,
+    SearchPopularQuery,
+    SearchSyncItem,
+)
 from serving.tasks.models import Task
 from serving.users.models import Profile, TeamInvitation, User
 
@@ -52,6 +67,8 @@ __all__ = [
     "CadenceStepVariant",
     "CallLog",
     "CompanyProfile",
+    "CompanyResearchSource",
+    "CompanyTrainingSession",
     "Deal",
     "DealContact",
     "DomainEvent",
@@ -63,6 +80,13 @@ __all__ = [
     "EmailUnsubscribe",
     "EventDelivery",
     "IdempotencyRecord",
+    "KbArticle",
+    "KbArticleVersion",
+    "KbArticleView",
+    "KbArticleVote",
+    "KbCategory",
+    "KnowledgeDocument",
+    "KnowledgeWebsite",
     "LeadScoreHistory",
     "Mailbox",
     "MlModel",
@@ -70,7 +94,13 @@ __all__ = [
     "Organization",
     "Profile",
     "Prospect",
+    "SavedSearch",
     "ScoringRuleSet",
+    "SearchAnalytics",
+    "SearchClick",
+    "SearchIndexingJob",
+    "SearchPopularQuery",
+    "SearchSyncItem",
     "Task",
     "Team",
     "TeamInvitation",

@@ -19,10 +19,13 @@ from serving.emails.tracking_router import router as email_tracking_router
 from serving.events.router import router as events_router
 from serving.events.router import webhook_router as events_webhook_router
 from serving.inbound.router import router as inbound_router
+from serving.kb.router import router as kb_router
+from serving.knowledge.router import router as knowledge_router
 from serving.prospects.router import account_contacts_router
 from serving.prospects.router import router as prospects_router
 from serving.scoring.router import deal_health_router, prospect_insights_router
 from serving.scoring.router import router as scoring_router
+from serving.search.router import router as search_router
 from serving.tasks.router import router as tasks_router
 
 api_router = APIRouter()
@@ -48,6 +51,10 @@ api_router.include_router(cadences_router, prefix="/cadences", tags=["cadences"]
 api_router.include_router(enrollments_router, prefix="/cadence-enrollments", tags=["cadences"])
 api_router.include_router(tasks_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(scoring_router, prefix="/scoring", tags=["scoring"])
+api_router.include_router(search_router, prefix="/search", tags=["search"])
+api_router.include_router(knowledge_router, prefix="/knowledge", tags=["knowledge"])
+# `/kb/public/…` needs no authentication: the portal reads public, published articles only (see the module).
+api_router.include_router(kb_router, prefix="/kb", tags=["kb"])
 api_router.include_router(events_router, prefix="/events", tags=["events"])
 api_router.include_router(events_webhook_router)
 api_router.include_router(event_types_router, prefix="/event-types", tags=["domain-events"])

@@ -90,11 +90,14 @@ def run_worker(
     _task_modules_loaded()
     # Due work (and claims left by a dead worker) gets a wake-up now, not at the next minute tick.
     from serving.cadences.jobs import sweep
+    from serving.search.jobs import sweep as search_sweep
     from serving.subscribers import sweep as events_sweep
 
     woken = sweep(factory=rt.factory, now=utcnow())
     with_events = events_sweep(factory=rt.factory)
-    logger.info("start-up sweep woke %d organizations (%d with domain events)", woken, with_events)
+    with_search = search_sweep(factory=rt.factory)
+    logger.info("start-up sweep woke %d organizations (%d with domain events, %d with search index work)", woken,
+                with_events, with_search)
     with queue.replace_connector(connector_for(settings)):
         queue.run_worker(
             queues=[QUEUE],

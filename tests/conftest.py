@@ -86,6 +86,18 @@ def client(app) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(scope="session")
+def typesense_server(state_dir, pg) -> Iterator[tuple[str, str]]:
+    """A real Typesense (the embedded server binary) for this test session, started when first asked for."""
+    from revorc.services import ephemeral_port, start_typesense, stop_pid
+
+    home = state_dir / f"typesense-{pg.worker}"
+    home.mkdir(parents=True, exist_ok=True)
+    url, key, pid = start_typesense(home, port=ephemeral_port())
+    yield url, key
+    stop_pid(pid)
+
+
 @pytest.fixture
 def owner_session(settings) -> Iterator[Session]:
     """Owner connection (bypasses row-level security) for setting up and checking data."""

@@ -17,13 +17,15 @@ FRESH_HOURS = 26  # the ingest assets' freshness check uses the same window
 # Fixed list (never user input): the marts the pages read, counted for the signed-in organization.
 MARTS = (
     "agg_activity_daily", "agg_email_engagement_daily", "agg_email_send_times", "agg_pipeline_metrics",
-    "agg_stage_conversion", "dim_account_engagement", "dim_account_health", "dim_accounts", "dim_cadences", "dim_deals",
+    "agg_search_click_positions", "agg_search_daily", "agg_search_queries", "agg_stage_conversion",
+    "dim_account_engagement", "dim_account_health", "dim_accounts", "dim_cadences", "dim_deals",
     "dim_email_templates", "dim_enriched_account_profiles", "dim_enriched_prospect_profiles", "dim_ml_models",
-    "dim_prospect_engagement", "dim_prospects", "dim_teams", "dim_users", "fct_account_intent", "fct_activities",
-    "fct_ai_predictions", "fct_deal_health", "fct_deal_stage_durations", "fct_email_events", "fct_forecast",
-    "fct_forecast_accuracy", "fct_forecast_snapshots", "fct_intent_signals", "fct_landing_files",
-    "fct_lead_score_history", "fct_prospect_intent", "fct_rejected_records", "fct_website_events",
-    "fct_website_sessions", "intent_score_history", "ml_lead_features",
+    "dim_prospect_engagement", "dim_prospects", "dim_search_popular_queries", "dim_teams", "dim_users",
+    "fct_account_intent", "fct_activities", "fct_ai_predictions", "fct_deal_health", "fct_deal_stage_durations",
+    "fct_email_events", "fct_forecast", "fct_forecast_accuracy", "fct_forecast_snapshots", "fct_intent_signals",
+    "fct_landing_files", "fct_lead_score_history", "fct_prospect_intent", "fct_rejected_records",
+    "fct_search_refinements", "fct_website_events", "fct_website_sessions", "intent_score_history",
+    "ml_lead_features",
 )
 
 EXISTING_MARTS = """

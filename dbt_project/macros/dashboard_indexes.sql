@@ -19,6 +19,11 @@
         'fct_account_intent': [['organization_id', 'intent_score'], ['organization_id', 'intent_tier']],
         'intent_score_history': [['entity_id', 'score_date'], ['organization_id', 'entity_type', 'score_date']],
         'fct_email_events': [['organization_id', 'event', 'occurred_at']],
+        'agg_search_daily': [['organization_id', 'search_date']],
+        'agg_search_queries': [['organization_id', 'window_days']],
+        'agg_search_click_positions': [['organization_id', 'window_days']],
+        'fct_search_refinements': [['organization_id', 'search_date']],
+        'dim_search_popular_queries': [['organization_id', 'popularity_rank']],
     } -%}
     {%- if execute and this.identifier in indexes -%}
         {%- for columns in indexes[this.identifier] -%}

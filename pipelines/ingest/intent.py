@@ -6,12 +6,12 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from serving.core.raw_landing import INTENT_SIGNAL_COLUMNS
 from serving.events.records import InvalidRecord, parse_timestamp
 
 SIGNAL_TYPES = frozenset({"website_visit", "linkedin_engagement", "job_posting", "technographic_change", "funding",
                           "news"})
-COLUMNS = ("organization_id", "signal_type", "account_domain", "prospect_email", "topic", "strength", "occurred_at",
-           "expires_at", "provider", "payload")
+COLUMNS = INTENT_SIGNAL_COLUMNS  # one list with the API's writer (knowledge-base buying signals)
 CSV_REQUIRED = {"signal_type", "strength", "occurred_at"}
 KNOWN = {"signal_type", "account_domain", "domain", "prospect_email", "email", "topic", "strength", "occurred_at",
          "expires_at", "provider"}

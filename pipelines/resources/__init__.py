@@ -51,6 +51,29 @@ class PostgresResource(ConfigurableResource):
         return Session(engine_for(sqlalchemy_url(self.database_url), pool_size, pool), expire_on_commit=False)
 
 
+def default_typesense() -> tuple[str | None, str | None, str]:
+    """The Typesense URL, admin key and collection prefix from settings (REVORC_HOME's runtime file or env)."""
+    settings = _settings()
+    url, key = settings.typesense or (None, None)
+    return url, key, settings.search_collection_prefix
+
+
+class TypesenseResource(ConfigurableResource):
+    """The search engine the reindex writes to, with the admin key (searches use scoped keys, never this one)."""
+
+    url: str | None = Field(default=None, description="Typesense URL; empty = search is not configured")
+    api_key: str | None = Field(default=None, description="Typesense admin API key")
+    prefix: str = Field(default="revorc", description="collection and alias prefix (SEARCH_COLLECTION_PREFIX)")
+
+    def index(self):
+        from serving.search.engine import SearchIndex, SearchUnavailable
+
+        if not self.url or not self.api_key:
+            raise SearchUnavailable("search is not configured: set TYPESENSE_URL and TYPESENSE_API_KEY "
+                                    "(`revorc up` starts an embedded Typesense)")
+        return SearchIndex(url=self.url, admin_key=self.api_key, prefix=self.prefix, timeout=30)
+
+
 class LandingZoneResource(ConfigurableResource):
     """Where provider files land: a local folder or any fsspec URL (`s3://bucket/landing`)."""
 

@@ -9,8 +9,9 @@ from sqlalchemy import Integer, Select, cast, func, literal_column, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session, aliased
 
-from serving.accounts.models import Account
+from serving.accounts.models import Account, CompanyProfile
 from serving.accounts.schemas import AccountCreate, AccountFilters, AccountUpdate
+from serving.core.clock import utcnow
 from serving.core.errors import Conflict, ValidationFailed
 from serving.core.listing import apply_sort, check_range, contains_any
 from serving.core.principal import Principal
@@ -41,6 +42,47 @@ def get(*, db_session: Session, account_id: uuid.UUID) -> Account | None:
 
 def get_by_domain(*, db_session: Session, domain: str) -> Account | None:
     return db_session.scalar(select(Account).where(Account.domain == domain))
+
+
+MAX_BUYING_SIGNALS = 200  # per company profile, newest first: the evidence a rep reads, not an archive
+
+
+def company_profile(*, db_session: Session, company_profile_id: uuid.UUID) -> CompanyProfile | None:
+    return db_session.get(CompanyProfile, company_profile_id)
+
+
+def company_profile_domain(*, db_session: Session, company_profile_id: uuid.UUID) -> str | None:
+    """The domain a company's intent is keyed on: the profile's own, else its account's."""
+    row = db_session.execute(select(CompanyProfile.domain, Account.domain)
+                             .outerjoin(Account, Account.id == CompanyProfile.account_id)
+                             .where(CompanyProfile.id == company_profile_id)).first()
+    return (row[0] or row[1]) if row else None
+
+
+def add_buying_signals(*, db_session: Session, company_profile_id: uuid.UUID, signals: list[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
+    """Prepend the signals the profile does not hold yet (same kind, url and sentence) to `buying_signals`;
+    returns the new ones. The row is locked so two research jobs cannot drop each other's signals."""
+    profile = db_session.scalar(select(CompanyProfile).where(CompanyProfile.id == company_profile_id)
+                                .with_for_update())
+    if profile is None:
+        return []
+    held = {(s.get("kind"), s.get("url"), s.get("sentence")) for s in profile.buying_signals or []}
+    new = []
+    for signal in signals:
+        key = (signal.get("kind"), signal.get("url"), signal.get("sentence"))
+        if key not in held:
+            held.add(key)
+            new.append(signal)
+    if new:
+        profile.buying_signals = [*new, *(profile.buying_signals or [])][:MAX_BUYING_SIGNALS]
+        profile.last_researched_at = utcnow()
+    return new
+
+
+def set_research_quality(*, db_session: Session, company_profile_id: uuid.UUID, score: int | None) -> None:
+    db_session.execute(sql_update(CompanyProfile).where(CompanyProfile.id == company_profile_id)
+                       .values(research_quality_score=score, last_researched_at=utcnow()))
 
 
 def _check_references(db_session: Session, data: AccountCreate | AccountUpdate) -> None:

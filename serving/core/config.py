@@ -57,7 +57,25 @@ class Settings(BaseSettings):
 
     typesense_url: str | None = Field(default=None, validation_alias="TYPESENSE_URL")
     typesense_api_key: SecretStr | None = Field(default=None, validation_alias="TYPESENSE_API_KEY")
+    # the seed's form of the same setting; TYPESENSE_URL wins when both are set
+    typesense_host: str | None = Field(default=None, validation_alias="TYPESENSE_HOST")
+    typesense_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="TYPESENSE_PORT")
+    typesense_protocol: Literal["http", "https"] = Field(default="http", validation_alias="TYPESENSE_PROTOCOL")
+    # Collections and aliases are named `<prefix>_<entity>`: several installs (or test sessions) can share one
+    # Typesense server without seeing each other's documents.
+    search_collection_prefix: str = Field(default="revorc", pattern=r"^[a-z][a-z0-9_]{0,39}$",
+                                          validation_alias="SEARCH_COLLECTION_PREFIX")
+    # The website crawler refuses hosts that resolve to loopback/private/link-local addresses (SSRF) unless this
+    # is on: a self-hoster crawling an intranet site, or the tests' local site.
+    crawler_allow_private_networks: bool = Field(default=False, validation_alias="CRAWLER_ALLOW_PRIVATE_NETWORKS")
+    crawler_timeout_seconds: float = Field(default=10.0, gt=0, le=120, validation_alias="CRAWLER_TIMEOUT_SECONDS")
+    crawler_max_page_bytes: int = Field(default=2_000_000, ge=10_000, validation_alias="CRAWLER_MAX_PAGE_BYTES")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    # Knowledge-base embeddings: the offline MiniLM model, or OpenAI's text-embedding-3-small at 384 dimensions.
+    # Switching re-embeds nothing by itself: the knowledge embedding backfill asset does (vectors record their model).
+    embeddings_provider: Literal["local", "openai"] = Field(default="local", validation_alias="EMBEDDINGS_PROVIDER")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
 
     jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")
     jwt_expiration: timedelta = Field(default=timedelta(days=7), validation_alias="JWT_EXPIRATION")
@@ -208,7 +226,11 @@ class Settings(BaseSettings):
 
     @property
     def typesense(self) -> tuple[str, str] | None:
-        url = self.typesense_url or self.runtime().get("typesense_url")
+        url = self.typesense_url
+        if not url and self.typesense_host:
+            port = self.typesense_port or (443 if self.typesense_protocol == "https" else 8108)
+            url = f"{self.typesense_protocol}://{self.typesense_host}:{port}"
+        url = url or self.runtime().get("typesense_url")
         key = self.typesense_api_key.get_secret_value() if self.typesense_api_key else None
         key = key or self.runtime().get("typesense_api_key")
         return (url, key) if url and key else None

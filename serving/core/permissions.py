@@ -21,6 +21,8 @@ class Scope(StrEnum):
     emails_send = "emails:send"
     events_write = "events:write"
     search_read = "search:read"
+    knowledge_read = "knowledge:read"
+    knowledge_write = "knowledge:write"
     webhooks_manage = "webhooks:manage"
 
 

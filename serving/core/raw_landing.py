@@ -18,6 +18,12 @@ WEBSITE_EVENT_COLUMNS = (
     "organization_id", "message_id", "type", "event", "anonymous_id", "user_id", "email", "url", "path", "title",
     "referrer", "properties", "traits", "context", "occurred_at", "sent_at", "received_at",
 )
+# the intent feeds' columns (pipelines/ingest/intent.py lands files with the same list); the knowledge base's
+# buying signals are landed by the API here
+INTENT_SIGNAL_COLUMNS = (
+    "organization_id", "signal_type", "account_domain", "prospect_email", "topic", "strength", "occurred_at",
+    "expires_at", "provider", "payload",
+)
 JSON_COLUMNS = frozenset({"payload", "properties", "traits", "context"})
 
 

@@ -48,7 +48,9 @@ OTHER_DEAL_NAME = "Zebra Secret Expansion"
 OTHER_DEAL_AMOUNT = 123_457
 REQUIRED_MARTS = ("fct_deal_health", "dim_account_health", "fct_forecast", "fct_forecast_accuracy",
                   "agg_activity_daily", "agg_pipeline_metrics", "agg_email_engagement_daily", "fct_email_events",
-                  "fct_prospect_intent", "fct_account_intent", "intent_score_history", "fct_deal_stage_durations")
+                  "fct_prospect_intent", "fct_account_intent", "intent_score_history", "fct_deal_stage_durations",
+                  "agg_search_daily", "agg_search_queries", "agg_search_click_positions", "fct_search_refinements",
+                  "dim_search_popular_queries")
 
 
 def _one(database: str, sql: str, *params):
@@ -96,6 +98,42 @@ def ab_batch(as_of: date) -> str:
     return json.dumps(events)
 
 
+# (user: 0 = the first demo user by e-mail, 1 = the second, None = an API key; query; results; latency ms; age;
+#  clicked positions): what the search page must show, computed again by its test from app tables and marts
+SEARCHES = [
+    (0, "acme", 5, 12, timedelta(hours=2), [1, 3]),
+    (0, "acme corp", 2, 20, timedelta(hours=2) - timedelta(minutes=1), [1]),
+    (None, "acme", 5, 15, timedelta(hours=3), []),
+    (1, "zzz nothing", 0, 8, timedelta(days=1), []),
+    (1, "zzz nothing", 0, 9, timedelta(days=1) - timedelta(minutes=10), []),
+    (1, "globex", 4, 40, timedelta(days=40), [2]),
+]
+
+
+def seed_searches(database: str, organization_id) -> None:
+    """Logged searches, clicks and popular queries of the demo organization (none for the other tenant)."""
+    now = datetime.now(UTC)
+    with psycopg.connect(psycopg_conninfo(database), autocommit=True) as conn:
+        users = [r[0] for r in conn.execute("select id from app.users where organization_id = %s order by email"
+                                            " limit 2", (organization_id,)).fetchall()]
+        for who, query, results, latency, age, clicks in SEARCHES:
+            search_id = uuid.uuid4()
+            user_id = users[who] if who is not None else None
+            conn.execute("insert into app.search_analytics (id, organization_id, user_id, query, normalized_query,"
+                         " types, result_count, latency_ms, created_at) values (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                         (search_id, organization_id, user_id, query.upper(), query, ["prospects"], results, latency,
+                          now - age))
+            for position in clicks:
+                conn.execute("insert into app.search_clicks (id, organization_id, search_id, user_id, entity,"
+                             " record_id, position, created_at) values (%s,%s,%s,%s,'prospects',%s,%s,%s)",
+                             (uuid.uuid4(), organization_id, search_id, user_id, uuid.uuid4(), position,
+                              now - age + timedelta(seconds=5)))
+        conn.execute("insert into app.search_popular_queries (organization_id, normalized_query, search_count,"
+                     " result_count, last_searched_at) select organization_id, normalized_query, count(*),"
+                     " max(result_count), max(created_at) from app.search_analytics where organization_id = %s"
+                     " group by 1, 2", (organization_id,))
+
+
 def _serve(app, port: int) -> uvicorn.Server:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
@@ -141,6 +179,7 @@ def seeded(pg, tmp_path_factory) -> Iterator[Seeded]:
                      " forecast_category, close_date) values (%s,%s,%s,%s,%s,%s,50,'proposal','best_case',%s)",
                      (uuid.uuid4(), other.organization_id, other.team_id, other.user.id, OTHER_DEAL_NAME,
                       OTHER_DEAL_AMOUNT, as_of))
+    seed_searches(database, demo.organization_id)
     landing = state / "landing"
     demo_landing(settings, prospects=120, seed=7, landing_url=str(landing))
     ab = landing / "email_events/acme-demo/ab/batch.json"

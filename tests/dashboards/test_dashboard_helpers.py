@@ -13,6 +13,7 @@ from dashboards.analysis.ab_test import two_proportion_test, wilson_interval
 from dashboards.data.data_health import freshness
 from dashboards.data.lead_scoring import PSI_LARGE, champion_from_rows, drift_by_day, factors_table, versions_table
 from dashboards.data.pipeline import period_bounds
+from dashboards.data.search import summarize
 from models.lead_scoring.evaluate import score_histogram
 
 
@@ -118,3 +119,15 @@ def test_a_manually_promoted_champion_says_why():
            "champion_history": [{"at": "2026-11-24", "reason": "promoted through the API", "previous": None}]}
     assert champion_from_rows([row]).decision == "promoted through the API"
     assert champion_from_rows([{**row, "champion_history": []}]).decision.startswith("validation ROC-AUC")
+
+
+def test_search_summary_weights_the_mean_search_time_by_each_days_searches():
+    days = pd.DataFrame({"searches": [1, 3], "zero_result_searches": [1, 0], "avg_latency_ms": [100.0, 20.0],
+                         "searches_with_click": [0, 3]})
+    summary = summarize(days)
+    assert summary.searches == 4
+    assert summary.avg_latency_ms == pytest.approx((100 + 3 * 20) / 4)  # not the mean of the means (60)
+    assert summary.zero_result_rate == pytest.approx(0.25)
+    assert summary.click_through_rate == pytest.approx(0.75)
+    empty = summarize(days.iloc[0:0])
+    assert (empty.searches, empty.avg_latency_ms, empty.click_through_rate) == (0, None, None)

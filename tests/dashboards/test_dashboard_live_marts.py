@@ -55,3 +55,18 @@ def test_a_deal_changed_in_the_app_shows_in_dim_deals_without_a_dbt_run(seeded):
     finally:
         with psycopg.connect(psycopg_conninfo(seeded.database)) as conn:
             conn.execute("update app.deals set name = %s where id = %s", (name, deal_id))
+
+
+SEARCH_MARTS = ("agg_search_daily", "agg_search_queries", "agg_search_click_positions", "fct_search_refinements",
+                "dim_search_popular_queries")
+
+
+def test_the_search_marts_keep_each_organization_to_its_own_rows(seeded):
+    other = str(seeded.other.organization_id)
+    for mart in SEARCH_MARTS:
+        assert seeded.one(f"select count(*) from analytics.{mart} where organization_id = %s", seeded.demo_org)[0] > 0
+        # no `where organization_id = …`: the tables' row-level security alone keeps the demo rows out
+        assert _read_as(seeded, other, f"select count(*) from analytics.{mart}") == [(0,)], mart
+        demo = _read_as(seeded, seeded.demo_org, f"select count(*) from analytics.{mart}")[0][0]
+        assert demo == seeded.one(f"select count(*) from analytics.{mart} where organization_id = %s",
+                                  seeded.demo_org)[0], mart

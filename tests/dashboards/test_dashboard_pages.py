@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from dashboards.analysis.ab_test import two_proportion_test
 from dashboards.components import session
 from dashboards.components.formatting import money
+from serving.core.db import engine_for
+from serving.search import service as search_service
 from tests.dashboards.conftest import ADMIN_LOGIN, OTHER_DEAL_NAME, REP_LOGIN, ROOT, VIEWER_LOGIN, other_login
 
 pytestmark = pytest.mark.slow
@@ -266,3 +269,48 @@ def test_another_organization_sees_none_of_the_demo_figures(seeded):
                                             seeded.demo_org)}
     shown = frame(intent, "email")
     assert shown is None or not demo_emails & set(shown["email"])
+
+
+def test_search_page_shows_the_search_marts_and_agrees_with_the_analytics_api(seeded):
+    org = seeded.demo_org
+    at = open_page("search", ADMIN_LOGIN)
+    no_errors(at)
+    # the default window, the last 30 days, holds every logged search but the 40-day-old one
+    searches, zero, clicked = seeded.one(
+        "select count(*), count(*) filter (where result_count = 0), count(*) filter (where exists (select 1 from"
+        " app.search_clicks c where c.search_id = s.id)) from app.search_analytics s where organization_id = %s"
+        " and (created_at at time zone 'UTC')::date > (now() at time zone 'UTC')::date - 30", org)
+    assert searches == 5
+    assert metric(at, "Searches").value == f"{searches:,}"
+    assert metric(at, "Zero-result rate").value == f"{zero / searches * 100:.1f}%"
+    assert metric(at, "Click-through rate").value == f"{clicked / searches * 100:.1f}%"
+    top = frame(at, "avg_results")
+    assert top["query"].tolist()[:2] == ["acme", "zzz nothing"] and "globex" not in top["query"].tolist()
+    zero_table = frame(at, "zero_result_searches", 1)
+    assert zero_table[["query", "zero_result_searches"]].values.tolist() == [["zzz nothing", 2]]
+    refined = frame(at, "refined_to")
+    assert refined[["query", "refined_to", "refinements"]].values.tolist() == [["acme", "acme corp", 1]]
+    assert frame(at, "popularity_rank")["query"].iloc[0] == "acme"
+
+    # the marts say what GET /api/v1/search/analytics says for the same 30 days
+    now = datetime.now(UTC)
+    with Session(engine_for(seeded.settings.owner_database_url)) as session:
+        api = search_service.analytics(db_session=session, since=now - timedelta(days=30), until=now)
+    positions = seeded.all("select position, clicks, click_through_rate from analytics.agg_search_click_positions"
+                           " where organization_id = %s and window_days = 30 order by position", org)
+    assert [(p, c, pytest.approx(float(r), abs=1e-4)) for p, c, r in positions] == [
+        (p["position"], p["clicks"], p["click_through_rate"]) for p in api["click_through_by_position"]]
+    assert [(r["query"], r["next_query"], r["count"]) for r in api["refinements"]] == [("acme", "acme corp", 1)]
+
+    at.segmented_control(key="search_window").set_value(90).run()
+    no_errors(at)
+    assert metric(at, "Searches").value == "6"
+    assert "globex" in frame(at, "avg_results")["query"].tolist()
+
+
+def test_search_page_of_another_organization_is_empty(seeded):
+    at = open_page("search", other_login(seeded))
+    no_errors(at)
+    assert metric(at, "Searches").value == "0"
+    assert any("No searches" in i.value for i in at.info)
+    assert frame(at, "avg_results") is None

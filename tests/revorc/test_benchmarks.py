@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
+from datetime import date
 
 import pytest
 
+from benchmarks.bench_search import QUERIES, SUFFIX, TYPES, _multi_search_body
 from benchmarks.common import Row, markdown, percentile
 from revorc.data_cli import BENCHMARKS
+from serving.search.engine import SearchIndex
+from serving.search.intent import understand
 
 
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
@@ -37,3 +42,19 @@ def test_markdown_table_shows_ratio_and_verdict():
     lines = text.splitlines()
     assert lines[2] == "| api | 1,900 req/s | 2,000 req/s | 0.95 | ≥ 0.80 | yes |"
     assert lines[3] == "| bulk | 25 s | — | — | ≤ 30 s | — |"
+
+
+def test_search_benchmark_sends_typesense_the_search_the_api_would():
+    # the queries are plain text: no period, tier, stage or amount for query understanding to turn into filters,
+    # so the direct baseline and the API search the same three collections for the same words
+    for query in QUERIES:
+        understood = understand(query, types=TYPES, today=date.today())
+        assert (understood.text, understood.types, any(understood.filters.values())) == (query, TYPES, False), query
+    index = SearchIndex(url="http://127.0.0.1:9", admin_key="unused")
+    # …except the industry an account carries: the API filters on it (two words or more), and so does the baseline
+    labs = json.loads(_multi_search_body(index, "globex labs", SUFFIX))["searches"]
+    assert {s["collection"]: s["filter_by"] for s in labs}["revorc_accounts"] == "industry:=`Labs`"
+    assert {s["q"] for s in labs} == {"globex"}
+    plain = json.loads(_multi_search_body(index, "labs", SUFFIX))["searches"]
+    assert [s["collection"] for s in plain] == ["revorc_prospects", "revorc_accounts", "revorc_deals"]
+    assert {s["filter_by"] for s in plain} == {""} and {s["q"] for s in plain} == {"labs"}

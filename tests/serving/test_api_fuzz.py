@@ -1,6 +1,7 @@
 """Schemathesis against the whole OpenAPI document: no input gives a 5xx, every 4xx is the error envelope.
 
-Its own app instance (rate limits off, or the fuzzer measures the limiter), a real tenant with an admin token,
+Its own app instance (rate limits off, or the fuzzer measures the limiter; a real Typesense for search), a real
+tenant with an admin token,
 an `events:write` key for the tracking endpoints and a champion model so scoring runs end to end. Bounded
 (`MAX_EXAMPLES` per operation) and derandomized so CI sees the same cases every run.
 """
@@ -33,8 +34,11 @@ EVENT_PATHS = ("/api/v1/events/", "/v1/")
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(database, state_dir):
-    settings = make_settings(database, state_dir, RATE_LIMIT_ENABLED=False)
+def fuzz_target(database, state_dir, typesense_server, pg):
+    # search runs for real (Typesense), in collections of its own
+    url, key = typesense_server
+    settings = make_settings(database, state_dir, RATE_LIMIT_ENABLED=False, TYPESENSE_URL=url,
+                             TYPESENSE_API_KEY=key, SEARCH_COLLECTION_PREFIX=f"fuzz_{pg.worker}")
     tenant = make_tenant(settings)
     app = create_app(settings)
     with Session(engine_for(settings.owner_database_url)) as session, session.begin():

@@ -13,7 +13,10 @@ INCREMENTAL_SELECTION = (
 hourly_job = dg.define_asset_job("hourly_ingest_and_transform", selection=INCREMENTAL_SELECTION,
                                  description="New landing files → raw → dbt build (incremental) → reverse-ETL.")
 nightly_job = dg.define_asset_job(
-    "nightly_full_rebuild", selection=dg.AssetSelection.all() - dg.AssetSelection.tag("revorc/ml_stage", "training"),
+    "nightly_full_rebuild",
+    # training and the search reindex have their own schedules (the index follows every write through its queue)
+    selection=dg.AssetSelection.all() - dg.AssetSelection.tag("revorc/ml_stage", "training")
+    - dg.AssetSelection.groups("search"),
     description="Everything, with dbt --full-refresh (incremental facts rebuilt from raw).",
     config={"ops": {"revorc_dbt_models": {"config": {"full_refresh": True}}}},
 )

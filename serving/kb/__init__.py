@@ -1,0 +1,1 @@
+"""The support knowledge base (seed 4.3): help articles for customers and staff."""

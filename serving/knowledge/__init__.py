@@ -1,0 +1,1 @@
+"""The company knowledge base: research documents with embeddings, crawled websites, semantic search."""

@@ -1,0 +1,1 @@
+"""Universal search: Typesense collections, the sync queue, scoped keys, query understanding, analytics."""

@@ -1,0 +1,197 @@
+"""The Typesense side of search: collections behind aliases, document writes, the search-only parent key and
+the per-organization scoped keys every search runs with.
+
+Tenancy: the API never searches with the admin key. It searches with a key scoped by Typesense itself
+(an HMAC over embedded parameters) whose `filter_by` pins `organization_id`; Typesense ANDs that embedded
+filter with whatever filter the request carries, so no filter string, hostile or not, can widen it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from urllib.parse import urlsplit
+
+import httpx
+import typesense
+from typesense import exceptions as ts_errors
+
+from serving.core.config import Settings
+from serving.search.collections import ENTITIES, Entity
+
+logger = logging.getLogger(__name__)
+
+# a scoped key is refused by Typesense after this; the API makes a new one well before
+SCOPED_KEY_TTL = 3600
+
+
+class SearchUnavailable(RuntimeError):
+    """Typesense is not configured, or did not answer."""
+
+
+class IndexWriteError(RuntimeError):
+    """Typesense refused some documents of an import (the first reasons are in the message)."""
+
+
+def _nodes(url: str) -> list[dict]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return [{"host": parts.hostname, "port": str(port), "protocol": parts.scheme or "http"}]
+
+
+@dataclass
+class SearchIndex:
+    url: str
+    admin_key: str
+    prefix: str = "revorc"
+    timeout: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SearchIndex:
+        configured = settings.typesense
+        if configured is None:
+            raise SearchUnavailable("search is not configured: set TYPESENSE_URL and TYPESENSE_API_KEY")
+        url, key = configured
+        return cls(url=url, admin_key=key, prefix=settings.search_collection_prefix)
+
+    # -- clients ---------------------------------------------------------------------------------------------
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        # one connection pool for the admin client and every organization's scoped client
+        return httpx.Client(timeout=self.timeout, limits=httpx.Limits(max_connections=64,
+                                                                       max_keepalive_connections=32))
+
+    def client(self, api_key: str | None = None) -> typesense.Client:
+        return typesense.Client({"api_key": api_key or self.admin_key, "nodes": _nodes(self.url),
+                                 "connection_timeout_seconds": self.timeout, "num_retries": 1},
+                                http_client=self.http)
+
+    @cached_property
+    def admin(self) -> typesense.Client:
+        return self.client()
+
+    def close(self) -> None:
+        if "http" in self.__dict__:
+            self.http.close()
+
+    # -- collections and aliases ----------------------------------------------------------------------------
+
+    def alias(self, entity: str) -> str:
+        return f"{self.prefix}_{entity}"
+
+    def collection_for(self, entity: str) -> str | None:
+        """The collection the entity's alias points at, or None before the first index."""
+        try:
+            return self.admin.aliases[self.alias(entity)].retrieve()["collection_name"]
+        except ts_errors.ObjectNotFound:
+            return None
+
+    def create_collection(self, entity: Entity) -> str:
+        name = f"{self.alias(entity.name)}_{time.time_ns()}"
+        self.admin.collections.create(entity.schema(name))
+        return name
+
+    def swap(self, entity: str, collection: str) -> str | None:
+        """Point the alias at `collection` (atomic for searches) and drop the one it replaced."""
+        previous = self.collection_for(entity)
+        self.admin.aliases.upsert(self.alias(entity), {"collection_name": collection})
+        if previous and previous != collection:
+            self.drop(previous)
+        return previous
+
+    def drop(self, collection: str) -> None:
+        with contextlib.suppress(ts_errors.ObjectNotFound):
+            self.admin.collections[collection].delete()
+
+    def ensure(self, entities: Iterable[Entity] | None = None) -> None:
+        """Create the collection behind each alias that has none yet (first start, a fresh Typesense)."""
+        for entity in entities or ENTITIES.values():
+            if self.collection_for(entity.name) is None:
+                self.swap(entity.name, self.create_collection(entity))
+        self.ensure_search_key()
+
+    def collections(self) -> list[dict]:
+        return self.admin.collections.retrieve()
+
+    # -- documents ------------------------------------------------------------------------------------------
+
+    def upsert(self, target: str, documents: Sequence[dict], *, action: str = "upsert") -> int:
+        """Import documents into a collection or alias; returns how many Typesense refused (`create` refuses
+        existing ids, which the reindex relies on)."""
+        if not documents:
+            return 0
+        results = self.admin.collections[target].documents.import_(list(documents), {"action": action})
+        refused = [r for r in results if not r.get("success")]
+        if refused and action == "upsert":
+            reasons = "; ".join(str(r.get("error")) for r in refused[:3])
+            raise IndexWriteError(f"Typesense refused {len(refused)} of {len(documents)} documents: {reasons}")
+        return len(refused)
+
+    def delete(self, target: str, ids: Iterable[str]) -> None:
+        documents = self.admin.collections[target].documents
+        for document_id in ids:
+            with contextlib.suppress(ts_errors.ObjectNotFound):
+                documents[document_id].delete()
+
+    def delete_organization(self, organization_id: str) -> int:
+        deleted = 0
+        for entity in ENTITIES.values():
+            try:
+                result = self.admin.collections[self.alias(entity.name)].documents.delete(
+                    {"filter_by": f"organization_id:={organization_id}"})
+                deleted += int(result.get("num_deleted", 0))
+            except ts_errors.ObjectNotFound:
+                continue
+        return deleted
+
+    def counts_by_organization(self, entity: str) -> dict[str, int]:
+        """Documents per organization behind the entity's alias, in one faceted query."""
+        params = {"q": "*", "per_page": 0, "facet_by": "organization_id", "max_facet_values": 1_000_000}
+        try:
+            result = self.admin.collections[self.alias(entity)].documents.search(params)
+        except ts_errors.ObjectNotFound:
+            return {}
+        counts = next((f["counts"] for f in result.get("facet_counts", []) if f["field_name"] == "organization_id"),
+                      [])
+        return {c["value"]: int(c["count"]) for c in counts}
+
+    # -- keys -----------------------------------------------------------------------------------------------
+
+    @cached_property
+    def search_key(self) -> str:
+        """The search-only parent key, derived from the admin key so every process agrees on it without
+        storing it; `ensure_search_key` makes Typesense know it."""
+        digest = hmac.new(self.admin_key.encode(), f"revorc-search-only:{self.prefix}".encode(), hashlib.sha256)
+        return digest.hexdigest()
+
+    def ensure_search_key(self) -> None:
+        description = f"revorc search-only key ({self.prefix})"
+        existing = self.admin.keys.retrieve().get("keys", [])
+        if any(k.get("description") == description and self.search_key.startswith(k.get("value_prefix", "-"))
+               for k in existing):
+            return
+        self.admin.keys.create({"description": description, "actions": ["documents:search"],
+                                "collections": [f"{self.prefix}_.*"], "value": self.search_key})
+
+    def scoped_key(self, organization_id: str, *, now: float | None = None) -> tuple[str, int]:
+        """A key that can only search `organization_id`'s documents, and its expiry (epoch seconds)."""
+        expires_at = int((now or time.time()) // SCOPED_KEY_TTL * SCOPED_KEY_TTL + 2 * SCOPED_KEY_TTL)
+        params = {"filter_by": f"organization_id:={organization_id}", "expires_at": expires_at}
+        key = self.admin.keys.generate_scoped_search_key(self.search_key, params)
+        return (key.decode() if isinstance(key, bytes) else key), expires_at
+
+    # -- search ---------------------------------------------------------------------------------------------
+
+    def multi_search(self, api_key: str, searches: list[dict]) -> list[dict]:
+        try:
+            response = self.client(api_key).multi_search.perform({"searches": searches}, {})
+        except (ts_errors.TypesenseClientError, httpx.HTTPError) as exc:
+            raise SearchUnavailable(f"the search engine did not answer: {exc}") from exc
+        return response["results"]

@@ -1,0 +1,129 @@
+"""/search: universal search, suggestions, saved searches, clicks and analytics (seed 4.1, 7.4).
+
+Every route needs `search:read`; each type searched also needs its own read scope (an API key with
+`search:read` and `prospects:read` searches prospects only). The seed's search rate limit (100/minute per user or
+key) applies to every /search route (`serving.core.ratelimit`).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from serving.core.deps import DbSession, require
+from serving.core.errors import ServiceUnavailable, ValidationFailed
+from serving.core.pagination import Page, Pagination, page_of, paginate
+from serving.core.permissions import Scope
+from serving.core.principal import Principal
+from serving.search import service
+from serving.search.engine import SearchIndex, SearchUnavailable
+from serving.search.schemas import (
+    ClickIn,
+    SavedSearchIn,
+    SavedSearchOut,
+    SearchAnalyticsOut,
+    SearchResponse,
+    Suggestions,
+)
+
+router = APIRouter()
+
+Searcher = Annotated[Principal, require(Scope.search_read)]
+_lock = threading.Lock()
+
+
+def _search_index(request: Request) -> SearchIndex:
+    """The app's Typesense client, its collections and search key made sure of once per process."""
+    index = getattr(request.app.state, "search_index", None)
+    if index is not None:
+        return index
+    with _lock:
+        index = getattr(request.app.state, "search_index", None)
+        if index is None:
+            try:
+                index = SearchIndex.from_settings(request.app.state.settings)
+                index.ensure()
+            except SearchUnavailable as exc:
+                raise ServiceUnavailable(str(exc), code="SEARCH_UNAVAILABLE") from exc
+            except Exception as exc:  # the engine did not answer: the request can be retried
+                raise ServiceUnavailable(f"the search engine is not reachable: {exc}",
+                                         code="SEARCH_UNAVAILABLE") from exc
+            request.app.state.search_index = index
+    return index
+
+
+Index = Annotated[SearchIndex, Depends(_search_index)]
+
+
+def _types(types: str | None) -> list[str] | None:
+    return [t.strip() for t in types.split(",") if t.strip()] if types else None
+
+
+@router.get("", response_model=SearchResponse, response_model_exclude_none=True,
+            summary="Search prospects, accounts, deals and e-mails at once")
+def search(db: DbSession, principal: Searcher, index: Index,
+           q: Annotated[str, Query(max_length=500, description="what to look for; an e-mail or domain jumps to "
+                                                                "its record; phrases such as 'deals closing this "
+                                                                "month' become filters")] = "",
+           types: Annotated[str | None, Query(description="comma-separated: prospects,accounts,deals,emails")] = None,
+           filters: Annotated[str | None, Query(max_length=4000, description=(
+               'a JSON object, e.g. {"status": ["new"], "createdAt": {"gte": "2026-01-01"}}, or '
+               "field:value|value,field:value"))] = None,
+           page: Annotated[int, Query(ge=1, le=100)] = 1,
+           per_page: Annotated[int, Query(alias="perPage", ge=1, le=service.MAX_PER_PAGE)] = 10):
+    try:
+        return service.search(db_session=db, index=index, principal=principal, query=q, types=_types(types),
+                              filters=filters, page=page, per_page=per_page)
+    except SearchUnavailable as exc:
+        raise ServiceUnavailable(str(exc), code="SEARCH_UNAVAILABLE") from exc
+
+
+@router.get("/suggestions", response_model=Suggestions, response_model_exclude_none=True,
+            summary="Autocomplete from record names and the organization's popular queries")
+def suggestions(db: DbSession, principal: Searcher, index: Index,
+                q: Annotated[str, Query(max_length=200)] = "",
+                limit: Annotated[int, Query(ge=1, le=20)] = 8):
+    try:
+        found = service.suggestions(db_session=db, index=index, principal=principal, query=q, limit=limit)
+    except SearchUnavailable as exc:
+        raise ServiceUnavailable(str(exc), code="SEARCH_UNAVAILABLE") from exc
+    return {"query": q, "suggestions": found}
+
+
+@router.post("/saved", response_model=SavedSearchOut, status_code=201, summary="Save a search for later")
+def save_search(body: SavedSearchIn, db: DbSession, principal: Searcher):
+    return service.save(db_session=db, principal=principal, name=body.name, query=body.query, types=body.types,
+                        filters=body.filters)
+
+
+@router.get("/saved", response_model=Page[SavedSearchOut], summary="My saved searches, newest first")
+def list_saved(db: DbSession, principal: Searcher, pagination: Pagination):
+    items, meta = paginate(db, service.saved_of(principal=principal), pagination)
+    return page_of([SavedSearchOut.model_validate(s) for s in items], meta)
+
+
+@router.delete("/saved/{saved_id}", status_code=204, summary="Delete one of my saved searches")
+def delete_saved(saved_id: uuid.UUID, db: DbSession, principal: Searcher) -> None:
+    service.delete_saved(db_session=db, principal=principal, saved_id=saved_id)
+
+
+@router.post("/clicks", status_code=204, summary="Record that a result of a search was opened, with its rank")
+def record_click(body: ClickIn, db: DbSession, principal: Searcher) -> None:
+    service.record_click(db_session=db, principal=principal, search_id=body.search_id, entity=body.type,
+                         record_id=body.id, rank=body.rank)
+
+
+@router.get("/analytics", response_model=SearchAnalyticsOut,
+            summary="Top and zero-result searches, search time, click-through by position, refinements")
+def search_analytics(db: DbSession, principal: Searcher,
+                     since: datetime | None = None, until: datetime | None = None,
+                     limit: Annotated[int, Query(ge=1, le=100)] = 10):
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=30)
+    if since >= until:
+        raise ValidationFailed("since must be before until", details={"field": "since", "value": str(since)})
+    return service.analytics(db_session=db, since=since, until=until, limit=limit)
