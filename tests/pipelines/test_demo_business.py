@@ -26,7 +26,7 @@ TIERS = {"low", "warm", "hot", "burning"}
 
 
 @pytest.fixture(scope="module")
-def demo(pg, tmp_path_factory):
+def demo(pg, tmp_path_factory, typesense_server):
     database = pg.url(pg.clone())
     state = tmp_path_factory.mktemp("demo-business")
     settings = make_settings(database, state)
@@ -38,8 +38,10 @@ def demo(pg, tmp_path_factory):
     run_config = {"ops": {"revorc_dbt_models": {"config": {"as_of": as_of.isoformat()}},
                           "ml__lead_scoring_model": {"config": {"seed": 0}}}}
     with threadpool_limits(limits=1, user_api="openmp"):
-        result = dg.materialize(ASSETS, resources=resources(database_url=database, landing_url=str(landing),
-                                                            revorc_home=str(state)),
+        # the whole graph, the search reindex into a real Typesense included
+        res = resources(database_url=database, landing_url=str(landing), revorc_home=str(state),
+                        typesense=(*typesense_server, f"demo_{pg.worker}"))
+        result = dg.materialize(ASSETS, resources=res,
                                 run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure][:3]
     with psycopg.connect(psycopg_conninfo(database)) as conn:

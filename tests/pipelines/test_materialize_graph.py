@@ -45,7 +45,7 @@ def _deal(conn, org, team, owner, *, amount, probability, stage, category, close
 
 
 @pytest.fixture(scope="module")
-def graph(pg, tmp_path_factory):
+def graph(pg, tmp_path_factory, typesense_server):
     """One full materialization shared by the assertions below (it takes ~30 s)."""
     database = pg.url(pg.clone())
     state = tmp_path_factory.mktemp("graph")
@@ -85,7 +85,9 @@ def graph(pg, tmp_path_factory):
     shutil.copytree(ROOT / "datasets/maven_crm", landing / f"crm/{DEMO_SLUG}/maven_crm")
 
     run_config = {"ops": {"revorc_dbt_models": {"config": {"as_of": as_of.isoformat()}}}}
-    res = resources(database_url=database, landing_url=str(landing))
+    # the search reindex runs into a real Typesense, in collections of this module's own
+    res = resources(database_url=database, landing_url=str(landing),
+                    typesense=(*typesense_server, f"graph_{pg.worker}"))
     result = dg.materialize([*ASSETS, *ingest_checks], resources=res, run_config=run_config,
                             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     again = dg.materialize([prospect_intent_scores, account_intent_scores, account_health_scores, deal_risk_scores,

@@ -36,14 +36,15 @@ def _crm(conn, tenant) -> dict[str, uuid.UUID]:
 
 
 def _run(written: dict, selection: dg.AssetSelection, *, dbt: bool = False):
-    res = resources(database_url=written["database"], landing_url=str(written["state"] / "landing"))
+    res = resources(database_url=written["database"], landing_url=str(written["state"] / "landing"),
+                    typesense=written["typesense"])
     config = {"ops": {"revorc_dbt_models": {"config": {"as_of": written["as_of"]}}}} if dbt else {}
     return dg.materialize([*ASSETS, *reverse_etl_checks], selection=selection, resources=res,
                           instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, run_config=config)
 
 
 @pytest.fixture(scope="module")
-def written(pg, tmp_path_factory):
+def written(pg, tmp_path_factory, typesense_server):
     """Two organizations' CRM rows through dbt and the four write-backs (with their checks), once."""
     database = pg.url(pg.clone())
     state = tmp_path_factory.mktemp("reverse-etl")
@@ -52,6 +53,7 @@ def written(pg, tmp_path_factory):
     with psycopg.connect(psycopg_conninfo(database), autocommit=True) as conn:
         rows = {"a": _crm(conn, a), "b": _crm(conn, b)}
     written = {"database": database, "state": state, "as_of": datetime.now(UTC).date().isoformat(), "rows": rows,
+               "typesense": (*typesense_server, f"retl_{pg.worker}"),
                "a": str(a.organization_id), "b": str(b.organization_id)}
     # the whole dbt project (a subset would run relationship tests against models it did not build), no ML
     selection = dg.AssetSelection.all() - dg.AssetSelection.groups("ml")
