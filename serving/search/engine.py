@@ -23,6 +23,7 @@ import typesense
 from typesense import exceptions as ts_errors
 
 from serving.core.config import Settings
+from serving.core.errors import ServiceUnavailable
 from serving.search.collections import ENTITIES, Entity
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,10 @@ logger = logging.getLogger(__name__)
 SCOPED_KEY_TTL = 3600
 
 
-class SearchUnavailable(RuntimeError):
-    """Typesense is not configured, or did not answer."""
+class SearchUnavailable(ServiceUnavailable):
+    """Typesense is not configured, or did not answer: a 503 in the error envelope, whoever raises it."""
+
+    code = "SEARCH_UNAVAILABLE"
 
 
 class IndexWriteError(RuntimeError):
@@ -112,10 +115,13 @@ class SearchIndex:
 
     def ensure(self, entities: Iterable[Entity] | None = None) -> None:
         """Create the collection behind each alias that has none yet (first start, a fresh Typesense)."""
-        for entity in entities or ENTITIES.values():
-            if self.collection_for(entity.name) is None:
-                self.swap(entity.name, self.create_collection(entity))
-        self.ensure_search_key()
+        try:
+            for entity in entities or ENTITIES.values():
+                if self.collection_for(entity.name) is None:
+                    self.swap(entity.name, self.create_collection(entity))
+            self.ensure_search_key()
+        except (ts_errors.TypesenseClientError, httpx.HTTPError) as exc:
+            raise SearchUnavailable(f"the search engine is not reachable: {exc}") from exc
 
     def collections(self) -> list[dict]:
         return self.admin.collections.retrieve()

@@ -109,3 +109,9 @@ def counts(conn: psycopg.Connection, index: SearchIndex, entity: Entity) -> list
     documents = index.counts_by_organization(entity.name)
     return [{"organization_id": org, "rows": database.get(org, 0), "documents": documents.get(org, 0)}
             for org in sorted(database.keys() | documents.keys())]
+
+
+def pending_changes(conn: psycopg.Connection, entity: str) -> dict[str, int]:
+    """Per organization: the entity's changes queued and not yet applied (the check allows for them)."""
+    return dict(conn.execute("select organization_id::text, count(*) from app.search_sync_queue "
+                             "where entity = %s and indexed_at is null group by 1", (entity,)).fetchall())

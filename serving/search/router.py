@@ -15,12 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from serving.core.deps import DbSession, require
-from serving.core.errors import ServiceUnavailable, ValidationFailed
+from serving.core.errors import ValidationFailed
 from serving.core.pagination import Page, Pagination, page_of, paginate
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.search import service
-from serving.search.engine import SearchIndex, SearchUnavailable
+from serving.search.engine import SearchIndex
 from serving.search.schemas import (
     ClickIn,
     SavedSearchIn,
@@ -37,21 +37,16 @@ _lock = threading.Lock()
 
 
 def _search_index(request: Request) -> SearchIndex:
-    """The app's Typesense client, its collections and search key made sure of once per process."""
+    """The app's Typesense client, its collections and search key made sure of once per process (a 503
+    SEARCH_UNAVAILABLE when Typesense is not configured or does not answer)."""
     index = getattr(request.app.state, "search_index", None)
     if index is not None:
         return index
     with _lock:
         index = getattr(request.app.state, "search_index", None)
         if index is None:
-            try:
-                index = SearchIndex.from_settings(request.app.state.settings)
-                index.ensure()
-            except SearchUnavailable as exc:
-                raise ServiceUnavailable(str(exc), code="SEARCH_UNAVAILABLE") from exc
-            except Exception as exc:  # the engine did not answer: the request can be retried
-                raise ServiceUnavailable(f"the search engine is not reachable: {exc}",
-                                         code="SEARCH_UNAVAILABLE") from exc
+            index = SearchIndex.from_settings(request.app.state.settings)
+            index.ensure()
             request.app.state.search_index = index
     return index
 
@@ -75,11 +70,8 @@ def search(db: DbSession, principal: Searcher, index: Index,
                "field:value|value,field:value"))] = None,
            page: Annotated[int, Query(ge=1, le=100)] = 1,
            per_page: Annotated[int, Query(alias="perPage", ge=1, le=service.MAX_PER_PAGE)] = 10):
-    try:
-        return service.search(db_session=db, index=index, principal=principal, query=q, types=_types(types),
-                              filters=filters, page=page, per_page=per_page)
-    except SearchUnavailable as exc:
-        raise ServiceUnavailable(str(exc), code="SEARCH_UNAVAILABLE") from exc
+    return service.search(db_session=db, index=index, principal=principal, query=q, types=_types(types),
+                          filters=filters, page=page, per_page=per_page)
 
 
 @router.get("/suggestions", response_model=Suggestions, response_model_exclude_none=True,
@@ -87,10 +79,7 @@ def search(db: DbSession, principal: Searcher, index: Index,
 def suggestions(db: DbSession, principal: Searcher, index: Index,
                 q: Annotated[str, Query(max_length=200)] = "",
                 limit: Annotated[int, Query(ge=1, le=20)] = 8):
-    try:
-        found = service.suggestions(db_session=db, index=index, principal=principal, query=q, limit=limit)
-    except SearchUnavailable as exc:
-        raise ServiceUnavailable(str(exc), code="SEARCH_UNAVAILABLE") from exc
+    found = service.suggestions(db_session=db, index=index, principal=principal, query=q, limit=limit)
     return {"query": q, "suggestions": found}
 
 

@@ -130,7 +130,8 @@ def filter_clauses(entity: Entity, filters: dict[str, Any]) -> list[str] | None:
 
 
 def check_filter_names(types: list[str], filters: dict[str, Any]) -> None:
-    known = {f for name in types for e in [ENTITIES[name]] for f in (*e.facets, *e.date_fields, *e.numeric_fields)}
+    known = {f for name in types for f in (*ENTITIES[name].facets, *ENTITIES[name].date_fields,
+                                          *ENTITIES[name].numeric_fields)}
     unknown = sorted(set(filters) - known)
     if unknown:
         raise ValidationFailed(f"cannot filter {', '.join(types)} by {unknown}",

@@ -69,10 +69,6 @@ class DrainResult:
     deleted: int = 0
     organizations_cleared: int = 0
 
-    @property
-    def applied(self) -> int:
-        return self.upserted + self.deleted + self.organizations_cleared
-
 
 def apply(session: Session, index: SearchIndex, organization_id: str,
           items: list[tuple[str, uuid.UUID]]) -> DrainResult:

@@ -10,7 +10,7 @@ import dagster as dg
 
 from pipelines.resources import PostgresResource, TypesenseResource
 from serving.search.collections import ENTITIES
-from serving.search.reindex import counts, reindex
+from serving.search.reindex import counts, pending_changes, reindex
 
 GROUP = "search"
 SEARCH_INDEX = dg.AssetKey(["search", "index"])
@@ -51,9 +51,7 @@ def _count_check(entity: str) -> dg.AssetChecksDefinition:
         try:
             with postgres.connect() as conn:
                 rows = counts(conn, index, ENTITIES[entity])
-                pending = dict(conn.execute(
-                    "select organization_id::text, count(*) from app.search_sync_queue "
-                    "where entity = %s and indexed_at is null group by 1", (entity,)).fetchall())
+                pending = pending_changes(conn, entity)
         finally:
             index.close()
         drift = [r for r in rows if abs(r["rows"] - r["documents"]) > pending.get(r["organization_id"], 0)]
