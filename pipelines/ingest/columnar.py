@@ -13,7 +13,7 @@ lone carriage return, quoted CSV fields, blank CSV lines) is parsed by the per-r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -64,6 +64,18 @@ def _arrow_type(column: str) -> pa.DataType:
 def parse_columnar(source: Source, name: str, data: bytes, *, organization_id: str) -> Parsed:
     """Rows ready for COPY and the records that failed validation, as the per-record parser would give them.
     Raises CorruptFile."""
+    parts = list(parse_columnar_chunks(source, name, data, organization_id=organization_id, chunk_lines=None))
+    if len(parts) == 1:
+        return parts[0]
+    return Parsed(pa.concat_tables([p.rows for p in parts]), [r for p in parts for r in p.rejects],
+                  sum(p.fallback_rows for p in parts))
+
+
+def parse_columnar_chunks(source: Source, name: str, data: bytes, *, organization_id: str,
+                          chunk_lines: int | None = None) -> Iterator[Parsed]:
+    """`parse_columnar` in consecutive runs of about `chunk_lines` lines (None: the whole file at once), in file
+    order, so a loader can COPY one run while the next is parsed. Line numbers and byte offsets of rejects are
+    the file's. Raises CorruptFile before the first run (a file is rejected whole or not at all)."""
     lower = name.lower()
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     query = _QUERIES.get(source.name)
@@ -73,7 +85,9 @@ def parse_columnar(source: Source, name: str, data: bytes, *, organization_id: s
         _utf8(data)
         # a field named nowhere in the file is not read at all (most of SendGrid's optional fields, typically)
         present = {f for f in query.fields if f'"{f.rsplit(".", 1)[-1]}"'.encode() in body}
-        return _parse_lines(source, body, organization_id, query.json(present), header=None, unwrap=source.unwrap)
+        yield from _parse_runs(source, body, organization_id, query.json(present), chunk_lines, header=None,
+                               unwrap=source.unwrap)
+        return
     if simple and lower.endswith(".csv") and query.reads_csv and b'"' not in body:
         _utf8(data)
         header, _, rest = body.partition(b"\n")
@@ -86,9 +100,10 @@ def parse_columnar(source: Source, name: str, data: bytes, *, organization_id: s
         folded = {n.lower() for n in names}
         clash = any(n.lower() in query.fields and n not in query.fields for n in names)
         if len(folded) == len(names) and not clash and not blank_line:
-            return _parse_lines(source, rest, organization_id, query.csv(names), header=header.decode(),
-                                first_line=2)
-    return _reference(source, name, data, organization_id)
+            yield from _parse_runs(source, rest, organization_id, query.csv(names), chunk_lines,
+                                   header=header.decode(), first_line=2)
+            return
+    yield _reference(source, name, data, organization_id)
 
 
 def _utf8(data: bytes) -> None:
@@ -136,21 +151,38 @@ def _table(source: Source, rows: list[tuple]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _parse_lines(source: Source, body: bytes, organization_id: str, sql: str, *, header: str | None,
-                 unwrap: str | None = None, first_line: int = 1) -> Parsed:
+def _parse_runs(source: Source, body: bytes, organization_id: str, sql: str, chunk_lines: int | None, *,
+                header: str | None, unwrap: str | None = None, first_line: int = 1) -> Iterator[Parsed]:
+    """`body` cut at line ends into runs of `chunk_lines` lines, each parsed by `_parse_lines`; every run is
+    stamped with the same receipt time (the file's)."""
     buffer = np.frombuffer(body, np.uint8)
     starts = np.concatenate([[0], np.flatnonzero(buffer == 10) + 1]).astype(np.int64)
     if starts[-1] == len(body):
         starts = starts[:-1]  # the file ends with a newline: no empty last line
+    received = datetime.now(UTC).replace(tzinfo=None)
+    step = chunk_lines or max(len(starts), 1)
+    for first in range(0, max(len(starts), 1), step):
+        begin = int(starts[first]) if len(starts) else 0
+        end = int(starts[first + step]) if first + step < len(starts) else len(body)
+        yield _parse_lines(source, body, starts[first:first + step], end, organization_id, sql, header=header,
+                           unwrap=unwrap, first_line=first_line + first, received=received, begin=begin)
+
+
+def _parse_lines(source: Source, body: bytes, starts: np.ndarray, end: int, organization_id: str, sql: str, *,
+                 header: str | None, unwrap: str | None, first_line: int, received: datetime,
+                 begin: int) -> Parsed:
+    """The lines of `body` starting at `starts` (byte positions; the last one ends at `end`), the first of them
+    line `first_line` of the file."""
     n = len(starts)
-    offsets = np.append(starts, len(body))
-    lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(body))
+    offsets = np.append(starts, end) - begin
+    lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()),
+                                             pa.py_buffer(memoryview(body)[begin:end]))
     table = pa.table({"ordinal": pa.array(np.arange(n, dtype=np.int64)), "line": lines})
     con = duckdb.connect()
     try:
         con.execute("set threads to 2")
         con.register("lines", table)
-        params = {"org": organization_id, "received": datetime.now(UTC).replace(tzinfo=None)}
+        params = {"org": organization_id, "received": received}
         result = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).to_arrow_table()
     finally:
         con.close()
@@ -163,7 +195,7 @@ def _parse_lines(source: Source, body: bytes, organization_id: str, sql: str, *,
     row_ordinals: list[int] = []
     rejects: list[Reject] = []
     for ordinal in np.sort(ordinals[~ok]).tolist():
-        line = body[starts[ordinal]:offsets[ordinal + 1]].decode()
+        line = body[starts[ordinal]:offsets[ordinal + 1] + begin].decode()
         number, start = ordinal + first_line, int(starts[ordinal])
         if header is None:
             records = json_line(line, number, start, unwrap)

@@ -1,19 +1,23 @@
 """Load one landing file into `raw`, all or nothing, recorded in `raw.file_ledger` by path and checksum.
 
-One transaction per file: the ledger row, every good row (one binary COPY into the target, duplicates of a
-unique key dropped beforehand exactly as `insert … on conflict do nothing` would) and every rejected record
-commit together, or nothing does. A file already in the ledger with the same checksum is skipped. `load_once` is that
-contract for any loader (the `raw` sources here, the Maven CRM export in `maven_crm.py`).
+One transaction per file: the ledger row, every good row (binary COPYs into the target, one per run of lines
+parsed while the previous run is copied; duplicates of a unique key dropped exactly as `insert … on conflict do
+nothing` would) and every rejected record commit together, or nothing does. A file already in the ledger with
+the same checksum is skipped. `load_once` is that contract for any loader (the `raw` sources here, the Maven CRM
+export in `maven_crm.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
+from typing import TypeVar
 
 import polars as pl
 import psycopg
@@ -25,12 +29,13 @@ from psycopg.types.json import JsonbBinaryDumper
 from psycopg.types.uuid import UUIDBinaryDumper
 
 from pipelines.ingest import pgcopy
-from pipelines.ingest.columnar import parse_columnar
+from pipelines.ingest.columnar import parse_columnar_chunks
 from pipelines.ingest.records import CorruptFile, Record, Reject, records_for
 from pipelines.ingest.sources import Source
 from serving.core.db import libpq_url as psycopg_conninfo  # noqa: F401  (the name the tests import)
 from serving.events.records import InvalidRecord
 
+T = TypeVar("T")
 REJECT_COLUMNS = ("source", "source_file", "line_number", "byte_offset", "reason", "payload")
 
 
@@ -120,28 +125,109 @@ def load_once(conn: psycopg.Connection, *, source: str, path: str, data: bytes, 
     return LoadResult(path, "loaded", loaded.rows_loaded, len(loaded.rejects), loaded.duplicates, reasons=reasons)
 
 
-def load_file(conn: psycopg.Connection, source: Source, *, path: str, data: bytes,
-              organization_id: str | None) -> LoadResult:
-    """Load one landing file of a `raw` source in its own transaction (the connection must not be inside one)."""
+# Lines parsed per run: a file's runs are parsed in a thread while the previous run is copied, so parsing (DuckDB,
+# on one core) and the COPY (the Postgres backend, on the other) overlap; a run is a few tens of MB of JSON.
+CHUNK_LINES = 200_000
+
+
+def load_file(conn: psycopg.Connection, source: Source, *, path: str, data: bytes, organization_id: str | None,
+              chunk_lines: int | None = CHUNK_LINES) -> LoadResult:
+    """Load one landing file of a `raw` source in its own transaction (the connection must not be inside one).
+
+    The file is parsed in runs of `chunk_lines` lines (None: whole), each COPYed as soon as it is parsed while
+    the next is parsed; all runs are in the file's one transaction, so the file is still all or nothing."""
 
     def load() -> Loaded:
         if organization_id is None:
             raise CorruptFile("unknown organization for this landing folder")
-        parsed = parse_columnar(source, path, data, organization_id=organization_id)
-        inserted = _copy_rows(conn, source, path, parsed.rows)
-        return Loaded(inserted, parsed.rejects, parsed.rows.num_rows - inserted)
+        keys = _FileKeys(source)
+        inserted = parsed_rows = 0
+        rejects: list[Reject] = []
+        runs = parse_columnar_chunks(source, path, data, organization_id=organization_id, chunk_lines=chunk_lines)
+        for parsed in _prefetched(runs):
+            inserted += _copy_rows(conn, source, path, parsed.rows, keys)
+            parsed_rows += parsed.rows.num_rows
+            rejects.extend(parsed.rejects)
+        return Loaded(inserted, rejects, parsed_rows - inserted)
 
     return load_once(conn, source=source.name, path=path, data=data, load=load)
 
 
-def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: pa.Table) -> int:
-    """Store `rows` (the file's provenance added) and return how many were new.
+def _prefetched(items: Iterator[T]) -> Iterator[T]:
+    """`items`, produced one ahead in a thread (its exceptions re-raised here, in order); stopping early (the
+    consumer failed) stops the producer after the item it is on."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
 
-    One binary COPY straight into the target: a source without a unique key appends every row, and for one with
-    a key the rows are first narrowed to those whose key is neither earlier in the file nor already stored, the
-    first occurrence winning — what `insert … on conflict do nothing` kept. Should another writer (the API's
-    intake, another file) store one of those keys meanwhile, the COPY fails on the unique index inside a
-    savepoint and the rows go through a staging table and `insert … on conflict do nothing` instead.
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((True, _DONE))
+        except BaseException as exc:  # handed to the consumer, who raises it
+            put((False, exc))
+
+    producer = threading.Thread(target=produce, name="ingest-parse", daemon=True)
+    producer.start()
+    try:
+        while True:
+            ok, item = handoff.get()
+            if not ok:
+                raise item
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        producer.join()
+
+
+_DONE = object()
+
+
+class _FileKeys:
+    """The unique keys a file has offered so far (its earlier runs included), and whether one of them was found
+    already stored: until then a run is COPYed straight into the target, the unique index being the check."""
+
+    def __init__(self, source: Source) -> None:
+        self.names = [k.strip() for k in (source.conflict or "").strip("()").split(",") if k.strip()]
+        self.seen: pl.DataFrame | None = None
+        self.stored_met = False
+
+    def first_occurrences(self, rows: pa.Table) -> pa.Table:
+        """`rows` without those whose key came earlier in the file (a key with a null never conflicts, as in
+        Postgres); the first occurrence wins."""
+        frame = pl.from_arrow(rows.select(self.names)).with_row_index("_row")
+        keyed = pl.all_horizontal(pl.col(self.names).is_not_null())
+        first = frame.filter(keyed).unique(subset=self.names, keep="first", maintain_order=True)
+        if self.seen is not None:
+            first = first.join(self.seen, on=self.names, how="anti", nulls_equal=False)
+        self.seen = first.select(self.names) if self.seen is None else pl.concat([self.seen, first.select(self.names)])
+        keep = pl.concat([frame.filter(~keyed)["_row"], first["_row"]]).sort()
+        return rows if len(keep) == rows.num_rows else rows.take(keep.to_arrow())
+
+
+def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: pa.Table, keys: _FileKeys) -> int:
+    """Store `rows` (one run of the file, its provenance added) and return how many were new.
+
+    A source without a unique key appends every row. For one with a key, rows whose key came earlier in the file
+    are dropped first (the first occurrence winning, what `insert … on conflict do nothing` kept), then:
+    - while no key of the file has been found stored, the run is COPYed straight in inside a savepoint: the unique
+      index is the duplicate check, and a new file of new events pays for no lookup;
+    - once one has (the COPY failed on the index), the run's keys are looked up first and only the new rows
+      COPYed; should another writer (the API's intake, another file) store one of those keys meanwhile, that COPY
+      fails too and the rows go through a staging table and `insert … on conflict do nothing` instead.
+    Earlier runs of the file are already in the target (same transaction), so each run's checks see them.
     """
     if not rows.num_rows:
         return 0
@@ -149,10 +235,16 @@ def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: pa.Tab
     target = sql.Identifier(schema, table)
     if source.conflict is None:
         return _copy(conn, target, source.table, rows, path, source.name)
-    keys = [k.strip() for k in source.conflict.strip("()").split(",")]
-    fresh = _new_keys(conn, source, keys, rows)
+    first = keys.first_occurrences(rows)
+    if not keys.stored_met:
+        try:
+            with conn.transaction():  # a savepoint: a stored key undoes only this run's COPY
+                return _copy(conn, target, source.table, first, path, source.name)
+        except psycopg.errors.UniqueViolation:
+            keys.stored_met = True
+    fresh = _not_stored(conn, source, keys.names, first)
     try:
-        with conn.transaction():  # a savepoint: a key stored by someone else since the lookup undoes only this
+        with conn.transaction():  # a key stored by someone else since the lookup undoes only this
             return _copy(conn, target, source.table, fresh, path, source.name)
     except psycopg.errors.UniqueViolation:
         pass
@@ -161,35 +253,34 @@ def _copy_rows(conn: psycopg.Connection, source: Source, path: str, rows: pa.Tab
     # A transaction-scoped copy of the Alembic-defined target: COPY cannot resolve conflicts itself.
     conn.execute(sql.SQL("create temp table {} on commit drop as select {} from {} with no data").format(
         staging, cols, target))
-    _copy(conn, staging, source.table, rows, path, source.name)
+    _copy(conn, staging, source.table, first, path, source.name)
     result = conn.execute(sql.SQL("insert into {} ({}) select {} from {} on conflict {} do nothing").format(
         target, cols, cols, staging, sql.SQL(source.conflict)))
     conn.execute(sql.SQL("drop table {}").format(staging))
     return result.rowcount
 
 
-def _new_keys(conn: psycopg.Connection, source: Source, names: list[str], rows: pa.Table) -> pa.Table:
-    """`rows` without those whose unique key came earlier in the file or is already in the target table (a key
-    with a null never conflicts, as in Postgres)."""
+def _not_stored(conn: psycopg.Connection, source: Source, names: list[str], rows: pa.Table) -> pa.Table:
+    """`rows` (unique keys) without those whose key is already in the target table (a key with a null never
+    conflicts)."""
     frame = pl.from_arrow(rows.select(names)).with_row_index("_row")
-    keyed = pl.all_horizontal(pl.col(names).is_not_null())
-    first = frame.filter(keyed).unique(subset=names, keep="first", maintain_order=True)
+    keyed = frame.filter(pl.all_horizontal(pl.col(names).is_not_null()))
     # the candidate keys go to the server as one binary COPY (encoded from their Arrow columns) into a
     # transaction-scoped table, and come back only where already stored
     candidates = sql.Identifier(f"keys_{source.table.split('.')[1]}")
     cols = sql.SQL(", ").join(map(sql.Identifier, names))
     conn.execute(sql.SQL("create temp table {} on commit drop as select {} from {} with no data").format(
         candidates, cols, sql.Identifier(*source.table.split("."))))
-    _copy(conn, candidates, source.table, first.select(names).to_arrow(), None, None)
+    _copy(conn, candidates, source.table, keyed.select(names).to_arrow(), None, None)
     conn.execute(sql.SQL("analyze {}").format(candidates))  # a fresh temp table has no statistics to plan by
     stored = conn.execute(sql.SQL("select {} from {} join {} using ({})").format(
         sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier("k", n)) for n in names),
         sql.SQL("{} as k").format(candidates), sql.Identifier(*source.table.split(".")), cols)).fetchall()
     conn.execute(sql.SQL("drop table {}").format(candidates))
-    if stored:
-        first = first.join(pl.DataFrame(stored, schema=dict.fromkeys(names, pl.String), orient="row"), on=names,
-                           how="anti", nulls_equal=False)
-    keep = pl.concat([frame.filter(~keyed)["_row"], first["_row"]]).sort()
+    if not stored:
+        return rows
+    keep = frame.join(pl.DataFrame(stored, schema=dict.fromkeys(names, pl.String), orient="row"), on=names,
+                      how="anti", nulls_equal=False)["_row"].sort()
     return rows.take(keep.to_arrow())
 
 
