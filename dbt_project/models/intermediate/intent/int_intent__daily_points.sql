@@ -21,16 +21,11 @@ with entity_signals as (
 -- noqa: disable=LT02
 {% if is_incremental() %}
 touched as (
-    select distinct organization_id, entity_type, entity_id
-    from entity_signals
-    where loaded_at > {{ incremental_watermark('signals_loaded_at') }}
+    {{ touched_entities('entity_signals', 'loaded_at', 'signals_loaded_at') }}
 ),
 
 scoped as (
-    select s.*
-    from entity_signals as s
-    inner join touched as t
-        on t.organization_id = s.organization_id and t.entity_type = s.entity_type and t.entity_id = s.entity_id
+    {{ touched_entity_rows('entity_signals') }}
 ),
 {% else %}
 scoped as (

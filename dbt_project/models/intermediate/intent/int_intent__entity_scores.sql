@@ -18,22 +18,15 @@ all_signals as (
 -- noqa: disable=LT02
 {% if is_incremental() %}
 touched as (
-    select distinct organization_id, entity_type, entity_id from all_signals
-    where loaded_at > {{ incremental_watermark('signals_loaded_at') }}
+    {{ touched_entities('all_signals', 'loaded_at', 'signals_loaded_at') }}
 ),
 
 history as (
-    select h.*
-    from all_history as h
-    inner join touched as t
-        on t.organization_id = h.organization_id and t.entity_type = h.entity_type and t.entity_id = h.entity_id
+    {{ touched_entity_rows('all_history') }}
 ),
 
 entity_signals as (
-    select s.*
-    from all_signals as s
-    inner join touched as t
-        on t.organization_id = s.organization_id and t.entity_type = s.entity_type and t.entity_id = s.entity_id
+    {{ touched_entity_rows('all_signals') }}
 ),
 {% else %}
 history as (

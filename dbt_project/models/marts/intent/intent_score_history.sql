@@ -11,15 +11,11 @@ with all_points as (
 -- noqa: disable=LT02
 {% if is_incremental() %}
 touched as (
-    select distinct organization_id, entity_type, entity_id from all_points
-    where signals_loaded_at > {{ incremental_watermark('signals_loaded_at') }}
+    {{ touched_entities('all_points', 'signals_loaded_at', 'signals_loaded_at') }}
 ),
 
 points as (
-    select p.*
-    from all_points as p
-    inner join touched as t
-        on t.organization_id = p.organization_id and t.entity_type = p.entity_type and t.entity_id = p.entity_id
+    {{ touched_entity_rows('all_points') }}
 ),
 {% else %}
 points as (

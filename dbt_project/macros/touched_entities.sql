@@ -1,0 +1,23 @@
+{#- The incremental intent models' scope: the entities (organization, type, id) with rows in `relation` loaded
+    after this model's watermark (`incremental_watermark(watermark)`), and the rows of another relation that
+    belong to them. One definition for int_intent__daily_points, intent_score_history and
+    int_intent__entity_scores.
+    The join matches on entity_id alone and compares organization and type as a filter (`is not distinct from`
+    is no join key): with the three columns as keys the planner may merge-join on (organization_id,
+    entity_type) — the leading columns of an index, one value each in a one-tenant install — and test every
+    pair of rows against entity_id, 485k history rows × 458 touched entities in 84 s at 5k prospects, where
+    the entity_id join takes a fraction of a second. A touched entity has a type, so the filter is `=`. -#}
+{% macro touched_entities(relation, loaded_at, watermark) -%}
+    select distinct organization_id, entity_type, entity_id
+    from {{ relation }}
+    where {{ loaded_at }} > {{ incremental_watermark(watermark) }} and entity_type is not null
+{%- endmacro %}
+
+{% macro touched_entity_rows(relation, touched='touched') -%}
+    select r.*
+    from {{ relation }} as r
+    inner join {{ touched }} as t
+        on
+            t.entity_id = r.entity_id
+            and (t.organization_id, t.entity_type) is not distinct from (r.organization_id, r.entity_type)
+{%- endmacro %}
