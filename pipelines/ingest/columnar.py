@@ -79,14 +79,17 @@ def parse_columnar_chunks(source: Source, name: str, data: bytes, *, organizatio
     lower = name.lower()
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     query = _QUERIES.get(source.name)
-    simple = (query is not None and not any(odd in body for odd in _ODD_LINE_BREAKS)
-              and body.count(b"\r") == body.count(b"\r\n"))
+    simple = (query is not None and not any(_contains(body, odd) for odd in _ODD_LINE_BREAKS)
+              and (b"\r" not in body or body.count(b"\r") == body.count(b"\r\n")))
     if simple and lower.endswith((".jsonl", ".ndjson")) and query.reads_json:
         _utf8(data)
-        # a field named nowhere in the file is not read at all (most of SendGrid's optional fields, typically)
-        present = {f for f in query.fields if f'"{f.rsplit(".", 1)[-1]}"'.encode() in body}
-        yield from _parse_runs(source, body, organization_id, query.json(present), chunk_lines, header=None,
-                               unwrap=source.unwrap)
+
+        def sql(begin: int, end: int) -> str:
+            # a field named nowhere in the run is not read at all (most of SendGrid's optional fields, typically)
+            return query.json({f for f in query.fields
+                               if body.find(f'"{f.rsplit(".", 1)[-1]}"'.encode(), begin, end) >= 0})
+
+        yield from _parse_runs(source, body, organization_id, sql, chunk_lines, header=None, unwrap=source.unwrap)
         return
     if simple and lower.endswith(".csv") and query.reads_csv and b'"' not in body:
         _utf8(data)
@@ -100,10 +103,17 @@ def parse_columnar_chunks(source: Source, name: str, data: bytes, *, organizatio
         folded = {n.lower() for n in names}
         clash = any(n.lower() in query.fields and n not in query.fields for n in names)
         if len(folded) == len(names) and not clash and not blank_line:
-            yield from _parse_runs(source, rest, organization_id, query.csv(names), chunk_lines,
+            csv_sql = query.csv(names)
+            yield from _parse_runs(source, rest, organization_id, lambda begin, end: csv_sql, chunk_lines,
                                    header=header.decode(), first_line=2)
             return
     yield _reference(source, name, data, organization_id)
+
+
+def _contains(body: bytes, sequence: bytes) -> bool:
+    """`sequence in body`, first looking for its first byte alone (memchr: several times faster on a file of
+    plain ASCII, where a multi-byte sequence's lead byte never occurs)."""
+    return sequence[:1] in body and (len(sequence) == 1 or sequence in body)
 
 
 def _utf8(data: bytes) -> None:
@@ -151,10 +161,11 @@ def _table(source: Source, rows: list[tuple]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _parse_runs(source: Source, body: bytes, organization_id: str, sql: str, chunk_lines: int | None, *,
-                header: str | None, unwrap: str | None = None, first_line: int = 1) -> Iterator[Parsed]:
-    """`body` cut at line ends into runs of `chunk_lines` lines, each parsed by `_parse_lines`; every run is
-    stamped with the same receipt time (the file's)."""
+def _parse_runs(source: Source, body: bytes, organization_id: str, sql: Callable[[int, int], str],
+                chunk_lines: int | None, *, header: str | None, unwrap: str | None = None,
+                first_line: int = 1) -> Iterator[Parsed]:
+    """`body` cut at line ends into runs of `chunk_lines` lines, each parsed by `_parse_lines` with the query
+    `sql(begin, end)` gives for its bytes; every run is stamped with the same receipt time (the file's)."""
     buffer = np.frombuffer(body, np.uint8)
     starts = np.concatenate([[0], np.flatnonzero(buffer == 10) + 1]).astype(np.int64)
     if starts[-1] == len(body):
@@ -164,8 +175,9 @@ def _parse_runs(source: Source, body: bytes, organization_id: str, sql: str, chu
     for first in range(0, max(len(starts), 1), step):
         begin = int(starts[first]) if len(starts) else 0
         end = int(starts[first + step]) if first + step < len(starts) else len(body)
-        yield _parse_lines(source, body, starts[first:first + step], end, organization_id, sql, header=header,
-                           unwrap=unwrap, first_line=first_line + first, received=received, begin=begin)
+        yield _parse_lines(source, body, starts[first:first + step], end, organization_id, sql(begin, end),
+                           header=header, unwrap=unwrap, first_line=first_line + first, received=received,
+                           begin=begin)
 
 
 def _parse_lines(source: Source, body: bytes, starts: np.ndarray, end: int, organization_id: str, sql: str, *,
@@ -188,7 +200,10 @@ def _parse_lines(source: Source, body: bytes, starts: np.ndarray, end: int, orga
         con.close()
     ok = result.column("ok").to_numpy(zero_copy_only=False).astype(bool)
     ordinals = result.column("ordinal").to_numpy()
-    fast = result.filter(pa.array(ok)).select(list(source.columns)).cast(arrow_schema(source))
+    fast = result.select(list(source.columns))
+    if not ok.all():  # a filter copies every column: only when some line goes to Python
+        fast = fast.filter(pa.array(ok))
+    fast = fast.cast(arrow_schema(source))
     fast_ordinals = ordinals[ok]
     # the per-record parser, for each line the query did not take (in file order, as the reader would)
     rows: list[tuple] = []
