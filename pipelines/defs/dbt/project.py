@@ -20,6 +20,12 @@ NIGHTLY_TESTS = "tag:nightly"
 HOURLY_BUILD_EXCLUDES = ("--exclude", NIGHTLY_TESTS, "--exclude-resource-type", "unit_test")
 
 
+def hourly_build_args(views_left_out: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The hourly build's exclusions, with the views it can leave out (`views.py`): one `--exclude`, so dbt and
+    dagster-dbt read every name the same way."""
+    return ["--exclude", NIGHTLY_TESTS, *views_left_out, *HOURLY_BUILD_EXCLUDES[2:]]
+
+
 def dbt_env(database_url: str) -> dict[str, str]:
     """REVORC_PG_* for `profiles.yml`, from a DATABASE_URL (a unix-socket `?host=/dir` becomes the host)."""
     url = make_url(database_url)  # either form: only the parts are used
