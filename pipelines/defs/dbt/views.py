@@ -115,16 +115,14 @@ def _in_dependency_order(nodes: dict[str, Any]) -> list[str]:
     return order
 
 
-def recorded_after(manifest: dict[str, Any], run_results: dict[str, Any], *, before: dict[str, str],
-                   left_out: list[str]) -> dict[str, str]:
-    """The record after a build: views and seeds it built successfully, and the views it left out that were
-    recorded with the fingerprint they still have; anything that failed or was not run is forgotten."""
+def recorded_after(manifest: dict[str, Any], run_results: dict[str, Any], *, before: dict[str, str]) -> dict[str, str]:
+    """The record after a build: the views and seeds it built successfully, and those it did not run (left out,
+    or outside its selection: a freshness run) that were recorded with the fingerprint they still have; what it
+    ran and failed is forgotten. (A view dropped by the build with a relation under it is caught as missing.)"""
     current = fingerprints(manifest)
-    built = {r["unique_id"] for r in run_results["results"] if r["status"] == "success"}
-    names = {node["name"]: uid for uid, node in manifest["nodes"].items() if uid in current}
-    kept = {names[n] for n in left_out if n in names}
+    ran = {r["unique_id"]: r["status"] for r in run_results["results"]}
     return {uid: fp for uid, fp in current.items()
-            if uid in built or (uid in kept and before.get(uid) == fp)}
+            if ran.get(uid) == "success" or (uid not in ran and before.get(uid) == fp)}
 
 
 def database_key(conn: psycopg.Connection) -> str:
@@ -175,4 +173,4 @@ class ViewRecord:
         return self.left_out
 
     def update(self, manifest: dict[str, Any], run_results: dict[str, Any]) -> None:
-        save_record(self.path, recorded_after(manifest, run_results, before=self.before, left_out=self.left_out))
+        save_record(self.path, recorded_after(manifest, run_results, before=self.before))
