@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from serving.core.schemas import ApiModel, Email, InputModel, Name
+from serving.emails.address_syntax import BulkEmail
 
 
 class RecipientIn(InputModel):
@@ -227,7 +228,8 @@ class SuppressionOut(ApiModel):
 
 
 class BulkRecipientIn(InputModel):
-    email: Email
+    # Same verdicts as `Email`, without email-validator's ~30 µs for each of up to 100k addresses.
+    email: BulkEmail
     name: str | None = Field(default=None, max_length=255)
     prospect_id: uuid.UUID | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
