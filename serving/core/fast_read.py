@@ -15,7 +15,8 @@ Resolving credentials needs the users and API-key tables, which core must not im
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -108,3 +109,51 @@ async def read_row(request: Request, *, scope: str, sql: str, params: tuple) -> 
 def json_response(model: type[BaseModel], row: Mapping[str, Any]) -> Response:
     """`row` as the response model's JSON (camelCase, as FastAPI renders a `response_model`), built once."""
     return Response(model.model_validate(row).model_dump_json(by_alias=True), media_type="application/json")
+
+
+class Transaction:
+    """The rest of a transaction `transaction` opened: further statements on the same connection, still bound to
+    the caller's tenant, each one round trip."""
+
+    def __init__(self, cursor: AsyncClientCursor) -> None:
+        self._cursor = cursor
+        self.open = True
+
+    async def first(self, sql: str, params: tuple = ()) -> dict | None:
+        """The first row of `sql` (None when it returns none)."""
+        await self._cursor.execute(self._cursor.mogrify(sql, params))
+        return await self._cursor.fetchone()
+
+    async def commit(self, sql: str, params: tuple = ()) -> None:
+        """Run `sql` (a write) and commit, in one message."""
+        await self._cursor.execute(self._cursor.mogrify(sql, params) + "; commit")
+        self.open = False
+
+
+@asynccontextmanager
+async def transaction(request: Request, *, scope: str, sql: str, params: tuple | Mapping[str, Any]
+                      ) -> AsyncIterator[tuple[Principal, dict | None, Transaction]]:
+    """`read_row` whose transaction stays open for a write (a read, some Python, then a write and the commit):
+    the principal, the first row of `sql` and the Transaction. Committed by `Transaction.commit` or at the end of
+    the block; rolled back when the block raises (a refused credential included: nothing it read is sent)."""
+    plan: AuthPlan = request.app.state.plan_authentication(request, request.app.state.settings)
+    pool = await _pool(request.app)
+    async with pool.connection() as conn:
+        cursor = AsyncClientCursor(conn, row_factory=dict_row)
+        await cursor.execute("begin; " + cursor.mogrify(plan.sql, plan.params) + "; " + cursor.mogrify(sql, params))
+        cursor.nextset()  # past BEGIN
+        credential = await cursor.fetchone()
+        cursor.nextset()
+        row = await cursor.fetchone()
+        tx = Transaction(cursor)
+        try:
+            principal = plan.resolve(credential)
+            request.state.principal = principal
+            check_scope(principal, scope)
+            yield principal, row, tx
+        except BaseException:
+            if tx.open and not conn.closed:
+                await conn.execute("rollback")
+            raise
+        if tx.open:
+            await cursor.execute("commit")

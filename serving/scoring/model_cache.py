@@ -30,6 +30,16 @@ def _limit_threads() -> None:
         _limited = True
 
 
+def cached(*, organization_id: str, version: str, sha256: str) -> LeadScoringModel | None:
+    """The loaded model if this process has it (no database, no loading), else None."""
+    key = (str(organization_id), version, sha256)
+    with _lock:
+        model = _models.get(key)
+        if model is not None:
+            _models.move_to_end(key)
+        return model
+
+
 def get_model(session: Session, *, organization_id: str, version: str, sha256: str, home: Path) -> LeadScoringModel:
     key = (str(organization_id), version, sha256)
     with _lock:

@@ -74,6 +74,19 @@ def score_row(*, model: LeadScoringModel, row: dict[str, Any], team_id: str | No
     return item.result
 
 
+def score_row_now(*, model: LeadScoringModel, row: dict[str, Any], team_id: str | None,
+                  rule_set: RuleSet | None, explain: bool) -> dict[str, Any] | None:
+    """`score_row` on the compiled model in the caller's thread (sub-ms, numpy only, so an event loop may call
+    it), or None when that row needs the frame path (no compiled model, a team's rules, an unusual value)."""
+    if compiled(model) is None or (rule_set is not None and rule_set.mode != "ml_only"):
+        return None
+    item = _Pending(model=model, row={**row, TEAM_COLUMN: team_id}, team=team_id, rule_set=rule_set,
+                    explain=explain)
+    rule_sets = {team_id: rule_set} if team_id is not None and rule_set is not None else {}
+    scored = _score_compiled(model, [item], rule_sets)
+    return scored[0] if scored is not None else None
+
+
 def _score_batch(batch: list[_Pending]) -> None:
     for group in _groups(batch):
         try:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from serving.audit import service as audit
+from serving.core import fast_read
 from serving.core.deps import AdminPrincipal, AppSettings, DbSession, require
 from serving.core.errors import Conflict, NotFound, ValidationFailed
 from serving.core.pagination import Page, Pagination, PaginationMeta, page_of
@@ -43,19 +45,29 @@ Reader = Annotated[Principal, require(Scope.prospects_read)]
 Writer = Annotated[Principal, require(Scope.prospects_write)]
 
 
-@router.post("/score", response_model=ScoreResult, summary="Score a prospect's features in real time")
-def score(body: ScoreRequest, db: DbSession, principal: Writer, settings: AppSettings):
-    if body.prospect_id is not None and prospects_service.get(db_session=db, prospect_id=body.prospect_id) is None:
-        raise NotFound("prospect", body.prospect_id)
-    team_id = body.team_id or principal.team_id
-    if body.team_id is not None and not service.team_exists(db_session=db, team_id=body.team_id):
-        raise NotFound("team", body.team_id)
-    try:
-        result, _ = service.score_realtime(db_session=db, organization_id=principal.organization_id,
-                                           team_id=team_id, request=body, home=settings.home)
-    except service.NoChampion as exc:
-        raise Conflict(str(exc), code="NO_CHAMPION_MODEL") from None
-    return ScoreResult.model_validate(result)
+async def _credentials_sent(request: Request) -> None:
+    # Checked before the body, as the `Writer` dependency did: a request without credentials is 401, not 422.
+    request.app.state.plan_authentication(request, request.app.state.settings)
+
+
+@router.post("/score", response_model=ScoreResult, summary="Score a prospect's features in real time",
+             dependencies=[Depends(_credentials_sent)])
+async def score(body: ScoreRequest, request: Request) -> Response:
+    # On the event loop (serving/core/fast_read.py): authentication, tenant binding and the reads in one round trip,
+    # the compiled champion inline, the prediction logged with the commit, the response serialized once.
+    settings = request.app.state.settings
+    async with fast_read.transaction(request, scope=Scope.prospects_write, sql=service.SCORE_READ_SQL,
+                                     params=service.score_read_params(body)) as (principal, read, tx):
+        try:
+            result = await service.score_realtime_fast(
+                tx=tx, read=read, organization_id=principal.organization_id,
+                team_id=body.team_id or principal.team_id, request=body, home=settings.home,
+                session_factory=request.app.state.session_factory, run_blocking=run_in_threadpool)
+        except service.NotVisible as exc:
+            raise NotFound(*exc.args) from None
+        except service.NoChampion as exc:
+            raise Conflict(str(exc), code="NO_CHAMPION_MODEL") from None
+    return fast_read.json_response(ScoreResult, result)
 
 
 @router.get("/models", response_model=Page[ModelVersionOut], summary="Model versions with metrics, newest first")

@@ -9,12 +9,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from models.lead_scoring.rules import RuleSet
+from serving.core.db import tenant_session
+from serving.core.fast_read import Transaction
 from serving.scoring import model_cache, realtime
-from serving.scoring.models import LEAD_SCORING, AiPrediction, LeadScoreHistory, MlModel, ScoringRuleSet
+from serving.scoring.models import LEAD_SCORING, LeadScoreHistory, MlModel, ScoringRuleSet
 from serving.scoring.registry_store import organization_registry
 from serving.scoring.schemas import ScoreRequest
 
@@ -38,13 +41,6 @@ def get_model_version(*, db_session: Session, version: str) -> MlModel | None:
 
 def champion(*, db_session: Session) -> MlModel | None:
     return db_session.scalar(select(MlModel).where(MlModel.name == LEAD_SCORING, MlModel.is_champion))
-
-
-def champion_artifact(*, db_session: Session) -> tuple[str, str] | None:
-    """(version, artifact checksum) of the champion: what the model cache is keyed by, without the card."""
-    row = db_session.execute(select(MlModel.version, MlModel.artifact_sha256)
-                             .where(MlModel.name == LEAD_SCORING, MlModel.is_champion)).first()
-    return (row.version, row.artifact_sha256) if row else None
 
 
 def promote(*, db_session: Session, organization_id: uuid.UUID, version: str, home: Path,
@@ -99,45 +95,99 @@ def score_history(*, db_session: Session, prospect_id: uuid.UUID, limit: int = 9
              "modelVersion": r.model_version} for r in reversed(rows)]
 
 
-def score_realtime(*, db_session: Session, organization_id: uuid.UUID, team_id: uuid.UUID | None,
-                   request: ScoreRequest, home: Path) -> tuple[dict[str, Any], AiPrediction]:
-    """Score one posted feature payload with the champion and the team's rules; log it to ai_predictions."""
-    current = champion_artifact(db_session=db_session)
-    if current is None:
+# `POST /scoring/score` on the fast path (serving.core.fast_read), read with the authentication in one round trip
+# under the caller's tenant: the champion's version and checksum (read on every request, so a promotion in any API
+# process is served from the next request on; the loaded model is cached per process), whether the posted
+# prospect and team are visible, and the posted team's rules.
+SCORE_READ_SQL = """
+select c.version, c.artifact_sha256,
+       %(prospect)s::uuid is null or exists (select 1 from app.prospects where id = %(prospect)s) as prospect_visible,
+       %(team)s::uuid is null or exists (select 1 from app.teams where id = %(team)s) as team_visible,
+       (select rules from app.scoring_rule_sets where team_id = %(team)s) as rules
+from (select) one
+left join app.ml_models c on c.name = %(name)s and c.is_champion
+"""
+_RULES_SQL = "select rules from app.scoring_rule_sets where team_id = %s"
+_LOG_PREDICTION_SQL = """
+insert into app.ai_predictions (id, organization_id, prospect_id, prediction_type, model_version, source,
+                                inputs_hash, score, ml_score, probability, tier, top_factors)
+values (%s, %s, %s, %s, %s, 'realtime', %s, %s, %s, %s, %s, %s)
+"""
+
+
+def score_read_params(request: ScoreRequest) -> dict[str, Any]:
+    """The parameters of `SCORE_READ_SQL` for a request."""
+    return {"prospect": request.prospect_id, "team": request.team_id, "name": LEAD_SCORING}
+
+
+class NotVisible(LookupError):
+    """The posted prospect or team is not visible to the caller: (resource, id)."""
+
+
+async def score_realtime_fast(*, tx: Transaction, read: dict[str, Any], organization_id: uuid.UUID,
+                              team_id: uuid.UUID | None, request: ScoreRequest, home: Path,
+                              session_factory: sessionmaker[Session], run_blocking: Any) -> dict[str, Any]:
+    """Score one posted feature payload with the champion and the team's rules, and log it to ai_predictions,
+    in the transaction `tx` opened with `SCORE_READ_SQL` (its row is `read`); the log is written with the commit.
+    Raises NotVisible (prospect first, then team), then NoChampion.
+
+    The compiled champion runs inline (numpy, sub-ms); loading an artifact, and a team's rules (frame path),
+    run through `run_blocking` (the thread pool), off the event loop. `team_id` is the team whose rules apply.
+    """
+    if not read["prospect_visible"]:
+        raise NotVisible("prospect", request.prospect_id)
+    if not read["team_visible"]:
+        raise NotVisible("team", request.team_id)
+    if read["version"] is None:
         raise NoChampion("this organization has no champion lead-scoring model yet: train one "
                          "(`revorc leads train` or the `ml` assets in Dagster) or promote a version")
-    version, sha256 = current
-    # The champion's version and checksum are read on every request (one indexed row), so a promotion in any
-    # API process is served from the next request on; the loaded model itself is cached per process.
-    model = model_cache.get_model(db_session, organization_id=str(organization_id), version=version,
-                                  sha256=sha256, home=home)
+    version, sha256 = read["version"], read["artifact_sha256"]
+    model = model_cache.cached(organization_id=str(organization_id), version=version, sha256=sha256)
+    if model is None:
+        model = await run_blocking(_load_champion, session_factory=session_factory,
+                                   organization_id=organization_id, version=version, sha256=sha256, home=home)
+    if team_id is None:
+        stored = None
+    elif team_id == request.team_id:
+        stored = read["rules"]
+    else:
+        stored = (await tx.first(_RULES_SQL, (team_id,)) or {}).get("rules")
+    rule_set = RuleSet.model_validate(stored) if stored is not None else None
+    row, team = _feature_row(request), str(team_id) if team_id else None
+    scored = realtime.score_row_now(model=model, row=row, team_id=team, rule_set=rule_set, explain=request.explain)
+    if scored is None:
+        scored = await run_blocking(realtime.score_row, model=model, row=row, team_id=team, rule_set=rule_set,
+                                    explain=request.explain)
+    result = _result(scored, request=request, version=version)
+    await tx.commit(_LOG_PREDICTION_SQL, (
+        result["prediction_id"], organization_id, request.prospect_id, LEAD_SCORING, version, result["inputs_hash"],
+        result["score"], result["ml_score"], result["probability"], result["tier"], Jsonb(result["top_factors"])))
+    return result
+
+
+def _load_champion(*, session_factory: sessionmaker[Session], organization_id: uuid.UUID, version: str,
+                   sha256: str, home: Path):
+    with tenant_session(session_factory, organization_id) as session:
+        return model_cache.get_model(session, organization_id=str(organization_id), version=version,
+                                     sha256=sha256, home=home)
+
+
+def _feature_row(request: ScoreRequest) -> dict[str, Any]:
     features = request.features.model_dump()
     if features.get("intent_spike") is not None:
         features["intent_spike"] = float(features["intent_spike"])
-    rule_set = None
-    if team_id is not None:
-        stored = get_rule_set(db_session=db_session, team_id=team_id)
-        if stored is not None:
-            rule_set = RuleSet.model_validate(stored.rules)
-    scored = realtime.score_row(model=model, row={**features, "title": request.title},
-                                team_id=str(team_id) if team_id else None, rule_set=rule_set,
-                                explain=request.explain)
-    factors = list(scored["top_factors"]) if request.explain else []
-    prediction = AiPrediction(
-        id=uuid.uuid4(), organization_id=organization_id, prospect_id=request.prospect_id,
-        prediction_type=LEAD_SCORING, model_version=version, source="realtime",
-        inputs_hash=str(scored["inputs_hash"]), score=int(scored["score"]), ml_score=int(scored["ml_score"]),
-        probability=float(scored["probability"]), tier=str(scored["tier"]), top_factors=factors)
-    db_session.add(prediction)
-    db_session.flush()
-    result = {
-        "prediction_id": prediction.id, "score": prediction.score, "ml_score": prediction.ml_score,
-        "probability": prediction.probability, "tier": prediction.tier, "mode": str(scored["mode"]),
-        "model_version": version, "inputs_hash": prediction.inputs_hash, "top_factors": factors,
+    return {**features, "title": request.title}
+
+
+def _result(scored: dict[str, Any], *, request: ScoreRequest, version: str) -> dict[str, Any]:
+    return {
+        "prediction_id": uuid.uuid4(), "score": int(scored["score"]), "ml_score": int(scored["ml_score"]),
+        "probability": float(scored["probability"]), "tier": str(scored["tier"]), "mode": str(scored["mode"]),
+        "model_version": version, "inputs_hash": str(scored["inputs_hash"]),
+        "top_factors": list(scored["top_factors"]) if request.explain else [],
         "baseline": int(scored["baseline"]) if request.explain else None,
         "other_factors_impact": int(scored["other_impact"]) if request.explain else None,
     }
-    return result, prediction
 
 
 def team_exists(*, db_session: Session, team_id: uuid.UUID) -> bool:
