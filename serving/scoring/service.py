@@ -131,8 +131,9 @@ async def score_realtime_fast(*, tx: Transaction, read: dict[str, Any], organiza
     in the transaction `tx` opened with `SCORE_READ_SQL` (its row is `read`); the log is written with the commit.
     Raises NotVisible (prospect first, then team), then NoChampion.
 
-    The compiled champion runs inline (numpy, sub-ms); loading an artifact, and a team's rules (frame path),
-    run through `run_blocking` (the thread pool), off the event loop. `team_id` is the team whose rules apply.
+    The compiled champion runs on the loop (numpy; concurrent rows in one pass); loading an artifact, and a
+    team's rules (frame path), run through `run_blocking` (the thread pool), off the event loop. `team_id` is
+    the team whose rules apply.
     """
     if not read["prospect_visible"]:
         raise NotVisible("prospect", request.prospect_id)
@@ -154,7 +155,8 @@ async def score_realtime_fast(*, tx: Transaction, read: dict[str, Any], organiza
         stored = (await tx.first(_RULES_SQL, (team_id,)) or {}).get("rules")
     rule_set = RuleSet.model_validate(stored) if stored is not None else None
     row, team = _feature_row(request), str(team_id) if team_id else None
-    scored = realtime.score_row_now(model=model, row=row, team_id=team, rule_set=rule_set, explain=request.explain)
+    scored = await realtime.score_row_on_loop(model=model, row=row, team_id=team, rule_set=rule_set,
+                                              explain=request.explain)
     if scored is None:
         scored = await run_blocking(realtime.score_row, model=model, row=row, team_id=team, rule_set=rule_set,
                                     explain=request.explain)

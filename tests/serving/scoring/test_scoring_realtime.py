@@ -3,6 +3,7 @@ would get alone; a promotion made outside this API process is served from the ne
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -84,6 +85,39 @@ def test_a_promotion_made_outside_the_api_is_served_from_the_next_request(client
     served = client.post(URL, json=_payload(row), headers=tenant.user.headers).json()
     assert served["modelVersion"] == version == "v2"
     assert served["probability"] == _probability(challenger, row) != first["probability"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_rows_posted_on_one_event_loop_turn_are_scored_in_one_pass_as_each_alone(both_families, family,
+                                                                                  monkeypatch):
+    model = both_families.candidates[family]
+    rows = [{**dict.fromkeys(LEAD_FEATURES.columns), **row, "title": title} for row, title in
+            zip(_rows(both_families.validation.iloc[:6], model), ["VP Sales", None, "CTO", "Analyst", None, "VP"],
+                strict=True)]
+    passes = []
+    original = realtime._score_compiled
+    monkeypatch.setattr(realtime, "_score_compiled",
+                        lambda m, group, rules: passes.append(len(group)) or original(m, group, rules))
+
+    async def score_all() -> list[dict | None]:
+        return await asyncio.gather(*(realtime.score_row_on_loop(model=model, row=row, team_id="team-a",
+                                                                  rule_set=None, explain=True) for row in rows))
+
+    together = asyncio.run(score_all())
+    assert passes == [len(rows)]
+    monkeypatch.setattr(realtime, "_score_compiled", original)
+    for row, result in zip(rows, together, strict=True):
+        alone = realtime.score_row(model=model, row=row, team_id="team-a", rule_set=None, explain=True)
+        assert result == alone
+        assert result["probability"] == _probability(model, row)
+    # a team's rules take the frame path: the caller is told so, and nothing was scored on the loop
+    rules = RuleSet.model_validate({"name": "r", "mode": "blend", "ml_weight": 0.5, "base_points": 0,
+                                    "rules": [{"name": "x", "points": 5,
+                                               "when": [{"op": "gte", "column": "emails_sent", "value": 1}]}]})
+    monkeypatch.setattr(realtime, "_score_compiled", lambda *args: passes.append("rules") or original(*args))
+    assert asyncio.run(realtime.score_row_on_loop(model=model, row=rows[0], team_id="team-a", rule_set=rules,
+                                                  explain=True)) is None
+    assert passes == [len(rows)]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
