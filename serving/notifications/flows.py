@@ -182,7 +182,7 @@ def _body(event: Event) -> str | None:
 
 def on_event(*, db_session: Session, event: Event) -> None:
     rule = rules.BY_TYPE.get(event.type)
-    if rule is not None and not rule.future:
+    if rule is not None and not rule.future and not rules.skipped(rule, event.payload):
         notify(db_session=db_session, event=event, rule=rule)
 
 

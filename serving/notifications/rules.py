@@ -31,6 +31,8 @@ class Rule:
     title: str
     group: str | None = None  # str.format like `title`; None: never collapsed
     action: str | None = None  # the in-app path the notification opens, str.format like `title`
+    # payload values that make the event not worth a notification (another event says it better)
+    skip: tuple[tuple[str, tuple[str, ...]], ...] = ()
     future: bool = False
 
 
@@ -41,7 +43,8 @@ RULES: tuple[Rule, ...] = (
          action="/prospects/{prospectId}"),
     Rule("deal.created", ("payload:ownerId",), "low", "New deal: {name}", action="/deals/{dealId}"),
     Rule("deal.stage_changed", ("deal_owner",), "medium", "{dealName} moved from {fromStage} to {toStage}",
-         group="deal.stage_changed:{dealId}", action="/deals/{dealId}"),
+         group="deal.stage_changed:{dealId}", action="/deals/{dealId}",
+         skip=(("toStage", ("closed_won", "closed_lost")),)),  # deal.won / deal.lost notify those
     Rule("deal.won", ("deal_owner", "admins"), "high", "Deal won: {dealName}", action="/deals/{dealId}"),
     Rule("deal.lost", ("deal_owner",), "medium", "Deal lost: {dealName}", action="/deals/{dealId}"),
     Rule("email.replied", ("email_sender",), "high", "Reply to “{subject}”", action="/emails/{emailId}"),
@@ -67,6 +70,10 @@ RULES: tuple[Rule, ...] = (
 )
 
 BY_TYPE: dict[str, Rule] = {rule.event_type: rule for rule in RULES}
+
+
+def skipped(rule: Rule, payload: dict) -> bool:
+    return any(payload.get(field) in values for field, values in rule.skip)
 
 
 def live_event_types() -> frozenset[str]:
