@@ -138,7 +138,8 @@ class PushSubscribeIn(InputModel):
 
     endpoint: AnyHttpUrl
     keys: PushKeys
-    expiration_time: int | None = None
+    # DOMHighResTimeStamp (ms since the epoch) or null, as browsers send it; not stored
+    expiration_time: float | None = Field(default=None, ge=0, le=1e15)
     device: str | None = Field(default=None, max_length=200)
 
 
