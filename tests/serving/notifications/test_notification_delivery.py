@@ -309,3 +309,23 @@ def test_sms_through_twilio_for_urgent_only(client, tenant, database, state_dir,
     unconfigured = make_settings(database, state_dir)
     assert run(unconfigured, tenant, at("2027-03-03 12:01")).skipped == 1
     assert "SMS is not configured" in states(owner_session, tenant)[-1][3]
+
+
+def test_the_subscriber_wakes_the_worker_and_its_job_sends(client, tenant, settings, owner_session):
+    from serving.core import queue
+    from serving.notifications import jobs
+
+    prefer(client, tenant.user, channels={"email": {"frequency": "instant", "quietHoursStart": None,
+                                                    "quietHoursEnd": None}})
+    publish(tenant, "task.due_soon", due_soon(tenant.user, "Wake the worker"))
+    owner_session.rollback()
+    waiting = owner_session.execute(text(
+        "select args ->> 'organization_id' from procrastinate.procrastinate_jobs where task_name = :t"
+        " and queueing_lock = :l and status = 'todo'"),
+        {"t": jobs.DELIVER_TASK, "l": f"notifications:{tenant.organization_id}"}).scalars().all()
+    assert waiting == [str(tenant.organization_id)]
+    # the sweep finds the organization from its rows too (a lost wake-up, quiet hours over, a retry due)
+    assert jobs.sweep(factory=session_factory(settings.api_database_url), now=datetime.now(UTC)) >= 1
+    queue.configure(settings)
+    assert jobs.deliver(str(tenant.organization_id))["sent"] == 1  # the job body, as the worker runs it
+    assert [m["Subject"] for m in mails(settings, tenant)] == ["Task due soon: Wake the worker"]
