@@ -65,6 +65,7 @@ def _context(db_session: Session, payload: dict) -> tuple[dict[str, str], dict[s
     names.setdefault("dealName", "A deal")
     names.setdefault("prospectName", payload.get("displayName") or "a prospect")
     names.setdefault("accountName", "")
+    names["subject"] = payload.get("subject") or "(no subject)"
     names["subjectName"] = names.get("prospectName") if prospect_id else (names["accountName"] or "an account")
     return names, owners
 

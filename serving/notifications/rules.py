@@ -71,6 +71,15 @@ RULES: tuple[Rule, ...] = (
 
 BY_TYPE: dict[str, Rule] = {rule.event_type: rule for rule in RULES}
 
+# Catalogued events that notify nobody, and why: a new catalogued event must land in RULES or here (tested).
+NOT_NOTIFIED: dict[str, str] = {
+    "prospect.created": "the creator's own action; imports would flood the list",
+    "prospect.updated": "field edits; qualification has its own event",
+    "email.sent": "the sender's own action",
+    "email.delivered": "expected for every e-mail; bounces are the news",
+    "call.logged": "the caller's own action",
+}
+
 
 def skipped(rule: Rule, payload: dict) -> bool:
     return any(payload.get(field) in values for field, values in rule.skip)
