@@ -91,15 +91,16 @@ def recipients_for(db_session: Session, *, rule: rules.Rule, event: Event,
     return [user_id for user_id in found if user_id in active]
 
 
-def collapse(db_session: Session, *, user_id: uuid.UUID, group_key: str, event: Event) -> Notification | None:
-    """The user's open notification of this group from within the collapse window, locked for the update."""
-    return db_session.scalars(
-        select(Notification)
-        .where(Notification.user_id == user_id, Notification.group_key == group_key,
-               Notification.archived_at.is_(None), Notification.read_at.is_(None),
-               Notification.updated_at >= event.occurred_at - rules.COLLAPSE_WINDOW)
-        .order_by(Notification.updated_at.desc()).limit(1).with_for_update()
-    ).first()
+def collapse(db_session: Session, *, user_id: uuid.UUID, group_key: str, event: Event,
+             in_app: bool = True) -> Notification | None:
+    """The user's open notification of this group from within the collapse window, locked for the update. With
+    in-app off for the type, its hidden (archived at birth) notifications collapse too, so that repeats do not
+    send an e-mail each."""
+    stmt = select(Notification).where(Notification.user_id == user_id, Notification.group_key == group_key,
+                                      Notification.updated_at >= event.occurred_at - rules.COLLAPSE_WINDOW)
+    if in_app:
+        stmt = stmt.where(Notification.archived_at.is_(None), Notification.read_at.is_(None))
+    return db_session.scalars(stmt.order_by(Notification.updated_at.desc()).limit(1).with_for_update()).first()
 
 
 def plan_deliveries(*, notification: Notification, preferences: Preferences) -> list[NotificationDelivery]:
@@ -131,7 +132,9 @@ def notify(*, db_session: Session, event: Event, rule: rules.Rule) -> list[Notif
     for user_id in recipients_for(db_session, rule=rule, event=event, owners=owners):
         preferences = preferences_for(db_session, user_id=user_id)
         data = {**event.payload, **names, "eventId": str(event.id)}
-        open_one = collapse(db_session, user_id=user_id, group_key=group_key, event=event) if group_key else None
+        in_app = preferences.wants("inApp", event.type)
+        open_one = (collapse(db_session, user_id=user_id, group_key=group_key, event=event, in_app=in_app)
+                    if group_key else None)
         if open_one is not None:
             # a repeat: the same row, one more; no second e-mail or push for it
             open_one.count += 1
@@ -140,9 +143,9 @@ def notify(*, db_session: Session, event: Event, rule: rules.Rule) -> list[Notif
             if PRIORITY_RANK[rule.priority] > PRIORITY_RANK[open_one.priority]:
                 open_one.priority = rule.priority
             db_session.flush()
-            notify_sockets(db_session, notification=open_one)
+            if in_app:
+                notify_sockets(db_session, notification=open_one)
             continue
-        in_app = preferences.wants("inApp", event.type)
         notification = Notification(
             id=uuid.uuid4(), organization_id=event.organization_id, user_id=user_id, type=event.type, title=title,
             body=_body(event), data=data, priority=rule.priority, action_url=action_url, group_key=group_key,

@@ -170,7 +170,7 @@ def test_preferences_are_validated(client, tenant, body, field):
     assert field in str(error["details"])
 
 
-def test_preferences_default_then_saved_and_read_back(client, tenant):
+def test_preferences_default_then_saved_and_read_back(client, tenant, owner_session):
     default = client.get(f"{API}/preferences", headers=tenant.user.headers).json()
     assert default["channels"]["email"] == {"enabled": True, "frequency": "daily", "quietHoursStart": "22:00",
                                             "quietHoursEnd": "08:00"}
@@ -186,10 +186,17 @@ def test_preferences_default_then_saved_and_read_back(client, tenant):
     assert again["channels"]["inApp"] == {"enabled": True, "sound": True, "desktop": False}
     assert again["channels"]["email"]["frequency"] == "instant" and again["channels"]["push"] == {"enabled": True}
     assert again["timezone"] == "Europe/Paris" and again["urgentOverridesQuietHours"] is True
-    # the override silences in-app opens: the event makes no listed notification
-    _publish(tenant, "email.opened", {"emailId": str(uuid.uuid4()), "userId": str(tenant.user.id)},
-             datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    # the override silences in-app opens: no listed notification; repeats still collapse (one e-mail, not two)
+    opened = {"emailId": str(uuid.uuid4()), "userId": str(tenant.user.id)}
+    _publish(tenant, "email.opened", opened, datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    _publish(tenant, "email.opened", opened, datetime(2026, 3, 2, 9, 5, tzinfo=UTC))
     assert listed(client, tenant.user, type="email.opened")["data"] == []
+    hidden = owner_session.execute(text(
+        "select n.count, array_agg(d.channel order by d.channel) from app.notifications n"
+        " left join app.notification_deliveries d on d.notification_id = n.id"
+        " where n.user_id = :u and n.type = 'email.opened' group by n.id"),
+        {"u": tenant.user.id}).all()
+    assert hidden == [(2, ["email", "push"])]  # one delivery per channel for both opens
     assert client.get(f"{API}/preferences", headers=tenant.admin.headers).json()["timezone"] == "UTC"
 
 
