@@ -64,6 +64,7 @@ class Hub:
     database_url: str
     factory: sessionmaker[Session]
     sockets: dict[tuple[uuid.UUID, uuid.UUID], set[WebSocket]] = field(default_factory=lambda: defaultdict(set))
+    locks: dict[WebSocket, asyncio.Lock] = field(default_factory=dict)
     listening: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task | None = None
 
@@ -144,12 +145,18 @@ class Hub:
     async def _broadcast(self, targets: list[WebSocket], frame: dict) -> None:
         for ws in targets:
             with contextlib.suppress(Exception):  # a socket closing under us is handled by its own loop
-                await ws.send_json(frame)
+                async with self.locks[ws]:
+                    await ws.send_json(frame)
 
-    def add(self, org: uuid.UUID, user: uuid.UUID, ws: WebSocket) -> None:
+    def add(self, org: uuid.UUID, user: uuid.UUID, ws: WebSocket) -> asyncio.Lock:
+        """Register a socket; the caller holds the returned lock while it sends `ready`, so that no frame of
+        the hub goes out before it (and none committed after the registration is lost)."""
+        self.locks[ws] = asyncio.Lock()
         self.sockets[(org, user)].add(ws)
+        return self.locks[ws]
 
     def discard(self, org: uuid.UUID, user: uuid.UUID, ws: WebSocket) -> None:
+        self.locks.pop(ws, None)
         group = self.sockets.get((org, user))
         if group is not None:
             group.discard(ws)

@@ -204,19 +204,20 @@ async def notifications_socket(websocket: WebSocket, token: str | None = None):
         return
     org, user, count = who
     hub = app.state.notifications_hub
-    hub.add(org, user, websocket)
     try:
-        # "ready" promises the socket hears every change from now on: only once this process is listening
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(hub.listening.wait(), AUTH_TIMEOUT_SECONDS)
-        await websocket.send_json({"type": "ready", "unreadCount": count})
+        async with hub.add(org, user, websocket):
+            # "ready" promises the socket hears every change from now on: only once this process is listening
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hub.listening.wait(), AUTH_TIMEOUT_SECONDS)
+            await websocket.send_json({"type": "ready", "unreadCount": count})
         while True:
             message = await websocket.receive_json()
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "ping":
                 await run_in_threadpool(_run, app, org, partial(
                     _presence, organization_id=org, user_id=user, status=None))
-                await websocket.send_json({"type": "pong"})
+                async with hub.locks[websocket]:  # never interleaved with a frame of the hub
+                    await websocket.send_json({"type": "pong"})
             elif kind == "presence" and message.get("status") in ("online", "away"):
                 await run_in_threadpool(_run, app, org, partial(
                     _presence, organization_id=org, user_id=user, status=message["status"]))
