@@ -153,9 +153,11 @@ def notify(*, db_session: Session, event: Event, rule: rules.Rule) -> list[Notif
             # in-app switched off for this event type: kept (its e-mail or push needs a row) but never listed
             archived_at=None if in_app else event.occurred_at,
         )
+        deliveries = plan_deliveries(notification=notification, preferences=preferences)
+        if not in_app and not deliveries:
+            continue  # every channel is off for this event type: nothing to record
         db_session.add(notification)
         db_session.flush()
-        deliveries = plan_deliveries(notification=notification, preferences=preferences)
         db_session.add_all(deliveries)
         wake = wake or any(d.status == DeliveryState.pending for d in deliveries)
         if in_app:

@@ -236,3 +236,17 @@ def test_each_user_sees_only_their_own(client, tenant, other_tenant):
     assert client.post(f"{API}/push/unsubscribe", json={"endpoint": body["endpoint"]},
                        headers=other_tenant.user.headers).status_code == 404
     assert client.get(API, headers={}).status_code == 401
+
+
+def test_every_channel_off_for_a_type_records_nothing(client, tenant, owner_session):
+    off = {"inApp": False, "email": False, "push": False, "sms": False}
+    saved = client.put(f"{API}/preferences", json={"eventOverrides": {"email.clicked": off}},
+                       headers=tenant.user.headers)
+    assert saved.status_code == 200
+    _publish(tenant, "email.clicked", {"emailId": str(uuid.uuid4()), "userId": str(tenant.user.id)},
+             datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    _publish(tenant, "email.replied", {"emailId": str(uuid.uuid4()), "userId": str(tenant.user.id)},
+             datetime(2026, 3, 2, 9, 1, tzinfo=UTC))
+    types = owner_session.execute(text("select type from app.notifications where user_id = :u"),
+                                  {"u": tenant.user.id}).scalars().all()
+    assert types == ["email.replied"]  # the other types keep the defaults
