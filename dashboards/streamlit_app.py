@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards.components import session
+from dashboards.components import notifications, session
 
 HERE = Path(__file__).resolve().parent
 PAGES = [
@@ -22,6 +22,7 @@ PAGES = [
     ("lead_scoring", "Lead scoring", ":material/target:"),
     ("search", "Search", ":material/manage_search:"),
     ("data_health", "Data health", ":material/monitor_heart:"),
+    ("notifications", "Notifications", ":material/notifications:"),
 ]
 
 st.set_page_config(page_title="AIRevenueOrc", page_icon=":material/insights:", layout="wide")
@@ -38,6 +39,7 @@ if user is None:
 
 with st.sidebar:
     st.markdown(f"**{user.full_name or user.email}**  \n{user.email} · {user.role}")
+    notifications.bell(user)  # the unread count, linking to the notification centre
     if st.button("Refresh data", icon=":material/refresh:", help="Re-read the marts now instead of the cache"):
         st.cache_data.clear()
     if st.button("Sign out", icon=":material/logout:"):

@@ -34,7 +34,14 @@ from serving.knowledge.models import (
     KnowledgeDocument,
     KnowledgeWebsite,
 )
-from serving.notifications.models import Notification
+from serving.notifications.models import (
+    Notification,
+    NotificationBatch,
+    NotificationDelivery,
+    NotificationPreference,
+    PushSubscription,
+    UserPresence,
+)
 from serving.organizations.models import Organization, Team
 from serving.prospects.models import Prospect
 from serving.scoring.models import AiPrediction, LeadScoreHistory, MlModel, ScoringRuleSet
@@ -91,9 +98,13 @@ __all__ = [
     "Mailbox",
     "MlModel",
     "Notification",
+    "NotificationBatch",
+    "NotificationDelivery",
+    "NotificationPreference",
     "Organization",
     "Profile",
     "Prospect",
+    "PushSubscription",
     "SavedSearch",
     "ScoringRuleSet",
     "SearchAnalytics",
@@ -105,4 +116,5 @@ __all__ = [
     "Team",
     "TeamInvitation",
     "User",
+    "UserPresence",
 ]

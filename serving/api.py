@@ -21,6 +21,7 @@ from serving.events.router import webhook_router as events_webhook_router
 from serving.inbound.router import router as inbound_router
 from serving.kb.router import router as kb_router
 from serving.knowledge.router import router as knowledge_router
+from serving.notifications.router import router as notifications_router
 from serving.prospects.router import account_contacts_router
 from serving.prospects.router import router as prospects_router
 from serving.scoring.router import deal_health_router, prospect_insights_router
@@ -59,6 +60,7 @@ api_router.include_router(events_router, prefix="/events", tags=["events"])
 api_router.include_router(events_webhook_router)
 api_router.include_router(event_types_router, prefix="/event-types", tags=["domain-events"])
 api_router.include_router(domain_events_router, prefix="/domain-events", tags=["domain-events"])
+api_router.include_router(notifications_router, prefix="/notifications", tags=["notifications"])
 
 # Segment's HTTP Tracking API at the host root (`/v1/track`, `/v1/batch`, …): Segment's libraries append
 # `/v1/<call>` to the host they are given, so it cannot live under /api/v1. Mounted by serving.main.

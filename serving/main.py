@@ -23,6 +23,8 @@ from serving.core.ratelimit import RateLimitMiddleware
 from serving.core.schemas import ERROR_RESPONSES
 from serving.core.validation import storable_params
 from serving.emails import tracking
+from serving.notifications.realtime import Hub
+from serving.notifications.router import ws_router as notifications_ws_router
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +81,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await fast_read.start(app)
+        # Every API process listens for notification wake-ups and serves its own sockets (notifications/realtime.py)
+        await app.state.notifications_hub.start()
         # The ~450k objects of the imported platform (pandas, sklearn, SQLAlchemy, Dagster's models…) live as long
         # as the process: frozen, the collector no longer walks them, and a full collection stops being a pause
         # of hundreds of ms in the middle of requests (the long tail of p99 under load). Documented in `gc.freeze`.
         gc.collect()
         gc.freeze()
         yield
+        await app.state.notifications_hub.stop()
         await fast_read.stop(app)
         try:  # API-key counts still in memory are written before the process stops
             usage.counter(settings).flush()
@@ -108,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Composition: core.deps asks this to resolve credentials (core cannot import the users table).
     app.state.authenticator = authenticate_request
     app.state.plan_authentication = plan_authentication
+    app.state.notifications_hub = Hub(database_url=settings.api_database_url, factory=app.state.session_factory)
 
     install_error_handlers(app)
     app.add_middleware(RateLimitMiddleware, settings=settings,
@@ -139,4 +145,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api_router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(segment_router, responses=ERROR_RESPONSES)
+    # The notifications socket at the host root (`wss://…/ws`, as the seed shows)
+    app.include_router(notifications_ws_router)
     return app

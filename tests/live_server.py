@@ -12,13 +12,14 @@ import uvicorn
 
 
 @contextmanager
-def live_server(app) -> Iterator[str]:
-    """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:<port>`)."""
+def live_server(app, *, lifespan: str = "off") -> Iterator[str]:
+    """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:<port>`). `lifespan="on"` runs the
+    app's startup (e.g. the notifications listener)."""
     # Bound here and handed to uvicorn, so no other process can take the port in between.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

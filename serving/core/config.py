@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = Field(default=None, validation_alias="TWILIO_AUTH_TOKEN")
     twilio_phone_number: str | None = Field(default=None, validation_alias="TWILIO_PHONE_NUMBER")
     twilio_api_base: str = Field(default="https://api.twilio.com", validation_alias="TWILIO_API_BASE")
+    # Web Push (notifications): the VAPID key pair (private: PEM, base64url DER or raw key; public: the base64url
+    # uncompressed point browsers subscribe with) and the contact the push services see (mailto: or https:).
+    vapid_private_key: SecretStr | None = Field(default=None, validation_alias="VAPID_PRIVATE_KEY")
+    vapid_public_key: str | None = Field(default=None, validation_alias="VAPID_PUBLIC_KEY")
+    vapid_subject: str = Field(default="mailto:admin@localhost", validation_alias="VAPID_SUBJECT")
     worker_concurrency: int = Field(default=4, validation_alias="WORKER_CONCURRENCY")
     # Worker processes `revorc up` / `revorc worker` start: one per core up to 4 (jobs hold the GIL while they
     # render and build rows, so threads alone use one core); they share the Postgres queue.

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import idna
-from fastapi import Request
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
+from starlette.requests import HTTPConnection
 
 from serving.core.errors import ValidationFailed
 
@@ -65,8 +65,9 @@ def reject_unstorable(value: Any) -> Any:
     return value
 
 
-async def storable_params(request: Request) -> None:
-    """App-wide dependency: query and path parameters obey the same rule as bodies, whatever their type.
+async def storable_params(request: HTTPConnection) -> None:
+    """App-wide dependency: query and path parameters obey the same rule as bodies, whatever their type (on
+    WebSockets too, hence the HTTPConnection).
     Async (CPU only): a sync dependency would cost every request a hop through the thread pool."""
     for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
         if _UNSTORABLE.search(name) or (isinstance(value, str) and _UNSTORABLE.search(value)):

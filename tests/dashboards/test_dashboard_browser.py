@@ -26,7 +26,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = {"pipeline": "Pipeline", "forecast": "Forecast", "performance": "Performance", "outreach": "Outreach",
-         "intent": "Intent", "lead_scoring": "Lead scoring", "search": "Search", "data_health": "Data health"}
+         "intent": "Intent", "lead_scoring": "Lead scoring", "search": "Search", "data_health": "Data health",
+         "notifications": "Notifications"}
 HEADINGS = {"outreach": "Outreach analytics"}
 SHOTS = ROOT / "screenshots"
 

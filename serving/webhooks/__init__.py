@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, signed deliveries (Standard Webhooks) with retries, logs and replay."""
