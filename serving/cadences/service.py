@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -748,9 +749,28 @@ def run_due(
     now=None,
     batch_size: int = 200,
     max_batches: int | None = None,
+    parallel: int = 2,
 ) -> Counter:
-    """Run every due step of one organization, a committed batch at a time."""
+    """Run every due step of one organization, a committed batch at a time, `parallel` batches at once.
+
+    Why in parallel: a batch spends about half its time waiting for the database (its reads, its set-based
+    writes, its commit), so a second batch's Python runs meanwhile (profiled: 5.6 s of Python in 10.6 s for
+    20,000 steps). Each claims its own enrollments (`FOR UPDATE SKIP LOCKED`) in its own transaction, as worker
+    processes do. With `max_batches` (tests, bounded runs) batches run one at a time.
+    """
     clock = now if callable(now) else (lambda: now) if now is not None else utcnow
+    if parallel > 1 and max_batches is None:
+        with ThreadPoolExecutor(parallel, thread_name_prefix="cadence-batch") as pool:
+            runs = [pool.submit(_run_due_batches, factory=factory, settings=settings,
+                                organization_id=organization_id, clock=clock, batch_size=batch_size,
+                                max_batches=None) for _ in range(parallel)]
+            return sum((run.result() for run in runs), Counter())
+    return _run_due_batches(factory=factory, settings=settings, organization_id=organization_id, clock=clock,
+                            batch_size=batch_size, max_batches=max_batches)
+
+
+def _run_due_batches(*, factory: sessionmaker[Session], settings: Settings, organization_id: uuid.UUID,
+                     clock, batch_size: int, max_batches: int | None) -> Counter:
     outcomes: Counter = Counter()
     batches = 0
     while max_batches is None or batches < max_batches:

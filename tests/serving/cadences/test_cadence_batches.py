@@ -4,6 +4,8 @@ failing enrollment does not stop (or undo) the others."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from serving.activities.models import Activity, ActivityType
@@ -124,3 +126,30 @@ def test_a_batch_writes_what_one_enrollment_at_a_time_writes(client, app, settin
     assert runs[False] == runs[True]
     assert runs[False]["plain"][0][:4] == ("active", None, None, 2)
     assert runs[False]["plain"][2][0] == "Hi plain"
+
+
+def test_parallel_batches_run_each_due_step_once(client, app, settings, tenant, make_prospect, monkeypatch):
+    names = [f"p{i}" for i in range(24)]
+    factory, people = _setup(client, app, tenant, make_prospect, names)
+    threads = []
+    real = cadences._run_batch
+
+    def run_batch(session, settings, due, now):  # slow enough that both runners hold a batch at once
+        threads.append(threading.current_thread().name)
+        time.sleep(0.2)
+        return real(session, settings, due, now)
+
+    monkeypatch.setattr(cadences, "_run_batch", run_batch)
+    outcomes = cadences.run_due(factory=factory, settings=settings, organization_id=tenant.organization_id,
+                                now=T0 + timedelta(minutes=1), batch_size=5, parallel=2)
+
+    assert outcomes == {"email_queued": len(names)}
+    assert len(set(threads)) == 2  # two batches were under way at once
+    with tenant_session(factory, tenant.organization_id) as session:
+        emails = session.query(Email.enrollment_id).filter(Email.enrollment_id.isnot(None)).all()
+        runs = session.query(CadenceStepRun.enrollment_id, CadenceStepRun.step_id).all()
+        assert len(emails) == len({e for (e,) in emails}) == len(names)  # one e-mail per enrollment
+        assert len(runs) == len(set(runs)) == len(names)
+    assert set(_states(factory, tenant, people).values()) == {("active", None, 2)}
+    assert not cadences.run_due(factory=factory, settings=settings, organization_id=tenant.organization_id,
+                                now=T0 + timedelta(minutes=2), batch_size=5, parallel=2)
