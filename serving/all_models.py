@@ -2,6 +2,8 @@
 
 from serving.accounts.models import Account, CompanyProfile
 from serving.activities.models import Activity, CallLog
+from serving.ai.draft_models import AiEmailDraft
+from serving.ai.llm.models import AiBudget, AiGeneration, AiRoute
 from serving.api_keys.models import ApiKey, ApiKeyUsageDaily
 from serving.audit.models import AuditLog
 from serving.auth.models import AuthSession
@@ -52,7 +54,11 @@ from serving.users.models import Profile, TeamInvitation, User
 __all__ = [
     "Account",
     "Activity",
+    "AiBudget",
+    "AiEmailDraft",
+    "AiGeneration",
     "AiPrediction",
+    "AiRoute",
     "ApiKey",
     "ApiKeyUsageDaily",
     "AuditLog",
