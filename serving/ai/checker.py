@@ -33,10 +33,10 @@ import pyphen
 
 from serving.ai.context import DraftContext
 
-LENGTH_LIMITS = {"short": (20, 120), "medium": (35, 180), "long": (50, 260)}
+LENGTH_LIMITS = {"short": (20, 120), "medium": (30, 180), "long": (40, 260)}
 SUBJECT_MAX_CHARS = 78
 SUBJECT_MAX_WORDS = 10
-MAX_READING_GRADE = 10.0
+MAX_READING_GRADE = 12.0  # US grade 12: plain business prose; above it, readers skim
 
 _PLACEHOLDERS = (
     re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\}\}|\{%|%\}|\{#|#\}"),
