@@ -10,7 +10,7 @@ of every call is known.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 PRICES_AS_OF = "2025-06-01"
 _MTOK = Decimal(1_000_000)
@@ -48,10 +48,11 @@ WRITING_ORDER = ("anthropic", "openai", "gemini")
 
 
 def cost(model: str, input_tokens: int, output_tokens: int) -> Decimal:
-    """The list price of one call, to a millionth of a dollar (what ai_generations.cost_usd stores)."""
+    """The list price of one call, to a millionth of a dollar (what ai_generations.cost_usd stores), rounded up:
+    a budget may be charged a fraction of a cent too much, never a call too little."""
     price = MODELS[model]
     total = (price.input_per_mtok * input_tokens + price.output_per_mtok * output_tokens) / _MTOK
-    return total.quantize(Decimal("0.000001"))
+    return total.quantize(Decimal("0.000001"), rounding=ROUND_CEILING)
 
 
 def price_of(model: str) -> ModelPrice | None:
