@@ -15,8 +15,10 @@ Each rule returns failures `{code, message, evidence}`; a draft passes when ther
 - TOO_LONG / TOO_SHORT / SUBJECT_LENGTH / READING_LEVEL: words per length setting, subject size, Flesch–Kincaid
   grade (syllables by pyphen).
 - SPAM_TERMS / SHOUTING: phrases from `data/spam_terms.txt`, words in capitals, "!!".
-- LINK_NOT_ALLOWED: a link whose host is not the prospect's company, a fact's source, the tracking domain or a
-  domain the organization allows (`settings.ai.allowedLinkDomains`).
+- LINK_NOT_ALLOWED: a link whose host is not the prospect's company, a research source's site, the tracking domain
+  or a domain the organization allows (`settings.ai.allowedLinkDomains`).
+- External text that reads like instructions to a model ("ignore previous instructions", "system:") grounds
+  nothing: a claim taken from it is ungrounded (`Fact.suspect`).
 - DISCLOSURE_MISSING: the organization asks for an AI-disclosure line (`settings.ai.requireDisclosure`,
   `settings.ai.disclosure`) and the body does not carry it.
 """
@@ -138,11 +140,10 @@ def check(*, subject: str, body: str, context: DraftContext, length: str = "medi
                                     m.group(0)))
 
     links = [m.group(0).rstrip(".,;") for m in _URL.finditer(body)]
-    allowed_hosts = set(context.allowed_link_hosts)
-    for fact in context.facts:  # a link a fact carries may be repeated
-        allowed_hosts.update(_host(u) for u in _URL.findall(fact.value))
+    # only domains the context vouches for (the prospect's company, research sources, tracking, the organization's
+    # list) — not any URL that appears in a fact: notes and replies can carry anything
     for link in links:
-        if not _host_allowed(_host(link), frozenset(allowed_hosts)):
+        if not _host_allowed(_host(link), context.allowed_link_hosts):
             failures.append(Failure("LINK_NOT_ALLOWED", f"the link's domain {_host(link)} is not an allowed domain",
                                     link))
 

@@ -37,7 +37,14 @@ _EXECUTIVE = re.compile(r"\b(chief|ceo|cto|cfo|coo|cmo|cro|ciso|founder|co-found
 _MANAGER = re.compile(r"\b(director|manager|lead|supervisor|principal)\b", re.I)
 _EXECUTIVE_SENIORITY = {"c_level", "c-level", "cxo", "executive", "vp", "owner", "founder", "partner"}
 _MANAGER_SENIORITY = {"director", "manager", "head", "lead"}
+# text that addresses a model rather than describing the prospect: kept in the prompt as data, but nothing in it
+# may ground a claim (the checker leaves it out of the corpus)
+_INSTRUCTION_LIKE = re.compile(
+    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier)|disregard (?:all |the )?(?:previous|prior|above)|"
+    r"\b(?:system|assistant|developer)\s*:|you are now|new instructions|do not follow|override (?:the )?rules|"
+    r"</?\s*data\s*>|\bprompt\b", re.I)
 MAX_KB_FACTS = 3
+KB_MIN_SIMILARITY = 0.25  # MiniLM cosine: below it the document is about something else
 MAX_ACTIVITIES = 3
 
 
@@ -49,9 +56,15 @@ class Fact:
     as_of: datetime | None = None
     external: bool = False  # came from outside the organization: data, never instructions
 
+    @property
+    def suspect(self) -> bool:
+        """External text that reads like instructions to a model: it grounds nothing."""
+        return self.external and bool(_INSTRUCTION_LIKE.search(self.value))
+
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "value": self.value, "source": self.source,
-                "asOf": self.as_of.isoformat() if self.as_of else None, "external": self.external}
+                "asOf": self.as_of.isoformat() if self.as_of else None, "external": self.external,
+                "suspect": self.suspect}
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,7 @@ class DraftContext:
     @property
     def corpus(self) -> str:
         """Every value a draft may repeat (facts, both parties), lower-cased, for the checker's grounding test."""
-        parts = [f.value for f in self.facts]
+        parts = [f.value for f in self.facts if not f.suspect]
         parts += [p for party in (self.recipient, self.sender) for p in (party.email, party.name, party.first_name)
                   if p]
         if self.disclosure:
@@ -172,9 +185,11 @@ def build_context(*, db_session: Session, settings: Settings, organization_id: u
             external=item.user_id is None)  # logged by no user: it came in from outside (a reply, a webhook)
 
     if use_knowledge:
-        query = " ".join(v for v in (prospect.title, prospect.department, account.industry if account else None,
-                                     "value benefits results") if v)
-        for doc in knowledge.match(db_session=db_session, query=query, threshold=0.2, limit=10):
+        # phrased like the answer we want ("how we help <role> teams…"): closer in meaning to value statements
+        role = " ".join(v for v in (prospect.title, prospect.department) if v) or "your"
+        industry = f" in {account.industry}" if account is not None and account.industry else ""
+        query = f"how we help {role} teams{industry}: benefits, results and time saved"
+        for doc in knowledge.match(db_session=db_session, query=query, threshold=KB_MIN_SIMILARITY, limit=10):
             if doc.get("company_profile_id") not in (None, profile_id):
                 continue
             key = "value.knowledge" if doc.get("company_profile_id") is None else "research.knowledge"
