@@ -54,7 +54,13 @@ _NUMBER = re.compile(r"(?<![\w.])[$€£]?\d[\d,]*(?:\.\d+)?")
 _DURATION = re.compile(r"^\s*(?:-\s*)?(?:min|mins|minute|minutes)\b", re.I)
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
-_MONTH = re.compile(r"\b(" + "|".join(m.capitalize() for m in _MONTHS) + r")\b")
+_MONTH_NAME = "(" + "|".join(m.capitalize() for m in _MONTHS) + ")"
+# a month name is a date when something makes it one ("in June", "June 3", "3rd of June", "June 2025"); "May I…"
+# is not
+_MONTH = re.compile(
+    r"(?:\b(?:in|on|by|since|until|till|during|from|before|after|last|next|this|early|mid|late|end of)\s+"
+    + _MONTH_NAME + r"\b)|(?:\b" + _MONTH_NAME + r"\s+\d{1,4}\b)|(?:\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?"
+    + _MONTH_NAME + r"\b)", re.I)
 _WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 _ALWAYS_OK = {"i", "i'm", "i've", "i'd", "i'll", "ps", "p.s."}
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\s+([^,\n!:]+)", re.I)
@@ -204,8 +210,14 @@ def _ungrounded_numbers(prose: str, corpus: str) -> list[Failure]:
 
 
 def _ungrounded_dates(prose: str, corpus: str) -> list[Failure]:
-    return [Failure("UNGROUNDED_DATE", f"the date “{m.group(0)}” is not in the prospect's facts", m.group(0))
-            for m in _MONTH.finditer(prose) if m.group(0).lower() not in corpus]
+    out = []
+    for m in _MONTH.finditer(prose):
+        month = next(g for g in m.groups() if g)
+        if not month[0].isupper():
+            continue  # "in may" is not a month written as one
+        if month.lower() not in corpus:
+            out.append(Failure("UNGROUNDED_DATE", f"the date “{m.group(0)}” is not in the prospect's facts", month))
+    return out
 
 
 def _ungrounded_names(prose: str, corpus: str) -> list[Failure]:
