@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from serving.ai.llm import service
 from serving.ai.llm.types import (
     PROVIDERS,
     TASKS,
@@ -27,8 +28,6 @@ __all__ = [
 
 def configured_models(settings=None) -> list[ModelInfo]:
     """Every model in the price table, with its prices per 1M tokens, the tasks it serves and whether its key is set."""
-    from serving.ai.llm import service
-
     return service.configured_models(settings)
 
 
@@ -37,8 +36,6 @@ def offline(*, settings=None, db_session=None, organization_id=None, task: str |
 
     With no arguments: True when no provider key is configured at all.
     """
-    from serving.ai.llm import service
-
     return service.offline(settings=settings, db_session=db_session, organization_id=organization_id, task=task)
 
 
@@ -46,8 +43,6 @@ def complete(*, db_session, organization_id, user_id, task: str, system: str, me
              json_schema: dict | None = None, max_tokens: int = 800, temperature: float = 0.7,
              model: str | None = None, prompt_version: str, settings=None) -> Completion:
     """Route, retry, fall back, charge the budget and log one completion. Raises BudgetExceeded, AIUnavailable."""
-    from serving.ai.llm import service
-
     return service.complete(db_session=db_session, organization_id=organization_id, user_id=user_id, task=task,
                             system=system, messages=messages, json_schema=json_schema, max_tokens=max_tokens,
                             temperature=temperature, model=model, prompt_version=prompt_version, settings=settings)
@@ -60,8 +55,6 @@ def stream(*, db_session, organization_id, user_id, task: str, system: str, mess
 
     The budget check happens before the first delta; fallback happens only before the first delta was yielded.
     """
-    from serving.ai.llm import service
-
     return service.stream(db_session=db_session, organization_id=organization_id, user_id=user_id, task=task,
                           system=system, messages=messages, json_schema=json_schema, max_tokens=max_tokens,
                           temperature=temperature, model=model, prompt_version=prompt_version, settings=settings)
@@ -72,8 +65,6 @@ def log_generation(*, db_session, organization_id, user_id, task: str, provider:
                    latency_ms: float, status: str, error: str | None = None) -> uuid.UUID:
     """Write one ai_generations row (status "ok" | "error" | "refused") in the caller's transaction; does not
     commit. For calls that bypass complete()/stream(), e.g. the offline writer (provider "offline")."""
-    from serving.ai.llm import service
-
     return service.log_generation(db_session=db_session, organization_id=organization_id, user_id=user_id,
                                   task=task, provider=provider, model=model, prompt_version=prompt_version,
                                   input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost_usd,

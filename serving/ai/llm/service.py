@@ -23,8 +23,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 from serving.ai.llm import pricing, routing
 from serving.ai.llm.models import AiBudget, AiGeneration
 from serving.ai.llm.providers import ProviderError, Request, Result
-from serving.ai.llm.providers.base import Usage
-from serving.ai.llm.types import TASKS, AIUnavailable, BudgetExceeded, Completion, Message, Stream
+from serving.ai.llm.providers.base import Usage, parse_json
+from serving.ai.llm.types import TASKS, AIUnavailable, BudgetExceeded, Completion, Message, ModelInfo, Stream
 from serving.core.clock import utcnow
 from serving.core.config import Settings, get_settings
 from serving.core.db import set_tenant
@@ -237,8 +237,6 @@ def stream(*, db_session, organization_id, user_id, task, system, messages, json
 
 def _deltas(holder: Stream, first, items, *, db_session, organization_id, generation_id, step, started, attempts,
             json_schema) -> Iterator[str]:
-    from serving.ai.llm.providers.base import parse_json
-
     parts: list[str] = []
     usage = Usage(0, 0)
     finished = False
@@ -295,9 +293,7 @@ def offline(*, settings=None, db_session=None, organization_id=None, task=None) 
                                  task=task)
 
 
-def configured_models(settings=None) -> list:
-    from serving.ai.llm.types import ModelInfo
-
+def configured_models(settings=None) -> list[ModelInfo]:
     settings = settings or get_settings()
     available = set(routing.configured_providers(settings))
     return [ModelInfo(name=p.model, provider=p.provider, input_usd_per_mtok=p.input_per_mtok,

@@ -220,3 +220,22 @@ def test_log_generation_writes_the_offline_writers_row_in_the_callers_transactio
             cost_usd=Decimal(0), latency_ms=3.5, status="ok")
     [row] = _rows(tenant)
     assert row.id == generation_id and row.provider == "offline" and row.latency_ms == 3.5
+
+
+def test_timeouts_and_refused_connections_are_retried_then_fall_back(settings, fake_vendors, tenant):
+    slow = make_settings(settings.owner_database_url, settings.home,
+                         **(fake_vendors.env() | {"AI_TIMEOUT_SECONDS": "0.3", "AI_MAX_ATTEMPTS": "2",
+                                                  "GOOGLE_AI_BASE_URL": "http://127.0.0.1:9/"}))
+    fake_vendors.anthropic.answer("too late", delay=1.0)
+    fake_vendors.openai.down()
+    tenant.add(AiRoute, task="summarize", chain=[
+        {"provider": "anthropic", "model": "claude-3-5-haiku-20241022"},
+        {"provider": "gemini", "model": "gemini-2.0-flash"},   # nothing listens on port 9: connection refused
+        {"provider": "openai", "model": "gpt-4o-mini"}])
+    with pytest.raises(AIUnavailable) as caught:
+        _call(slow, tenant, task="summarize")
+    attempts = caught.value.details["attempts"]
+    assert [a["provider"] for a in attempts] == ["anthropic", "gemini", "openai"]
+    assert "Timeout" in attempts[0]["error"] and attempts[0]["httpStatus"] is None
+    assert "Connect" in attempts[1]["error"]
+    assert len(fake_vendors.anthropic.requests) == 2 and len(fake_vendors.openai.requests) == 2  # retried

@@ -6,6 +6,7 @@ streaming, the text deltas must carry the answer, so the schema goes into the sy
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import anthropic
@@ -70,7 +71,7 @@ class AnthropicProvider(Provider):
         if request.json_schema is not None:
             calls = [block for block in message.content if block.type == "tool_use" and block.name == TOOL]
             parsed = dict(calls[0].input) if calls else parse_json(text)
-            text = text or _json_text(parsed)
+            text = text or json.dumps(parsed, ensure_ascii=False)
         return Result(text=text, input_tokens=message.usage.input_tokens,
                       output_tokens=message.usage.output_tokens, parsed=parsed)
 
@@ -85,9 +86,3 @@ class AnthropicProvider(Provider):
         except anthropic.AnthropicError as exc:
             raise _error(exc) from exc
         yield Usage(final.usage.input_tokens, final.usage.output_tokens)
-
-
-def _json_text(value: dict) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
