@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     ai_retry_max_seconds: float = Field(default=20.0, ge=0, le=300, validation_alias="AI_RETRY_MAX_SECONDS")
     # Default monthly cap per organization in USD (an organization's own `ai_budgets` row wins); unset = no cap.
     ai_monthly_budget_usd: Decimal | None = Field(default=None, ge=0, validation_alias="AI_MONTHLY_BUDGET_USD")
+    # Optional local model: a GGUF file run by llama-cpp-python, if the user installed that package (never
+    # downloaded; see docs/ai.md).
+    ai_local_model_path: Path | None = Field(default=None, validation_alias="AI_LOCAL_MODEL_PATH")
+    ai_local_context_tokens: int = Field(default=4096, ge=512, le=131072, validation_alias="AI_LOCAL_CONTEXT_TOKENS")
 
     jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")
     jwt_expiration: timedelta = Field(default=timedelta(days=7), validation_alias="JWT_EXPIRATION")

@@ -40,11 +40,14 @@ MODELS: dict[str, ModelPrice] = {m.model: m for m in (
     _m("gemini", "gemini-2.5-pro", "1.25", "10.00"),
     _m("gemini", "gemini-2.5-flash", "0.30", "2.50"),
     _m("gemini", "gemini-2.0-flash", "0.10", "0.40", CHEAP_TASKS),
+    _m("local", "local", "0", "0"),  # AI_LOCAL_MODEL_PATH through llama-cpp-python: no price per token
 )}
 
 # The model a provider writes with by default (drafting quality matters more than its price per token).
-WRITING_MODEL = {"anthropic": "claude-sonnet-4-20250514", "openai": "gpt-4o", "gemini": "gemini-2.5-flash"}
-WRITING_ORDER = ("anthropic", "openai", "gemini")
+WRITING_MODEL = {"anthropic": "claude-sonnet-4-20250514", "openai": "gpt-4o", "gemini": "gemini-2.5-flash",
+                 "local": "local"}
+# a small local model writes worst: the last resort before the offline writer
+WRITING_ORDER = ("anthropic", "openai", "gemini", "local")
 
 
 def cost(model: str, input_tokens: int, output_tokens: int) -> Decimal:

@@ -34,6 +34,8 @@ def provider(settings: Settings, name: str) -> Provider:
 
 
 def _client_key(settings: Settings, name: str) -> tuple:
+    if name == "local":
+        return (str(settings.ai_local_model_path), settings.ai_local_context_tokens)
     secret = {"openai": settings.openai_api_key, "anthropic": settings.anthropic_api_key,
               "gemini": settings.google_ai_api_key}[name]
     base = {"openai": settings.openai_base_url, "anthropic": settings.anthropic_base_url,

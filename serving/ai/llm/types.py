@@ -10,7 +10,7 @@ from typing import Literal
 from serving.core.errors import AppError, ServiceUnavailable
 
 TASKS = ("draft", "rewrite", "classify", "summarize")
-PROVIDERS = ("openai", "anthropic", "gemini")
+PROVIDERS = ("openai", "anthropic", "gemini", "local")
 
 
 @dataclass(frozen=True)
