@@ -141,11 +141,10 @@ def _prepare(*, db_session, organization_id, user_id, task, system, messages, js
     chain = routing.chain_for(db_session=db_session, organization_id=organization_id, settings=settings, task=task,
                               model=model)
     if not chain:
-        generation_id = _reserve(db_session=db_session, organization_id=organization_id, user_id=user_id,
-                                 task=task, step={}, prompt_version=prompt_version, estimate=Decimal(0),
-                                 settings=settings)
-        _finish(db_session, organization_id, generation_id, status="error", cost_usd=Decimal(0),
-                error="no AI provider is configured for this task")
+        # nothing will be spent, so no budget check: the caller learns that no provider is set up, not its budget
+        with _own_transaction(db_session, organization_id) as session:
+            session.add(_row(organization_id, user_id, task, {}, prompt_version, status="error",
+                             error="no AI provider is configured for this task"))
         raise AIUnavailable("no AI provider is configured for this task",
                             details={"task": task, "attempts": []})
     request = Request(model=chain[0]["model"], system=system, messages=list(messages), json_schema=json_schema,
