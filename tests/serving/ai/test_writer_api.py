@@ -234,3 +234,37 @@ def test_injected_instructions_stay_data_and_a_draft_that_obeys_them_fails_the_c
     assert {"UNGROUNDED_NUMBER", "LINK_NOT_ALLOWED"} <= codes
     refused = llm_client.post(f"{URL}/drafts/{draft['id']}/send", headers=tenant.user.headers)
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "DRAFT_CHECK_FAILED"
+
+
+@pytest.fixture
+def anthropic_client(settings, fake_vendors):
+    keyed = make_settings(settings.owner_database_url, settings.home, **fake_vendors.env(only=("anthropic",)))
+    with TestClient(create_app(keyed)) as test_client:
+        yield test_client
+
+
+def test_the_streamed_preview_runs_through_the_anthropic_sdk_and_falls_to_no_provider_cleanly(
+        anthropic_client, fake_vendors, tenant):
+    prospect = _prospect(anthropic_client, tenant.user)
+    fake_vendors.anthropic.answer("Subject: Acme Robotics and onboarding\n\nHi Dana,\n\nAs VP of Operations at Acme "
+                                  "Robotics, you decide how quickly a new team gets up to speed. That is the part "
+                                  "we make easier.\n\nWould a 15-minute call next week help?\n\nBest,\nAdmin")
+    with anthropic_client.stream("POST", f"{URL}/generate/stream", json={"prospectId": prospect["id"]},
+                                 headers=tenant.user.headers) as response:
+        assert response.status_code == 200
+        raw = "".join(response.iter_text())
+    events = [(b.split("\n")[0].removeprefix("event: "), json.loads(b.split("\n")[1].removeprefix("data: ")))
+              for b in raw.strip().split("\n\n")]
+    assert sum(1 for name, _ in events if name == "delta") >= 2 and events[-1][0] == "draft"
+    draft = events[-1][1]
+    assert draft["provider"] == "anthropic" and draft["subject"] == "Acme Robotics and onboarding"
+    assert draft["body"].startswith("Hi Dana,") and draft["check"]["passed"], draft["check"]
+    assert fake_vendors.anthropic.requests[-1].body["stream"] is True
+
+    # the vendor down for good: the stream ends with the error envelope, not a broken connection
+    fake_vendors.anthropic.fail(503, times=50)
+    with anthropic_client.stream("POST", f"{URL}/generate/stream", json={"prospectId": prospect["id"]},
+                                 headers=tenant.user.headers) as response:
+        raw = "".join(response.iter_text())
+    last = raw.strip().split("\n\n")[-1]
+    assert last.startswith("event: error") and '"code":"AI_UNAVAILABLE"' in last
