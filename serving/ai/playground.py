@@ -24,7 +24,6 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from serving.ai import checker, llm, writer
 from serving.ai.context import DraftContext, build_context
-from serving.ai.llm import routing
 from serving.ai.playground_models import AiAgentSession, AiPlaygroundExperiment
 from serving.core.clock import utcnow
 from serving.core.config import Settings
@@ -61,20 +60,14 @@ def check_prompts(*, prompt_template: str, arms: list[dict], variables: dict[str
 
 
 def check_arms(arms: list[dict]) -> None:
+    known = {m.name: m.provider for m in llm.configured_models()}
     for i, arm in enumerate(arms):
         if arm["provider"] == OFFLINE:
             continue
-        price = llm_price(arm.get("model"))
-        if price is None or price.provider != arm["provider"]:
+        if known.get(arm.get("model")) != arm["provider"]:
             raise ValidationFailed(f"arm {i}: {arm['provider']}/{arm.get('model')} is not a known model",
                                    code="UNKNOWN_MODEL", details={"field": f"arms.{i}.model",
                                                                   "model": arm.get("model")})
-
-
-def llm_price(model: str | None):
-    from serving.ai.llm import pricing
-
-    return pricing.price_of(model) if model else None
 
 
 def create(*, db_session: Session, principal: Principal, data: dict[str, Any]) -> AiPlaygroundExperiment:
@@ -143,7 +136,7 @@ def run(*, db_session: Session, settings: Settings, principal: Principal, row: A
                                details={"field": "prospectId"})
     context = build_context(db_session=db_session, settings=settings, organization_id=principal.organization_id,
                             user_id=principal.user_id, prospect_id=row.prospect_id, mailbox_id=None)
-    available = set(routing.configured_providers(settings))
+    available = {m.provider for m in llm.configured_models(settings) if m.available}
     outputs, messages = [], []
     for i, arm in enumerate(row.arms):
         prompt = render_prompt(arm.get("prompt") or row.prompt_template, context=context, prospect=prospect,
