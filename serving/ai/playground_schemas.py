@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from serving.core.schemas import ApiModel, InputModel
 
-Provider = Literal["offline", "openai", "anthropic", "gemini"]
+Provider = Literal["offline", "openai", "anthropic", "gemini", "local"]
 
 
 class ArmIn(InputModel):
