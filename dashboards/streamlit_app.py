@@ -21,6 +21,8 @@ PAGES = [
     ("intent", "Intent", ":material/local_fire_department:"),
     ("lead_scoring", "Lead scoring", ":material/target:"),
     ("search", "Search", ":material/manage_search:"),
+    ("ai_writer", "AI writer", ":material/edit_note:"),
+    ("ai_playground", "AI playground", ":material/science:"),
     ("data_health", "Data health", ":material/monitor_heart:"),
     ("notifications", "Notifications", ":material/notifications:"),
 ]

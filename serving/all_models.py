@@ -2,6 +2,9 @@
 
 from serving.accounts.models import Account, CompanyProfile
 from serving.activities.models import Activity, CallLog
+from serving.ai.draft_models import AiEmailDraft
+from serving.ai.llm.models import AiBudget, AiGeneration, AiRoute
+from serving.ai.playground_models import AiAgentSession, AiPlaygroundExperiment
 from serving.api_keys.models import ApiKey, ApiKeyUsageDaily
 from serving.audit.models import AuditLog
 from serving.auth.models import AuthSession
@@ -59,7 +62,13 @@ from serving.users.models import Profile, TeamInvitation, User
 __all__ = [
     "Account",
     "Activity",
+    "AiAgentSession",
+    "AiBudget",
+    "AiEmailDraft",
+    "AiGeneration",
+    "AiPlaygroundExperiment",
     "AiPrediction",
+    "AiRoute",
     "ApiKey",
     "ApiKeyUsageDaily",
     "AuditLog",

@@ -5,6 +5,9 @@ from fastapi import APIRouter
 from serving.accounts.router import router as accounts_router
 from serving.activities.router import calls_router, timelines_router
 from serving.activities.router import router as activities_router
+from serving.ai.playground_router import router as ai_playground_router
+from serving.ai.router import router as ai_router
+from serving.ai.writer_router import router as ai_writer_router
 from serving.api_keys.router import router as api_keys_router
 from serving.auth.router import router as auth_router
 from serving.cadences.router import enrollments_router
@@ -53,6 +56,9 @@ api_router.include_router(enrollments_router, prefix="/cadence-enrollments", tag
 api_router.include_router(tasks_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(scoring_router, prefix="/scoring", tags=["scoring"])
 api_router.include_router(search_router, prefix="/search", tags=["search"])
+api_router.include_router(ai_router, prefix="/ai", tags=["ai"])
+api_router.include_router(ai_writer_router, prefix="/ai", tags=["ai"])
+api_router.include_router(ai_playground_router, prefix="/ai", tags=["ai"])
 api_router.include_router(knowledge_router, prefix="/knowledge", tags=["knowledge"])
 # `/kb/public/…` needs no authentication: the portal reads public, published articles only (see the module).
 api_router.include_router(kb_router, prefix="/kb", tags=["kb"])

@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -76,6 +77,23 @@ class Settings(BaseSettings):
     embeddings_provider: Literal["local", "openai"] = Field(default="local", validation_alias="EMBEDDINGS_PROVIDER")
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    # The AI model layer (serving/ai/llm, docs/ai.md): a provider is available when its key is set. The base URLs
+    # point the official SDKs elsewhere (a proxy, a compatible server, the tests' fake vendors).
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    google_ai_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_AI_API_KEY")
+    google_ai_base_url: str | None = Field(default=None, validation_alias="GOOGLE_AI_BASE_URL")
+    ai_timeout_seconds: float = Field(default=60.0, gt=0, le=600, validation_alias="AI_TIMEOUT_SECONDS")
+    # Tries per provider/model before falling back to the next (tenacity; the SDKs' own retries are off).
+    ai_max_attempts: int = Field(default=3, ge=1, le=10, validation_alias="AI_MAX_ATTEMPTS")
+    ai_retry_base_seconds: float = Field(default=0.5, ge=0, le=30, validation_alias="AI_RETRY_BASE_SECONDS")
+    ai_retry_max_seconds: float = Field(default=20.0, ge=0, le=300, validation_alias="AI_RETRY_MAX_SECONDS")
+    # Default monthly cap per organization in USD (an organization's own `ai_budgets` row wins); unset = no cap.
+    ai_monthly_budget_usd: Decimal | None = Field(default=None, ge=0, validation_alias="AI_MONTHLY_BUDGET_USD")
+    # Optional local model: a GGUF file run by llama-cpp-python, if the user installed that package (never
+    # downloaded; see docs/ai.md).
+    ai_local_model_path: Path | None = Field(default=None, validation_alias="AI_LOCAL_MODEL_PATH")
+    ai_local_context_tokens: int = Field(default=4096, ge=512, le=131072, validation_alias="AI_LOCAL_CONTEXT_TOKENS")
 
     jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")
     jwt_expiration: timedelta = Field(default=timedelta(days=7), validation_alias="JWT_EXPIRATION")

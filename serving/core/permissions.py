@@ -24,6 +24,8 @@ class Scope(StrEnum):
     knowledge_read = "knowledge:read"
     knowledge_write = "knowledge:write"
     webhooks_manage = "webhooks:manage"
+    ai_read = "ai:read"
+    ai_write = "ai:write"
 
 
 class Role(StrEnum):
