@@ -55,6 +55,7 @@ from serving.search.models import (
 )
 from serving.tasks.models import Task
 from serving.users.models import Profile, TeamInvitation, User
+from serving.webhooks.models import WebhookEndpoint, WebhookLog
 
 __all__ = [
     "Account",
@@ -117,4 +118,6 @@ __all__ = [
     "TeamInvitation",
     "User",
     "UserPresence",
+    "WebhookEndpoint",
+    "WebhookLog",
 ]
