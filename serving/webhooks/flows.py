@@ -78,5 +78,5 @@ def on_event(*, db_session: Session, event: Event) -> None:
 
 
 SUBSCRIBERS = [
-    Subscriber("webhooks.deliver", frozenset(CATALOGUE), on_event),
+    Subscriber("webhooks.log", frozenset(CATALOGUE), on_event),
 ]

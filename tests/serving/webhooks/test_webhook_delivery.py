@@ -15,6 +15,7 @@ from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
 from serving.core import queue
+from serving.core.db import session_factory
 from serving.webhooks import delivery, jobs, targets
 from tests.factories import unique_email
 from tests.serving.webhooks.conftest import API, add_endpoint, run
@@ -342,3 +343,31 @@ def test_webhook_secret_verifies_with_the_official_library():
     body = b'{"type":"x","timestamp":"2026-01-01T00:00:00Z","data":{}}'
     headers = delivery.signed_headers(message_id="m1", body=body, secrets=[secret], sent_at=datetime.now(UTC))
     assert Webhook(secret).verify(body, headers) == json.loads(body)
+
+
+def test_the_sweep_wakes_an_organization_when_its_retry_comes_due(private_client, private_settings, tenant,
+                                                                  receiver, owner_session):
+    endpoint = add_endpoint(private_client, tenant, receiver)
+    receiver.script = [500]
+    new_prospect(private_client, tenant)
+    now = datetime.now(UTC)
+    run(private_settings, tenant, now)
+    (log,) = logs(private_client, tenant, endpoint["id"])
+    due = datetime.fromisoformat(log["nextAttemptAt"])
+    lock = f"webhooks:{tenant.organization_id}"
+
+    def waiting() -> int:
+        owner_session.rollback()
+        return owner_session.execute(text(
+            "select count(*) from procrastinate.procrastinate_jobs where queueing_lock = :l and status = 'todo'"),
+            {"l": lock}).scalar()
+
+    owner_session.execute(text("delete from procrastinate.procrastinate_jobs where queueing_lock = :l"),
+                          {"l": lock})
+    owner_session.commit()
+    factory = session_factory(private_settings.api_database_url)
+    jobs.sweep(factory=factory, now=due - timedelta(seconds=1))
+    assert waiting() == 0  # nothing due yet for this organization
+    jobs.sweep(factory=factory, now=due)
+    assert waiting() == 1
+    assert run(private_settings, tenant, due).succeeded == 1
