@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks.webhooks import Webhook
@@ -24,6 +25,7 @@ from serving.core.config import Settings
 from serving.core.db import tenant_session
 from serving.webhooks import targets
 from serving.webhooks.models import LogStatus, WebhookEndpoint, WebhookLog
+from serving.webhooks.sealing import unseal
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +57,12 @@ def event_payload(*, type: str, occurred_at: datetime, data: dict[str, Any]) -> 
     return {"type": type, "timestamp": occurred_at.isoformat().replace("+00:00", "Z"), "data": data}
 
 
-def secrets_for(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+def secrets_for(settings: Settings, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The secrets that sign now: the current one, and the previous one until its overlap ends."""
     found = [endpoint.secret]
     if endpoint.previous_secret and endpoint.previous_secret_expires_at and now < endpoint.previous_secret_expires_at:
         found.append(endpoint.previous_secret)
-    return found
+    return [unseal(settings, sealed) for sealed in found]
 
 
 def signed_headers(*, message_id: str, body: bytes, secrets: list[str], sent_at: datetime) -> dict[str, str]:
@@ -123,15 +125,19 @@ def send(db_session: Session, settings: Settings, *, log: WebhookLog, endpoint: 
     next attempt's time, or dead). The caller commits."""
     body = json.dumps(log.payload, separators=(",", ":"), ensure_ascii=False).encode()
     # the signature's timestamp is the wall clock of the send: receivers compare it with theirs (replay window)
-    headers = signed_headers(message_id=log.message_id, body=body, secrets=secrets_for(endpoint, now),
-                             sent_at=utcnow())
+    try:
+        signing = secrets_for(settings, endpoint, now)
+    except InvalidToken:
+        signing = []
+    headers = signed_headers(message_id=log.message_id, body=body, secrets=signing, sent_at=utcnow())
     try:
         target = targets.check(endpoint.url,
                                allow_private=endpoint.allow_private and settings.webhooks_allow_private_targets)
     except targets.UnsafeTarget as exc:
         result = Result(ok=False, error=f"refused: {exc}")
     else:
-        result = post(target, headers=headers, body=body)
+        result = (post(target, headers=headers, body=body) if signing else
+                  Result(ok=False, error="the signing secret cannot be read (JWT_SECRET changed?): rotate it"))
     log.attempts += 1
     log.request_headers = {k: v for k, v in headers.items() if k != "webhook-signature"} | {
         "webhook-signature": f"<{len(headers['webhook-signature'].split())} signature(s)>"}

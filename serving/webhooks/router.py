@@ -40,8 +40,9 @@ Manager = Annotated[Principal, require(Scope.webhooks_manage)]
 @router.post("", response_model=EndpointCreated, status_code=201,
              summary="Add an endpoint (its signing secret is in this answer only)")
 def create_endpoint(body: EndpointIn, db: DbSession, principal: Manager, settings: AppSettings):
-    endpoint = service.create(db_session=db, settings=settings, principal=principal, body=body, now=utcnow())
-    return EndpointCreated.model_validate(endpoint).model_copy(update={"secret": endpoint.secret})
+    endpoint, secret = service.create(db_session=db, settings=settings, principal=principal, body=body,
+                                      now=utcnow())
+    return EndpointCreated.model_validate({**EndpointOut.model_validate(endpoint).model_dump(), "secret": secret})
 
 
 @router.get("", response_model=EndpointPage, summary="The organization's webhook endpoints")
@@ -86,10 +87,12 @@ def disable_endpoint(endpoint_id: uuid.UUID, db: DbSession, principal: Manager):
 
 @router.post("/{endpoint_id}/rotate-secret", response_model=Rotated,
              summary="A new secret (shown once); the old one also signs during the overlap")
-def rotate_secret(endpoint_id: uuid.UUID, db: DbSession, principal: Manager, body: RotateIn | None = None):
+def rotate_secret(endpoint_id: uuid.UUID, db: DbSession, principal: Manager, settings: AppSettings,
+                  body: RotateIn | None = None):
     overlap = timedelta(hours=(body or RotateIn()).overlap_hours)
-    endpoint = service.rotate(db_session=db, endpoint_id=endpoint_id, overlap=overlap, now=utcnow())
-    return Rotated(secret=endpoint.secret, previous_secret_expires_at=endpoint.previous_secret_expires_at)
+    endpoint, secret = service.rotate(db_session=db, settings=settings, endpoint_id=endpoint_id, overlap=overlap,
+                                      now=utcnow())
+    return Rotated(secret=secret, previous_secret_expires_at=endpoint.previous_secret_expires_at)
 
 
 @router.post("/{endpoint_id}/test", response_model=LogOut,

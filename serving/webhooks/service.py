@@ -18,6 +18,7 @@ from serving.core.principal import Principal
 from serving.webhooks import delivery, flows, targets
 from serving.webhooks.models import LogStatus, WebhookEndpoint, WebhookLog
 from serving.webhooks.schemas import EndpointIn, EndpointPatch, Health
+from serving.webhooks.sealing import seal
 
 TEST_EVENT = "webhook.test"
 
@@ -51,17 +52,19 @@ def get(*, db_session: Session, endpoint_id: uuid.UUID, lock: bool = False) -> W
 
 
 def create(*, db_session: Session, settings: Settings, principal: Principal, body: EndpointIn,
-           now: datetime) -> WebhookEndpoint:
+           now: datetime) -> tuple[WebhookEndpoint, str]:
+    """The new endpoint and its secret (stored sealed: this is the only time it is readable)."""
     _check_target(url=body.url, allow_private=body.allow_private, principal=principal, settings=settings)
+    secret = new_secret()
     endpoint = WebhookEndpoint(
         organization_id=principal.organization_id, url=body.url, description=body.description,
         event_types=body.event_types, enabled=body.enabled, batch=body.batch, batch_max_size=body.batch_max_size,
-        secret=new_secret(), allow_private=body.allow_private, created_by=principal.user_id, created_at=now,
-        updated_at=now,
+        secret=seal(settings, secret), allow_private=body.allow_private, created_by=principal.user_id,
+        created_at=now, updated_at=now,
     )
     db_session.add(endpoint)
     db_session.flush()
-    return endpoint
+    return endpoint, secret
 
 
 def list_query() -> Select:
@@ -100,16 +103,19 @@ def set_enabled(*, db_session: Session, endpoint_id: uuid.UUID, enabled: bool, n
     return endpoint
 
 
-def rotate(*, db_session: Session, endpoint_id: uuid.UUID, overlap: timedelta, now: datetime) -> WebhookEndpoint:
-    """A new secret; the current one keeps signing (as a second signature) for the overlap."""
+def rotate(*, db_session: Session, settings: Settings, endpoint_id: uuid.UUID, overlap: timedelta,
+           now: datetime) -> tuple[WebhookEndpoint, str]:
+    """A new secret (returned: the only time it is readable); the current one keeps signing (as a second
+    signature) for the overlap."""
     endpoint = get(db_session=db_session, endpoint_id=endpoint_id, lock=True)
     if overlap > timedelta(0):
         endpoint.previous_secret, endpoint.previous_secret_expires_at = endpoint.secret, now + overlap
     else:
         endpoint.previous_secret, endpoint.previous_secret_expires_at = None, None
-    endpoint.secret, endpoint.updated_at = new_secret(), now
+    secret = new_secret()
+    endpoint.secret, endpoint.updated_at = seal(settings, secret), now
     db_session.flush()
-    return endpoint
+    return endpoint, secret
 
 
 def send_test(*, db_session: Session, settings: Settings, endpoint_id: uuid.UUID, now: datetime) -> WebhookLog:

@@ -371,3 +371,30 @@ def test_the_sweep_wakes_an_organization_when_its_retry_comes_due(private_client
     jobs.sweep(factory=factory, now=due)
     assert waiting() == 1
     assert run(private_settings, tenant, due).succeeded == 1
+
+
+def test_secrets_are_stored_sealed(private_client, private_settings, tenant, receiver, owner_session):
+    from serving.webhooks.sealing import unseal
+
+    endpoint = add_endpoint(private_client, tenant, receiver)
+    rotated = private_client.post(f"{API}/{endpoint['id']}/rotate-secret", headers=tenant.admin.headers).json()
+    owner_session.rollback()
+    current, previous = owner_session.execute(text(
+        "select secret, previous_secret from app.webhook_endpoints where id = :id"), {"id": endpoint["id"]}).one()
+    assert "whsec_" not in current + previous
+    assert (unseal(private_settings, current), unseal(private_settings, previous)) == (rotated["secret"],
+                                                                                        endpoint["secret"])
+
+
+def test_an_unreadable_secret_sends_nothing_and_says_why(private_client, private_settings, database, state_dir,
+                                                         tenant, receiver):
+    from tests.conftest import make_settings
+
+    endpoint = add_endpoint(private_client, tenant, receiver)
+    new_prospect(private_client, tenant)
+    other_key = make_settings(database, state_dir, WEBHOOKS_ALLOW_PRIVATE_TARGETS="true",
+                              JWT_SECRET="another-secret-" + "x" * 40)
+    assert run(other_key, tenant, datetime.now(UTC)).failed == 1
+    assert receiver.received == []
+    (log,) = logs(private_client, tenant, endpoint["id"])
+    assert "rotate it" in log["error"] and log["status"] == "failed"
