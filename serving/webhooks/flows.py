@@ -13,6 +13,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from serving.core.clock import utcnow
 from serving.core.event_catalogue import CATALOGUE
 from serving.core.outbox import Event, Subscriber
 from serving.core.queue import enqueue
@@ -54,6 +55,7 @@ def on_event(*, db_session: Session, event: Event) -> None:
         return
     payload = event_payload(type=event.type, occurred_at=event.occurred_at, data=event.payload)
     event_id = str(event.id)
+    due = utcnow()  # now, not when the event happened (a pipeline may publish with a past or pinned time)
     for endpoint in targets:
         if endpoint.batch:
             item = {"id": event_id, **payload}
@@ -67,12 +69,12 @@ def on_event(*, db_session: Session, event: Event) -> None:
             log_id = uuid.uuid4()
             db_session.add(WebhookLog(id=log_id, organization_id=event.organization_id, endpoint_id=endpoint.id,
                                       event_ids=[event_id], event_types=[event.type], message_id=f"batch_{log_id}",
-                                      payload=[item], status=LogStatus.pending, next_attempt_at=event.occurred_at))
+                                      payload=[item], status=LogStatus.pending, next_attempt_at=due))
             db_session.flush()  # the next event of this run finds it open
             continue
         db_session.add(WebhookLog(organization_id=event.organization_id, endpoint_id=endpoint.id,
                                   event_ids=[event_id], event_types=[event.type], message_id=event_id,
-                                  payload=payload, status=LogStatus.pending, next_attempt_at=event.occurred_at))
+                                  payload=payload, status=LogStatus.pending, next_attempt_at=due))
     db_session.flush()
     wake(db_session, event.organization_id)
 
