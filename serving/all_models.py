@@ -58,6 +58,7 @@ from serving.search.models import (
 )
 from serving.tasks.models import Task
 from serving.users.models import Profile, TeamInvitation, User
+from serving.webhooks.models import WebhookEndpoint, WebhookLog
 
 __all__ = [
     "Account",
@@ -126,4 +127,6 @@ __all__ = [
     "TeamInvitation",
     "User",
     "UserPresence",
+    "WebhookEndpoint",
+    "WebhookLog",
 ]

@@ -31,6 +31,7 @@ from serving.scoring.router import deal_health_router, prospect_insights_router
 from serving.scoring.router import router as scoring_router
 from serving.search.router import router as search_router
 from serving.tasks.router import router as tasks_router
+from serving.webhooks.router import router as webhooks_router
 
 api_router = APIRouter()
 api_router.include_router(auth_router, prefix="/auth", tags=["auth"])
@@ -67,6 +68,7 @@ api_router.include_router(events_webhook_router)
 api_router.include_router(event_types_router, prefix="/event-types", tags=["domain-events"])
 api_router.include_router(domain_events_router, prefix="/domain-events", tags=["domain-events"])
 api_router.include_router(notifications_router, prefix="/notifications", tags=["notifications"])
+api_router.include_router(webhooks_router, prefix="/webhooks", tags=["webhooks"])
 
 # Segment's HTTP Tracking API at the host root (`/v1/track`, `/v1/batch`, …): Segment's libraries append
 # `/v1/<call>` to the host they are given, so it cannot live under /api/v1. Mounted by serving.main.

@@ -17,6 +17,7 @@ from serving.core.queue import QUEUE, queue, runtime
 from serving.notifications import flows as notifications
 from serving.prospects import flows as prospects
 from serving.tasks import reminders
+from serving.webhooks import flows as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ REGISTRY = outbox.Registry.of([
     *cadences.SUBSCRIBERS,
     *notifications.SUBSCRIBERS,
     *prospects.SUBSCRIBERS,
+    *webhooks.SUBSCRIBERS,
 ])
 
 # A job only wakes the row-driven delivery; the retries of a failing subscriber are in its delivery rows.

@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     vapid_private_key: SecretStr | None = Field(default=None, validation_alias="VAPID_PRIVATE_KEY")
     vapid_public_key: str | None = Field(default=None, validation_alias="VAPID_PUBLIC_KEY")
     vapid_subject: str = Field(default="mailto:admin@localhost", validation_alias="VAPID_SUBJECT")
+    # Outbound webhooks: an admin may point an endpoint at a private, loopback or link-local address (a
+    # self-hosted receiver on the same network) only when this is on; cloud metadata addresses stay refused.
+    webhooks_allow_private_targets: bool = Field(default=False, validation_alias="WEBHOOKS_ALLOW_PRIVATE_TARGETS")
     worker_concurrency: int = Field(default=4, validation_alias="WORKER_CONCURRENCY")
     # Worker processes `revorc up` / `revorc worker` start: one per core up to 4 (jobs hold the GIL while they
     # render and build rows, so threads alone use one core); they share the Postgres queue.
