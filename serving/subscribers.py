@@ -10,6 +10,7 @@ import logging
 import uuid
 
 from serving.activities import flows as timeline
+from serving.bdr import flows as bdr
 from serving.cadences import flows as cadences
 from serving.core import outbox
 from serving.core.clock import utcnow
@@ -25,6 +26,7 @@ REGISTRY = outbox.Registry.of([
     *cadences.SUBSCRIBERS,
     *notifications.SUBSCRIBERS,
     *prospects.SUBSCRIBERS,
+    *bdr.SUBSCRIBERS,
 ])
 
 # A job only wakes the row-driven delivery; the retries of a failing subscriber are in its delivery rows.

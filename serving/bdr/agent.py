@@ -516,14 +516,17 @@ class ReplyOutcome:
 
 def handle_reply(*, db_session: Session, settings: Settings, config: BdrAgentConfig, prospect_id: uuid.UUID,
                  text: str, sender: str | None = None, email_id: uuid.UUID | None = None,
-                 now: datetime | None = None) -> ReplyOutcome:
-    """Classify a prospect's reply and act on it; the classification and the action are logged."""
+                 reply_key: str | None = None, now: datetime | None = None) -> ReplyOutcome:
+    """Classify a prospect's reply and act on it; the classification and the action are logged. With a
+    `reply_key` (the event's id), handling the same reply again does nothing."""
     now = now or utcnow()
     oid = config.organization_id
     prospect = prospects.get(db_session=db_session, prospect_id=prospect_id)
     if prospect is None:
         raise ValidationFailed("no such prospect", code="NOT_FOUND", details={"prospectId": str(prospect_id)})
     result = classify_reply(text=text, sender=sender or prospect.email, today=now.date())
+    if reply_key is not None and _claim_step(db_session, oid, prospect_id, "reply", f"reply:{reply_key}") is None:
+        return ReplyOutcome(result, "done_before")
     _activity(db_session, oid, prospect_id, "reply_received", now, text=text[:2000], label=result.label,
               emailId=str(email_id) if email_id else None)
     outcome = ReplyOutcome(result, "none")
@@ -574,6 +577,12 @@ def handle_reply(*, db_session: Session, settings: Settings, config: BdrAgentCon
             outcome.handoff_id = hand_off(db_session=db_session, config=config, prospect=prospect,
                                           qualification=qualification, now=now).id
     return outcome
+
+
+def engaged(*, db_session: Session, prospect_id: uuid.UUID) -> bool:
+    """Whether the agent has touched (queued or sent a message to) this prospect."""
+    return db_session.scalar(select(exists().where(BdrActivity.prospect_id == prospect_id,
+                                                   BdrActivity.kind.in_(TOUCH_KINDS))))
 
 
 # --- qualify ----------------------------------------------------------------------------------------------------

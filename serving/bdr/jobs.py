@@ -30,7 +30,7 @@ def run_agent(organization_id: str) -> dict:
 
 @queue.task(name=REPLY_TASK, queue=QUEUE, retry=RETRY)
 def handle_reply(organization_id: str, prospect_id: str, text: str, sender: str | None = None,
-                 email_id: str | None = None) -> dict:
+                 email_id: str | None = None, reply_key: str | None = None) -> dict:
     rt = runtime()
     with rt.factory() as session, session.begin():
         set_tenant(session, uuid.UUID(organization_id))
@@ -39,5 +39,6 @@ def handle_reply(organization_id: str, prospect_id: str, text: str, sender: str 
             return {"skipped": "the agent is off"}
         outcome = agent.handle_reply(db_session=session, settings=rt.settings, config=config,
                                      prospect_id=uuid.UUID(prospect_id), text=text, sender=sender,
-                                     email_id=uuid.UUID(email_id) if email_id else None)
+                                     email_id=uuid.UUID(email_id) if email_id else None,
+                                     reply_key=reply_key)
         return {"label": outcome.classification.label, "action": outcome.action}

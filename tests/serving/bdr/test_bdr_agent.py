@@ -312,3 +312,41 @@ def test_tenancy_holds_for_every_bdr_endpoint(client, bdr_tenant, other_tenant, 
     assert client.get(f"{URL}/approvals", headers=t.viewer.headers).status_code == 200
     assert client.post(f"{URL}/approvals/{entry['id']}/approve", headers=t.viewer.headers).status_code == 403
     assert client.post(f"{URL}/run", headers=t.user.headers).status_code == 403
+
+
+def test_a_reply_event_enqueues_the_reply_job_for_the_agents_prospects_only_and_a_reply_is_handled_once(
+        client, bdr_tenant, owner_session):
+    t = bdr_tenant
+    engaged = _prospect(client, t, owner_session)
+    humans = _prospect(client, t, owner_session, tier=None)  # never discovered: a human rep's prospect
+    _configure(client, t)
+    client.post(f"{URL}/run", headers=t.admin.headers)
+    from serving.core import outbox
+    with t.session() as session, session.begin():
+        set_tenant(session, t.organization_id)
+        for prospect in (engaged, humans):
+            outbox.publish(session, organization_id=t.organization_id, type="email.replied",
+                           subject_id=uuid.uuid4(),
+                           payload={"email_id": uuid.uuid4(), "prospect_id": prospect["id"],
+                                    "detail": {"snippet": "Interested, we need this.", "from": prospect["email"]}})
+    t.deliver_events()
+    jobs = owner_session.execute(text("select args from procrastinate.procrastinate_jobs where task_name = "
+                                      "'bdr.reply' and args->>'organization_id' = :o"),
+                                 {"o": str(t.organization_id)}).scalars().all()
+    assert [j["prospect_id"] for j in jobs] == [engaged["id"]]
+    assert jobs[0]["text"] == "Interested, we need this." and jobs[0]["reply_key"]
+
+    first = _reply_keyed(t, engaged["id"], jobs[0]["text"], jobs[0]["reply_key"])
+    again = _reply_keyed(t, engaged["id"], jobs[0]["text"], jobs[0]["reply_key"])
+    assert first.action == "qualify" and first.handoff_id is not None and again.action == "done_before"
+    assert client.get(f"{URL}/handoffs", headers=t.user.headers).json()["pagination"]["total"] == 1
+    replies = [d for d in _decisions(client, t, engaged["id"]) if d["step"] == "reply"]
+    assert len(replies) == 1
+
+
+def _reply_keyed(tenant, prospect_id, reply, key):
+    with tenant.session() as session, session.begin():
+        set_tenant(session, tenant.organization_id)
+        config = agent.get_config(db_session=session, organization_id=tenant.organization_id)
+        return agent.handle_reply(db_session=session, settings=tenant.settings, config=config,
+                                  prospect_id=uuid.UUID(prospect_id), text=reply, reply_key=key)
