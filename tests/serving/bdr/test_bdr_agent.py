@@ -350,3 +350,39 @@ def _reply_keyed(tenant, prospect_id, reply, key):
         config = agent.get_config(db_session=session, organization_id=tenant.organization_id)
         return agent.handle_reply(db_session=session, settings=tenant.settings, config=config,
                                   prospect_id=uuid.UUID(prospect_id), text=reply, reply_key=key)
+
+
+def _classify(tenant, settings, reply):
+    with tenant.session() as session, session.begin():
+        set_tenant(session, tenant.organization_id)
+        config = agent.get_config(db_session=session, organization_id=tenant.organization_id)
+        return agent.classify(db_session=session, settings=settings, config=config, text=reply, sender=None,
+                              today=date(2026, 12, 7))
+
+
+def test_with_a_key_replies_are_classified_by_the_model_and_fall_back_to_the_rules(
+        client, bdr_tenant, settings, fake_vendors, owner_session):
+    from tests.conftest import make_settings
+    t = bdr_tenant
+    _configure(client, t)
+    keyed = make_settings(settings.owner_database_url, settings.home, **fake_vendors.env(only=("openai",)))
+    # the rules would read "check back" as not now; the model reads the whole reply
+    fake_vendors.answer_json({"label": "out_of_office", "until": "2027-01-04", "referral_email": None,
+                              "confidence": 0.9})
+    result = _classify(t, keyed, "Check back when I'm back from parental leave on January 4.")
+    assert (result.label, result.until) == ("out_of_office", date(2027, 1, 4))
+    assert result.method.startswith("openai:")
+    logged = owner_session.execute(text("select task, prompt_version from app.ai_generations where "
+                                        "organization_id = :o order by created_at desc limit 1"),
+                                   {"o": t.organization_id}).one()
+    assert tuple(logged) == ("classify", "bdr-classify-v1")
+    # an answer outside the labels, or a vendor that is down, leaves the rules in charge
+    fake_vendors.answer_json({"label": "maybe", "until": None, "referral_email": None, "confidence": 1})
+    assert _classify(t, keyed, "Not right now.").method == "rules_fallback"
+    fake_vendors.openai.down()
+    fallback = _classify(t, keyed, "Not right now - check back in two weeks.")
+    assert (fallback.label, fallback.method, fallback.until) == ("not_now", "rules_fallback", date(2026, 12, 21))
+    # an unsubscribe never reaches the model
+    fake_vendors.reset()
+    fake_vendors.answer_json({"label": "interested", "until": None, "referral_email": None, "confidence": 1})
+    assert _classify(t, keyed, "Unsubscribe me please").label == "unsubscribe"
