@@ -6,6 +6,17 @@ from serving.ai.draft_models import AiEmailDraft
 from serving.ai.llm.models import AiBudget, AiGeneration, AiRoute
 from serving.ai.playground_models import AiAgentSession, AiPlaygroundExperiment
 from serving.api_keys.models import ApiKey, ApiKeyUsageDaily
+from serving.bdr.models import (
+    BdrActivity,
+    BdrAgentConfig,
+    BdrApprovalQueue,
+    BdrContextMemory,
+    BdrDecision,
+    BdrHandoff,
+    BdrPerformanceMetric,
+    BdrTask,
+    BdrWorkflowExecution,
+)
 from serving.audit.models import AuditLog
 from serving.auth.models import AuthSession
 from serving.cadences.models import (
@@ -72,6 +83,15 @@ __all__ = [
     "AiRoute",
     "ApiKey",
     "ApiKeyUsageDaily",
+    "BdrActivity",
+    "BdrAgentConfig",
+    "BdrApprovalQueue",
+    "BdrContextMemory",
+    "BdrDecision",
+    "BdrHandoff",
+    "BdrPerformanceMetric",
+    "BdrTask",
+    "BdrWorkflowExecution",
     "AuditLog",
     "AuthSession",
     "Base",

@@ -10,6 +10,7 @@ from serving.ai.router import router as ai_router
 from serving.ai.writer_router import router as ai_writer_router
 from serving.api_keys.router import router as api_keys_router
 from serving.auth.router import router as auth_router
+from serving.bdr.router import router as bdr_router
 from serving.cadences.router import enrollments_router
 from serving.cadences.router import router as cadences_router
 from serving.deals.router import account_deals_router
@@ -60,6 +61,7 @@ api_router.include_router(search_router, prefix="/search", tags=["search"])
 api_router.include_router(ai_router, prefix="/ai", tags=["ai"])
 api_router.include_router(ai_writer_router, prefix="/ai", tags=["ai"])
 api_router.include_router(ai_playground_router, prefix="/ai", tags=["ai"])
+api_router.include_router(bdr_router, prefix="/bdr", tags=["bdr"])
 api_router.include_router(knowledge_router, prefix="/knowledge", tags=["knowledge"])
 # `/kb/public/…` needs no authentication: the portal reads public, published articles only (see the module).
 api_router.include_router(kb_router, prefix="/kb", tags=["kb"])

@@ -10,6 +10,7 @@ import logging
 import uuid
 
 from serving.activities import flows as timeline
+from serving.bdr import flows as bdr
 from serving.cadences import flows as cadences
 from serving.core import outbox
 from serving.core.clock import utcnow
@@ -27,6 +28,7 @@ REGISTRY = outbox.Registry.of([
     *notifications.SUBSCRIBERS,
     *prospects.SUBSCRIBERS,
     *webhooks.SUBSCRIBERS,
+    *bdr.SUBSCRIBERS,
 ])
 
 # A job only wakes the row-driven delivery; the retries of a failing subscriber are in its delivery rows.

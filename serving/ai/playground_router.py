@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from serving.ai import learning, playground
 from serving.ai.playground_models import AiPlaygroundExperiment
@@ -36,6 +36,9 @@ from serving.emails.schemas import TemplateOut
 from serving.prospects.models import Prospect
 
 router = APIRouter()
+
+# an output's position in the experiment's history (bounded: every number a client sends is)
+OutputIndex = Annotated[int, Path(ge=0, le=100_000)]
 
 Reader = Annotated[Principal, require(Scope.ai_read)]
 Writer = Annotated[Principal, require(Scope.ai_write)]
@@ -97,14 +100,14 @@ def run_experiment(experiment_id: uuid.UUID, db: DbSession, principal: Writer, s
 
 @router.post("/playground/experiments/{experiment_id}/outputs/{n}/rating", response_model=dict,
              summary="Rate output n of the latest run: thumbs (+1/−1) and a 1–5 score")
-def rate_output(experiment_id: uuid.UUID, n: int, body: RatingIn, db: DbSession, principal: Writer):
+def rate_output(experiment_id: uuid.UUID, n: OutputIndex, body: RatingIn, db: DbSession, principal: Writer):
     row = playground.get(db_session=db, experiment_id=experiment_id)
     return playground.rate(db_session=db, row=row, n=n, thumbs=body.thumbs, score=body.score)
 
 
 @router.post("/playground/experiments/{experiment_id}/outputs/{n}/export", response_model=ExportOut,
              status_code=201, summary="Save output n of the latest run as an e-mail template (values → variables)")
-def export_output(experiment_id: uuid.UUID, n: int, body: ExportIn, db: DbSession, principal: Writer,
+def export_output(experiment_id: uuid.UUID, n: OutputIndex, body: ExportIn, db: DbSession, principal: Writer,
                   creator: TemplateWriter, idem: IdempotencyDep):
     def create() -> ExportOut:
         row = playground.get(db_session=db, experiment_id=experiment_id)

@@ -166,6 +166,15 @@ class ScoreThresholdCrossed(Payload):
     top_factors: list[dict[str, Any]] = []
 
 
+class BdrHandoffReady(Payload):
+    handoff_id: uuid.UUID
+    prospect_id: uuid.UUID
+    to_user_id: uuid.UUID | None = None
+    framework: str
+    criteria_met: list[str]
+    summary: str
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str
@@ -210,6 +219,9 @@ _TYPES = [
     EventType("lead.score_threshold_crossed", 1, "prospect",
               "A lead score reached its team's threshold (from below, or on its first score).",
               ScoreThresholdCrossed),
+    EventType("bdr.handoff_ready", 1, "prospect",
+              "The BDR agent qualified a prospect and handed it to a human rep (`toUserId`) with a summary.",
+              BdrHandoffReady),
 ]
 
 CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}

@@ -26,6 +26,8 @@ class Scope(StrEnum):
     webhooks_manage = "webhooks:manage"
     ai_read = "ai:read"
     ai_write = "ai:write"
+    bdr_read = "bdr:read"
+    bdr_write = "bdr:write"
 
 
 class Role(StrEnum):

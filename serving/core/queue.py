@@ -23,8 +23,8 @@ QUEUE = "outreach"
 QUEUE_SCHEMA = "procrastinate"
 # Module paths, not imports: procrastinate imports them when the worker starts.
 TASK_MODULES = ["serving.emails.jobs", "serving.cadences.jobs", "serving.search.jobs", "serving.knowledge.jobs",
-                "serving.notifications.jobs", "serving.webhooks.jobs", "serving.subscribers",
-                "serving.worker"]
+                "serving.notifications.jobs", "serving.webhooks.jobs", "serving.bdr.jobs",
+                "serving.subscribers", "serving.worker"]
 
 queue = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
 

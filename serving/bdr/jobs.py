@@ -1,0 +1,44 @@
+"""Worker jobs for the BDR agent: one run per organization (discover + research + engage), and one job per
+inbound reply. Each is safe to run twice: engage steps are keyed in `bdr_tasks`, so a retried job re-uses them."""
+
+from __future__ import annotations
+
+import uuid
+
+from serving.bdr import agent
+from serving.core.db import set_tenant
+from serving.core.queue import QUEUE, queue, runtime
+
+RUN_TASK = "bdr.run"
+REPLY_TASK = "bdr.reply"
+RETRY = {"max_attempts": 3, "exponential_wait": 2}
+
+
+@queue.task(name=RUN_TASK, queue=QUEUE, retry=RETRY)
+def run_agent(organization_id: str) -> dict:
+    rt = runtime()
+    with rt.factory() as session, session.begin():
+        set_tenant(session, uuid.UUID(organization_id))
+        config = agent.get_config(db_session=session, organization_id=uuid.UUID(organization_id))
+        if config is None or not config.enabled:
+            return {"skipped": "the agent is off"}
+        execution, found, results = agent.run(db_session=session, settings=rt.settings, config=config,
+                                              trigger="schedule")
+        return {"executionId": str(execution.id), "picked": len(found.picked),
+                "outcomes": [r.outcome for r in results]}
+
+
+@queue.task(name=REPLY_TASK, queue=QUEUE, retry=RETRY)
+def handle_reply(organization_id: str, prospect_id: str, text: str, sender: str | None = None,
+                 email_id: str | None = None, reply_key: str | None = None) -> dict:
+    rt = runtime()
+    with rt.factory() as session, session.begin():
+        set_tenant(session, uuid.UUID(organization_id))
+        config = agent.get_config(db_session=session, organization_id=uuid.UUID(organization_id))
+        if config is None or not config.enabled:
+            return {"skipped": "the agent is off"}
+        outcome = agent.handle_reply(db_session=session, settings=rt.settings, config=config,
+                                     prospect_id=uuid.UUID(prospect_id), text=text, sender=sender,
+                                     email_id=uuid.UUID(email_id) if email_id else None,
+                                     reply_key=reply_key)
+        return {"label": outcome.classification.label, "action": outcome.action}

@@ -1,0 +1,198 @@
+"""The BDR agent's configuration (validated data, stored as JSON) and the API's request/response models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from serving.core.schemas import ApiModel, InputModel
+
+Tier = Literal["low", "warm", "hot", "burning"]
+Framework = Literal["BANT", "MEDDIC", "CHAMP"]
+
+# each framework's criteria, in the order a summary lists them
+FRAMEWORKS: dict[str, list[str]] = {
+    "BANT": ["budget", "authority", "need", "timeline"],
+    "MEDDIC": ["metrics", "economic_buyer", "decision_criteria", "decision_process", "identify_pain", "champion"],
+    "CHAMP": ["challenges", "authority", "money", "prioritization"],
+}
+STEP_KINDS = ("research", "qualify", "personalize", "send")
+
+
+class FitRules(InputModel):
+    titles: list[str] = Field(default_factory=list, max_length=50)  # any one, as a case-insensitive substring
+    industries: list[str] = Field(default_factory=list, max_length=50)
+    countries: list[str] = Field(default_factory=list, max_length=100)
+
+
+class Discovery(InputModel):
+    min_intent_tier: Tier = "hot"
+    include_spikes: bool = True  # an intent spike in the last `spike_days` qualifies below the tier
+    spike_days: int = Field(7, ge=1, le=90)
+    min_lead_score: int | None = Field(None, ge=0, le=100)
+    fit: FitRules = Field(default_factory=FitRules)
+    batch_size: int = Field(25, ge=1, le=500)
+
+
+class RoutingRule(InputModel):
+    countries: list[str] = Field(default_factory=list, max_length=100)
+    titles: list[str] = Field(default_factory=list, max_length=50)
+    user_id: uuid.UUID
+
+
+class Caps(InputModel):
+    per_day: int = Field(50, ge=0, le=10_000)
+    per_prospect: int = Field(3, ge=0, le=50)
+    min_spacing_hours: int = Field(72, ge=0, le=24 * 90)
+
+
+class WorkingHours(InputModel):
+    start_hour: int = Field(9, ge=0, le=23)
+    end_hour: int = Field(17, ge=1, le=24)
+    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], max_length=7)  # Monday = 0
+    default_timezone: str = "UTC"  # when the prospect has none
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if self.end_hour <= self.start_hour:
+            raise ValueError("endHour must be after startHour")
+        if any(d < 0 or d > 6 for d in self.days):
+            raise ValueError("days are 0 (Monday) to 6 (Sunday)")
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(self.default_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.default_timezone!r}") from None
+        return self
+
+
+class Qualification(InputModel):
+    framework: Framework = "BANT"
+    required: list[str] = Field(default_factory=lambda: ["need"], max_length=10)
+
+    @model_validator(mode="after")
+    def _known(self) -> Qualification:
+        unknown = sorted(set(self.required) - set(FRAMEWORKS[self.framework]))
+        if unknown:
+            raise ValueError(f"{self.framework} has no criteria {unknown}; it has {FRAMEWORKS[self.framework]}")
+        return self
+
+
+class WorkflowStep(InputModel):
+    kind: Literal["research", "qualify", "personalize", "send"]
+    framework: Framework | None = None  # qualify
+    tone: Literal["friendly", "formal", "direct", "casual"] | None = None  # personalize
+    require_approval: bool | None = None  # send
+
+
+class AgentSettings(InputModel):
+    discovery: Discovery = Field(default_factory=Discovery)
+    routing: list[RoutingRule] = Field(default_factory=list, max_length=100)
+    caps: Caps = Field(default_factory=Caps)
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    confidence_threshold: float = Field(0.8, ge=0, le=1)
+    qualification: Qualification = Field(default_factory=Qualification)
+    tone: Literal["friendly", "formal", "direct", "casual"] = "friendly"
+    workflow: list[WorkflowStep] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _workflow(self) -> AgentSettings:
+        kinds = [s.kind for s in self.workflow]
+        if kinds and kinds[-1] != "send":
+            raise ValueError("a custom workflow ends with a send step")
+        if kinds.count("send") > 1:
+            raise ValueError("a custom workflow has one send step")
+        return self
+
+
+class ConfigIn(InputModel):
+    enabled: bool = False
+    approval_mode: Literal["all", "first_touch", "auto_above_confidence"] = "all"
+    settings: AgentSettings = Field(default_factory=AgentSettings)
+
+
+class ConfigOut(ApiModel):
+    enabled: bool
+    approval_mode: str
+    acting_user_id: uuid.UUID | None
+    settings: dict[str, Any]
+    updated_at: datetime | None
+
+
+class TaskOut(ApiModel):
+    id: uuid.UUID
+    prospect_id: uuid.UUID
+    step: str
+    status: str
+    result: dict[str, Any]
+    created_at: datetime
+
+
+class HandoffOut(ApiModel):
+    id: uuid.UUID
+    prospect_id: uuid.UUID
+    to_user_id: uuid.UUID | None
+    status: str
+    summary: str
+    framework: str
+    qualification: dict[str, Any]
+    conversation: list[Any]
+    accepted_by: uuid.UUID | None
+    accepted_at: datetime | None
+    created_at: datetime
+
+
+class ApprovalOut(ApiModel):
+    id: uuid.UUID
+    prospect_id: uuid.UUID
+    draft_id: uuid.UUID
+    purpose: str
+    status: str
+    reason: str | None
+    decided_by: uuid.UUID | None
+    decided_at: datetime | None
+    email_id: uuid.UUID | None
+    created_at: datetime
+
+
+class ApproveIn(InputModel):
+    subject: str | None = Field(None, min_length=1, max_length=500)  # edit, then approve
+    body: str | None = Field(None, min_length=1, max_length=20_000)
+
+
+class RejectIn(InputModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DecisionOut(ApiModel):
+    id: uuid.UUID
+    prospect_id: uuid.UUID | None
+    step: str
+    inputs: dict[str, Any]
+    options: list[Any]
+    chosen: str
+    reason: str
+    outcome: dict[str, Any]
+    created_at: datetime
+
+
+class PerformanceOut(ApiModel):
+    leads_contacted: int
+    replies: int
+    handoffs: int
+    meetings_booked: int
+    response_rate: float | None
+    handoff_rate: float | None
+    pending_approvals: int
+
+
+class RunOut(ApiModel):
+    execution_id: uuid.UUID
+    discovered: list[uuid.UUID]
+    skipped: int
+    queued_for_approval: list[uuid.UUID]
+    sent: list[uuid.UUID]
+    held: list[dict[str, Any]]
