@@ -6,6 +6,8 @@ from serving.ai.draft_models import AiEmailDraft
 from serving.ai.llm.models import AiBudget, AiGeneration, AiRoute
 from serving.ai.playground_models import AiAgentSession, AiPlaygroundExperiment
 from serving.api_keys.models import ApiKey, ApiKeyUsageDaily
+from serving.audit.models import AuditLog
+from serving.auth.models import AuthSession
 from serving.bdr.models import (
     BdrActivity,
     BdrAgentConfig,
@@ -17,8 +19,6 @@ from serving.bdr.models import (
     BdrTask,
     BdrWorkflowExecution,
 )
-from serving.audit.models import AuditLog
-from serving.auth.models import AuthSession
 from serving.cadences.models import (
     Cadence,
     CadenceEnrollment,
@@ -83,6 +83,9 @@ __all__ = [
     "AiRoute",
     "ApiKey",
     "ApiKeyUsageDaily",
+    "AuditLog",
+    "AuthSession",
+    "Base",
     "BdrActivity",
     "BdrAgentConfig",
     "BdrApprovalQueue",
@@ -92,9 +95,6 @@ __all__ = [
     "BdrPerformanceMetric",
     "BdrTask",
     "BdrWorkflowExecution",
-    "AuditLog",
-    "AuthSession",
-    "Base",
     "BulkEmailJob",
     "BulkEmailRecipient",
     "Cadence",
