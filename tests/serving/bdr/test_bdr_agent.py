@@ -386,3 +386,31 @@ def test_with_a_key_replies_are_classified_by_the_model_and_fall_back_to_the_rul
     fake_vendors.reset()
     fake_vendors.answer_json({"label": "interested", "until": None, "referral_email": None, "confidence": 1})
     assert _classify(t, keyed, "Unsubscribe me please").label == "unsubscribe"
+
+
+def test_a_draft_that_fails_the_checker_is_logged_and_never_queued_or_sent(client, bdr_tenant, settings,
+                                                                           fake_vendors, owner_session):
+    from tests.conftest import make_settings
+    t = bdr_tenant
+    prospect = _prospect(client, t, owner_session)
+    _configure(client, t, mode="auto_above_confidence", confidenceThreshold=0)
+    keyed = make_settings(settings.owner_database_url, settings.home, **fake_vendors.env(only=("openai",)))
+    fake_vendors.answer_json({"subject": "Join 500 customers",
+                              "body": "Hi Dana,\n\nWe have 500 customers. Claim yours at https://evil.example/win "
+                                      "today.\n\nWould a 15-minute call help?\n\nBest,\nAdmin"})
+    with t.session() as session, session.begin():
+        set_tenant(session, t.organization_id)
+        config = agent.get_config(db_session=session, organization_id=t.organization_id)
+        result = agent.engage(db_session=session, settings=keyed, config=config,
+                              prospect_id=uuid.UUID(prospect["id"]), now=MONDAY_NOON_UTC)
+    assert result.outcome == "dropped" and "fails" not in result.reason and "checker" in result.reason
+    assert result.email_id is None and result.approval_id is None
+    drafts = owner_session.execute(text("select status, email_id from app.ai_email_drafts where prospect_id = :p"),
+                                   {"p": prospect["id"]}).all()
+    assert [tuple(d) for d in drafts] == [("rejected", None)]
+    assert client.get(f"{URL}/approvals", headers=t.user.headers).json()["data"] == []
+    last = _decisions(client, t, prospect["id"])[-1]
+    assert (last["step"], last["chosen"]) == ("engage", "drop")
+    assert {f["code"] for f in last["outcome"]["failures"]} >= {"LINK_NOT_ALLOWED"}
+    tasks = client.get(f"{URL}/tasks", headers=t.user.headers).json()["data"]
+    assert [(x["step"], x["status"]) for x in tasks] == [("engage", "failed")]
