@@ -414,3 +414,35 @@ def test_a_draft_that_fails_the_checker_is_logged_and_never_queued_or_sent(clien
     assert {f["code"] for f in last["outcome"]["failures"]} >= {"LINK_NOT_ALLOWED"}
     tasks = client.get(f"{URL}/tasks", headers=t.user.headers).json()["data"]
     assert [(x["step"], x["status"]) for x in tasks] == [("engage", "failed")]
+
+
+def test_first_touch_mode_reviews_only_the_first_message_and_a_workflow_send_step_overrides_the_mode(
+        client, bdr_tenant, owner_session):
+    t = bdr_tenant
+    prospect = _prospect(client, t, owner_session)
+    _configure(client, t, mode="first_touch", caps={"perDay": 10, "perProspect": 3, "minSpacingHours": 24})
+    first = _engage(t, prospect["id"], MONDAY_NOON_UTC)
+    assert first.outcome == "queued" and "first touches are reviewed" in first.reason
+    follow_up = _engage(t, prospect["id"], MONDAY_NOON_UTC + timedelta(hours=25))
+    assert follow_up.outcome == "sent" and follow_up.email_id is not None
+
+    other = _prospect(client, t, owner_session)
+    _configure(client, t, mode="all", workflow=[{"kind": "personalize", "tone": "formal"},
+                                                {"kind": "send", "requireApproval": False}])
+    sent = _engage(t, other["id"], MONDAY_NOON_UTC)
+    assert sent.outcome == "sent" and "no review needed" in sent.reason
+    body = owner_session.execute(text("select text from app.emails where id = :id"), {"id": sent.email_id}).scalar()
+    assert body.startswith("Dear Dana Reyes,")  # the workflow's personalize step set the tone
+
+
+def test_a_run_records_the_days_performance(client, bdr_tenant, owner_session):
+    t = bdr_tenant
+    _prospect(client, t, owner_session)
+    _configure(client, t, mode="auto_above_confidence", confidenceThreshold=0)
+    assert client.post(f"{URL}/run", headers=t.admin.headers).json()["sent"]
+    client.post(f"{URL}/run", headers=t.admin.headers)  # re-running updates the same row
+    rows = owner_session.execute(text("select contacted, replies from app.bdr_performance_metrics where "
+                                      "organization_id = :o"), {"o": t.organization_id}).all()
+    assert [tuple(r) for r in rows] == [(1, 0)]
+    perf = client.get(f"{URL}/performance", headers=t.user.headers).json()
+    assert perf["leadsContacted"] == 1 and perf["responseRate"] == 0
