@@ -446,3 +446,16 @@ def test_a_run_records_the_days_performance(client, bdr_tenant, owner_session):
     assert [tuple(r) for r in rows] == [(1, 0)]
     perf = client.get(f"{URL}/performance", headers=t.user.headers).json()
     assert perf["leadsContacted"] == 1 and perf["responseRate"] == 0
+
+
+def test_a_prospect_without_an_owner_is_handed_off_by_the_routing_rules(client, bdr_tenant, owner_session):
+    t = bdr_tenant
+    prospect = _prospect(client, t, owner_session, country="Germany")
+    owner_session.execute(text("update app.prospects set owner_id = null where id = :id"), {"id": prospect["id"]})
+    owner_session.commit()
+    _configure(client, t, routing=[{"countries": ["France"], "userId": str(t.viewer.id)},
+                                   {"countries": ["germany"], "userId": str(t.admin.id)}])
+    outcome = _reply(t, prospect["id"], "Interested - we need faster onboarding.")
+    handoff = client.get(f"{URL}/handoffs", headers=t.user.headers).json()["data"][0]
+    assert handoff["id"] == str(outcome.handoff_id) and handoff["toUserId"] == str(t.admin.id)
+    assert "routing rule (countries ['germany']" in _decisions(client, t, prospect["id"])[-1]["reason"]
