@@ -34,6 +34,7 @@ from serving.bdr.models import (
     BdrContextMemory,
     BdrDecision,
     BdrHandoff,
+    BdrPerformanceMetric,
     BdrTask,
     BdrWorkflowExecution,
     HandoffStatus,
@@ -366,6 +367,7 @@ def run(*, db_session: Session, settings: Settings, config: BdrAgentConfig, trig
         steps.append({"step": "engage", "prospectId": str(prospect_id), "outcome": result.outcome,
                       "reason": result.reason})
     execution.steps, execution.finished_at = steps, now
+    record_day(db_session=db_session, organization_id=config.organization_id, day=now.date())
     db_session.flush()
     return execution, found, results
 
@@ -779,10 +781,12 @@ def decisions(*, prospect_id: uuid.UUID) -> Select:
     return select(BdrDecision).where(BdrDecision.prospect_id == prospect_id).order_by(BdrDecision.seq)
 
 
-def performance(*, db_session: Session, since: datetime | None = None) -> dict[str, Any]:
+def performance(*, db_session: Session, since: datetime | None = None, until: datetime | None = None
+                ) -> dict[str, Any]:
     """Leads contacted, replies, handoffs, meetings booked and the rates, from the agent's own activity log."""
     def distinct_prospects(*kinds: str) -> int:
-        where = [BdrActivity.kind.in_(kinds)] + ([BdrActivity.occurred_at >= since] if since else [])
+        where = [BdrActivity.kind.in_(kinds)] + ([BdrActivity.occurred_at >= since] if since else []) + (
+            [BdrActivity.occurred_at < until] if until else [])
         return db_session.scalar(select(func.count(func.distinct(BdrActivity.prospect_id))).where(and_(*where)))
     contacted = distinct_prospects("email_sent")
     replied = distinct_prospects("reply_received")
@@ -792,3 +796,18 @@ def performance(*, db_session: Session, since: datetime | None = None) -> dict[s
             "meetings_booked": distinct_prospects("meeting_booked"),
             "response_rate": round(replied / contacted, 4) if contacted else None,
             "handoff_rate": round(handed / contacted, 4) if contacted else None, "pending_approvals": pending}
+
+
+def record_day(*, db_session: Session, organization_id: uuid.UUID, day: date) -> BdrPerformanceMetric:
+    """The day's counts (UTC) into `bdr_performance_metrics`, recomputed from the activity log: re-running is
+    harmless, and the Performance page reads one row per day instead of scanning the log."""
+    start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("UTC"))
+    day_counts = performance(db_session=db_session, since=start, until=start + timedelta(days=1))
+    values = {"contacted": day_counts["leads_contacted"], "replies": day_counts["replies"],
+              "handoffs": day_counts["handoffs"], "meetings": day_counts["meetings_booked"]}
+    metric_id = db_session.scalar(
+        insert(BdrPerformanceMetric).values(id=uuid.uuid4(), organization_id=organization_id, day=day, **values)
+        .on_conflict_do_update(index_elements=[BdrPerformanceMetric.organization_id, BdrPerformanceMetric.day],
+                               set_=values)
+        .returning(BdrPerformanceMetric.id))
+    return db_session.get(BdrPerformanceMetric, metric_id)

@@ -386,3 +386,76 @@ def test_with_a_key_replies_are_classified_by_the_model_and_fall_back_to_the_rul
     fake_vendors.reset()
     fake_vendors.answer_json({"label": "interested", "until": None, "referral_email": None, "confidence": 1})
     assert _classify(t, keyed, "Unsubscribe me please").label == "unsubscribe"
+
+
+def test_a_draft_that_fails_the_checker_is_logged_and_never_queued_or_sent(client, bdr_tenant, settings,
+                                                                           fake_vendors, owner_session):
+    from tests.conftest import make_settings
+    t = bdr_tenant
+    prospect = _prospect(client, t, owner_session)
+    _configure(client, t, mode="auto_above_confidence", confidenceThreshold=0)
+    keyed = make_settings(settings.owner_database_url, settings.home, **fake_vendors.env(only=("openai",)))
+    fake_vendors.answer_json({"subject": "Join 500 customers",
+                              "body": "Hi Dana,\n\nWe have 500 customers. Claim yours at https://evil.example/win "
+                                      "today.\n\nWould a 15-minute call help?\n\nBest,\nAdmin"})
+    with t.session() as session, session.begin():
+        set_tenant(session, t.organization_id)
+        config = agent.get_config(db_session=session, organization_id=t.organization_id)
+        result = agent.engage(db_session=session, settings=keyed, config=config,
+                              prospect_id=uuid.UUID(prospect["id"]), now=MONDAY_NOON_UTC)
+    assert result.outcome == "dropped" and "fails" not in result.reason and "checker" in result.reason
+    assert result.email_id is None and result.approval_id is None
+    drafts = owner_session.execute(text("select status, email_id from app.ai_email_drafts where prospect_id = :p"),
+                                   {"p": prospect["id"]}).all()
+    assert [tuple(d) for d in drafts] == [("rejected", None)]
+    assert client.get(f"{URL}/approvals", headers=t.user.headers).json()["data"] == []
+    last = _decisions(client, t, prospect["id"])[-1]
+    assert (last["step"], last["chosen"]) == ("engage", "drop")
+    assert {f["code"] for f in last["outcome"]["failures"]} >= {"LINK_NOT_ALLOWED"}
+    tasks = client.get(f"{URL}/tasks", headers=t.user.headers).json()["data"]
+    assert [(x["step"], x["status"]) for x in tasks] == [("engage", "failed")]
+
+
+def test_first_touch_mode_reviews_only_the_first_message_and_a_workflow_send_step_overrides_the_mode(
+        client, bdr_tenant, owner_session):
+    t = bdr_tenant
+    prospect = _prospect(client, t, owner_session)
+    _configure(client, t, mode="first_touch", caps={"perDay": 10, "perProspect": 3, "minSpacingHours": 24})
+    first = _engage(t, prospect["id"], MONDAY_NOON_UTC)
+    assert first.outcome == "queued" and "first touches are reviewed" in first.reason
+    follow_up = _engage(t, prospect["id"], MONDAY_NOON_UTC + timedelta(hours=25))
+    assert follow_up.outcome == "sent" and follow_up.email_id is not None
+
+    other = _prospect(client, t, owner_session)
+    _configure(client, t, mode="all", workflow=[{"kind": "personalize", "tone": "formal"},
+                                                {"kind": "send", "requireApproval": False}])
+    sent = _engage(t, other["id"], MONDAY_NOON_UTC)
+    assert sent.outcome == "sent" and "no review needed" in sent.reason
+    body = owner_session.execute(text("select text from app.emails where id = :id"), {"id": sent.email_id}).scalar()
+    assert body.startswith("Dear Dana Reyes,")  # the workflow's personalize step set the tone
+
+
+def test_a_run_records_the_days_performance(client, bdr_tenant, owner_session):
+    t = bdr_tenant
+    _prospect(client, t, owner_session)
+    _configure(client, t, mode="auto_above_confidence", confidenceThreshold=0)
+    assert client.post(f"{URL}/run", headers=t.admin.headers).json()["sent"]
+    client.post(f"{URL}/run", headers=t.admin.headers)  # re-running updates the same row
+    rows = owner_session.execute(text("select contacted, replies from app.bdr_performance_metrics where "
+                                      "organization_id = :o"), {"o": t.organization_id}).all()
+    assert [tuple(r) for r in rows] == [(1, 0)]
+    perf = client.get(f"{URL}/performance", headers=t.user.headers).json()
+    assert perf["leadsContacted"] == 1 and perf["responseRate"] == 0
+
+
+def test_a_prospect_without_an_owner_is_handed_off_by_the_routing_rules(client, bdr_tenant, owner_session):
+    t = bdr_tenant
+    prospect = _prospect(client, t, owner_session, country="Germany")
+    owner_session.execute(text("update app.prospects set owner_id = null where id = :id"), {"id": prospect["id"]})
+    owner_session.commit()
+    _configure(client, t, routing=[{"countries": ["France"], "userId": str(t.viewer.id)},
+                                   {"countries": ["germany"], "userId": str(t.admin.id)}])
+    outcome = _reply(t, prospect["id"], "Interested - we need faster onboarding.")
+    handoff = client.get(f"{URL}/handoffs", headers=t.user.headers).json()["data"][0]
+    assert handoff["id"] == str(outcome.handoff_id) and handoff["toUserId"] == str(t.admin.id)
+    assert "routing rule (countries ['germany']" in _decisions(client, t, prospect["id"])[-1]["reason"]
