@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -52,7 +52,8 @@ class Caps(InputModel):
 class WorkingHours(InputModel):
     start_hour: int = Field(9, ge=0, le=23)
     end_hour: int = Field(17, ge=1, le=24)
-    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], max_length=7)  # Monday = 0
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(default_factory=lambda: [0, 1, 2, 3, 4],
+                                                        max_length=7)  # Monday = 0
     default_timezone: str = "UTC"  # when the prospect has none
 
     @model_validator(mode="after")

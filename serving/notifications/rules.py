@@ -64,8 +64,9 @@ RULES: tuple[Rule, ...] = (
     Rule("intent.spike_detected", ("prospect_owner", "account_owner"), "high",
          "Buying intent spiked for {subjectName} ({intentScore})",
          group="intent.spike_detected:{prospectId}:{accountId}"),
-    # future: catalogued by the issues that build their producers (BDR agents, ticketing)
-    Rule("bdr.handoff_ready", ("payload:ownerId",), "urgent", "A BDR hand-off is ready", future=True),
+    # future: catalogued by the issues that build their producers (ticketing)
+    Rule("bdr.handoff_ready", ("payload:toUserId",), "urgent", "{prospectName} is ready for you: a BDR hand-off",
+         action="/prospects/{prospectId}"),
     Rule("ticket.assigned", ("payload:assigneeId",), "high", "Ticket assigned to you", future=True),
 )
 

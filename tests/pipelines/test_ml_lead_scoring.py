@@ -124,15 +124,16 @@ def test_threshold_crossing_notifies_once(ml_run):
     crossed = _rows(db, "select count(*) from app.prospects where organization_id = %s and priority_score >= %s",
                     tenant.organization_id, THRESHOLD)[0][0]
     assert crossed > 0
-    # The pipeline published one event per crossing; the notification and the timeline entry are its subscribers.
+    # The pipeline published one event per crossing; the notification, the timeline entry and the webhook log are
+    # its subscribers (the log writes nothing without an endpoint).
     events = _rows(db, "select count(*), count(distinct subject_id), count(dispatched_at) from app.domain_events"
                        " where organization_id = %s and type = 'lead.score_threshold_crossed'", tenant.organization_id)
     assert events == [(crossed, crossed, crossed)]
     deliveries = _rows(db, "select d.subscriber, d.status, count(*) from app.domain_event_deliveries as d"
                            " where d.organization_id = %s group by 1, 2 order by 1", tenant.organization_id)
-    assert deliveries == [("notifications.score_threshold", "done", crossed), ("timeline.score_threshold", "done",
-                                                                                crossed)]
-    assert ml_run["delivered"].delivered == 2 * crossed and ml_run["delivered"].dead == 0
+    assert deliveries == [("notifications.score_threshold", "done", crossed),
+                          ("timeline.score_threshold", "done", crossed), ("webhooks.log", "done", crossed)]
+    assert ml_run["delivered"].delivered == 3 * crossed and ml_run["delivered"].dead == 0
     notes = _rows(db, "select user_id, type, data ->> 'threshold', count(*) over (partition by data ->> 'prospectId')"
                       " from app.notifications where organization_id = %s", tenant.organization_id)
     assert len(notes) == crossed

@@ -15,7 +15,10 @@ def test_every_catalogued_event_is_decided():
     assert set(CATALOGUE) == live | set(rules.NOT_NOTIFIED)
     assert not live & set(rules.NOT_NOTIFIED)
     future = {r.event_type for r in rules.RULES if r.future}
-    assert future == {"bdr.handoff_ready", "ticket.assigned"} and not future & set(CATALOGUE)
+    assert future == {"ticket.assigned"} and not future & set(CATALOGUE)
+    # the BDR agent's hand-off (issue 15) is catalogued: it reaches the rep it was routed to, urgently
+    handoff = rules.BY_TYPE["bdr.handoff_ready"]
+    assert not handoff.future and handoff.recipients == ("payload:toUserId",) and handoff.priority == "urgent"
 
 
 def test_the_subscribers_listen_to_exactly_the_live_rules():
