@@ -2,7 +2,7 @@
 queue, workflow executions and daily performance — tenant tables with row-level security like the rest.
 
 Revision ID: 0025
-Revises: 0024
+Revises: 0023
 """
 from collections.abc import Sequence
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from serving.core.rls import tenant_policy_sql
 
 revision: str = "0025"
-down_revision: str | None = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
