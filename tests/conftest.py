@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,10 +44,15 @@ def state_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def pg(request, state_dir) -> Iterator[TestPostgres]:
-    # A private server per test session, so concurrent sessions never share (or stop) one.
-    server = TestPostgres(Path(tempfile.mkdtemp(prefix="revorc-pg-")), _worker(request.config))
-    yield server
-    server.close()
+    # A private server per test session, so concurrent sessions never share (or stop) one; its data directory
+    # (~100-200 MB) goes with it, or a day of test runs fills the disk.
+    root = Path(tempfile.mkdtemp(prefix="revorc-pg-"))
+    server = TestPostgres(root, _worker(request.config))
+    try:
+        yield server
+    finally:
+        server.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def make_settings(owner_url: str, state_dir: Path, **overrides) -> Settings:
