@@ -1,0 +1,1 @@
+"""Plans, limits and Stripe billing (issue 18 §3)."""

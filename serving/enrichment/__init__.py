@@ -1,0 +1,1 @@
+"""Enrichment providers and the per-field waterfall (issue 17 §4)."""

@@ -1,0 +1,1 @@
+"""Team management: members, invitations, teams (issue 18 §1)."""
