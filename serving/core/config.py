@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -96,6 +97,9 @@ class Settings(BaseSettings):
     ai_local_context_tokens: int = Field(default=4096, ge=512, le=131072, validation_alias="AI_LOCAL_CONTEXT_TOKENS")
 
     jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")
+    # Fernet keys for secrets at rest, newest first, comma-separated (serving.core.sealing); unset: derived from
+    # JWT_SECRET per purpose.
+    encryption_keys: SecretStr | None = Field(default=None, validation_alias="ENCRYPTION_KEYS")
     jwt_expiration: timedelta = Field(default=timedelta(days=7), validation_alias="JWT_EXPIRATION")
     jwt_algorithm: str = "HS256"
 
@@ -192,7 +196,17 @@ class Settings(BaseSettings):
             self.jwt_secret = SecretStr(_development_secret(self.revorc_home))
         elif self.environment == "production" and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters in production")
+        for key in self.encryption_keys_list():
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                raise ValueError("ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64-encoded bytes), "
+                                 "comma-separated, newest first") from None
         return self
+
+    def encryption_keys_list(self) -> list[str]:
+        raw = self.encryption_keys.get_secret_value() if self.encryption_keys else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
 
     # -- derived -----------------------------------------------------------------------------
     @property

@@ -23,9 +23,9 @@ from standardwebhooks.webhooks import Webhook
 from serving.core.clock import utcnow
 from serving.core.config import Settings
 from serving.core.db import tenant_session
+from serving.core.sealing import unseal
 from serving.webhooks import targets
 from serving.webhooks.models import LogStatus, WebhookEndpoint, WebhookLog
-from serving.webhooks.sealing import unseal
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def secrets_for(settings: Settings, endpoint: WebhookEndpoint, now: datetime) ->
     found = [endpoint.secret]
     if endpoint.previous_secret and endpoint.previous_secret_expires_at and now < endpoint.previous_secret_expires_at:
         found.append(endpoint.previous_secret)
-    return [unseal(settings, sealed) for sealed in found]
+    return [unseal(settings, sealed, purpose="webhook-secrets") for sealed in found]
 
 
 def signed_headers(*, message_id: str, body: bytes, secrets: list[str], sent_at: datetime) -> dict[str, str]:

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from serving.core.config import Settings
 from serving.core.errors import Forbidden, NotFound, ValidationFailed
 from serving.core.principal import Principal
+from serving.core.sealing import seal
 from serving.webhooks import delivery, flows, targets
 from serving.webhooks.models import LogStatus, WebhookEndpoint, WebhookLog
 from serving.webhooks.schemas import EndpointIn, EndpointPatch, Health
-from serving.webhooks.sealing import seal
 
 TEST_EVENT = "webhook.test"
 
@@ -59,7 +59,8 @@ def create(*, db_session: Session, settings: Settings, principal: Principal, bod
     endpoint = WebhookEndpoint(
         organization_id=principal.organization_id, url=body.url, description=body.description,
         event_types=body.event_types, enabled=body.enabled, batch=body.batch, batch_max_size=body.batch_max_size,
-        secret=seal(settings, secret), allow_private=body.allow_private, created_by=principal.user_id,
+        secret=seal(settings, secret, purpose="webhook-secrets"), allow_private=body.allow_private,
+        created_by=principal.user_id,
         created_at=now, updated_at=now,
     )
     db_session.add(endpoint)
@@ -113,7 +114,7 @@ def rotate(*, db_session: Session, settings: Settings, endpoint_id: uuid.UUID, o
     else:
         endpoint.previous_secret, endpoint.previous_secret_expires_at = None, None
     secret = new_secret()
-    endpoint.secret, endpoint.updated_at = seal(settings, secret), now
+    endpoint.secret, endpoint.updated_at = seal(settings, secret, purpose="webhook-secrets"), now
     db_session.flush()
     return endpoint, secret
 

@@ -374,7 +374,7 @@ def test_the_sweep_wakes_an_organization_when_its_retry_comes_due(private_client
 
 
 def test_secrets_are_stored_sealed(private_client, private_settings, tenant, receiver, owner_session):
-    from serving.webhooks.sealing import unseal
+    from serving.core.sealing import unseal
 
     endpoint = add_endpoint(private_client, tenant, receiver)
     rotated = private_client.post(f"{API}/{endpoint['id']}/rotate-secret", headers=tenant.admin.headers).json()
@@ -382,7 +382,8 @@ def test_secrets_are_stored_sealed(private_client, private_settings, tenant, rec
     current, previous = owner_session.execute(text(
         "select secret, previous_secret from app.webhook_endpoints where id = :id"), {"id": endpoint["id"]}).one()
     assert "whsec_" not in current + previous
-    assert (unseal(private_settings, current), unseal(private_settings, previous)) == (rotated["secret"],
+    assert (unseal(private_settings, current, purpose="webhook-secrets"),
+            unseal(private_settings, previous, purpose="webhook-secrets")) == (rotated["secret"],
                                                                                         endpoint["secret"])
 
 
