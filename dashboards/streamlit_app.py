@@ -25,6 +25,7 @@ PAGES = [
     ("ai_playground", "AI playground", ":material/science:"),
     ("data_health", "Data health", ":material/monitor_heart:"),
     ("notifications", "Notifications", ":material/notifications:"),
+    ("billing", "Plan and billing", ":material/credit_card:"),
 ]
 
 st.set_page_config(page_title="AIRevenueOrc", page_icon=":material/insights:", layout="wide")

@@ -113,10 +113,17 @@ def create_org_cmd(
         str | None, typer.Option("--admin-password", help="or REVORC_ADMIN_PASSWORD, or a prompt")
     ] = None,
     admin_name: Annotated[str | None, typer.Option("--admin-name")] = None,
+    plan: Annotated[str, typer.Option("--plan", help="free, starter, pro or enterprise (limits: docs/billing.md)")]
+    = "free",
 ) -> None:
     """Create a tenant and its first admin user."""
     from serving.core.errors import Conflict
+    from serving.organizations.models import Plan
     from serving.organizations.service import create_organization
+
+    if plan not in Plan.__members__:
+        console.print(f"[red]--plan must be one of {', '.join(Plan.__members__)}[/red]")
+        raise typer.Exit(2)
 
     password = admin_password or os.environ.get("REVORC_ADMIN_PASSWORD")
     if not password:
@@ -129,7 +136,32 @@ def create_org_cmd(
         except (ValueError, Conflict) as exc:
             console.print(f"[red]{getattr(exc, 'message', exc)}[/red]")
             raise typer.Exit(1) from None
-    console.print(f"Created organization [bold]{org.name}[/bold] ({org.id}), team {team.name}, admin {admin.email}")
+        org.plan = plan
+    console.print(f"Created organization [bold]{org.name}[/bold] ({org.id}), team {team.name}, admin {admin.email}, "
+                  f"plan {plan}")
+
+
+@app.command("set-plan")
+def set_plan_cmd(
+    slug: Annotated[str, typer.Argument(help="the organization's slug")],
+    plan: Annotated[str, typer.Argument(help="free, starter, pro or enterprise")],
+) -> None:
+    """Put an organization on a plan without Stripe (self-hosted or invoiced customers). With Stripe configured,
+    its subscription events set the plan again when they arrive."""
+    from sqlalchemy import select
+
+    from serving.organizations.models import Organization, Plan
+
+    if plan not in Plan.__members__:
+        console.print(f"[red]plan must be one of {', '.join(Plan.__members__)}[/red]")
+        raise typer.Exit(2)
+    with _owner_session(_settings()) as session, session.begin():
+        org = session.scalar(select(Organization).where(Organization.slug == slug))
+        if org is None:
+            console.print(f"[red]no organization with the slug {slug!r}[/red]")
+            raise typer.Exit(1)
+        previous, org.plan = org.plan, plan
+    console.print(f"{org.name}: plan {previous} → {plan}")
 
 
 @app.command("seed-demo")

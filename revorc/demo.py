@@ -17,7 +17,7 @@ from serving.activities.models import Activity, ActivityType, CallDisposition, C
 from serving.core.permissions import Role
 from serving.deals.models import CLOSED_STAGES, Deal, DealContact, DealStage
 from serving.deals.rules import forecast_category_for, probability_for_stage
-from serving.organizations.models import Organization
+from serving.organizations.models import Organization, Plan
 from serving.organizations.service import create_organization, create_user
 from serving.prospects.models import Prospect, ProspectStatus, RelationshipStage
 
@@ -64,6 +64,8 @@ def seed_demo(db_session: Session, *, seed: int = 42, prospects: int = 500, toda
     org, team, admin = create_organization(db_session=db_session, name="Acme Demo", admin_email=email,
                                            admin_password=password, admin_name=name)
     org.slug = DEMO_SLUG
+    # room to add prospects from the dashboards under the plan limits (docs/billing.md)
+    org.plan = Plan.pro.value if prospects <= 9_000 else Plan.enterprise.value
     users = [admin]
     for role in (Role.user, Role.viewer):
         email, password, name = DEMO_USERS[role]

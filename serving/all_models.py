@@ -19,6 +19,7 @@ from serving.bdr.models import (
     BdrTask,
     BdrWorkflowExecution,
 )
+from serving.billing.models import Invoice, StripeEvent, Subscription
 from serving.cadences.models import (
     Cadence,
     CadenceEnrollment,
@@ -117,6 +118,7 @@ __all__ = [
     "EmailUnsubscribe",
     "EventDelivery",
     "IdempotencyRecord",
+    "Invoice",
     "KbArticle",
     "KbArticleVersion",
     "KbArticleView",
@@ -142,6 +144,8 @@ __all__ = [
     "SearchIndexingJob",
     "SearchPopularQuery",
     "SearchSyncItem",
+    "StripeEvent",
+    "Subscription",
     "Task",
     "Team",
     "TeamInvitation",

@@ -11,6 +11,8 @@ from serving.ai.writer_router import router as ai_writer_router
 from serving.api_keys.router import router as api_keys_router
 from serving.auth.router import router as auth_router
 from serving.bdr.router import router as bdr_router
+from serving.billing.router import router as billing_router
+from serving.billing.router import webhook_router as billing_webhook_router
 from serving.cadences.router import enrollments_router
 from serving.cadences.router import router as cadences_router
 from serving.deals.router import account_deals_router
@@ -71,6 +73,8 @@ api_router.include_router(event_types_router, prefix="/event-types", tags=["doma
 api_router.include_router(domain_events_router, prefix="/domain-events", tags=["domain-events"])
 api_router.include_router(notifications_router, prefix="/notifications", tags=["notifications"])
 api_router.include_router(webhooks_router, prefix="/webhooks", tags=["webhooks"])
+api_router.include_router(billing_router, prefix="/billing", tags=["billing"])
+api_router.include_router(billing_webhook_router)
 
 # Segment's HTTP Tracking API at the host root (`/v1/track`, `/v1/batch`, …): Segment's libraries append
 # `/v1/<call>` to the host they are given, so it cannot live under /api/v1. Mounted by serving.main.

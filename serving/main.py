@@ -109,7 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # No ping per checkout for the API's pool (a round trip on every request): a connection dropped by a
     # database restart fails one request, and SQLAlchemy then invalidates the whole pool; `readyz` reconnects.
-    app.state.session_factory = session_factory(settings.api_database_url, settings.db_pool_size, "api")
+    app.state.session_factory = session_factory(settings.api_database_url, settings.db_pool_size, "api",
+                                                plan_limits=settings.plan_limits_enabled)
     # Composition: core.deps asks this to resolve credentials (core cannot import the users table).
     app.state.authenticator = authenticate_request
     app.state.plan_authentication = plan_authentication

@@ -65,6 +65,9 @@ def make_settings(owner_url: str, state_dir: Path, **overrides) -> Settings:
         "RATE_LIMIT_AUTH": "10000/minute",
         "RATE_LIMIT_GENERAL": "100000/hour",
         "DB_POOL_SIZE": 4,
+        # Test tenants are free-plan organizations that hold far more than 100 prospects; the plan limits have
+        # their own tests (tests/serving/billing), which turn this on.
+        "PLAN_LIMITS_ENABLED": False,
     }
     values.update(overrides)
     return Settings(**values)

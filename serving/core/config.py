@@ -100,6 +100,20 @@ class Settings(BaseSettings):
     # Fernet keys for secrets at rest, newest first, comma-separated (serving.core.sealing); unset: derived from
     # JWT_SECRET per purpose.
     encryption_keys: SecretStr | None = Field(default=None, validation_alias="ENCRYPTION_KEYS")
+
+    # Plans and billing (serving.organizations.plans, serving.billing): limits are enforced unless a self-hosted
+    # install turns them off; Stripe only when its secret key is set.
+    plan_limits_enabled: bool = Field(default=True, validation_alias="PLAN_LIMITS_ENABLED")
+    stripe_secret_key: SecretStr | None = Field(default=None, validation_alias="STRIPE_SECRET_KEY")
+    stripe_webhook_secret: SecretStr | None = Field(default=None, validation_alias="STRIPE_WEBHOOK_SECRET")
+    stripe_publishable_key: str | None = Field(default=None, validation_alias="STRIPE_PUBLISHABLE_KEY")
+    stripe_api_base: str | None = Field(default=None, validation_alias="STRIPE_API_BASE")  # tests: a local fake
+    stripe_price_starter: str | None = Field(default=None, validation_alias="STRIPE_PRICE_STARTER")
+    stripe_price_pro: str | None = Field(default=None, validation_alias="STRIPE_PRICE_PRO")
+    # A Stripe Billing Meter's event name: e-mails sent are reported to it daily (usage-based billing)
+    stripe_usage_meter_event: str | None = Field(default=None, validation_alias="STRIPE_USAGE_METER_EVENT")
+    # where the Billing Portal's back link goes when the caller names none (the dashboards' billing page)
+    billing_return_url: str = Field(default="http://127.0.0.1:8501/billing", validation_alias="BILLING_RETURN_URL")
     jwt_expiration: timedelta = Field(default=timedelta(days=7), validation_alias="JWT_EXPIRATION")
     jwt_algorithm: str = "HS256"
 

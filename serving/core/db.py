@@ -93,8 +93,12 @@ def engine_for(url: str, pool_size: int = 10, purpose: str = "default") -> Engin
 
 
 @lru_cache(maxsize=16)
-def session_factory(url: str, pool_size: int = 10, purpose: str = "default") -> sessionmaker[Session]:
-    return sessionmaker(bind=engine_for(url, pool_size, purpose), expire_on_commit=False, autoflush=True)
+def session_factory(url: str, pool_size: int = 10, purpose: str = "default", *,
+                    plan_limits: bool = True) -> sessionmaker[Session]:
+    """`plan_limits`: whether sessions of this factory enforce the organizations' plan limits
+    (`PLAN_LIMITS_ENABLED`; read by `serving.organizations.plans` from `Session.info`)."""
+    return sessionmaker(bind=engine_for(url, pool_size, purpose), expire_on_commit=False, autoflush=True,
+                        info={"plan_limits": plan_limits})
 
 
 def set_tenant(session: Session, organization_id: uuid.UUID | str | None) -> None:

@@ -175,6 +175,21 @@ class BdrHandoffReady(Payload):
     summary: str
 
 
+class BillingPlanChanged(Payload):
+    from_plan: str
+    to_plan: str
+    status: str | None = None  # the Stripe subscription status that moved it
+    source: str  # stripe | operator
+
+
+class BillingPaymentFailed(Payload):
+    invoice_id: str  # Stripe's in_… id
+    amount_due: int  # minor units
+    currency: str
+    attempt_count: int | None = None
+    hosted_invoice_url: str | None = None
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str
@@ -222,6 +237,12 @@ _TYPES = [
     EventType("bdr.handoff_ready", 1, "prospect",
               "The BDR agent qualified a prospect and handed it to a human rep (`toUserId`) with a summary.",
               BdrHandoffReady),
+    EventType("billing.plan_changed", 1, "organization",
+              "The organization's plan changed (a Stripe subscription was created, changed or ended).",
+              BillingPlanChanged),
+    EventType("billing.payment_failed", 1, "organization",
+              "Stripe could not collect an invoice's payment (`hostedInvoiceUrl` lets an admin pay it).",
+              BillingPaymentFailed),
 ]
 
 CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}

@@ -23,7 +23,7 @@ QUEUE = "outreach"
 QUEUE_SCHEMA = "procrastinate"
 # Module paths, not imports: procrastinate imports them when the worker starts.
 TASK_MODULES = ["serving.emails.jobs", "serving.cadences.jobs", "serving.search.jobs", "serving.knowledge.jobs",
-                "serving.notifications.jobs", "serving.webhooks.jobs", "serving.bdr.jobs",
+                "serving.notifications.jobs", "serving.webhooks.jobs", "serving.bdr.jobs", "serving.billing.jobs",
                 "serving.subscribers", "serving.worker"]
 
 queue = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
@@ -41,7 +41,8 @@ _runtime: Runtime | None = None
 def configure(settings: Settings) -> Runtime:
     global _runtime
     _runtime = Runtime(
-        settings=settings, factory=session_factory(settings.api_database_url, settings.db_pool_size)
+        settings=settings, factory=session_factory(settings.api_database_url, settings.db_pool_size,
+                                                   plan_limits=settings.plan_limits_enabled)
     )
     return _runtime
 

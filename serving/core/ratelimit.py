@@ -48,6 +48,7 @@ PROVIDER_PREFIXES = (
     ("/api/v1/events/", SEGMENT),
     ("/api/v1/emails/webhook/", WEBHOOK),
     ("/api/v1/inbound/", WEBHOOK),
+    ("/api/v1/billing/webhook/", WEBHOOK),
     ("/api/v1/t/", LINK),
     ("/api/v1/unsubscribe/", LINK),
 )

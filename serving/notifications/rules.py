@@ -64,6 +64,10 @@ RULES: tuple[Rule, ...] = (
     Rule("intent.spike_detected", ("prospect_owner", "account_owner"), "high",
          "Buying intent spiked for {subjectName} ({intentScore})",
          group="intent.spike_detected:{prospectId}:{accountId}"),
+    Rule("billing.plan_changed", ("admins",), "medium", "Plan changed from {fromPlan} to {toPlan}",
+         action="/billing"),
+    Rule("billing.payment_failed", ("admins",), "urgent", "A payment failed: update the payment method",
+         action="/billing"),
     # future: catalogued by the issues that build their producers (ticketing)
     Rule("bdr.handoff_ready", ("payload:toUserId",), "urgent", "{prospectName} is ready for you: a BDR hand-off",
          action="/prospects/{prospectId}"),

@@ -16,6 +16,7 @@ from serving.core.event_catalogue import Change, ProspectCreated, ProspectQualif
 from serving.core.listing import apply_sort, check_range, contains_any
 from serving.core.principal import Principal
 from serving.core.references import require_visible
+from serving.organizations import plans
 from serving.organizations.models import Team
 from serving.prospects.csv_io import ParsedImport
 from serving.prospects.models import Prospect
@@ -59,6 +60,7 @@ def create(*, db_session: Session, principal: Principal, data: ProspectCreate) -
     if get_by_email(db_session=db_session, email=data.email) is not None:
         raise Conflict("a prospect with this email already exists", code="DUPLICATE_EMAIL",
                        details={"field": "email", "value": data.email})
+    plans.check_prospects(db_session, principal.organization_id, adding=1)
     values = data.model_dump(exclude_none=True)
     values.setdefault("owner_id", principal.user_id)
     values.setdefault("team_id", principal.team_id)
@@ -191,6 +193,7 @@ def import_rows(*, db_session: Session, principal: Principal, parsed: ParsedImpo
     left alone, so importing the same file twice changes nothing.
     """
     counts = {"created": 0, "updated": 0, "unchanged": 0}
+    plans.hold_prospect_limit(db_session, principal.organization_id)  # a concurrent import waits for this one
     for _line, row in parsed.rows:
         values = row.model_dump(exclude_none=True)
         stmt = insert(Prospect).values(
@@ -221,4 +224,7 @@ def import_rows(*, db_session: Session, principal: Principal, parsed: ParsedImpo
                    if getattr(row, f"old_{k}") != getattr(prospect, k)}
         _publish_updated(db_session, prospect, changes, principal=principal)
     db_session.flush()
+    if counts["created"]:
+        # after the upsert (only then is it known which rows are new); a refusal rolls the whole file back
+        plans.check_prospects(db_session, principal.organization_id)
     return counts
