@@ -68,6 +68,7 @@ from serving.search.models import (
     SearchPopularQuery,
     SearchSyncItem,
 )
+from serving.sso.models import SsoAssertion, SsoLoginState, SsoProvider
 from serving.tasks.models import Task
 from serving.users.models import Profile, TeamInvitation, User
 from serving.webhooks.models import WebhookEndpoint, WebhookLog
@@ -144,6 +145,9 @@ __all__ = [
     "SearchIndexingJob",
     "SearchPopularQuery",
     "SearchSyncItem",
+    "SsoAssertion",
+    "SsoLoginState",
+    "SsoProvider",
     "StripeEvent",
     "Subscription",
     "Task",

@@ -33,11 +33,14 @@ from serving.prospects.router import router as prospects_router
 from serving.scoring.router import deal_health_router, prospect_insights_router
 from serving.scoring.router import router as scoring_router
 from serving.search.router import router as search_router
+from serving.sso.router import public_router as sso_public_router
+from serving.sso.router import router as sso_router
 from serving.tasks.router import router as tasks_router
 from serving.webhooks.router import router as webhooks_router
 
 api_router = APIRouter()
 api_router.include_router(auth_router, prefix="/auth", tags=["auth"])
+api_router.include_router(sso_public_router, prefix="/auth/sso", tags=["sso"])
 api_router.include_router(api_keys_router, prefix="/api-keys", tags=["api-keys"])
 api_router.include_router(prospects_router, prefix="/prospects", tags=["prospects"])
 api_router.include_router(prospect_insights_router, prefix="/prospects", tags=["prospects"])
@@ -75,6 +78,7 @@ api_router.include_router(notifications_router, prefix="/notifications", tags=["
 api_router.include_router(webhooks_router, prefix="/webhooks", tags=["webhooks"])
 api_router.include_router(billing_router, prefix="/billing", tags=["billing"])
 api_router.include_router(billing_webhook_router)
+api_router.include_router(sso_router, prefix="/sso", tags=["sso"])
 
 # Segment's HTTP Tracking API at the host root (`/v1/track`, `/v1/batch`, …): Segment's libraries append
 # `/v1/<call>` to the host they are given, so it cannot live under /api/v1. Mounted by serving.main.

@@ -110,6 +110,13 @@ def sign_in(email: str, password: str) -> UserSession:
     return replace(resume(started["sessionToken"]), session_expires_at=datetime.fromisoformat(started["expiresAt"]))
 
 
+def sign_in_with_sso(code: str) -> UserSession:
+    """The one-time code an SSO sign-in came back with (`?sso_code=`), exchanged for a revocable session."""
+    sso_login = _user_session(api_call("POST", "/auth/sso/exchange", json={"code": code}))
+    started = api_call("POST", "/auth/sessions", token=sso_login.token)
+    return replace(resume(started["sessionToken"]), session_expires_at=datetime.fromisoformat(started["expiresAt"]))
+
+
 def revoke(session_token: str) -> None:
     api_call("POST", "/auth/sessions/revoke", json={"sessionToken": session_token})
 
@@ -200,6 +207,14 @@ def sign_in_form() -> None:
     ended = st.session_state.pop(_ENDED, None)
     if ended:
         st.info(ended)
+    sso_code = st.query_params.get("sso_code")
+    if sso_code:
+        # back from the identity provider (GET /auth/sso/{provider}/login?returnTo=<this page>)
+        del st.query_params["sso_code"]
+        try:
+            _start(sign_in_with_sso(sso_code))
+        except ApiError as exc:
+            st.error(f"Single sign-on did not complete: {exc.message}")
     with st.form("login"):
         email = st.text_input("E-mail")
         password = st.text_input("Password", type="password")
@@ -210,11 +225,15 @@ def sign_in_form() -> None:
         except ApiError as exc:
             st.error(exc.message if exc.status else f"Cannot sign in: {exc.message}")
         else:
-            st.session_state[SESSION_KEY] = session
-            st.session_state.pop(_SIGNED_OUT, None)
-            st.session_state[_PENDING_TICKET] = issue_ticket(session.session_token, session.session_expires_at)
-            st.rerun()
+            _start(session)
     st.stop()
+
+
+def _start(session: UserSession) -> None:
+    st.session_state[SESSION_KEY] = session
+    st.session_state.pop(_SIGNED_OUT, None)
+    st.session_state[_PENDING_TICKET] = issue_ticket(session.session_token, session.session_expires_at)
+    st.rerun()
 
 
 def require_login() -> UserSession:

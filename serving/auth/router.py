@@ -9,8 +9,9 @@ from serving.auth import service
 from serving.auth.principals import signing_in
 from serving.auth.schemas import LoginRequest, SessionResponse, SessionTokenRequest, TokenResponse, UserOut
 from serving.core.deps import AppSettings, CurrentPrincipal, DbSession, InteractivePrincipal
-from serving.core.errors import NotFound, Unauthorized
+from serving.core.errors import Forbidden, NotFound, Unauthorized
 from serving.core.security import create_access_token
+from serving.organizations import service as organizations
 
 router = APIRouter()
 
@@ -20,6 +21,10 @@ def login(body: LoginRequest, request: Request, db: DbSession, settings: AppSett
     user = service.authenticate(db_session=db, email=body.email, password=body.password)
     if user is None:
         raise Unauthorized("invalid e-mail or password", code="INVALID_CREDENTIALS")
+    if organizations.password_sign_in_refused(db_session=db, organization_id=user.organization_id, user_id=user.id,
+                                              role=user.role):
+        raise Forbidden("this organization signs in with single sign-on: use your identity provider",
+                        code="SSO_REQUIRED")
     token, expires_at = create_access_token(
         settings=settings, user_id=user.id, organization_id=user.organization_id, role=user.role
     )

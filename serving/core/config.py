@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     stripe_usage_meter_event: str | None = Field(default=None, validation_alias="STRIPE_USAGE_METER_EVENT")
     # where the Billing Portal's back link goes when the caller names none (the dashboards' billing page)
     billing_return_url: str = Field(default="http://127.0.0.1:8501/billing", validation_alias="BILLING_RETURN_URL")
+    # SSO: where sign-ins may return to (besides ALLOWED_ORIGINS), and whether identity providers on private
+    # addresses may be called (a self-hosted Keycloak on the LAN); metadata addresses stay refused.
+    dashboards_url: str = Field(default="http://127.0.0.1:8501", validation_alias="DASHBOARDS_URL")
+    sso_allow_private_idp: bool = Field(default=False, validation_alias="SSO_ALLOW_PRIVATE_IDP")
     jwt_expiration: timedelta = Field(default=timedelta(days=7), validation_alias="JWT_EXPIRATION")
     jwt_algorithm: str = "HS256"
 

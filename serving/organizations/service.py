@@ -48,3 +48,23 @@ def create_organization(
     admin = create_user(db_session=db_session, organization_id=organization.id, email=admin_email,
                         password=admin_password, role=Role.admin, full_name=admin_name, team_id=team.id)
     return organization, team, admin
+
+
+def get_settings_section(*, db_session: Session, organization_id: uuid.UUID, key: str) -> dict | None:
+    settings = db_session.scalar(select(Organization.settings).where(Organization.id == organization_id)) or {}
+    return settings.get(key)
+
+
+def set_settings_section(*, db_session: Session, organization_id: uuid.UUID, key: str, value: dict) -> None:
+    organization = db_session.get(Organization, organization_id)
+    organization.settings = {**(organization.settings or {}), key: value}
+
+
+def password_sign_in_refused(*, db_session: Session, organization_id: uuid.UUID, user_id: uuid.UUID,
+                             role: str) -> bool:
+    """Enforced SSO (`settings.sso`, written by the sso domain): a password sign-in is refused unless the user is
+    one of the organization's break-glass admins."""
+    sso = get_settings_section(db_session=db_session, organization_id=organization_id, key="sso")
+    if not sso or not sso.get("enforced"):
+        return False
+    return not (role == "admin" and str(user_id) in sso.get("breakGlassUserIds", []))

@@ -8,6 +8,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from serving.core.clock import utcnow
 from serving.core.errors import Conflict
 from serving.core.permissions import Role
 from serving.core.schemas import Email
@@ -40,3 +41,16 @@ def create_user(
     db_session.add(Profile(user_id=user.id, organization_id=organization_id, first_name=first or None,
                            last_name=last or None))
     return user
+
+
+def sync_from_identity_provider(*, db_session: Session, user: User, role: str | None, full_name: str | None,
+                                team_id: uuid.UUID | None) -> None:
+    """An SSO sign-in: what the identity provider says (through the provider's attribute mapping) wins; a value it
+    does not send leaves the user's as it is."""
+    if role is not None:
+        user.role = str(Role(role))
+    if full_name:
+        user.full_name = full_name
+    if team_id is not None:
+        user.team_id = team_id
+    user.last_login_at = utcnow()

@@ -1,0 +1,59 @@
+"""Signing in to the dashboards with SSO: the identity provider sends the browser back with `?sso_code=`, the
+sign-in page exchanges it through the API for a revocable session; a bad code is a clear message, not a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from serving.main import create_app
+from tests.conftest import ROOT, make_settings
+from tests.factories import unique_email
+from tests.live_server import live_server
+from tests.serving.sso import oidc_provider
+
+ENTRY = str(ROOT / "dashboards" / "streamlit_app.py")
+
+
+@pytest.fixture(scope="module")
+def oidc():
+    state, server = oidc_provider.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def api(database, state_dir) -> Iterator[str]:
+    settings = make_settings(database, state_dir, SSO_ALLOW_PRIVATE_IDP="true")
+    with live_server(create_app(settings)) as url, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REVORC_API_URL", url)
+        yield url
+
+
+def test_sign_in_with_an_sso_code(api, tenant, oidc):
+    provider = httpx.post(f"{api}/api/v1/sso/providers", headers=tenant.admin.headers, json={
+        "name": "Keycloak", "protocol": "oidc", "clientSecret": oidc_provider.CLIENT_SECRET,
+        "config": {"issuer": oidc.issuer, "clientId": oidc_provider.CLIENT_ID}}).json()
+    email = unique_email("sso-page")
+    oidc.user = {"sub": "page-1", "email": email, "name": "Page User"}
+    start = httpx.get(f"{api}/api/v1/auth/sso/{provider['id']}/login")
+    callback = oidc.authorize(start.headers["location"])
+    code = httpx.get(f"{api}{urlparse(callback).path}?{urlparse(callback).query}").json()["code"]
+    at = AppTest.from_file(ENTRY, default_timeout=60)
+    at.query_params["sso_code"] = code
+    at.run()
+    at.switch_page("app_pages/notifications.py").run()  # a page that needs no marts
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(email in m.value for m in at.sidebar.markdown)
+
+
+def test_a_bad_sso_code_says_so(api):
+    at = AppTest.from_file(ENTRY, default_timeout=60)
+    at.query_params["sso_code"] = "00000000-0000-0000-0000-000000000000.nothing-here"
+    at.run()
+    assert any("Single sign-on did not complete" in e.value for e in at.error)
