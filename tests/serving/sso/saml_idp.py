@@ -73,7 +73,32 @@ class SamlIdp:
             f'<saml:Attribute Name="{escape(name)}">'
             + "".join(f"<saml:AttributeValue>{escape(v)}</saml:AttributeValue>" for v in values)
             + "</saml:Attribute>" for name, values in (attributes or {}).items())
-        assertion_xml = f"""<saml:Assertion xmlns:saml="{NS['saml']}" ID="{assertion_id}" Version="2.0" IssueInstant="{_instant(now)}"><saml:Issuer>{self.entity_id}</saml:Issuer><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="placeholder"></ds:Signature><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{escape(email)}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{_instant(now + lifetime)}" Recipient="{acs_url}"{irt}/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{_instant(now - timedelta(minutes=1))}" NotOnOrAfter="{_instant(now + lifetime)}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{_instant(now)}" SessionIndex="_s{uuid.uuid4().hex}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attrs or '<saml:Attribute Name="email"><saml:AttributeValue>' + escape(email) + '</saml:AttributeValue></saml:Attribute>'}</saml:AttributeStatement></saml:Assertion>"""
+        if not attrs:
+            attrs = (f'<saml:Attribute Name="email"><saml:AttributeValue>{escape(email)}</saml:AttributeValue>'
+                     "</saml:Attribute>")
+        until = _instant(now + lifetime)
+        assertion_xml = (
+            f'<saml:Assertion xmlns:saml="{NS["saml"]}" ID="{assertion_id}" Version="2.0" '
+            f'IssueInstant="{_instant(now)}">'
+            f"<saml:Issuer>{self.entity_id}</saml:Issuer>"
+            # signxml puts the enveloped signature here: right after the Issuer, where the schema wants it
+            '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="placeholder"></ds:Signature>'
+            "<saml:Subject>"
+            f'<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{escape(email)}'
+            "</saml:NameID>"
+            '<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
+            f'<saml:SubjectConfirmationData NotOnOrAfter="{until}" Recipient="{acs_url}"{irt}/>'
+            "</saml:SubjectConfirmation></saml:Subject>"
+            f'<saml:Conditions NotBefore="{_instant(now - timedelta(minutes=1))}" NotOnOrAfter="{until}">'
+            f"<saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction>"
+            "</saml:Conditions>"
+            f'<saml:AuthnStatement AuthnInstant="{_instant(now)}" SessionIndex="_s{uuid.uuid4().hex}">'
+            "<saml:AuthnContext><saml:AuthnContextClassRef>"
+            "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+            "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
+            f"<saml:AttributeStatement>{attrs}</saml:AttributeStatement>"
+            "</saml:Assertion>"
+        )
         signer = XMLSigner(c14n_algorithm=EXC_C14N)
         signed = signer.sign(etree.fromstring(assertion_xml), key=sign_with or self.key, cert=self.cert_pem,
                              reference_uri=assertion_id)
