@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 PAGES = [
     ("today", "Today", ":material/today:", "Work"),
     ("prospects", "Prospects", ":material/groups:", "Work"),
+    ("email", "E-mail", ":material/mail:", "Work"),
     ("search", "Search", ":material/manage_search:", "Work"),
     ("ai_writer", "AI writer", ":material/edit_note:", "Work"),
     ("notifications", "Notifications", ":material/notifications:", "Work"),

@@ -120,3 +120,30 @@ def test_a_record_of_another_organization_is_not_shown(api, tenant, other_tenant
     at = page(tenant.user, "prospects", prospect=theirs["id"])
     assert at.error and "cannot be shown" in at.error[0].value
     assert not any(s.value == "Hidden" for s in at.subheader)
+
+
+def test_email_compose_previews_checks_and_sends_through_the_api(api, tenant):
+    prospect = post(api, tenant.user, "/prospects", {"email": unique_email("mail"), "firstName": "Mira",
+                                                     "company": "Mailco"})
+    post(api, tenant.user, "/email-templates", {"name": "Intro", "subject": "Hello {{firstName}}",
+                                                "text": "Hi {{firstName}}, a quick idea for {{company}}."})
+    at = page(tenant.user, "email")
+    at.text_input(key="compose_q").set_value("Mira").run()
+    at.selectbox(key="compose_template").select_index(1).run()
+    assert any(m.value == "**Hello Mira**" for m in at.markdown)  # the preview in the prospect's data
+    assert any("a quick idea for Mailco" in t.value for t in at.text)
+    assert at.success or at.warning  # the checker's verdict, either way
+    next(b for b in at.button if b.label == "Send").click().run()
+    assert at.success[-1].value == "Queued for sending."
+    sent = httpx.get(f"{api}/api/v1/emails", params={"prospectId": prospect["id"]}, headers=tenant.user.headers)
+    assert [e["subject"] for e in sent.json()["data"]] == ["Hello Mira"]
+
+
+def test_email_suppression_through_the_api(api, tenant):
+    at = page(tenant.user, "email")
+    blocked = unique_email("blocked")
+    {t.label: t for t in at.text_input}["Never e-mail this address"].set_value(blocked)
+    next(b for b in at.button if b.label == "Suppress").click().run()
+    assert at.success[0].value == f"{blocked} will not be e-mailed."
+    check = httpx.get(f"{api}/api/v1/emails/suppressions/{blocked}", headers=tenant.user.headers).json()
+    assert check["suppressed"] is True
