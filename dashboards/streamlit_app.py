@@ -29,6 +29,7 @@ PAGES = [
     ("lead_scoring", "Lead scoring", ":material/target:", "Analyze"),
     ("ai_playground", "AI playground", ":material/science:", "Analyze"),
     ("data_health", "Data health", ":material/monitor_heart:", "Analyze"),
+    ("api_keys", "API keys", ":material/key:", "Settings"),
 ]
 
 st.set_page_config(page_title="AIRevenueOrc", page_icon=":material/insights:", layout="wide")

@@ -147,3 +147,18 @@ def test_email_suppression_through_the_api(api, tenant):
     assert at.success[0].value == f"{blocked} will not be e-mailed."
     check = httpx.get(f"{api}/api/v1/emails/suppressions/{blocked}", headers=tenant.user.headers).json()
     assert check["suppressed"] is True
+
+
+def test_api_keys_created_shown_once_used_and_revoked(api, tenant):
+    at = page(tenant.user, "api_keys")
+    {t.label: t for t in at.text_input}["Name"].set_value("Nightly export")
+    at.multiselect[0].set_value(["prospects:read"])
+    next(b for b in at.button if b.label == "Create key").click().run()
+    secret = at.code[0].value
+    assert at.success[-1].value.startswith("The secret of “Nightly export”")
+    assert httpx.get(f"{api}/api/v1/prospects", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    at.run()
+    assert not at.code  # shown once
+    next(b for b in at.button if b.label == "Revoke").click().run()
+    assert at.success[0].value == "“Nightly export” revoked."
+    assert httpx.get(f"{api}/api/v1/prospects", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
