@@ -13,30 +13,37 @@ import streamlit as st
 from dashboards.components import notifications, session
 
 HERE = Path(__file__).resolve().parent
+# (file, title, icon, section): the navigation groups the rep's workspace, the analyst pages and the settings
 PAGES = [
-    ("pipeline", "Pipeline", ":material/view_kanban:"),
-    ("forecast", "Forecast", ":material/trending_up:"),
-    ("performance", "Performance", ":material/leaderboard:"),
-    ("outreach", "Outreach", ":material/campaign:"),
-    ("intent", "Intent", ":material/local_fire_department:"),
-    ("lead_scoring", "Lead scoring", ":material/target:"),
-    ("search", "Search", ":material/manage_search:"),
-    ("ai_writer", "AI writer", ":material/edit_note:"),
-    ("ai_playground", "AI playground", ":material/science:"),
-    ("data_health", "Data health", ":material/monitor_heart:"),
-    ("notifications", "Notifications", ":material/notifications:"),
-    ("billing", "Plan and billing", ":material/credit_card:"),
+    ("today", "Today", ":material/today:", "Work"),
+    ("prospects", "Prospects", ":material/groups:", "Work"),
+    ("email", "E-mail", ":material/mail:", "Work"),
+    ("search", "Search", ":material/manage_search:", "Work"),
+    ("ai_writer", "AI writer", ":material/edit_note:", "Work"),
+    ("notifications", "Notifications", ":material/notifications:", "Work"),
+    ("pipeline", "Pipeline", ":material/view_kanban:", "Analyze"),
+    ("forecast", "Forecast", ":material/trending_up:", "Analyze"),
+    ("performance", "Performance", ":material/leaderboard:", "Analyze"),
+    ("outreach", "Outreach", ":material/campaign:", "Analyze"),
+    ("intent", "Intent", ":material/local_fire_department:", "Analyze"),
+    ("lead_scoring", "Lead scoring", ":material/target:", "Analyze"),
+    ("ai_playground", "AI playground", ":material/science:", "Analyze"),
+    ("data_health", "Data health", ":material/monitor_heart:", "Analyze"),
+    ("api_keys", "API keys", ":material/key:", "Settings"),
+    ("billing", "Plan and billing", ":material/credit_card:", "Settings"),
 ]
 
 st.set_page_config(page_title="AIRevenueOrc", page_icon=":material/insights:", layout="wide")
 
 user = session.current_user()
 
-pages = [st.Page(HERE / "app_pages" / f"{name}.py", title=title, icon=icon, url_path=name, default=i == 0)
-         for i, (name, title, icon) in enumerate(PAGES)]
+pages: dict[str, list] = {}
+for i, (name, title, icon, section) in enumerate(PAGES):
+    pages.setdefault(section, []).append(
+        st.Page(HERE / "app_pages" / f"{name}.py", title=title, icon=icon, url_path=name, default=i == 0))
 # Navigation is declared (hidden) for the sign-in form too: Streamlit then keeps the page the URL names, so a
 # deep link lands on its page after sign-in, and no page links linger next to the form after a sign-out.
-page = st.navigation(pages, position="sidebar" if user else "hidden")
+page = st.navigation(pages, position="sidebar" if user else "hidden", expanded=True)
 if user is None:
     session.sign_in_form()
 

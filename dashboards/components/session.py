@@ -62,25 +62,39 @@ def api_url() -> str:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, code: str | None = None, details: Any = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
+        self.details = details
+
+    def field_errors(self) -> dict[str, str]:
+        """A validation error's message per field (camelCase, as the API names them): what a form shows next to
+        each input."""
+        details = self.details if isinstance(self.details, dict) else {}
+        found = {e["field"]: e["message"] for e in details.get("errors", []) if e.get("field")}
+        if not found and details.get("field"):
+            found[details["field"]] = self.message
+        return found
 
 
-def api_call(method: str, path: str, *, token: str | None = None, json: Any = None) -> Any:
+def api_call(method: str, path: str, *, token: str | None = None, json: Any = None, params: Any = None,
+             files: Any = None) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.request(method, f"{api_url()}/api/v1{path}", json=json, headers=headers, timeout=15)
+        response = httpx.request(method, f"{api_url()}/api/v1{path}", json=json, params=params, files=files,
+                                 headers=headers, timeout=30 if files else 15)
     except httpx.HTTPError as exc:
         raise ApiError(0, f"The API at {api_url()} is not reachable ({exc.__class__.__name__}).") from None
     if response.status_code >= 400:
+        code = details = None
         try:
             error = response.json()["error"]
-            message = error.get("message") or error.get("code")
+            message, code, details = error.get("message") or error.get("code"), error.get("code"), error.get("details")
         except (ValueError, KeyError, TypeError):
             message = response.text[:200]
-        raise ApiError(response.status_code, message)
+        raise ApiError(response.status_code, message, code=code, details=details)
     return response.json() if response.content else None
 
 

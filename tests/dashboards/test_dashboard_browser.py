@@ -25,9 +25,10 @@ pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAGES = {"pipeline": "Pipeline", "forecast": "Forecast", "performance": "Performance", "outreach": "Outreach",
+PAGES = {"today": "Today", "prospects": "Prospects", "email": "E-mail",
+         "pipeline": "Pipeline", "forecast": "Forecast", "performance": "Performance", "outreach": "Outreach",
          "intent": "Intent", "lead_scoring": "Lead scoring", "search": "Search", "data_health": "Data health",
-         "notifications": "Notifications"}
+         "notifications": "Notifications", "api_keys": "API keys"}
 HEADINGS = {"outreach": "Outreach analytics"}
 SHOTS = ROOT / "screenshots"
 
@@ -89,7 +90,7 @@ def test_every_page_renders_in_chromium(running_app):
             page.get_by_role("textbox", name="E-mail").fill(ADMIN_LOGIN[0])
             page.get_by_role("textbox", name="Password").fill(ADMIN_LOGIN[1])
             page.get_by_role("button", name="Sign in").click()
-            page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+            page.get_by_role("heading", name="Today").wait_for(timeout=60_000)
             _settle(page)
             failures = {}
             for name, title in PAGES.items():
@@ -142,7 +143,7 @@ def test_no_developer_toolbar_for_end_users(running_app, browser):
     page = browser.new_page()
     page.goto(running_app, wait_until="domcontentloaded")
     _sign_in(page)
-    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Today").wait_for(timeout=60_000)
     _settle(page)
     assert page.locator('[data-testid="stAppDeployButton"]').count() == 0
     page.locator('[data-testid="stMainMenu"]').click()
@@ -157,13 +158,13 @@ def test_reload_and_shared_links_keep_the_user_signed_in(running_app, browser):
     page = context.new_page()
     page.goto(running_app, wait_until="domcontentloaded")
     _sign_in(page)
-    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Today").wait_for(timeout=60_000)
     cookie = _session_cookie(context)
     assert cookie is not None, "no session cookie after sign-in"
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert COOKIE_NAME not in page.evaluate("document.cookie")  # page scripts never see the token
     page.reload(wait_until="domcontentloaded")
-    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Today").wait_for(timeout=60_000)
     assert page.get_by_role("button", name="Sign in").count() == 0
     # a link to a page, opened in a new tab of the same browser, opens that page signed in
     shared = context.new_page()
@@ -189,7 +190,7 @@ def test_sign_out_revokes_the_session_everywhere(running_app, browser, seeded):
     page = context.new_page()
     page.goto(running_app, wait_until="domcontentloaded")
     _sign_in(page)
-    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Today").wait_for(timeout=60_000)
     cookie = _session_cookie(context)
     assert cookie is not None
     other = browser.new_context()  # e.g. the same cookie copied to another browser
@@ -213,7 +214,7 @@ def test_expired_session_shows_the_sign_in_form(running_app, browser, seeded):
     page = context.new_page()
     page.goto(running_app, wait_until="domcontentloaded")
     _sign_in(page)
-    page.get_by_role("heading", name="Pipeline").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Today").wait_for(timeout=60_000)
     cookie = _session_cookie(context)
     assert cookie is not None
     sid = jwt.decode(cookie["value"], options={"verify_signature": False})["sid"]

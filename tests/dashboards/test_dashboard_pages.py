@@ -56,7 +56,7 @@ def test_sign_in_form_uses_the_api(seeded):
     at.button[0].click().run()
     assert at.session_state[session.SESSION_KEY].email == REP_LOGIN[0]
     no_errors(at)
-    assert at.title[0].value == "Pipeline"
+    assert at.title[0].value == "Today"  # the rep lands on their day
 
 
 def test_pipeline_board_matches_deals_and_filters_narrow_it(seeded):

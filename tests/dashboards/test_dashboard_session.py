@@ -42,7 +42,7 @@ def test_an_expiring_access_token_is_renewed_from_the_session(seeded):
     user = session.sign_in(*REP_LOGIN)
     at = _run(replace(user, expires_at=datetime.now(UTC)))
     assert not at.exception, [e.value for e in at.exception]
-    assert at.title[0].value == "Pipeline"
+    assert at.title[0].value == "Today"
     renewed = at.session_state[session.SESSION_KEY]
     assert renewed.session_token == user.session_token and renewed.token != user.token
     assert renewed.expires_at > datetime.now(UTC) + timedelta(minutes=10)

@@ -1,0 +1,164 @@
+"""The rep's workspace (AppTest) against a real API server: Today's tasks completed with a call logged, hot
+prospects linked to their record; Prospects listed server-side with filters and pages, created with the API's
+error next to the field, opened by `?prospect=`, acted on (call, note, enroll, e-mail), and a CSV imported with its
+row report — all as the signed-in user, nothing of another organization."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards.components import session
+from serving.core.clock import utcnow
+from serving.main import create_app
+from tests.conftest import ROOT
+from tests.factories import PASSWORD, unique_email
+from tests.live_server import live_server
+
+ENTRY = str(ROOT / "dashboards" / "streamlit_app.py")
+
+
+@pytest.fixture(scope="module")
+def api(settings) -> Iterator[str]:
+    with live_server(create_app(settings)) as url, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REVORC_API_URL", url)
+        yield url
+
+
+def page(member, name: str, **query) -> AppTest:
+    at = AppTest.from_file(ENTRY, default_timeout=60)
+    at.session_state[session.SESSION_KEY] = session.login(member.email, PASSWORD)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(f"app_pages/{name}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def post(api: str, member, path: str, body: dict) -> dict:
+    response = httpx.post(f"{api}/api/v1{path}", json=body, headers=member.headers)
+    assert response.status_code < 300, response.text
+    return response.json()
+
+
+def markdown(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_today_completes_a_call_task_and_links_hot_prospects(api, tenant, owner_session):
+    prospect = post(api, tenant.user, "/prospects", {"email": unique_email("today"), "firstName": "Tia"})
+    task = post(api, tenant.user, "/tasks", {"type": "call", "title": "Call Tia", "prospectId": prospect["id"],
+                                             "dueAt": (utcnow() - timedelta(minutes=5)).isoformat()})
+    at = page(tenant.user, "today")
+    assert "Call Tia" in markdown(at)
+    at.selectbox[0].set_value("meeting_booked")
+    next(b for b in at.button if b.label == "Log call and complete").click().run()
+    assert at.success[0].value == "Done: Call Tia."
+    done = httpx.get(f"{api}/api/v1/tasks", params={"status": "completed"}, headers=tenant.user.headers).json()
+    assert [(t["id"], t["outcome"]) for t in done["data"]] == [(task["id"], "meeting_booked")]
+    calls = httpx.get(f"{api}/api/v1/calls", params={"prospectId": prospect["id"]}, headers=tenant.user.headers)
+    assert len(calls.json()["data"]) == 1  # completing a call task logs the call
+
+
+def test_prospects_list_filters_and_pages_server_side(api, tenant, other_tenant):
+    for i in range(30):
+        post(api, tenant.user, "/prospects", {"email": unique_email(f"list{i}"), "company": "Listco",
+                                              "firstName": f"Lena{i:02d}"})
+    post(api, other_tenant.user, "/prospects", {"email": unique_email("other"), "firstName": "Stranger"})
+    at = page(tenant.user, "prospects")
+    table = at.dataframe[0].value
+    assert len(table) == 25 and "Stranger" not in set(table["Name"])
+    assert any("Page 1 of 2 · 30 prospects" in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Next").click().run()
+    assert len(at.dataframe[0].value) == 5
+    at.text_input(key="prospects_q").set_value("Lena07").run()
+    assert list(at.dataframe[0].value["Name"]) == ["Lena07"]
+
+
+def test_create_shows_the_api_error_next_to_the_field_then_opens_the_record(api, tenant):
+    at = page(tenant.user, "prospects")
+    form = {t.label: t for t in at.text_input}
+    form["E-mail"].set_value("not-an-address")
+    next(b for b in at.button if b.label == "Add prospect").click().run()
+    assert any("email" in c.value.lower() for c in at.caption if c.value.startswith(":red["))
+    email = unique_email("created")
+    {t.label: t for t in at.text_input}["E-mail"].set_value(email)
+    {t.label: t for t in at.text_input}["First name"].set_value("Cora")
+    next(b for b in at.button if b.label == "Add prospect").click().run()
+    assert at.success[0].value == "Added Cora."
+    assert at.query_params["prospect"]
+    assert any(s.value == "Cora" for s in at.subheader)
+
+
+def test_record_actions_go_through_the_api(api, tenant):
+    prospect = post(api, tenant.user, "/prospects", {"email": unique_email("act"), "firstName": "Ari"})
+    cadence = post(api, tenant.user, "/cadences", {"name": "Workspace cadence", "steps": [
+        {"type": "call", "delayDays": 0, "content": "Intro call"}]})
+    at = page(tenant.user, "prospects", prospect=prospect["id"])
+    assert any(s.value == "Ari" for s in at.subheader)
+    with_note = {t.label: t for t in at.text_input}
+    with_note["Subject"].set_value("Met at the fair")
+    next(b for b in at.button if b.label == "Add note").click().run()
+    assert at.success[0].value == "Note added."
+    next(b for b in at.button if b.label == "Log call").click().run()
+    assert at.success[0].value == "Call logged."
+    next(b for b in at.button if b.label == "Enroll").click().run()
+    assert at.success[0].value == "Enrolled."
+    enrollments = httpx.get(f"{api}/api/v1/cadences/{cadence['id']}/enrollments", headers=tenant.user.headers)
+    assert [e["prospectId"] for e in enrollments.json()["data"]] == [prospect["id"]]
+    timeline = httpx.get(f"{api}/api/v1/prospects/{prospect['id']}/activities", headers=tenant.user.headers).json()
+    assert {"note_added", "call_made"} <= {a["type"] for a in timeline["data"]}
+
+
+def test_a_record_of_another_organization_is_not_shown(api, tenant, other_tenant):
+    theirs = post(api, other_tenant.user, "/prospects", {"email": unique_email("theirs"), "firstName": "Hidden"})
+    at = page(tenant.user, "prospects", prospect=theirs["id"])
+    assert at.error and "cannot be shown" in at.error[0].value
+    assert not any(s.value == "Hidden" for s in at.subheader)
+
+
+def test_email_compose_previews_checks_and_sends_through_the_api(api, tenant):
+    prospect = post(api, tenant.user, "/prospects", {"email": unique_email("mail"), "firstName": "Mira",
+                                                     "company": "Mailco"})
+    post(api, tenant.user, "/email-templates", {"name": "Intro", "subject": "Hello {{firstName}}",
+                                                "text": "Hi {{firstName}}, a quick idea for {{company}}."})
+    at = page(tenant.user, "email")
+    at.text_input(key="compose_q").set_value("Mira").run()
+    at.selectbox(key="compose_template").select_index(1).run()
+    assert any(m.value == "**Hello Mira**" for m in at.markdown)  # the preview in the prospect's data
+    assert any("a quick idea for Mailco" in t.value for t in at.text)
+    assert at.success or at.warning  # the checker's verdict, either way
+    next(b for b in at.button if b.label == "Send").click().run()
+    assert at.success[-1].value == "Queued for sending."
+    sent = httpx.get(f"{api}/api/v1/emails", params={"prospectId": prospect["id"]}, headers=tenant.user.headers)
+    assert [e["subject"] for e in sent.json()["data"]] == ["Hello Mira"]
+
+
+def test_email_suppression_through_the_api(api, tenant):
+    at = page(tenant.user, "email")
+    blocked = unique_email("blocked")
+    {t.label: t for t in at.text_input}["Never e-mail this address"].set_value(blocked)
+    next(b for b in at.button if b.label == "Suppress").click().run()
+    assert at.success[0].value == f"{blocked} will not be e-mailed."
+    check = httpx.get(f"{api}/api/v1/emails/suppressions/{blocked}", headers=tenant.user.headers).json()
+    assert check["suppressed"] is True
+
+
+def test_api_keys_created_shown_once_used_and_revoked(api, tenant):
+    at = page(tenant.user, "api_keys")
+    {t.label: t for t in at.text_input}["Name"].set_value("Nightly export")
+    at.multiselect[0].set_value(["prospects:read"])
+    next(b for b in at.button if b.label == "Create key").click().run()
+    secret = at.code[0].value
+    assert at.success[-1].value.startswith("The secret of “Nightly export”")
+    assert httpx.get(f"{api}/api/v1/prospects", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    at.run()
+    assert not at.code  # shown once
+    next(b for b in at.button if b.label == "Revoke").click().run()
+    assert at.success[0].value == "“Nightly export” revoked."
+    assert httpx.get(f"{api}/api/v1/prospects", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
