@@ -28,7 +28,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 PAGES = {"today": "Today", "prospects": "Prospects", "email": "E-mail",
          "pipeline": "Pipeline", "forecast": "Forecast", "performance": "Performance", "outreach": "Outreach",
          "intent": "Intent", "lead_scoring": "Lead scoring", "search": "Search", "data_health": "Data health",
-         "notifications": "Notifications", "api_keys": "API keys"}
+         "notifications": "Notifications", "api_keys": "API keys",
+         "billing": "Plan and billing"}
 HEADINGS = {"outreach": "Outreach analytics"}
 SHOTS = ROOT / "screenshots"
 
