@@ -69,8 +69,9 @@ class FakeStripe:
         return f"http://127.0.0.1:{self.port}"
 
     def next_id(self, prefix: str) -> str:
+        # unique across fakes (several run against one test database, as Stripe's ids are unique everywhere)
         self._n += 1
-        return f"{prefix}_fake{self._n:06d}"
+        return f"{prefix}_{self.port}x{self._n:06d}"
 
     def called(self, method: str, pattern: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and re.fullmatch(pattern, c.path)]
