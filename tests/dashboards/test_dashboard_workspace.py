@@ -162,3 +162,32 @@ def test_api_keys_created_shown_once_used_and_revoked(api, tenant):
     next(b for b in at.button if b.label == "Revoke").click().run()
     assert at.success[0].value == "“Nightly export” revoked."
     assert httpx.get(f"{api}/api/v1/prospects", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_a_cadence_is_built_enrolled_and_paused_from_the_page(api, tenant):
+    prospect = post(api, tenant.user, "/prospects", {"email": unique_email("cad"), "firstName": "Cato"})
+    at = page(tenant.user, "cadences")
+    assert at.info and "No cadences yet" in at.info[0].value
+    at.text_input(key="cadence_name").set_value("Q1 outbound").run()
+    form = {t.label: t for t in at.text_input}
+    form["Subject (e-mail)"].set_value("Hello {{firstName}}")
+    {t.label: t for t in at.text_area}["E-mail text, or what to do for a call / LinkedIn / task step"].set_value(
+        "A short note.")
+    form["Variant B subject (optional A/B test of the subject)"].set_value("Quick question, {{firstName}}")
+    next(b for b in at.button if b.label == "Add step").click().run()
+    at.selectbox[-2].set_value("call")
+    next(b for b in at.button if b.label == "Add step").click().run()
+    next(b for b in at.button if b.label == "Save cadence").click().run()
+    assert at.success[0].value == "Cadence “Q1 outbound” saved with 2 steps."
+    cadence = httpx.get(f"{api}/api/v1/cadences", headers=tenant.user.headers).json()["data"][0]
+    full = httpx.get(f"{api}/api/v1/cadences/{cadence['id']}", headers=tenant.user.headers).json()
+    assert [s["type"] for s in full["steps"]] == ["email", "call"]
+    assert [v["name"] for v in full["steps"][0]["variants"]] == ["A", "B"]
+    assert full["settings"]["workingDays"] == [1, 2, 3, 4, 5]
+    at.text_input(key="cadence_enroll_q").set_value("Cato").run()
+    at.multiselect(key="cadence_enroll_pick").set_value([prospect["id"]]).run()
+    next(b for b in at.button if b.label == "Enroll").click().run()
+    assert at.success[0].value == "Enrollment done: 1 enrolled."
+    next(b for b in at.button if b.label == "Pause").click().run()
+    enrollment = httpx.get(f"{api}/api/v1/cadences/{cadence['id']}/enrollments", headers=tenant.user.headers)
+    assert [(e["prospectId"], e["status"]) for e in enrollment.json()["data"]] == [(prospect["id"], "paused")]
