@@ -191,3 +191,34 @@ def test_a_cadence_is_built_enrolled_and_paused_from_the_page(api, tenant):
     next(b for b in at.button if b.label == "Pause").click().run()
     enrollment = httpx.get(f"{api}/api/v1/cadences/{cadence['id']}/enrollments", headers=tenant.user.headers)
     assert [(e["prospectId"], e["status"]) for e in enrollment.json()["data"]] == [(prospect["id"], "paused")]
+
+
+def test_deals_board_moves_a_deal_and_the_record_overrides_and_closes(api, tenant):
+    deal = post(api, tenant.user, "/deals", {"name": "Board deal", "amount": 12000, "stage": "discovery"})
+    contact = post(api, tenant.user, "/prospects", {"email": unique_email("buyer"), "firstName": "Bea"})
+    at = page(tenant.user, "deals")
+    assert any("Board deal" in m.value for m in at.markdown)
+    at.selectbox(key=f"move_{deal['id']}").set_value("proposal").run()
+    assert at.success[0].value == "Board deal moved to Proposal."
+    assert httpx.get(f"{api}/api/v1/deals/{deal['id']}", headers=tenant.user.headers).json()["stage"] == "proposal"
+    next(b for b in at.button if b.key == f"open_{deal['id']}").click().run()
+    assert any(s.value == "Board deal" for s in at.subheader)
+    at.text_input(key="deal_contact_q").set_value("Bea").run()
+    at.selectbox(key="deal_contact_role").set_value("champion").run()
+    next(b for b in at.button if b.label == "Add contact").click().run()
+    assert any("Bea · Champion" in m.value for m in at.markdown)
+    {s.label: s for s in at.selectbox}["Category"].set_value("commit")
+    {t.label: t for t in at.text_input}["Why (kept on the timeline)"].set_value("Signed MSA in hand")
+    next(b for b in at.button if b.label == "Override").click().run()
+    body = httpx.get(f"{api}/api/v1/deals/{deal['id']}", headers=tenant.user.headers).json()
+    assert (body["forecastCategory"], body["forecastCategoryManual"]) == ("commit", True)
+    notes = httpx.get(f"{api}/api/v1/deals/{deal['id']}/activities", headers=tenant.user.headers).json()["data"]
+    assert any(n.get("description") == "Signed MSA in hand" for n in notes)
+    at.radio[0].set_value("closed_lost")
+    next(b for b in at.button if b.label == "Close").click().run()
+    assert at.error and "Say why" in at.error[0].value
+    {t.label: t for t in at.text_input}["Reason (required when lost)"].set_value("Budget moved to 2027")
+    next(b for b in at.button if b.label == "Close").click().run()
+    closed = httpx.get(f"{api}/api/v1/deals/{deal['id']}", headers=tenant.user.headers).json()
+    assert (closed["stage"], closed["lostReason"]) == ("closed_lost", "Budget moved to 2027")
+    assert contact["id"]
