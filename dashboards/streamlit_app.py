@@ -18,6 +18,7 @@ PAGES = [
     ("today", "Today", ":material/today:", "Work"),
     ("prospects", "Prospects", ":material/groups:", "Work"),
     ("email", "E-mail", ":material/mail:", "Work"),
+    ("accounts", "Accounts", ":material/domain:", "Work"),
     ("deals", "Deals", ":material/handshake:", "Work"),
     ("cadences", "Cadences", ":material/route:", "Work"),
     ("search", "Search", ":material/manage_search:", "Work"),

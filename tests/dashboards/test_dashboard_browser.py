@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAGES = {"today": "Today", "prospects": "Prospects", "email": "E-mail", "deals": "Deals",
+PAGES = {"today": "Today", "prospects": "Prospects", "email": "E-mail", "accounts": "Accounts", "deals": "Deals",
          "cadences": "Cadences",
          "pipeline": "Pipeline", "forecast": "Forecast", "performance": "Performance", "outreach": "Outreach",
          "intent": "Intent", "lead_scoring": "Lead scoring", "search": "Search", "data_health": "Data health",

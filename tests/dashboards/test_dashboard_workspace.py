@@ -222,3 +222,19 @@ def test_deals_board_moves_a_deal_and_the_record_overrides_and_closes(api, tenan
     closed = httpx.get(f"{api}/api/v1/deals/{deal['id']}", headers=tenant.user.headers).json()
     assert (closed["stage"], closed["lostReason"]) == ("closed_lost", "Budget moved to 2027")
     assert contact["id"]
+
+
+def test_accounts_show_the_hierarchy_contacts_and_deals(api, tenant):
+    parent = post(api, tenant.user, "/accounts", {"name": "Globex Holdings"})
+    child = post(api, tenant.user, "/accounts", {"name": "Globex Europe", "parentAccountId": parent["id"]})
+    post(api, tenant.user, "/accounts", {"name": "Globex Paris", "parentAccountId": child["id"]})
+    post(api, tenant.user, "/prospects", {"email": unique_email("globex"), "firstName": "Gil",
+                                          "accountId": child["id"]})
+    post(api, tenant.user, "/deals", {"name": "Globex EU rollout", "amount": 50000, "accountId": child["id"]})
+    at = page(tenant.user, "accounts", account=child["id"])
+    assert any(s.value == "Globex Europe" for s in at.subheader)
+    tree = next(m.value for m in at.markdown if "Globex Holdings" in m.value)
+    assert tree.splitlines() == ["- Globex Holdings", "    - **Globex Europe**", "        - Globex Paris"]
+    labels = [str(link.proto.label) for link in at.get("page_link")]
+    assert any(text.startswith("Gil") for text in labels)
+    assert any(text.startswith("Globex EU rollout") for text in labels)
