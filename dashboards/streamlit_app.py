@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards.components import notifications, session
+from dashboards.components import jump, notifications, session
 
 HERE = Path(__file__).resolve().parent
 # (file, title, icon, section): the navigation groups the rep's workspace, the analyst pages and the settings
@@ -53,6 +53,7 @@ if user is None:
 with st.sidebar:
     st.markdown(f"**{user.full_name or user.email}**  \n{user.email} · {user.role}")
     notifications.bell(user)  # the unread count, linking to the notification centre
+    jump.box(user)  # universal search: jump to any record
     if st.button("Refresh data", icon=":material/refresh:", help="Re-read the marts now instead of the cache"):
         st.cache_data.clear()
     if st.button("Sign out", icon=":material/logout:"):

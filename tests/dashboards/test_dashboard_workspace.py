@@ -238,3 +238,11 @@ def test_accounts_show_the_hierarchy_contacts_and_deals(api, tenant):
     labels = [str(link.proto.label) for link in at.get("page_link")]
     assert any(text.startswith("Gil") for text in labels)
     assert any(text.startswith("Globex EU rollout") for text in labels)
+
+
+def test_the_sidebar_search_box_is_on_every_page_and_quiet_without_a_search_engine(api, tenant):
+    at = page(tenant.user, "today")
+    at.sidebar.text_input(key="jump_q").set_value("globex").run()
+    assert not at.exception
+    assert any(c.value.startswith("Search is unavailable") or c.value == "Nothing found."
+               for c in at.sidebar.caption)
