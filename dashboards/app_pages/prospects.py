@@ -245,9 +245,10 @@ def listing() -> None:
                 st.success(f"{report['created']} created, {report['updated']} updated, {report['unchanged']} "
                            f"unchanged, {report['failed']} rejected.")
                 if report["errors"]:
-                    st.dataframe(pd.DataFrame([{"Line": e["row"], "Field": e.get("field") or "—",
-                                                "Why": e["reason"], "Value": e.get("value") or ""}
-                                               for e in report["errors"]]), hide_index=True, width="stretch")
+                    st.markdown("**Rejected rows**")
+                    st.table(pd.DataFrame([{"Line": e["row"], "Field": e.get("field") or "—", "Why": e["reason"],
+                                            "Value": e.get("value") or ""} for e in report["errors"][:200]])
+                             .set_index("Line"))
 
 
 if st.query_params.get("prospect"):

@@ -226,3 +226,78 @@ def test_expired_session_shows_the_sign_in_form(running_app, browser, seeded):
     _shows_sign_in(page)
     page.get_by_text("expired", exact=False).wait_for(timeout=10_000)
     context.close()
+
+
+def _wait_text(page, text: str) -> None:
+    page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
+
+
+def test_a_rep_works_their_day_in_chromium(running_app, browser, seeded):
+    """The main flows of the workspace, clicked through as a rep would, each page screenshotted for the docs."""
+    api = httpx.Client(base_url=f"{seeded.api_url}/api/v1")
+    token = api.post("/auth/login", json={"email": REP_LOGIN[0], "password": REP_LOGIN[1]}).json()["accessToken"]
+    api.headers["Authorization"] = f"Bearer {token}"
+    suffix = str(time.time_ns())[-8:]
+    context = browser.new_context(viewport={"width": 1500, "height": 2000})
+    page = context.new_page()
+    page.goto(running_app, wait_until="domcontentloaded")
+    _sign_in(page)
+    page.get_by_role("heading", name="Today").wait_for(timeout=60_000)
+
+    # create a prospect: the record opens
+    page.goto(f"{running_app}/prospects", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Prospects", exact=True).wait_for(timeout=60_000)
+    page.get_by_role("textbox", name="E-mail").fill(f"flow-{suffix}@example.com")
+    page.get_by_role("textbox", name="First name").fill(f"Flo{suffix}")
+    page.get_by_role("button", name="Add prospect").click()
+    _wait_text(page, f"Added Flo{suffix}.")
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "workspace_prospect.png"), full_page=True)
+
+    # import a CSV with a bad row: the row report says which and why
+    page.get_by_role("button", name="All prospects").click()
+    page.get_by_role("tab", name="Import a CSV").click()
+    csv = (f"email,first_name\ngood-{suffix}@example.com,Good\nnot-an-address,Bad\n").encode()
+    page.locator('input[type="file"]').set_input_files(
+        files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": csv}])
+    page.get_by_role("button", name="Import").click()
+    _wait_text(page, "1 rejected.")
+    _wait_text(page, "not-an-address")  # the row report names the bad row and why
+    page.screenshot(path=str(SHOTS / "workspace_import.png"), full_page=True)
+
+    # a call task due now, completed from Today with the call logged
+    prospect = api.get("/prospects", params={"q": f"Flo{suffix}"}).json()["data"][0]
+    api.post("/tasks", json={"type": "call", "title": f"Call Flo {suffix}", "prospectId": prospect["id"],
+                             "dueAt": "2020-01-01T09:00:00Z"})
+    page.goto(running_app, wait_until="domcontentloaded")  # Today is the default page: served at the root
+    _wait_text(page, f"Call Flo {suffix}")
+    _settle(page)
+    page.get_by_role("button", name="Log call and complete").first.click()
+    _wait_text(page, "Done: ")
+    page.screenshot(path=str(SHOTS / "workspace_today.png"), full_page=True)
+    assert api.get("/calls", params={"prospectId": prospect["id"]}).json()["data"]
+
+    # compose and send an e-mail to the outbox
+    page.goto(f"{running_app}/email", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="E-mail", exact=True).wait_for(timeout=60_000)
+    _settle(page)
+    page.get_by_role("textbox", name="To (search prospects)").fill(f"Flo{suffix}")
+    page.get_by_role("textbox", name="To (search prospects)").press("Enter")
+    page.get_by_role("textbox", name="Subject").fill("A quick idea")
+    page.get_by_role("textbox", name="Message").fill("Hi {{firstName}}, shall we talk?")
+    page.get_by_role("textbox", name="Message").press("Control+Enter")
+    page.get_by_role("button", name="Send").click()
+    _wait_text(page, "Queued for sending.")
+    page.screenshot(path=str(SHOTS / "workspace_email.png"), full_page=True)
+    assert api.get("/emails", params={"prospectId": prospect["id"]}).json()["data"]
+
+    # close a deal from its record
+    deal = api.post("/deals", json={"name": f"Flow deal {suffix}", "amount": 9000, "stage": "proposal"}).json()
+    page.goto(f"{running_app}/deals?deal={deal['id']}", wait_until="domcontentloaded")
+    page.get_by_role("heading", name=f"Flow deal {suffix}").wait_for(timeout=60_000)
+    _settle(page)
+    page.get_by_role("button", name="Close", exact=True).click()
+    _wait_text(page, "Deal closed won.")
+    page.screenshot(path=str(SHOTS / "workspace_deal.png"), full_page=True)
+    assert api.get(f"/deals/{deal['id']}").json()["stage"] == "closed_won"
+    context.close()
