@@ -28,15 +28,11 @@ def tree_lines(nodes: list[dict], current: str) -> list[str]:
 
 
 def record(account_id: str) -> None:
-    try:
-        account = call("GET", f"/accounts/{account_id}")
-        hierarchy = call("GET", f"/accounts/{account_id}/hierarchy")
-    except session.ApiError as exc:
-        st.error(f"This account cannot be shown: {exc.message}")
-        if st.button("Back to the list"):
-            st.query_params.pop("account", None)
-            st.rerun()
+    found = workspace.fetch_record("account", "account", f"/accounts/{account_id}",
+                                   f"/accounts/{account_id}/hierarchy")
+    if found is None:
         return
+    account, hierarchy = found
     head, back = st.columns([5, 1])
     head.subheader(account["name"])
     head.caption(" · ".join(x for x in (account.get("domain"), account.get("industry"), account.get("country"))

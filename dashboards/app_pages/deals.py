@@ -62,14 +62,10 @@ def board() -> None:
 
 
 def record(deal_id: str) -> None:
-    try:
-        deal = call("GET", f"/deals/{deal_id}")
-    except session.ApiError as exc:
-        st.error(f"This deal cannot be shown: {exc.message}")
-        if st.button("Back to the board"):
-            st.query_params.pop("deal", None)
-            st.rerun()
+    found = workspace.fetch_record("deal", "deal", f"/deals/{deal_id}", back="Back to the board")
+    if found is None:
         return
+    deal = found[0]
     head, back = st.columns([5, 1])
     head.subheader(deal["name"])
     if back.button("Board", icon=":material/arrow_back:"):

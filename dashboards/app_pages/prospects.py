@@ -34,14 +34,10 @@ def open_record(prospect_id: str | None) -> None:
 # -- the record -------------------------------------------------------------------------------------------------
 
 def record(prospect_id: str) -> None:
-    try:
-        p = call("GET", f"/prospects/{prospect_id}")
-    except session.ApiError as exc:
-        st.error(f"This prospect cannot be shown: {exc.message}")
-        if st.button("Back to the list"):
-            open_record(None)
-            st.rerun()
+    found = workspace.fetch_record("prospect", "prospect", f"/prospects/{prospect_id}")
+    if found is None:
         return
+    p = found[0]
     top, back = st.columns([5, 1])
     top.subheader(person(p))
     top.caption(" · ".join(x for x in (p.get("title"), p.get("company"), p["email"], p.get("phone")) if x))

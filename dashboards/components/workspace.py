@@ -49,3 +49,16 @@ def person(prospect: dict) -> str:
 
 def label(value: str | None) -> str:
     return (value or "—").replace("_", " ").capitalize()
+
+
+def fetch_record(kind: str, param: str, *paths: str, back: str = "Back to the list") -> list[Any] | None:
+    """A record page's reads; when the API refuses (gone, another organization's), the reason and a way back to
+    the list (the `?<param>=` that opened it is dropped) instead."""
+    try:
+        return [call("GET", path) for path in paths]
+    except session.ApiError as exc:
+        st.error(f"This {kind} cannot be shown: {exc.message}")
+        if st.button(back):
+            st.query_params.pop(param, None)
+            st.rerun()
+        return None

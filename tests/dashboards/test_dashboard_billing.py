@@ -10,22 +10,15 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards.components import session
-from serving.main import create_app
-from tests.conftest import ROOT, make_settings
-from tests.factories import PASSWORD
-from tests.live_server import live_server
+from tests.conftest import make_settings
+from tests.dashboards.apptest import api_for, open_page
 from tests.serving.billing import fake_stripe
-
-ENTRY = str(ROOT / "dashboards" / "streamlit_app.py")
 
 
 @pytest.fixture(scope="module")
 def stripe_api() -> Iterator[fake_stripe.FakeStripe]:
-    state, server = fake_stripe.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with fake_stripe.running() as state:
+        yield state
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +26,12 @@ def api(database, state_dir, stripe_api) -> Iterator[str]:
     settings = make_settings(database, state_dir, PLAN_LIMITS_ENABLED="true", STRIPE_SECRET_KEY="sk_test_page",
                              STRIPE_API_BASE=stripe_api.base, STRIPE_PRICE_STARTER="price_s",
                              STRIPE_PRICE_PRO="price_p")
-    with live_server(create_app(settings)) as url, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REVORC_API_URL", url)
+    with api_for(settings) as url:
         yield url
 
 
 def page(member) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=60)
-    at.session_state[session.SESSION_KEY] = session.login(member.email, PASSWORD)
-    at.run()
-    at.switch_page("app_pages/billing.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(member, "billing")
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -70,8 +57,7 @@ def test_an_admin_switches_plan_through_the_api(api, tenant, stripe_api):
 
 
 def test_without_stripe_the_page_says_how_plans_are_set(settings, tenant):
-    with live_server(create_app(settings)) as url, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REVORC_API_URL", url)
+    with api_for(settings):
         at = page(tenant.admin)
     assert any("revorc set-plan" in i.value for i in at.info)
     assert any("turned off" in i.value for i in at.info)  # the shared test app runs without limits

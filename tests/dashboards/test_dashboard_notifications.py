@@ -10,19 +10,12 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards.components import session
-from serving.main import create_app
-from tests.conftest import ROOT
-from tests.factories import PASSWORD
-from tests.live_server import live_server
-
-ENTRY = str(ROOT / "dashboards" / "streamlit_app.py")
+from tests.dashboards.apptest import api_for, open_page
 
 
 @pytest.fixture(scope="module")
 def api(settings) -> Iterator[str]:
-    with live_server(create_app(settings)) as url, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REVORC_API_URL", url)
+    with api_for(settings) as url:
         yield url
 
 
@@ -34,12 +27,7 @@ def win(api: str, tenant, name: str) -> None:
 
 
 def centre(member) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=60)
-    at.session_state[session.SESSION_KEY] = session.login(member.email, PASSWORD)
-    at.run()
-    at.switch_page("app_pages/notifications.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(member, "notifications")
 
 
 def texts(at: AppTest) -> str:

@@ -21,10 +21,8 @@ ENTRY = str(ROOT / "dashboards" / "streamlit_app.py")
 
 @pytest.fixture(scope="module")
 def oidc():
-    state, server = oidc_provider.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with oidc_provider.running() as state:
+        yield state
 
 
 @pytest.fixture(scope="module")

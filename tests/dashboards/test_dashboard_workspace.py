@@ -12,32 +12,18 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards.components import session
 from serving.core.clock import utcnow
-from serving.main import create_app
-from tests.conftest import ROOT
-from tests.factories import PASSWORD, unique_email
-from tests.live_server import live_server
-
-ENTRY = str(ROOT / "dashboards" / "streamlit_app.py")
+from tests.dashboards.apptest import api_for, open_page
+from tests.factories import unique_email
 
 
 @pytest.fixture(scope="module")
 def api(settings) -> Iterator[str]:
-    with live_server(create_app(settings)) as url, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REVORC_API_URL", url)
+    with api_for(settings) as url:
         yield url
 
 
-def page(member, name: str, **query) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=60)
-    at.session_state[session.SESSION_KEY] = session.login(member.email, PASSWORD)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(f"app_pages/{name}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+page = open_page
 
 
 def post(api: str, member, path: str, body: dict) -> dict:

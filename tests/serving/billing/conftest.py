@@ -28,10 +28,8 @@ EVENTS = {e["type"]: e for e in json.loads(
 
 @pytest.fixture(scope="session")
 def stripe_fake():
-    state, server = fake_stripe.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with fake_stripe.running() as state:
+        yield state
 
 
 @pytest.fixture

@@ -7,12 +7,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl
+
+from tests.local_http import QuietHandler, serving
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "stripe"
 RESOURCES = json.loads((FIXTURES / "stripe_openapi_fixtures3_resources.json").read_text())
@@ -154,10 +156,11 @@ def _missing(kind: str, ident: str) -> dict:
                       "message": f"No such {kind}: '{ident}'"}}
 
 
-def start() -> tuple[FakeStripe, ThreadingHTTPServer]:
+@contextmanager
+def running() -> Iterator[FakeStripe]:
     state = FakeStripe()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _serve(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
@@ -168,13 +171,7 @@ def start() -> tuple[FakeStripe, ThreadingHTTPServer]:
             else:
                 state.calls.append(Call(method, path, params, self.headers.get("Idempotency-Key")))
                 status, payload = state.handle(method, path, params)
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Request-Id", "req_fake")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, payload, {"Request-Id": "req_fake"})
 
         def do_GET(self):
             self._serve("GET")
@@ -185,10 +182,6 @@ def start() -> tuple[FakeStripe, ThreadingHTTPServer]:
         def do_DELETE(self):
             self._serve("DELETE")
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return state, server
+    with serving(Handler) as server:
+        state.port = server.server_port
+        yield state

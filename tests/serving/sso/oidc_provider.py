@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
+
+from tests.local_http import QuietHandler, serving
 
 CLIENT_ID, CLIENT_SECRET = "revorc-test-client", "s3cret-for-tests"
 
@@ -66,45 +67,34 @@ class OidcProvider:
                      "id_token": id_token}
 
 
-def start() -> tuple[OidcProvider, ThreadingHTTPServer]:
+@contextmanager
+def running() -> Iterator[OidcProvider]:
     state = OidcProvider()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(QuietHandler):
         def do_GET(self):
             path = urlparse(self.path).path
             if path == "/.well-known/openid-configuration":
-                self._send(200, {"issuer": state.issuer, "authorization_endpoint": f"{state.issuer}/authorize",
+                self.send_json(200, {"issuer": state.issuer, "authorization_endpoint": f"{state.issuer}/authorize",
                                  "token_endpoint": f"{state.issuer}/token", "jwks_uri": f"{state.issuer}/jwks",
                                  "userinfo_endpoint": f"{state.issuer}/userinfo",
                                  "code_challenge_methods_supported": ["S256"],
                                  "id_token_signing_alg_values_supported": ["RS256"]})
             elif path == "/jwks":
-                self._send(200, KeySet([state.key]).as_dict(private=False))
+                self.send_json(200, KeySet([state.key]).as_dict(private=False))
             elif path == "/userinfo":
-                self._send(200, state.user)
+                self.send_json(200, state.user)
             else:
-                self._send(404, {"error": "not_found"})
+                self.send_json(404, {"error": "not_found"})
 
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
             if urlparse(self.path).path == "/token":
-                self._send(*state._token(form, self.headers.get("Authorization")))
+                self.send_json(*state._token(form, self.headers.get("Authorization")))
             else:
-                self._send(404, {"error": "not_found"})
+                self.send_json(404, {"error": "not_found"})
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return state, server
+    with serving(Handler) as server:
+        state.port = server.server_port
+        yield state

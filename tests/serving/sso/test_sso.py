@@ -33,10 +33,8 @@ def sso_client(database, state_dir):
 
 @pytest.fixture(scope="module")
 def oidc():
-    state, server = oidc_provider.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with oidc_provider.running() as state:
+        yield state
 
 
 @pytest.fixture
