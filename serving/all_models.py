@@ -58,7 +58,7 @@ from serving.notifications.models import (
     UserPresence,
 )
 from serving.organizations.models import Organization, Team
-from serving.prospects.models import Prospect
+from serving.prospects.models import Prospect, SavedView
 from serving.scoring.models import AiPrediction, LeadScoreHistory, MlModel, ScoringRuleSet
 from serving.search.models import (
     SavedSearch,
@@ -139,6 +139,7 @@ __all__ = [
     "Prospect",
     "PushSubscription",
     "SavedSearch",
+    "SavedView",
     "ScoringRuleSet",
     "SearchAnalytics",
     "SearchClick",

@@ -57,6 +57,10 @@ class Prospect(IdMixin, TimestampMixin, Base):
         Index("ix_prospects_org_priority", "organization_id", "priority_score"),
         Index("ix_prospects_org_intent", "organization_id", "intent_score"),
         Index("ix_prospects_org_qualification", "organization_id", "qualification_score"),
+        Index("ix_prospects_org_last_contacted", "organization_id", "last_contacted_at"),
+        # `?customField=key:value` filters are JSONB containment (`@>`), which this index serves
+        Index("ix_prospects_custom_fields", "custom_fields", postgresql_using="gin",
+              postgresql_ops={"custom_fields": "jsonb_path_ops"}),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -92,3 +96,19 @@ class Prospect(IdMixin, TimestampMixin, Base):
     ai_insights: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
     custom_fields: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
     last_contacted_at: Mapped[datetime | None]
+
+
+class SavedView(IdMixin, TimestampMixin, Base):
+    """A named set of list filters, the user's own or shared with the organization (the rep's "hot fintech
+    leads"). `filters` holds the list endpoint's query parameters as the API names them (camelCase)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("organization_id", "user_id", "entity", "name"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"),
+                                                       index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(Text, default="prospects", server_default="prospects")
+    name: Mapped[str] = mapped_column(Text)
+    filters: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    shared: Mapped[bool] = mapped_column(default=False, server_default="false")

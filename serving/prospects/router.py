@@ -22,13 +22,18 @@ from serving.core.pagination import Page, Pagination, page_of, paginate
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
 from serving.prospects import csv_io, service
-from serving.prospects.models import Prospect
+from serving.prospects.models import Prospect, SavedView
 from serving.prospects.schemas import (
+    BulkAction,
+    BulkResult,
     ImportResult,
     ProspectCreate,
     ProspectFilters,
     ProspectOut,
     ProspectUpdate,
+    SavedViewCreate,
+    SavedViewOut,
+    SavedViewUpdate,
 )
 
 router = APIRouter()
@@ -112,6 +117,61 @@ def export_prospects(db: DbSession, principal: Reader, filters: Filters):
         csv_io.export_rows(rows), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="prospects.csv"'},
     )
+
+
+@router.post("/bulk", response_model=BulkResult, summary="Assign, re-status or delete many prospects at once",
+             description="All or nothing: every id must be a prospect you can see, or nothing changes (404 with "
+                         "the missing ids). Each changed prospect publishes its own `prospect.updated` event.")
+def bulk_action(body: BulkAction, db: DbSession, principal: Writer) -> BulkResult:
+    if body.action == "set_status" and body.status is None:
+        raise ValidationFailed("set_status needs a status", details={"field": "status"})
+    if body.action == "assign_owner" and "owner_id" not in body.model_fields_set:
+        raise ValidationFailed("assign_owner needs ownerId (null to unassign)", details={"field": "ownerId"})
+    counts = service.bulk(db_session=db, principal=principal, action=body.action, prospect_ids=body.prospect_ids,
+                          owner_id=body.owner_id, status=body.status)
+    audit.record(db_session=db, principal=principal, action=f"bulk_{body.action}", entity_type="prospect",
+                 changes={**counts, "ownerId": str(body.owner_id) if body.owner_id else None,
+                          "status": body.status, "ids": [str(i) for i in body.prospect_ids[:50]]})
+    return BulkResult(action=body.action, **counts)
+
+
+def _view_out(view: SavedView, principal: Principal) -> SavedViewOut:
+    out = SavedViewOut.model_validate(view)
+    out.mine = view.user_id == principal.user_id
+    return out
+
+
+@router.get("/views", response_model=Page[SavedViewOut], summary="Saved views: mine and those shared with me")
+def list_views(db: DbSession, principal: Reader, pagination: Pagination):
+    items, meta = paginate(db, service.views_of(principal=principal), pagination)
+    return page_of([_view_out(v, principal) for v in items], meta)
+
+
+@router.post("/views", response_model=SavedViewOut, status_code=201, summary="Save the list's filters as a view")
+def create_view(body: SavedViewCreate, db: DbSession, principal: Reader) -> SavedViewOut:
+    view = service.create_view(db_session=db, principal=principal, name=body.name, shared=body.shared,
+                               filters=body.filters.model_dump(by_alias=True, exclude_none=True, mode="json"))
+    return _view_out(view, principal)
+
+
+@router.get("/views/{view_id}", response_model=SavedViewOut, summary="A saved view")
+def get_view(view_id: uuid.UUID, db: DbSession, principal: Reader) -> SavedViewOut:
+    return _view_out(service.get_view(db_session=db, principal=principal, view_id=view_id), principal)
+
+
+@router.put("/views/{view_id}", response_model=SavedViewOut, summary="Rename, re-filter or share a view")
+def update_view(view_id: uuid.UUID, body: SavedViewUpdate, db: DbSession, principal: Reader) -> SavedViewOut:
+    view = service.get_view(db_session=db, principal=principal, view_id=view_id, to_change=True)
+    filters = body.filters.model_dump(by_alias=True, exclude_none=True, mode="json") if body.filters else None
+    service.update_view(db_session=db, principal=principal, view=view, name=body.name, filters=filters,
+                        shared=body.shared)
+    return _view_out(view, principal)
+
+
+@router.delete("/views/{view_id}", status_code=204, summary="Delete a view (its author or an admin)")
+def delete_view(view_id: uuid.UUID, db: DbSession, principal: Reader) -> None:
+    view = service.get_view(db_session=db, principal=principal, view_id=view_id, to_change=True)
+    service.delete_view(db_session=db, view=view)
 
 
 @router.get("/{prospect_id}", response_model=ProspectOut, summary="Get a prospect")

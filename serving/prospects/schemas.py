@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -95,6 +95,13 @@ class ProspectFilters(ApiModel):
     max_qualification_score: int | None = Field(default=None, ge=0, le=100)
     created_after: datetime | None = None
     created_before: datetime | None = None
+    last_contacted_after: datetime | None = None
+    last_contacted_before: datetime | None = None
+    never_contacted: bool | None = Field(default=None, description="true: only prospects never contacted")
+    custom_field: list[Annotated[str, Field(max_length=300)]] | None = Field(
+        default=None, max_length=10,
+        description="`key:value`, repeatable (all must match): the custom field equals the value — text as "
+                    "written; `true`/`false` and numbers also match those JSON values")
 
 
 class ImportRowError(ApiModel):
@@ -139,3 +146,63 @@ class ProspectInsights(ApiModel):
     score_baseline: int | None = None
     other_factors_impact: int | None = None
 
+
+
+class ProspectViewFilters(InputModel):
+    """The list's filters a saved view keeps (the same names and rules as `GET /prospects`' query)."""
+
+    status: list[ProspectStatus] | None = Field(default=None, max_length=len(ProspectStatus))
+    owner_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    intent_tier: list[IntentTier] | None = Field(default=None, max_length=len(IntentTier))
+    company: str | None = Field(default=None, max_length=255)
+    q: str | None = Field(default=None, max_length=255)
+    min_priority_score: int | None = Field(default=None, ge=0, le=100)
+    max_priority_score: int | None = Field(default=None, ge=0, le=100)
+    min_intent_score: int | None = Field(default=None, ge=0, le=100)
+    max_intent_score: int | None = Field(default=None, ge=0, le=100)
+    last_contacted_after: datetime | None = None
+    last_contacted_before: datetime | None = None
+    never_contacted: bool | None = None
+    custom_field: list[Annotated[str, Field(max_length=300)]] | None = Field(default=None, max_length=10)
+    sort: str | None = Field(default=None, max_length=100)
+
+
+class SavedViewCreate(InputModel):
+    name: str = Field(min_length=1, max_length=100)
+    filters: ProspectViewFilters
+    shared: bool = Field(default=False, description="visible to everyone in the organization (only its author "
+                                                    "and admins change it)")
+
+
+class SavedViewUpdate(InputModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    filters: ProspectViewFilters | None = None
+    shared: bool | None = None
+
+
+class SavedViewOut(ApiModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    filters: dict[str, Any]
+    shared: bool
+    mine: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class BulkAction(InputModel):
+    """One change to many prospects at once, all or nothing."""
+
+    prospect_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+    action: Literal["assign_owner", "set_status", "delete"]
+    owner_id: uuid.UUID | None = Field(default=None, description="assign_owner: the new owner (null unassigns)")
+    status: ProspectStatus | None = Field(default=None, description="set_status: the new status")
+
+
+class BulkResult(ApiModel):
+    action: str
+    requested: int
+    changed: int
+    unchanged: int

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
 from serving.core import outbox
-from serving.core.errors import Conflict
+from serving.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from serving.core.event_catalogue import Change, ProspectCreated, ProspectQualified, ProspectUpdated
 from serving.core.listing import apply_sort, check_range, contains_any
 from serving.core.principal import Principal
@@ -19,7 +19,7 @@ from serving.core.references import require_visible
 from serving.organizations import plans
 from serving.organizations.models import Team
 from serving.prospects.csv_io import ParsedImport
-from serving.prospects.models import Prospect
+from serving.prospects.models import Prospect, SavedView
 from serving.prospects.schemas import ProspectCreate, ProspectFilters, ProspectOut, ProspectUpdate
 from serving.users.models import User
 
@@ -178,7 +178,46 @@ def filtered(filters: ProspectFilters, sort: str | None) -> Select:
         stmt = stmt.where(Prospect.created_at >= filters.created_after)
     if filters.created_before:
         stmt = stmt.where(Prospect.created_at < filters.created_before)
+    if filters.last_contacted_after:
+        stmt = stmt.where(Prospect.last_contacted_at >= filters.last_contacted_after)
+    if filters.last_contacted_before:
+        stmt = stmt.where(Prospect.last_contacted_at < filters.last_contacted_before)
+    if filters.never_contacted is not None:
+        stmt = stmt.where(Prospect.last_contacted_at.is_(None) if filters.never_contacted
+                          else Prospect.last_contacted_at.is_not(None))
+    for key, value in _custom_field_filters(filters.custom_field or []):
+        stmt = stmt.where(or_(*(Prospect.custom_fields.contains({key: candidate})
+                                for candidate in _json_readings(value))))
     return apply_sort(stmt, sort, SORTABLE, default="-createdAt", tiebreak=Prospect.id)
+
+
+def _custom_field_filters(raw: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in raw:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip() or len(key.strip()) > 64:
+            raise ValidationFailed("customField must be `key:value` with a key of 1 to 64 characters",
+                                   details={"field": "customField", "value": item})
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def _json_readings(value: str) -> list[Any]:
+    """What `value` can mean in JSON: always the text; also the number or boolean it spells. A custom field
+    imported from a CSV is text, one set through the API may be a number — both should match `?customField=`."""
+    readings: list[Any] = [value]
+    if value in ("true", "false"):
+        readings.append(value == "true")
+    else:
+        try:
+            number = float(value)
+        except ValueError:
+            return readings
+        if number.is_integer() and "." not in value and "e" not in value.lower():
+            readings.append(int(value))
+        elif number == number and abs(number) != float("inf"):
+            readings.append(number)
+    return readings
 
 
 def export_rows(*, db_session: Session, filters: ProspectFilters, sort: str | None) -> list[Prospect]:
@@ -228,3 +267,87 @@ def import_rows(*, db_session: Session, principal: Principal, parsed: ParsedImpo
         # after the upsert (only then is it known which rows are new); a refusal rolls the whole file back
         plans.check_prospects(db_session, principal.organization_id)
     return counts
+
+
+# -- bulk actions -------------------------------------------------------------------------------------------------
+
+def bulk(*, db_session: Session, principal: Principal, action: str, prospect_ids: list[uuid.UUID],
+         owner_id: uuid.UUID | None = None, status: str | None = None) -> dict[str, int]:
+    """Apply one change to many prospects in the caller's transaction: every id must be visible, else nothing
+    changes (404 naming the missing ones). Each changed prospect publishes its own event, as a single edit would."""
+    ids = list(dict.fromkeys(prospect_ids))
+    found = {p.id: p for p in db_session.scalars(
+        select(Prospect).where(Prospect.id.in_(ids)).with_for_update())}
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        error = NotFound("prospect")
+        error.message = f"{len(missing)} of the prospects were not found: nothing was changed"
+        error.details = {"resource": "prospect", "missing": len(missing), "ids": missing[:20]}
+        raise error
+    changed = 0
+    for prospect_id in ids:
+        prospect = found[prospect_id]
+        if action == "delete":
+            db_session.delete(prospect)
+            changed += 1
+            continue
+        data = (ProspectUpdate(owner_id=owner_id) if action == "assign_owner" else ProspectUpdate(status=status))
+        if update(db_session=db_session, prospect=prospect, data=data, principal=principal):
+            changed += 1
+    db_session.flush()
+    return {"requested": len(ids), "changed": changed, "unchanged": len(ids) - changed}
+
+
+# -- saved views --------------------------------------------------------------------------------------------------
+
+def views_of(*, principal: Principal) -> Select:
+    """The user's own views and those shared with the organization, by name."""
+    return (select(SavedView)
+            .where(SavedView.entity == "prospects",
+                   or_(SavedView.user_id == principal.user_id, SavedView.shared.is_(True)))
+            .order_by(SavedView.name, SavedView.id))
+
+
+def get_view(*, db_session: Session, principal: Principal, view_id: uuid.UUID, to_change: bool = False) -> SavedView:
+    view = db_session.get(SavedView, view_id)
+    if view is None or view.entity != "prospects" or not (view.shared or view.user_id == principal.user_id):
+        raise NotFound("saved view", view_id)
+    if to_change and view.user_id != principal.user_id and not principal.is_admin:
+        raise Forbidden("only the view's author or an admin can change a shared view", code="NOT_VIEW_OWNER")
+    return view
+
+
+def _unique_view_name(db_session: Session, principal: Principal, name: str, *, other_than: uuid.UUID | None) -> None:
+    clash = db_session.scalar(select(SavedView.id).where(
+        SavedView.user_id == principal.user_id, SavedView.entity == "prospects", SavedView.name == name))
+    if clash is not None and clash != other_than:
+        raise Conflict("you already have a view with this name", code="DUPLICATE_VIEW_NAME",
+                       details={"field": "name", "value": name})
+
+
+def create_view(*, db_session: Session, principal: Principal, name: str, filters: dict[str, Any],
+                shared: bool) -> SavedView:
+    _unique_view_name(db_session, principal, name, other_than=None)
+    view = SavedView(organization_id=principal.organization_id, user_id=principal.user_id, entity="prospects",
+                     name=name, filters=filters, shared=shared)
+    db_session.add(view)
+    db_session.flush()
+    return view
+
+
+def update_view(*, db_session: Session, principal: Principal, view: SavedView, name: str | None,
+                filters: dict[str, Any] | None, shared: bool | None) -> SavedView:
+    if name is not None and name != view.name:
+        _unique_view_name(db_session, principal, name, other_than=view.id)
+        view.name = name
+    if filters is not None:
+        view.filters = filters
+    if shared is not None:
+        view.shared = shared
+    db_session.flush()
+    return view
+
+
+def delete_view(*, db_session: Session, view: SavedView) -> None:
+    db_session.delete(view)
+    db_session.flush()
