@@ -80,7 +80,8 @@ class ApiError(Exception):
 
 
 def api_call(method: str, path: str, *, token: str | None = None, json: Any = None, params: Any = None,
-             files: Any = None) -> Any:
+             files: Any = None, raw: bool = False) -> Any:
+    """The API's JSON answer (`raw`: its bytes, e.g. a CSV export); an `ApiError` with its message otherwise."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         response = httpx.request(method, f"{api_url()}/api/v1{path}", json=json, params=params, files=files,
@@ -95,6 +96,8 @@ def api_call(method: str, path: str, *, token: str | None = None, json: Any = No
         except (ValueError, KeyError, TypeError):
             message = response.text[:200]
         raise ApiError(response.status_code, message, code=code, details=details)
+    if raw:
+        return response.content
     return response.json() if response.content else None
 
 
