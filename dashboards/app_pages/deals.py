@@ -1,11 +1,12 @@
-"""Deals: my pipeline as a board (one column per stage, a deal moves with one click to the stage it goes to), and
-a deal's record — health with its risk reasons, contacts and their buying roles, the forecast category overridden
-with a note, and win/loss captured with the reason when it closes — through the API as the signed-in user.
-`?deal=<id>` keeps a deal open across reloads and links."""
+"""Deals: my pipeline as a board (one column per stage; a deal is dragged to the stage it reaches, or moved from
+the keyboard), and a deal's record — health with its risk reasons, contacts and their buying roles, the forecast
+category overridden with a note, and win/loss captured with the reason when it closes — through the API as the
+signed-in user. `?deal=<id>` keeps a deal open across reloads and links."""
 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit_sortables import sort_items
 
 from dashboards.components import formatting, session, workspace
 from dashboards.components.workspace import call, label, person
@@ -15,6 +16,15 @@ OPEN = STAGES[:4]
 CATEGORIES = ["pipeline", "best_case", "commit", "closed", "omitted"]
 ROLES = ["decision_maker", "economic_buyer", "champion", "influencer", "technical_buyer", "end_user", "blocker",
          "other"]
+# the board's columns side by side, cards that read as cards
+BOARD_STYLE = """
+.sortable-component { display: flex; gap: 0.5rem; align-items: flex-start; }
+.sortable-container { flex: 1; min-width: 0; margin: 0; padding: 0; }
+.sortable-container-header { font-weight: 600; padding: 0.4rem 0.2rem; }
+.sortable-container-body { background-color: #f4f6f8; border-radius: 0.5rem; min-height: 4rem; }
+.sortable-item { background-color: #ffffff; color: #1f2933; border: 1px solid #d9e2ec; border-radius: 0.4rem;
+                 margin: 0.3rem; padding: 0.4rem 0.5rem; font-size: 0.85rem; }
+"""
 user = session.current()
 st.title("Deals")
 workspace.show_flash()
@@ -32,23 +42,45 @@ def board() -> None:
         return
     if not deals:
         st.info("No open deals. Create one below.", icon=":material/handshake:")
-    columns = st.columns(len(OPEN))
-    for column, stage in zip(columns, OPEN, strict=True):
-        in_stage = [d for d in deals if d["stage"] == stage]
-        column.markdown(f"**{label(stage)}** · {formatting.money(sum(float(d['amount']) for d in in_stage))}")
-        for deal in in_stage:
-            with column.container(border=True):
-                st.markdown(f"**{deal['name']}**  \n{formatting.money(float(deal['amount']))} · "
-                            f"{deal['probability']}% · closes {deal['closeDate'] or '—'}")
-                if st.button("Open", key=f"open_{deal['id']}"):
-                    st.query_params["deal"] = deal["id"]
+    else:
+        cards: dict[str, dict] = {}  # the card's text (what the board hands back) → its deal
+        containers = []
+        for stage in OPEN:
+            in_stage = [d for d in deals if d["stage"] == stage]
+            items = []
+            for deal in in_stage:
+                text = base = (f"{deal['name']} · {formatting.money(float(deal['amount']))} · "
+                               f"closes {deal['closeDate'] or '—'}")
+                copy = 2
+                while text in cards:  # two deals that read alike stay two cards
+                    text, copy = f"{base} ({copy})", copy + 1
+                cards[text] = deal
+                items.append(text)
+            total = formatting.money(sum(float(d["amount"]) for d in in_stage))
+            containers.append({"header": f"{label(stage)} · {total}", "items": items})
+        st.caption("Drag a deal to the stage it has reached; closing (won or lost, with the reason) is on its record.")
+        # keyed by the board's content, so a change made anywhere redraws it from the API's state
+        arranged = sort_items(containers, multi_containers=True, direction="horizontal", custom_style=BOARD_STYLE,
+                              key=f"deals_board_{abs(hash(tuple(sorted((d['id'], d['stage']) for d in deals))))}")
+        for stage, container in zip(OPEN, arranged, strict=True):
+            for text in container["items"]:
+                deal = cards.get(text)
+                if deal is not None and deal["stage"] != stage:
+                    workspace.act(f"{deal['name']} moved to {label(stage)}.", "PUT", f"/deals/{deal['id']}",
+                                  json={"stage": stage})
                     st.rerun()
-                target = st.selectbox("Move to", [stage, *[s for s in STAGES if s != stage]], format_func=label,
-                                      key=f"move_{deal['id']}", label_visibility="collapsed")
-                if target != stage:
-                    workspace.act(f"{deal['name']} moved to {label(target)}.", "PUT", f"/deals/{deal['id']}",
-                                  json={"stage": target})
-                    st.rerun()
+        names = {d["id"]: f"{d['name']} ({label(d['stage'])})" for d in deals}
+        pick_col, move_col, to_col = st.columns([3, 2, 1])
+        chosen = pick_col.selectbox("A deal", list(names), format_func=names.get, key="deals_pick")
+        target = move_col.selectbox("Move it to", STAGES[:4], format_func=label, key="deals_move_to",
+                                    help="The same as dragging its card, for the keyboard")
+        if to_col.button("Move", key="deals_move"):
+            workspace.act(f"{next(d['name'] for d in deals if d['id'] == chosen)} moved to {label(target)}.",
+                          "PUT", f"/deals/{chosen}", json={"stage": target})
+            st.rerun()
+        if to_col.button("Open", key="deals_open"):
+            st.query_params["deal"] = chosen
+            st.rerun()
     with st.form("new_deal", clear_on_submit=True):
         st.markdown("**New deal**")
         a, b, c = st.columns(3)

@@ -291,6 +291,23 @@ def test_a_rep_works_their_day_in_chromium(running_app, browser, seeded):
     page.screenshot(path=str(SHOTS / "workspace_email.png"), full_page=True)
     assert api.get("/emails", params={"prospectId": prospect["id"]}).json()["data"]
 
+    # drag a deal on the board to the stage it reached
+    moving = api.post("/deals", json={"name": f"Drag deal {suffix}", "amount": 5000, "stage": "discovery"}).json()
+    page.goto(f"{running_app}/deals", wait_until="domcontentloaded")
+    board = page.frame_locator('iframe[title*="sortable"]')
+    card = board.get_by_text(f"Drag deal {suffix}")
+    card.wait_for(timeout=60_000)
+    _settle(page)
+    start, drop = card.bounding_box(), board.locator(".sortable-container").nth(1).bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(drop["x"] + drop["width"] / 2, drop["y"] + 40, steps=15)  # a hand moves, it does not jump
+    page.mouse.up()
+    _wait_text(page, f"Drag deal {suffix} moved to Qualification.")
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "workspace_board.png"), full_page=True)
+    assert api.get(f"/deals/{moving['id']}").json()["stage"] == "qualification"
+
     # close a deal from its record
     deal = api.post("/deals", json={"name": f"Flow deal {suffix}", "amount": 9000, "stage": "proposal"}).json()
     page.goto(f"{running_app}/deals?deal={deal['id']}", wait_until="domcontentloaded")
