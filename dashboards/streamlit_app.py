@@ -32,9 +32,14 @@ PAGES = [
     ("lead_scoring", "Lead scoring", ":material/target:", "Analyze"),
     ("ai_playground", "AI playground", ":material/science:", "Analyze"),
     ("data_health", "Data health", ":material/monitor_heart:", "Analyze"),
+    ("mailboxes", "Mailboxes", ":material/forward_to_inbox:", "Settings"),
     ("api_keys", "API keys", ":material/key:", "Settings"),
     ("billing", "Plan and billing", ":material/credit_card:", "Settings"),
+    ("sso", "Single sign-on", ":material/badge:", "Settings"),
 ]
+
+# Pages whose every action is an admin's: not listed for others (the API refuses them anyway).
+ADMIN_ONLY = {"sso"}
 
 st.set_page_config(page_title="AIRevenueOrc", page_icon=":material/insights:", layout="wide")
 
@@ -42,6 +47,8 @@ user = session.current_user()
 
 pages: dict[str, list] = {}
 for i, (name, title, icon, section) in enumerate(PAGES):
+    if user is not None and user.role != "admin" and name in ADMIN_ONLY:
+        continue
     pages.setdefault(section, []).append(
         st.Page(HERE / "app_pages" / f"{name}.py", title=title, icon=icon, url_path=name, default=i == 0))
 # Navigation is declared (hidden) for the sign-in form too: Streamlit then keeps the page the URL names, so a

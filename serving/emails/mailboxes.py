@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -21,6 +21,19 @@ def effective_cap(mailbox: Mailbox, now: datetime) -> int:
         return mailbox.daily_cap
     days = max((now.date() - mailbox.warmup_started_on.date()).days, 0)
     return min(mailbox.daily_cap, mailbox.warmup_start_cap + days * mailbox.warmup_daily_increase)
+
+
+def warmup_schedule(mailbox: Mailbox, now: datetime, days: int = 30) -> list[tuple[datetime, int]]:
+    """While warming up: each coming day with its cap, up to the day it reaches `daily_cap` (and at most `days`)."""
+    if effective_cap(mailbox, now) >= mailbox.daily_cap:
+        return []
+    schedule = []
+    for offset in range(days + 1):
+        day = now + timedelta(days=offset)
+        schedule.append((day, effective_cap(mailbox, day)))
+        if schedule[-1][1] >= mailbox.daily_cap:
+            break
+    return schedule
 
 
 def sent_today(*, db_session: Session, mailbox_id: uuid.UUID, now: datetime) -> int:

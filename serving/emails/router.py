@@ -52,6 +52,7 @@ from serving.emails.schemas import (
     TemplateIn,
     TemplateOut,
     TemplateUpdate,
+    WarmupDay,
 )
 from serving.prospects.models import Prospect
 
@@ -445,6 +446,8 @@ def _mailboxes_out(db, items: list[Mailbox]) -> list[MailboxOut]:
         row = MailboxOut.model_validate(mailbox)
         row.todays_cap = mailboxes.effective_cap(mailbox, now)
         row.sent_today = sent.get(mailbox.id, 0)
+        row.warmup_schedule = [WarmupDay(date=day.date(), cap=cap)
+                               for day, cap in mailboxes.warmup_schedule(mailbox, now)]
         out.append(row)
     return out
 

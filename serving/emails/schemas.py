@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date as date_type
 from datetime import datetime
 from typing import Any, Literal
 
@@ -200,6 +201,11 @@ class MailboxIn(InputModel):
     is_active: bool = True
 
 
+class WarmupDay(ApiModel):
+    date: date_type
+    cap: int
+
+
 class MailboxOut(ApiModel):
     id: uuid.UUID
     email: str
@@ -213,6 +219,8 @@ class MailboxOut(ApiModel):
     is_active: bool
     todays_cap: int | None = None
     sent_today: int | None = None
+    warmup_schedule: list[WarmupDay] = Field(
+        default=[], description="while warming up: the cap of each of the next 30 days, until it reaches dailyCap")
 
 
 class SuppressionIn(InputModel):

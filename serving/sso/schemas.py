@@ -96,6 +96,7 @@ class ServiceProviderInfo(ApiModel):
     metadata_url: str
     redirect_uri: str
     login_url: str
+    dashboards_login_url: str = Field(description="the link to share: sign in here, land signed in on the dashboards")
 
 
 class ProviderOut(ApiModel):

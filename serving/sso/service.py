@@ -79,12 +79,15 @@ class SpUrls:
     metadata_url: str
     redirect_uri: str
     login_url: str
+    dashboards_login_url: str
 
 
 def sp_urls(settings: Settings, provider_id: uuid.UUID) -> SpUrls:
     root = f"{base_url(settings)}/api/v1/auth/sso/{provider_id}"
+    back_to = urlencode({"returnTo": settings.dashboards_url.rstrip("/") + "/"})
     return SpUrls(entity_id=f"{root}/saml/metadata", acs_url=f"{root}/saml/acs", metadata_url=f"{root}/saml/metadata",
-                  redirect_uri=f"{root}/oidc/callback", login_url=f"{root}/login")
+                  redirect_uri=f"{root}/oidc/callback", login_url=f"{root}/login",
+                  dashboards_login_url=f"{root}/login?{back_to}")
 
 
 # -- administration ------------------------------------------------------------------------------------------------

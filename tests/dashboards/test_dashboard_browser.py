@@ -30,7 +30,7 @@ PAGES = {"today": "Today", "prospects": "Prospects", "email": "E-mail", "account
          "pipeline": "Pipeline", "forecast": "Forecast", "performance": "Performance", "outreach": "Outreach",
          "intent": "Intent", "lead_scoring": "Lead scoring", "search": "Search", "data_health": "Data health",
          "notifications": "Notifications", "api_keys": "API keys",
-         "billing": "Plan and billing"}
+         "billing": "Plan and billing", "mailboxes": "Mailboxes", "sso": "Single sign-on"}
 HEADINGS = {"outreach": "Outreach analytics"}
 SHOTS = ROOT / "screenshots"
 

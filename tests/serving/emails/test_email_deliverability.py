@@ -84,8 +84,14 @@ def test_warmup_ramp_caps_a_mailbox():
         70,
         100,
     ]
+    # the schedule the settings page draws: day by day from today until the ramp reaches the cap, then it ends
+    schedule = mailboxes.warmup_schedule(mailbox, start + timedelta(days=5))
+    assert [cap for _, cap in schedule] == [70, 80, 90, 100]
+    assert schedule[0][0] == start + timedelta(days=5)
+    assert mailboxes.warmup_schedule(mailbox, start + timedelta(days=8)) == []  # warmed up
     mailbox.warmup_enabled = False
     assert mailboxes.effective_cap(mailbox, start) == 100
+    assert mailboxes.warmup_schedule(mailbox, start) == []
 
 
 def test_mailbox_daily_cap_defers_the_rest(client, tenant, deliver, make_prospect, clock):

@@ -1,5 +1,6 @@
-"""The prospect list's power tools (AppTest against a real API): saved views that a link reopens, bulk actions on
-selected rows, the export of what the filters match, and a record's score explained factor by factor."""
+"""The workspace's tools (AppTest against a real API): saved views that a link reopens, bulk actions on
+selected rows, the export of what the filters match, a record's score explained factor by factor, and the
+mailboxes settings page with its warm-up ramp."""
 
 from __future__ import annotations
 
@@ -107,3 +108,25 @@ def test_a_record_not_yet_scored_says_so(api, tenant):
     prospect = post(api, tenant.user, "/prospects", {"email": unique_email("new"), "firstName": "Nell"})
     at = open_page(tenant.user, "prospects", prospect=prospect["id"])
     assert any("Not scored yet" in c.value for c in at.caption)
+
+
+def test_mailboxes_are_added_warmed_up_and_paused_from_settings(api, tenant):
+    at = open_page(tenant.user, "mailboxes")
+    assert any("No mailbox yet" in i.value for i in at.info)
+    form = {t.label: t for t in at.text_input}
+    address = unique_email("sender")
+    form["Address"].set_value(address)
+    form["Name shown to recipients"].set_value("Riley Rep")
+    {n.label: n for n in at.number_input}["Daily cap"].set_value(50)
+    button(at, "Add mailbox").click().run()
+    assert at.success[0].value == f"{address} added."
+    mailbox = httpx.get(f"{api}/api/v1/mailboxes", headers=tenant.user.headers).json()["data"][0]
+    # a new address warms up: 20 today, +10 a day, 50 on the fourth day — drawn from the API's schedule
+    assert [d["cap"] for d in mailbox["warmupSchedule"]] == [20, 30, 40, 50]
+    assert at.get("vega_lite_chart") and any("reaching 50 a day" in c.value for c in at.caption)
+    assert any("0 of 20 sent today" in str(p.proto) for p in at.get("progress"))
+    next(t for t in at.toggle if t.label == "Sending").set_value(False)
+    button(at, "Save").click().run()
+    assert at.success[0].value == "Mailbox saved."
+    paused = httpx.get(f"{api}/api/v1/mailboxes", headers=tenant.user.headers).json()["data"][0]
+    assert paused["isActive"] is False and paused["warmupStartedOn"] == mailbox["warmupStartedOn"]
