@@ -7,7 +7,7 @@ from serving.ai.llm.models import AiBudget, AiGeneration, AiRoute
 from serving.ai.playground_models import AiAgentSession, AiPlaygroundExperiment
 from serving.api_keys.models import ApiKey, ApiKeyUsageDaily
 from serving.audit.models import AuditLog
-from serving.auth.models import AuthSession
+from serving.auth.models import AuthSession, RevokedToken
 from serving.bdr.models import (
     BdrActivity,
     BdrAgentConfig,
@@ -70,11 +70,13 @@ from serving.search.models import (
 )
 from serving.sso.models import SsoAssertion, SsoLoginState, SsoProvider
 from serving.tasks.models import Task
-from serving.users.models import Profile, TeamInvitation, User
+from serving.team.models import AccountToken, TeamInvitation, UserPreference
+from serving.users.models import Profile, User
 from serving.webhooks.models import WebhookEndpoint, WebhookLog
 
 __all__ = [
     "Account",
+    "AccountToken",
     "Activity",
     "AiAgentSession",
     "AiBudget",
@@ -138,6 +140,7 @@ __all__ = [
     "Profile",
     "Prospect",
     "PushSubscription",
+    "RevokedToken",
     "SavedSearch",
     "SavedView",
     "ScoringRuleSet",
@@ -155,6 +158,7 @@ __all__ = [
     "Team",
     "TeamInvitation",
     "User",
+    "UserPreference",
     "UserPresence",
     "WebhookEndpoint",
     "WebhookLog",

@@ -9,6 +9,7 @@ from serving.ai.playground_router import router as ai_playground_router
 from serving.ai.router import router as ai_router
 from serving.ai.writer_router import router as ai_writer_router
 from serving.api_keys.router import router as api_keys_router
+from serving.audit.router import router as audit_router
 from serving.auth.router import router as auth_router
 from serving.bdr.router import router as bdr_router
 from serving.billing.router import router as billing_router
@@ -36,6 +37,10 @@ from serving.search.router import router as search_router
 from serving.sso.router import public_router as sso_public_router
 from serving.sso.router import router as sso_router
 from serving.tasks.router import router as tasks_router
+from serving.team.router import auth_router as team_auth_router
+from serving.team.router import me_router
+from serving.team.router import public_router as team_public_router
+from serving.team.router import router as team_router
 from serving.webhooks.router import router as webhooks_router
 
 api_router = APIRouter()
@@ -79,6 +84,11 @@ api_router.include_router(webhooks_router, prefix="/webhooks", tags=["webhooks"]
 api_router.include_router(billing_router, prefix="/billing", tags=["billing"])
 api_router.include_router(billing_webhook_router)
 api_router.include_router(sso_router, prefix="/sso", tags=["sso"])
+api_router.include_router(team_router, prefix="/team", tags=["team"])
+api_router.include_router(team_public_router, prefix="/team", tags=["team"])
+api_router.include_router(team_auth_router, prefix="/auth", tags=["auth"])
+api_router.include_router(me_router, prefix="/me", tags=["me"])
+api_router.include_router(audit_router, prefix="/audit-log", tags=["audit"])
 
 # Segment's HTTP Tracking API at the host root (`/v1/track`, `/v1/batch`, …): Segment's libraries append
 # `/v1/<call>` to the host they are given, so it cannot live under /api/v1. Mounted by serving.main.

@@ -19,7 +19,7 @@ from serving.api_keys import usage
 from serving.core.config import Settings
 from serving.core.db import mark_tenant, set_tenant
 from serving.core.deps import client_ip
-from serving.core.errors import Unauthorized
+from serving.core.errors import Forbidden, Unauthorized
 from serving.core.fast_read import AuthPlan
 from serving.core.principal import Principal
 from serving.core.security import InvalidToken, decode_access_token, hash_api_key, looks_like_api_key
@@ -28,11 +28,13 @@ from serving.users.models import User
 _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-_BIND_TOKEN_USER = "select * from app.bind_token_user(:org, :sub)"
+_BIND_TOKEN_USER = "select * from app.bind_token_user(:org, :sub, :jti)"
 # The forms `core.fast_read` runs just before its read (psycopg placeholders). An API key binds the tenant only
 # when it is accepted, so the read after it sees nothing under a revoked, expired or unknown key (whose answer
 # is refused anyway).
-_FAST_READ_TOKEN_USER = "select * from app.bind_token_user(%s, %s)"
+_FAST_READ_TOKEN_USER = "select * from app.bind_token_user(%s, %s, %s)"
+# What a user whose organization requires two-factor sign-in may still do before enrolling: enrol, and sign out.
+_BEFORE_TWO_FACTOR = ("/api/v1/me/two-factor", "/api/v1/auth/me", "/api/v1/auth/logout", "/api/v1/auth/sessions")
 _FAST_READ_API_KEY = """
 select k.*, case when k.status = 'active' and k.user_active and (k.expires_at is null or k.expires_at > now())
                  then set_config('app.organization_id', k.organization_id::text, true) end as bound
@@ -70,29 +72,30 @@ def plan_authentication(request: Request, settings: Settings) -> AuthPlan:
     if kind == "api_key":
         return AuthPlan(_FAST_READ_API_KEY, (hash_api_key(credential),),
                         lambda row: _api_key_principal(request, row))
-    organization_id, user_id = _token_claims(settings, credential)
-    return AuthPlan(_FAST_READ_TOKEN_USER, (organization_id, user_id),
+    organization_id, user_id, jti = _token_claims(settings, credential)
+    return AuthPlan(_FAST_READ_TOKEN_USER, (organization_id, user_id, jti),
                     lambda row: _token_user_principal(request, row))
 
 
 def _principal_from_token(request: Request, db: Session, settings: Settings, token: str) -> Principal:
-    organization_id, user_id = _token_claims(settings, token)
+    organization_id, user_id, jti = _token_claims(settings, token)
     # One round trip binds the transaction to the token's organization and reads the user's current role, team
-    # and status (migration 0010): the role comes from the database on every request, never from the token.
-    user = db.execute(text(_BIND_TOKEN_USER), {"org": organization_id, "sub": user_id}).mappings().first()
+    # and status (migrations 0010, 0031): the role comes from the database on every request, never from the
+    # token; a signed-out token and a missing required second factor are answered in the same call.
+    user = db.execute(text(_BIND_TOKEN_USER), {"org": organization_id, "sub": user_id, "jti": jti}).mappings().first()
     mark_tenant(db, organization_id)
     return _token_user_principal(request, user)
 
 
-def _token_claims(settings: Settings, token: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """The token's (organization, user) once its signature, expiry and shape are checked (no database)."""
+def _token_claims(settings: Settings, token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
+    """The token's (organization, user, jti) once its signature, expiry and shape are checked (no database)."""
     try:
         claims = decode_access_token(token, settings=settings)
     except InvalidToken as exc:
         code = "TOKEN_EXPIRED" if exc.reason == "token expired" else "INVALID_TOKEN"
         raise Unauthorized(exc.reason, code=code, headers=_BEARER_CHALLENGE) from None
     try:
-        return uuid.UUID(str(claims["org"])), uuid.UUID(str(claims["sub"]))
+        return uuid.UUID(str(claims["org"])), uuid.UUID(str(claims["sub"])), str(claims.get("jti") or "")
     except (KeyError, ValueError):
         raise Unauthorized("malformed token", code="INVALID_TOKEN", headers=_BEARER_CHALLENGE) from None
 
@@ -100,6 +103,12 @@ def _token_claims(settings: Settings, token: str) -> tuple[uuid.UUID, uuid.UUID]
 def _token_user_principal(request: Request, user: Mapping[str, Any] | None) -> Principal:
     if user is None or not user["is_active"]:
         raise Unauthorized("user no longer exists or is disabled", code="INVALID_TOKEN", headers=_BEARER_CHALLENGE)
+    if user["token_revoked"]:
+        raise Unauthorized("this token was signed out: sign in again", code="TOKEN_REVOKED",
+                           headers=_BEARER_CHALLENGE)
+    if user["two_factor_missing"] and not request.url.path.startswith(_BEFORE_TWO_FACTOR):
+        raise Forbidden("your organization requires two-factor sign-in: set it up first (POST "
+                        "/api/v1/me/two-factor/enroll)", code="TWO_FACTOR_ENROLLMENT_REQUIRED")
     return Principal(
         organization_id=user["organization_id"], user_id=user["user_id"], role=user["role"],
         team_id=user["team_id"], ip_address=client_ip(request),

@@ -1,4 +1,5 @@
-"""POST /auth/login, GET /auth/me and the revocable sign-in sessions (/auth/sessions…)."""
+"""POST /auth/login (with the second factor when the user has one), POST /auth/logout, GET /auth/me and the
+revocable sign-in sessions (/auth/sessions…)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from serving.auth import service
 from serving.auth.principals import signing_in
 from serving.auth.schemas import LoginRequest, SessionResponse, SessionTokenRequest, TokenResponse, UserOut
 from serving.core.deps import AppSettings, CurrentPrincipal, DbSession, InteractivePrincipal
-from serving.core.errors import Forbidden, NotFound, Unauthorized
-from serving.core.security import create_access_token
+from serving.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from serving.core.security import create_access_token, decode_access_token
 from serving.organizations import service as organizations
+from serving.users import two_factor
 
 router = APIRouter()
 
@@ -25,12 +27,27 @@ def login(body: LoginRequest, request: Request, db: DbSession, settings: AppSett
                                               role=user.role):
         raise Forbidden("this organization signs in with single sign-on: use your identity provider",
                         code="SSO_REQUIRED")
+    if user.totp_enabled_at is not None:
+        two_factor.check_second_factor(db_session=db, settings=settings, user=user, code=body.totp_code)
     token, expires_at = create_access_token(
         settings=settings, user_id=user.id, organization_id=user.organization_id, role=user.role
     )
     audit.record(db_session=db, principal=signing_in(request, user), action="login", entity_type="user",
                  entity_id=user.id)
     return TokenResponse(access_token=token, expires_at=expires_at, user=UserOut.model_validate(user))
+
+
+@router.post("/logout", status_code=204, response_class=Response,
+             summary="Sign out the access token this request carries: refused from now on (idempotent)")
+def logout(request: Request, db: DbSession, settings: AppSettings, principal: CurrentPrincipal) -> Response:
+    if principal.api_key_id is not None:
+        raise ValidationFailed("an API key is not signed out: revoke it (DELETE /api-keys/{id})",
+                               code="NOT_A_SIGN_IN")
+    claims = decode_access_token(request.headers["authorization"].partition(" ")[2].strip(), settings=settings)
+    service.sign_out_token(db_session=db, claims=claims, organization_id=principal.organization_id,
+                           user_id=principal.user_id)
+    audit.record(db_session=db, principal=principal, action="logout", entity_type="user", entity_id=principal.user_id)
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=UserOut, summary="The authenticated user")

@@ -13,6 +13,9 @@ from serving.core.schemas import ApiModel, Email, InputModel
 class LoginRequest(InputModel):
     email: Email
     password: str = Field(min_length=1, max_length=1024)
+    totp_code: str | None = Field(default=None, min_length=6, max_length=32,
+                                  description="for a user with two-factor sign-in: the app's 6-digit code or a "
+                                              "recovery code (without it: 401 TWO_FACTOR_REQUIRED)")
 
 
 class UserOut(ApiModel):

@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from sqlalchemy import text
+from sqlalchemy import delete, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from serving.auth.models import AuthSession
+from serving.auth.models import AuthSession, RevokedToken
 from serving.core.config import Settings
 from serving.core.db import set_tenant
 from serving.core.security import hash_password, password_needs_rehash, verify_password
@@ -123,3 +124,25 @@ def revoke_session(*, db_session: Session, settings: Settings, token: str) -> Au
     if session is not None and session.revoked_at is None:
         session.revoked_at = datetime.now(UTC)
     return session
+
+
+def end_all_sessions(*, db_session: Session, user_id: uuid.UUID) -> None:
+    """Every sign-in session of the user ends (a password reset)."""
+    db_session.execute(update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+                       .values(revoked_at=datetime.now(UTC)))
+
+
+def sign_out_token(*, db_session: Session, claims: dict, organization_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """The presented access token is refused from now on (`bind_token_user` checks its jti), until it would have
+    expired anyway."""
+    jti = str(claims.get("jti") or "")
+    if not jti:
+        return
+    db_session.execute(insert(RevokedToken).values(
+        jti=jti, organization_id=organization_id, user_id=user_id,
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC)).on_conflict_do_nothing())
+
+
+def purge_revoked_tokens(*, db_session: Session, now: datetime) -> int:
+    """Forget signed-out tokens that have expired anyway."""
+    return db_session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= now)).rowcount or 0

@@ -119,6 +119,15 @@ class Settings(BaseSettings):
     dashboards_url: str = Field(default="http://127.0.0.1:8501", validation_alias="DASHBOARDS_URL")
     sso_allow_private_idp: bool = Field(default=False, validation_alias="SSO_ALLOW_PRIVATE_IDP")
     jwt_expiration: timedelta = Field(default=timedelta(days=7), validation_alias="JWT_EXPIRATION")
+    # team and self-serve accounts (docs/team.md): invitation and account e-mail links, and whether anyone may
+    # sign up (creating an organization) — on for a self-hosted install, off for an invite-only one
+    invitation_expiration_hours: int = Field(default=72, ge=1, le=24 * 30,
+                                             validation_alias="INVITATION_EXPIRATION_HOURS")
+    email_verification_expiration_hours: int = Field(default=48, ge=1, le=24 * 30,
+                                                     validation_alias="EMAIL_VERIFICATION_EXPIRATION_HOURS")
+    password_reset_expiration_minutes: int = Field(default=60, ge=5, le=24 * 60,
+                                                   validation_alias="PASSWORD_RESET_EXPIRATION_MINUTES")
+    signup_enabled: bool = Field(default=True, validation_alias="SIGNUP_ENABLED")
     jwt_algorithm: str = "HS256"
 
     rate_limit_enabled: bool = Field(default=True, validation_alias="RATE_LIMIT_ENABLED")

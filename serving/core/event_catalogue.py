@@ -190,6 +190,20 @@ class BillingPaymentFailed(Payload):
     hosted_invoice_url: str | None = None
 
 
+class TeamMemberInvited(Payload):
+    invitation_id: uuid.UUID
+    email: str
+    role: str
+    invited_by: uuid.UUID | None = None
+
+
+class TeamMemberChanged(Payload):
+    user_id: uuid.UUID
+    email: str
+    role: str
+    previous_role: str | None = None  # team.role_changed
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str
@@ -243,6 +257,14 @@ _TYPES = [
     EventType("billing.payment_failed", 1, "organization",
               "Stripe could not collect an invoice's payment (`hostedInvoiceUrl` lets an admin pay it).",
               BillingPaymentFailed),
+    EventType("team.member_invited", 1, "invitation", "An admin invited someone by e-mail (the token is never in "
+              "the event).", TeamMemberInvited),
+    EventType("team.member_joined", 1, "user", "An invitation was accepted: a new (or returning) member.",
+              TeamMemberChanged),
+    EventType("team.member_removed", 1, "user", "An admin removed a member (deactivated; their records stay).",
+              TeamMemberChanged),
+    EventType("team.role_changed", 1, "user", "A member's role changed (`previousRole` → `role`).",
+              TeamMemberChanged),
 ]
 
 CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}

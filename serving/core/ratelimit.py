@@ -37,7 +37,8 @@ AUTH_PREFIX = "/api/v1/auth/"
 # Under /auth but called by signed-in users on every page: the general limit applies. Session exchange and
 # sign-out carry a signed token (nothing to guess, unlike a password), and the dashboards call them from one
 # server address for all their users: the per-IP login limit would sign everyone out at a busy minute.
-AUTHENTICATED_AUTH_PATHS = frozenset({"/api/v1/auth/me", "/api/v1/auth/sessions", "/api/v1/auth/sessions/refresh",
+AUTHENTICATED_AUTH_PATHS = frozenset({"/api/v1/auth/me", "/api/v1/auth/logout", "/api/v1/auth/sessions",
+                                      "/api/v1/auth/sessions/refresh",
                                       "/api/v1/auth/sessions/revoke"})
 SEGMENT = "segment"
 WEBHOOK = "webhook"

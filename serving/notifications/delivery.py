@@ -9,7 +9,6 @@ SMS reuses the cadences' Twilio client. A failure is retried with backoff up to 
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import uuid
@@ -25,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from serving.cadences.sms import SmsRejected, send_sms
 from serving.core.config import Settings
 from serving.core.db import tenant_session
-from serving.emails.delivery import PermanentDeliveryError, Prepared, backend_for
+from serving.emails import system_mail
+from serving.emails.delivery import PermanentDeliveryError
 from serving.notifications.models import (
     BatchStatus,
     Channel,
@@ -76,15 +76,9 @@ def _recipient(db_session: Session, user_id: uuid.UUID):
 
 def _email(settings: Settings, *, organization_id: uuid.UUID, to: str, subject: str, body: str, now: datetime,
            email_id: uuid.UUID) -> None:
-    sender = settings.sendgrid_verified_sender or settings.email_from
-    message = Prepared(
-        email_id=email_id, organization_id=organization_id, message_id=f"{email_id}@{sender.rsplit('@', 1)[-1]}",
-        from_email=sender, from_name="AIRevenueOrc", to=[{"email": to}], cc=[], bcc=[], reply_to=None,
-        subject=subject, text=body, html=f"<pre style=\"font-family:sans-serif\">{html.escape(body)}</pre>",
-        date=now, headers={"Auto-Submitted": "auto-generated"}, categories=["notification"],
-    )
     try:
-        backend_for(settings).deliver(message)
+        system_mail.send(settings, organization_id=organization_id, to=to, subject=subject, body=body,
+                         category="notification", now=now, email_id=email_id)
     except PermanentDeliveryError as exc:
         raise Permanent(str(exc)) from exc
 

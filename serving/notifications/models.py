@@ -109,7 +109,7 @@ class NotificationPreference(Base):
     channels: Mapped[dict] = mapped_column(JSONB)
     # per event type: {"deal.won": {"inApp": true, "email": false, "push": true, "sms": false}}
     event_overrides: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
-    timezone: Mapped[str] = mapped_column(Text, default="UTC", server_default="UTC")
+    # the time zone of quiet hours and digests is the user's own (profiles.timezone): one place for it
     urgent_overrides_quiet_hours: Mapped[bool] = mapped_column(default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -83,18 +83,18 @@ def digest_period_end(now: datetime, frequency: str, zone: ZoneInfo) -> datetime
     return boundary.astimezone(now.tzinfo)
 
 
-def row_preferences(row: NotificationPreference | None, *, default_timezone: str = "UTC") -> Preferences:
+def row_preferences(row: NotificationPreference | None, *, timezone: str = "UTC") -> Preferences:
     if row is None:
-        return Preferences(timezone=default_timezone)
+        return Preferences(timezone=timezone)
     channels = copy.deepcopy(DEFAULT_CHANNELS)
     for name, value in (row.channels or {}).items():
         channels[name] = {**channels.get(name, {}), **value}
-    return Preferences(channels=channels, event_overrides=row.event_overrides or {}, timezone=row.timezone,
+    return Preferences(channels=channels, event_overrides=row.event_overrides or {}, timezone=timezone,
                        urgent_overrides_quiet_hours=row.urgent_overrides_quiet_hours)
 
 
 def profile_timezone(db_session: Session, *, user_id: uuid.UUID) -> str:
-    """The profile's time zone: the default until the user saves notification preferences of their own."""
+    """The user's time zone (their profile's): quiet hours and digests follow it."""
     value = db_session.scalar(text("select timezone from app.profiles where user_id = :id"), {"id": user_id})
     try:
         ZoneInfo(value or "UTC")
@@ -105,6 +105,4 @@ def profile_timezone(db_session: Session, *, user_id: uuid.UUID) -> str:
 
 def preferences_for(db_session: Session, *, user_id: uuid.UUID) -> Preferences:
     row = db_session.get(NotificationPreference, user_id)
-    if row is not None:
-        return row_preferences(row)
-    return row_preferences(None, default_timezone=profile_timezone(db_session, user_id=user_id))
+    return row_preferences(row, timezone=profile_timezone(db_session, user_id=user_id))

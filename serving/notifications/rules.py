@@ -68,6 +68,9 @@ RULES: tuple[Rule, ...] = (
          action="/billing"),
     Rule("billing.payment_failed", ("admins",), "urgent", "A payment failed: update the payment method",
          action="/billing"),
+    Rule("team.member_joined", ("admins",), "low", "{email} joined the team as {role}", action="/team"),
+    Rule("team.role_changed", ("payload:userId", "admins"), "medium", "{email} is now {role} (was {previousRole})",
+         action="/team"),
     # future: catalogued by the issues that build their producers (ticketing)
     Rule("bdr.handoff_ready", ("payload:toUserId",), "urgent", "{prospectName} is ready for you: a BDR hand-off",
          action="/prospects/{prospectId}"),
@@ -83,6 +86,8 @@ NOT_NOTIFIED: dict[str, str] = {
     "email.sent": "the sender's own action",
     "email.delivered": "expected for every e-mail; bounces are the news",
     "call.logged": "the caller's own action",
+    "team.member_invited": "the inviting admin's own action; the invitee is e-mailed, not a member yet",
+    "team.member_removed": "the removed member can no longer read notifications; the admin did it",
 }
 
 

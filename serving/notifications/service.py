@@ -24,6 +24,7 @@ from serving.notifications.models import (
 from serving.notifications.preferences import profile_timezone
 from serving.notifications.realtime import notify_count, notify_presence, notify_sockets
 from serving.notifications.schemas import PreferencesIn
+from serving.users import service as users_service
 
 
 def _listed(user_id: uuid.UUID, now: datetime | None = None):
@@ -114,7 +115,8 @@ def get_preferences(*, db_session: Session, user_id: uuid.UUID) -> dict:
         return {"channels": copy.deepcopy(DEFAULT_CHANNELS), "event_overrides": {},
                 "timezone": profile_timezone(db_session, user_id=user_id), "urgent_overrides_quiet_hours": False,
                 "event_types": [r.event_type for r in rules.RULES]}
-    return {"channels": row.channels, "event_overrides": row.event_overrides, "timezone": row.timezone,
+    return {"channels": row.channels, "event_overrides": row.event_overrides,
+            "timezone": profile_timezone(db_session, user_id=user_id),
             "urgent_overrides_quiet_hours": row.urgent_overrides_quiet_hours,
             "event_types": [r.event_type for r in rules.RULES]}
 
@@ -125,7 +127,6 @@ def put_preferences(*, db_session: Session, organization_id: uuid.UUID, user_id:
     document = {
         "channels": values.channels.model_dump(by_alias=True),
         "event_overrides": values.event_overrides,
-        "timezone": values.timezone,
         "urgent_overrides_quiet_hours": values.urgent_overrides_quiet_hours,
     }
     db_session.execute(
@@ -133,6 +134,8 @@ def put_preferences(*, db_session: Session, organization_id: uuid.UUID, user_id:
         .values(user_id=user_id, organization_id=organization_id, updated_at=now, **document)
         .on_conflict_do_update(index_elements=["user_id"], set_={**document, "updated_at": now})
     )
+    # the time zone is the user's, kept on their profile (also set by `PUT /me/preferences`)
+    users_service.update_profile(db_session=db_session, user_id=user_id, timezone=values.timezone)
     return get_preferences(db_session=db_session, user_id=user_id)
 
 
@@ -200,3 +203,23 @@ def set_presence(*, db_session: Session, organization_id: uuid.UUID, user_id: uu
     db_session.execute(update(UserPresence).where(UserPresence.user_id == user_id).values(**values))
     if status is not None:
         notify_presence(db_session, organization_id=organization_id, user_id=user_id)
+
+
+def set_basics(*, db_session: Session, organization_id: uuid.UUID, user_id: uuid.UUID, now: datetime,
+               email_enabled: bool | None = None, email_frequency: str | None = None,
+               desktop: bool | None = None) -> dict:
+    """The few switches `PUT /me/preferences` shows (e-mail on/off and how often, desktop alerts), changed in the
+    user's notification preferences and nothing else of them."""
+    current = get_preferences(db_session=db_session, user_id=user_id)
+    channels = copy.deepcopy(current["channels"])
+    if email_enabled is not None:
+        channels.setdefault("email", {})["enabled"] = email_enabled
+    if email_frequency is not None:
+        channels.setdefault("email", {})["frequency"] = email_frequency
+    if desktop is not None:
+        channels.setdefault("inApp", {})["desktop"] = desktop
+    values = PreferencesIn.model_validate({
+        "channels": channels, "eventOverrides": current["event_overrides"], "timezone": current["timezone"],
+        "urgentOverridesQuietHours": current["urgent_overrides_quiet_hours"]})
+    return put_preferences(db_session=db_session, organization_id=organization_id, user_id=user_id, values=values,
+                           now=now)

@@ -34,7 +34,7 @@ def _unique_slug(db_session: Session, name: str) -> str:
 
 def create_organization(
     *, db_session: Session, name: str, admin_email: str, admin_password: str, admin_name: str | None = None,
-    team_name: str = "Sales",
+    team_name: str = "Sales", admin_email_verified: bool = True,
 ) -> tuple[Organization, Team, User]:
     if not name.strip():
         raise ValueError("the organization needs a name")
@@ -46,7 +46,8 @@ def create_organization(
     db_session.add(team)
     db_session.flush()
     admin = create_user(db_session=db_session, organization_id=organization.id, email=admin_email,
-                        password=admin_password, role=Role.admin, full_name=admin_name, team_id=team.id)
+                        password=admin_password, role=Role.admin, full_name=admin_name, team_id=team.id,
+                        email_verified=admin_email_verified)
     return organization, team, admin
 
 
@@ -68,3 +69,20 @@ def password_sign_in_refused(*, db_session: Session, organization_id: uuid.UUID,
     if not sso or not sso.get("enforced"):
         return False
     return not (role == "admin" and str(user_id) in sso.get("breakGlassUserIds", []))
+
+
+def save_team(*, db_session: Session, organization_id: uuid.UUID, name: str, description: str | None,
+              team: Team | None = None) -> Team:
+    """Create a team, or rename / re-describe one."""
+    if team is None:
+        team = Team(organization_id=organization_id, name=name, description=description)
+        db_session.add(team)
+    else:
+        team.name, team.description = name, description
+    db_session.flush()
+    return team
+
+
+def delete_team(*, db_session: Session, team: Team) -> None:
+    db_session.delete(team)
+    db_session.flush()

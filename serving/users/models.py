@@ -1,24 +1,17 @@
-"""Users (who can log in), their profiles and pending team invitations."""
+"""Users (who can log in) and their profiles; invitations are serving.team's."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from serving.core.db import Base, IdMixin, TimestampMixin
 from serving.core.enums import check_in
 from serving.core.permissions import Role
-
-
-class InvitationStatus(StrEnum):
-    pending = "pending"
-    accepted = "accepted"
-    expired = "expired"
-    revoked = "revoked"
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -39,6 +32,12 @@ class User(IdMixin, TimestampMixin, Base):
     role: Mapped[str] = mapped_column(Text, default=Role.user, server_default=Role.user.value)
     is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
     last_login_at: Mapped[datetime | None]
+    # self-serve accounts (serving.team): a confirmed address, and optional TOTP two-factor sign-in
+    email_verified_at: Mapped[datetime | None]
+    totp_secret: Mapped[str | None] = mapped_column(Text)  # sealed (core.sealing, purpose "totp")
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # a code is accepted once (RFC 6238 §5.2)
+    totp_recovery_hashes: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
 
 
 class Profile(TimestampMixin, Base):
@@ -55,21 +54,3 @@ class Profile(TimestampMixin, Base):
     avatar_url: Mapped[str | None] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(Text, default="UTC", server_default="UTC")
     language: Mapped[str] = mapped_column(Text, default="en", server_default="en")
-
-
-class TeamInvitation(IdMixin, Base):
-    __tablename__ = "team_invitations"
-    __table_args__ = (check_in("role", Role, nullable=False), check_in("status", InvitationStatus, nullable=False))
-
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
-    team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
-    email: Mapped[str] = mapped_column(Text)
-    role: Mapped[str] = mapped_column(Text, default=Role.user)
-    token_hash: Mapped[str] = mapped_column(Text, unique=True)
-    status: Mapped[str] = mapped_column(Text, default=InvitationStatus.pending, server_default="pending")
-    invited_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    expires_at: Mapped[datetime]
-    accepted_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
