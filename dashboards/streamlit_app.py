@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards.components import jump, notifications, session
+from dashboards.components import account, jump, notifications, session
 
 HERE = Path(__file__).resolve().parent
 # (file, title, icon, section): the navigation groups the rep's workspace, the analyst pages and the settings
@@ -36,10 +36,13 @@ PAGES = [
     ("api_keys", "API keys", ":material/key:", "Settings"),
     ("billing", "Plan and billing", ":material/credit_card:", "Settings"),
     ("sso", "Single sign-on", ":material/badge:", "Settings"),
+    ("team", "Team", ":material/group:", "Settings"),
+    ("audit_log", "Audit log", ":material/history:", "Settings"),
+    ("my_settings", "My settings", ":material/manage_accounts:", "Settings"),
 ]
 
 # Pages whose every action is an admin's: not listed for others (the API refuses them anyway).
-ADMIN_ONLY = {"sso"}
+ADMIN_ONLY = {"sso", "team", "audit_log"}
 
 st.set_page_config(page_title="AIRevenueOrc", page_icon=":material/insights:", layout="wide")
 
@@ -56,6 +59,8 @@ for i, (name, title, icon, section) in enumerate(PAGES):
 page = st.navigation(pages, position="sidebar" if user else "hidden", expanded=True)
 if user is None:
     session.sign_in_form()
+
+account.apply(user)  # the user's theme and time zone; what their account still needs (a code, an address)
 
 with st.sidebar:
     st.markdown(f"**{user.full_name or user.email}**  \n{user.email} · {user.role}")

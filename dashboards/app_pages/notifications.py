@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from dashboards.components import notifications, session
+from dashboards.components import formatting, notifications, session
 
 FLASH = "notifications_flash"
 PRIORITIES = ["urgent", "high", "medium", "low"]
@@ -57,7 +57,7 @@ with inbox:
             count = f" ×{note['count']}" if note["count"] > 1 else ""
             weight = "**" if note["readAt"] is None else ""
             head.markdown(f"{weight}{note['title']}{count}{weight}")
-            head.caption(f"{note['priority']} · {note['type']} · {note['updatedAt'][:16].replace('T', ' ')} UTC"
+            head.caption(f"{note['priority']} · {note['type']} · {formatting.when(note['updatedAt'])}"
                          + (f" · {note['body']}" if note["body"] else ""))
             a1, a2, a3 = actions.columns(3)
             if note["readAt"] is None:

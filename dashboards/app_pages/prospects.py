@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards.components import session, workspace
+from dashboards.components import formatting, session, workspace
 from dashboards.components.workspace import STATUS, TIERS, call, label, person
 
 PAGE_SIZE = 25
@@ -50,7 +50,7 @@ def record(prospect_id: str) -> None:
     m[1].metric("Lead score", "—" if p["priorityScore"] is None else p["priorityScore"])
     tier = TIERS.get(p["intentTier"], "—")
     m[2].metric("Intent", "—" if p["intentScore"] is None else f"{p['intentScore']} ({tier})")
-    m[3].metric("Last contacted", (p["lastContactedAt"] or "never")[:10])
+    m[3].metric("Last contacted", formatting.when(p["lastContactedAt"], with_time=False, empty="never"))
 
     timeline, score_tab, details, act_tab = st.tabs(["Timeline", "Score", "Profile and enrichment", "Actions"])
     with score_tab:
@@ -64,7 +64,7 @@ def record(prospect_id: str) -> None:
         if not items:
             st.caption("Nothing on the timeline yet: log a call or send an e-mail from Actions.")
         for item in items:
-            st.markdown(f"**{label(item['type'])}** · {item['occurredAt'][:16].replace('T', ' ')} UTC"
+            st.markdown(f"**{label(item['type'])}** · {formatting.when(item['occurredAt'])}"
                         + (f" — {item['subject']}" if item.get("subject") else ""))
             if item.get("description"):
                 st.caption(item["description"][:500])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards.components import session, workspace
+from dashboards.components import formatting, session, workspace
 from dashboards.components.workspace import call, label, person
 
 OUTCOMES = {"connected": "Connected", "voicemail": "Voicemail", "no_answer": "No answer", "busy": "Busy",
@@ -47,7 +47,7 @@ for task in tasks:
     with st.container(border=True):
         head, due = st.columns([4, 1])
         head.markdown(f"**{task['title']}** · {label(task['type'])}")
-        due.caption(f"due {task['dueAt'][:16].replace('T', ' ')} UTC")
+        due.caption(f"due {formatting.when(task['dueAt'])}")
         if task.get("description"):
             st.caption(task["description"][:300])
         if task.get("prospectId"):

@@ -32,6 +32,7 @@ _PENDING_TICKET = "revorc_pending_ticket"
 _SIGNED_OUT = "revorc_signed_out"
 _CLEAR_COOKIE = "revorc_clear_cookie"
 _ENDED = "revorc_session_ended"  # why the last session ended, for the sign-in form
+_NEEDS_CODE = "revorc_needs_two_factor"  # the last sign-in asked for a second factor
 TICKET_TTL_SECONDS = 60
 # an access token this close to its expiry is replaced before the page uses it
 _RENEW_MARGIN = timedelta(minutes=1)
@@ -109,9 +110,10 @@ def _user_session(body: dict[str, Any], session_token: str | None = None) -> Use
                        session_token=session_token, expires_at=datetime.fromisoformat(expires) if expires else None)
 
 
-def login(email: str, password: str) -> UserSession:
+def login(email: str, password: str, totp_code: str | None = None) -> UserSession:
     """Password sign-in alone (an access token, no session to keep): what the page tests use."""
-    return _user_session(api_call("POST", "/auth/login", json={"email": email, "password": password}))
+    body = {"email": email, "password": password, **({"totpCode": totp_code} if totp_code else {})}
+    return _user_session(api_call("POST", "/auth/login", json=body))
 
 
 def resume(session_token: str) -> UserSession:
@@ -120,18 +122,25 @@ def resume(session_token: str) -> UserSession:
     return _user_session(body, session_token)
 
 
-def sign_in(email: str, password: str) -> UserSession:
+def sign_in(email: str, password: str, totp_code: str | None = None) -> UserSession:
     """Password sign-in that starts a revocable session; the page holds only the session's short-lived token."""
-    password_login = login(email, password)
-    started = api_call("POST", "/auth/sessions", token=password_login.token)
+    return session_for(login(email, password, totp_code))
+
+
+def session_for(signed_in: UserSession) -> UserSession:
+    """A revocable session for a user just signed in (password, SSO, sign-up, an accepted invitation)."""
+    started = api_call("POST", "/auth/sessions", token=signed_in.token)
     return replace(resume(started["sessionToken"]), session_expires_at=datetime.fromisoformat(started["expiresAt"]))
+
+
+def signed_in_as(body: dict[str, Any]) -> UserSession:
+    """The API's sign-in answer (`TokenResponse`) as a session of the dashboards."""
+    return session_for(_user_session(body))
 
 
 def sign_in_with_sso(code: str) -> UserSession:
     """The one-time code an SSO sign-in came back with (`?sso_code=`), exchanged for a revocable session."""
-    sso_login = _user_session(api_call("POST", "/auth/sso/exchange", json={"code": code}))
-    started = api_call("POST", "/auth/sessions", token=sso_login.token)
-    return replace(resume(started["sessionToken"]), session_expires_at=datetime.fromisoformat(started["expiresAt"]))
+    return signed_in_as(api_call("POST", "/auth/sso/exchange", json={"code": code}))
 
 
 def revoke(session_token: str) -> None:
@@ -232,18 +241,39 @@ def sign_in_form() -> None:
             _start(sign_in_with_sso(sso_code))
         except ApiError as exc:
             st.error(f"Single sign-on did not complete: {exc.message}")
-    with st.form("login"):
-        email = st.text_input("E-mail")
-        password = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Sign in")
-    if submitted:
-        try:
-            session = sign_in(email, password)
-        except ApiError as exc:
-            st.error(exc.message if exc.status else f"Cannot sign in: {exc.message}")
-        else:
-            _start(session)
+    from dashboards.components import account_forms  # the account flows reuse this module's calls
+
+    account_forms.from_link()  # an invitation, address-confirmation or password-reset link (may stop here)
+    sign_in_tab, signup_tab, forgot_tab = st.tabs(["Sign in", "Create an account", "Forgot your password?"])
+    with sign_in_tab:
+        needs_code = st.session_state.get(_NEEDS_CODE, False)
+        with st.form("login"):
+            email = st.text_input("E-mail")
+            password = st.text_input("Password", type="password")
+            code = st.text_input("Two-factor code", help="From your authenticator app, or a recovery code") \
+                if needs_code else None
+            submitted = st.form_submit_button("Sign in")
+        if submitted:
+            try:
+                session = sign_in(email, password, code or None)
+            except ApiError as exc:
+                if exc.code == "TWO_FACTOR_REQUIRED" and not needs_code:
+                    st.session_state[_NEEDS_CODE] = True
+                    st.rerun()
+                st.error(exc.message if exc.status else f"Cannot sign in: {exc.message}")
+            else:
+                st.session_state.pop(_NEEDS_CODE, None)
+                _start(session)
+    with signup_tab:
+        account_forms.signup()
+    with forgot_tab:
+        account_forms.forgot_password()
     st.stop()
+
+
+def start(session: UserSession) -> None:
+    """Sign this browser in with a session just made (the account flows' last step)."""
+    _start(session)
 
 
 def _start(session: UserSession) -> None:

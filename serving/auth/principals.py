@@ -33,8 +33,9 @@ _BIND_TOKEN_USER = "select * from app.bind_token_user(:org, :sub, :jti)"
 # when it is accepted, so the read after it sees nothing under a revoked, expired or unknown key (whose answer
 # is refused anyway).
 _FAST_READ_TOKEN_USER = "select * from app.bind_token_user(%s, %s, %s)"
-# What a user whose organization requires two-factor sign-in may still do before enrolling: enrol, and sign out.
-_BEFORE_TWO_FACTOR = ("/api/v1/me/two-factor", "/api/v1/auth/me", "/api/v1/auth/logout", "/api/v1/auth/sessions")
+# What a user whose organization requires two-factor sign-in may still do before enrolling: their own settings
+# (enrolment among them), and sign out.
+_BEFORE_TWO_FACTOR = ("/api/v1/me/", "/api/v1/auth/me", "/api/v1/auth/logout", "/api/v1/auth/sessions")
 _FAST_READ_API_KEY = """
 select k.*, case when k.status = 'active' and k.user_active and (k.expires_at is null or k.expires_at > now())
                  then set_config('app.organization_id', k.organization_id::text, true) end as bound

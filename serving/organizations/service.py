@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from serving.core.db import set_tenant
@@ -26,7 +26,8 @@ def slugify(name: str) -> str:
 def _unique_slug(db_session: Session, name: str) -> str:
     base = slugify(name)
     slug, n = base, 1
-    while db_session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+    # every organization's slug, not only those row-level security shows (sign-up runs as the API role)
+    while db_session.scalar(text("select app.organization_slug_taken(:slug)"), {"slug": slug}):
         n += 1
         slug = f"{base}-{n}"
     return slug

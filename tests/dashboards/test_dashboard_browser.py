@@ -30,7 +30,8 @@ PAGES = {"today": "Today", "prospects": "Prospects", "email": "E-mail", "account
          "pipeline": "Pipeline", "forecast": "Forecast", "performance": "Performance", "outreach": "Outreach",
          "intent": "Intent", "lead_scoring": "Lead scoring", "search": "Search", "data_health": "Data health",
          "notifications": "Notifications", "api_keys": "API keys",
-         "billing": "Plan and billing", "mailboxes": "Mailboxes", "sso": "Single sign-on"}
+         "billing": "Plan and billing", "mailboxes": "Mailboxes", "sso": "Single sign-on", "team": "Team",
+         "audit_log": "Audit log", "my_settings": "My settings"}
 HEADINGS = {"outreach": "Outreach analytics"}
 SHOTS = ROOT / "screenshots"
 
@@ -89,8 +90,8 @@ def test_every_page_renders_in_chromium(running_app):
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 2400})
             page.goto(running_app, wait_until="domcontentloaded")
-            page.get_by_role("textbox", name="E-mail").fill(ADMIN_LOGIN[0])
-            page.get_by_role("textbox", name="Password").fill(ADMIN_LOGIN[1])
+            page.get_by_role("textbox", name="E-mail", exact=True).fill(ADMIN_LOGIN[0])
+            page.get_by_role("textbox", name="Password", exact=True).fill(ADMIN_LOGIN[1])
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("heading", name="Today").wait_for(timeout=60_000)
             _settle(page)
@@ -120,8 +121,8 @@ def browser():
 
 
 def _sign_in(page, login=REP_LOGIN) -> None:
-    page.get_by_role("textbox", name="E-mail").fill(login[0])
-    page.get_by_role("textbox", name="Password").fill(login[1])
+    page.get_by_role("textbox", name="E-mail", exact=True).fill(login[0])
+    page.get_by_role("textbox", name="Password", exact=True).fill(login[1])
     page.get_by_role("button", name="Sign in").click()
 
 
@@ -247,7 +248,7 @@ def test_a_rep_works_their_day_in_chromium(running_app, browser, seeded):
     # create a prospect: the record opens
     page.goto(f"{running_app}/prospects", wait_until="domcontentloaded")
     page.get_by_role("heading", name="Prospects", exact=True).wait_for(timeout=60_000)
-    page.get_by_role("textbox", name="E-mail").fill(f"flow-{suffix}@example.com")
+    page.get_by_role("textbox", name="E-mail", exact=True).fill(f"flow-{suffix}@example.com")
     page.get_by_role("textbox", name="First name").fill(f"Flo{suffix}")
     page.get_by_role("button", name="Add prospect").click()
     _wait_text(page, f"Added Flo{suffix}.")

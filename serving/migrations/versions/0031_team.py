@@ -37,6 +37,35 @@ $$;
 revoke all on function app.account_token_organization(text) from public;
 grant execute on function app.account_token_organization(text) to revorc_app;
 
+-- sign-up names a new organization as the API role: whether a slug is taken anywhere (a yes or no, nothing else)
+create function app.organization_slug_taken(p_slug text)
+returns boolean language sql stable security definer set search_path = app, pg_temp as $$
+  select exists (select 1 from app.organizations where slug = p_slug)
+$$;
+revoke all on function app.organization_slug_taken(text) from public;
+grant execute on function app.organization_slug_taken(text) to revorc_app;
+
+-- the weekly summary's hourly sweep: active users who have not turned it off, with their time zone (ids only)
+create function app.weekly_digest_recipients()
+returns table (organization_id uuid, user_id uuid, timezone text, sent_for timestamptz)
+language sql stable security definer set search_path = app, pg_temp as $$
+  select u.organization_id, u.id, coalesce(p.timezone, 'UTC'), up.weekly_digest_sent_for
+  from app.users u
+  left join app.profiles p on p.user_id = u.id
+  left join app.user_preferences up on up.user_id = u.id
+  where u.is_active and coalesce(up.weekly_digest, true)
+$$;
+revoke all on function app.weekly_digest_recipients() from public;
+grant execute on function app.weekly_digest_recipients() to revorc_app;
+
+-- signed-out tokens past their expiry are forgotten nightly, across organizations
+create function app.purge_revoked_tokens(p_now timestamptz)
+returns integer language sql volatile security definer set search_path = app, pg_temp as $$
+  with gone as (delete from app.revoked_tokens where expires_at <= p_now returning 1) select count(*)::int from gone
+$$;
+revoke all on function app.purge_revoked_tokens(timestamptz) from public;
+grant execute on function app.purge_revoked_tokens(timestamptz) to revorc_app;
+
 -- bind_token_user (0010) with the token's jti: a signed-out token and a missing required second factor are
 -- answered in the same round trip as the binding.
 create function app.bind_token_user(p_org uuid, p_user uuid, p_jti text)
@@ -140,6 +169,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("drop function app.bind_token_user(uuid, uuid, text)")
+    op.execute("drop function app.purge_revoked_tokens(timestamptz)")
+    op.execute("drop function app.weekly_digest_recipients()")
+    op.execute("drop function app.organization_slug_taken(text)")
     op.execute("drop function app.account_token_organization(text)")
     op.execute("drop function app.invitation_organization(text)")
     op.add_column("notification_preferences", sa.Column("timezone", sa.Text(), server_default="UTC", nullable=False),
