@@ -27,7 +27,9 @@ def _run(user: session.UserSession) -> AppTest:
 
 def _shows_sign_in(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
-    assert [b.label for b in at.button] == ["Sign in"] and not at.metric
+    # the sign-in page and nothing else: its forms (sign in, sign up, a reset link), no page, no sidebar
+    assert [b.label for b in at.button] == ["Sign in", "Create the account", "Send me a link"] and not at.metric
+    assert not at.sidebar.markdown
 
 
 @pytest.mark.slow
