@@ -1,5 +1,6 @@
 """Cadences: build one (steps of every type with delays, a condition on earlier engagement, A/B variants for
-e-mails, business hours and working days), enroll prospects found by search, pause or resume enrollments, and
+e-mails, business hours and working days), enroll prospects found by search or everyone in a saved view, pause
+or resume enrollments, and
 read each step's results — through the API as the signed-in user."""
 
 from __future__ import annotations
@@ -9,6 +10,42 @@ import streamlit as st
 
 from dashboards.components import session, workspace
 from dashboards.components.workspace import call, label, person
+
+VIEW_ENROLL_MAX = 1_000  # prospects enrolled from a saved view in one go (pages of 100 read at once)
+
+
+def enroll_view(cadence: dict) -> None:
+    """Enroll what a saved view of the prospect list matches (its first VIEW_ENROLL_MAX, in the view's order)."""
+    try:
+        views = call("GET", "/prospects/views", params={"limit": 100})["data"]
+    except session.ApiError:
+        views = []
+    if not views:
+        return
+    by_id = {v["id"]: v for v in views}
+    view_id = st.selectbox("…or everyone in a saved view", [None, *by_id], key="cadence_enroll_view",
+                           format_func=lambda v: "—" if v is None else by_id[v]["name"])
+    if view_id is None:
+        return
+    filters = by_id[view_id]["filters"]
+    total = call("GET", "/prospects", params={**filters, "limit": 1})["pagination"]["total"]
+    size = min(total, VIEW_ENROLL_MAX)
+    note = f" (the first {VIEW_ENROLL_MAX:,} of {total:,})" if total > VIEW_ENROLL_MAX else ""
+    if st.button(f"Enroll {size:,} prospects{note}", disabled=not size, key="cadence_enroll_view_go"):
+        pages = workspace.call_many(*(("/prospects", {**filters, "limit": 100, "page": n})
+                                      for n in range(1, (size + 99) // 100 + 1)))
+        failed = next((p for p in pages if isinstance(p, session.ApiError)), None)
+        if failed is not None:
+            workspace.flash("error", f"Cannot read the view: {failed.message}")
+        else:
+            ids = [p["id"] for page in pages for p in page["data"]][:size]
+            result = workspace.act("Enrollment done.", "POST", f"/cadences/{cadence['id']}/enroll",
+                                   json={"prospectIds": ids})
+            if result:
+                counts = ", ".join(f"{n} {label(k).lower()}" for k, n in result["counts"].items() if n)
+                workspace.flash("success", f"Enrollment done: {counts}.")
+        st.rerun()
+
 
 STEP_TYPES = ["email", "call", "linkedin", "sms", "task"]
 CONDITIONS = {"": "always", "opened": "if an earlier e-mail was opened", "not_opened": "if none was opened",
@@ -70,6 +107,7 @@ with existing:
                 counts = ", ".join(f"{n} {label(k).lower()}" for k, n in result["counts"].items() if n)
                 workspace.flash("success", f"Enrollment done: {counts}.")
             st.rerun()
+        enroll_view(cadence)
         enrollments = call("GET", f"/cadences/{cadence['id']}/enrollments", params={"limit": 25})["data"]
         for e in enrollments:
             a, b = st.columns([4, 1])

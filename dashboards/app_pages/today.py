@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards.components import formatting, session, workspace
-from dashboards.components.workspace import call, label, person
+from dashboards.components.workspace import label, person
 
 OUTCOMES = {"connected": "Connected", "voicemail": "Voicemail", "no_answer": "No answer", "busy": "Busy",
             "wrong_number": "Wrong number", "meeting_booked": "Meeting booked", "not_interested": "Not interested"}
@@ -16,12 +16,23 @@ st.title("Today")
 workspace.show_flash()
 
 
-def safe(path: str, **params) -> list[dict] | None:
-    try:
-        return call("GET", path, params=params)["data"]
-    except session.ApiError as exc:
-        st.caption(f":orange[Unavailable: {exc.message}]")
-        return None
+def shown(result) -> list[dict]:
+    """A list's rows, or a word that it is unavailable (and nothing)."""
+    if isinstance(result, session.ApiError):
+        st.caption(f":orange[Unavailable: {result.message}]")
+        return []
+    return result["data"]
+
+
+# everything the page reads, at once
+tasks, hot, replies, deals, approvals = workspace.call_many(
+    ("/tasks/today", {"limit": 100}),
+    ("/prospects", {"intentTier": "hot,burning", "ownerId": user.user_id, "sort": "-intentScore", "limit": 10}),
+    ("/activities", {"type": "email_received", "limit": 10}),
+    ("/deals", {"ownerId": user.user_id, "stage": "discovery,qualification,proposal,negotiation", "sort": "-amount",
+                "limit": 10}),
+    ("/bdr/approvals", {"status": "pending", "limit": 10}),
+)
 
 
 def prospect_link(prospect_id: str | None, text: str) -> None:
@@ -32,13 +43,16 @@ def prospect_link(prospect_id: str | None, text: str) -> None:
         st.markdown(text)
 
 
-tasks = safe("/tasks/today", limit=100) or []
 c1, c2, c3 = st.columns(3)
-c1.metric("Tasks due", len(tasks))
-hot = safe("/prospects", intentTier="hot,burning", ownerId=user.user_id, sort="-intentScore", limit=10) or []
-c2.metric("Hot prospects", len(hot))
-replies = safe("/activities", type="email_received", limit=10) or []
-c3.metric("Recent replies", len(replies))
+with c1:
+    tasks = shown(tasks)
+    st.metric("Tasks due", len(tasks))
+with c2:
+    hot = shown(hot)
+    st.metric("Hot prospects", len(hot))
+with c3:
+    replies = shown(replies)
+    st.metric("Recent replies", len(replies))
 
 st.subheader("My tasks")
 if not tasks:
@@ -78,26 +92,24 @@ with left:
     if not replies:
         st.caption("No replies in your timeline yet.")
     for r in replies:
-        prospect_link(r.get("prospectId"), f"{r['occurredAt'][:10]} · {r.get('subject') or 'Reply'}")
+        prospect_link(r.get("prospectId"), f"{formatting.when(r['occurredAt'], with_time=False)} · "
+                                           f"{r.get('subject') or 'Reply'}")
 with right:
     st.subheader("My deals at risk")
-    deals = safe("/deals", ownerId=user.user_id, stage="discovery,qualification,proposal,negotiation",
-                 sort="-amount", limit=10) or []
-    shown = 0
-    for deal in deals:
-        try:
-            health = call("GET", f"/deals/{deal['id']}/health")
-        except session.ApiError:
-            continue
-        if health["level"] in ("at_risk", "critical"):
-            shown += 1
+    deals = shown(deals)
+    at_risk = 0
+    healths = workspace.call_many(*((f"/deals/{deal['id']}/health", None) for deal in deals))
+    for deal, health in zip(deals, healths, strict=True):
+        if not isinstance(health, session.ApiError) and health["level"] in ("at_risk", "critical"):
+            at_risk += 1
             reason = health["reasons"][0]["message"] if health["reasons"] else "low health score"
             st.markdown(f"**{deal['name']}** — {label(health['level'])}: {reason}")
-    if not shown:
+    if not at_risk:
         st.caption("None of your largest open deals is at risk.")
     st.subheader("Waiting for my approval")
-    approvals = safe("/bdr/approvals", status="pending", limit=10) or []
+    approvals = shown(approvals)
     if not approvals:
         st.caption("No agent drafts are waiting.")
     for a in approvals:
-        prospect_link(a["prospectId"], f"{label(a['purpose'])} draft · {a['createdAt'][:10]}")
+        created = formatting.when(a["createdAt"], with_time=False)
+        prospect_link(a["prospectId"], f"{label(a['purpose'])} draft · {created}")

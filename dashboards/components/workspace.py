@@ -3,6 +3,7 @@ after an action, and labels people read instead of codes."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import streamlit as st
@@ -19,6 +20,22 @@ TIERS = {"burning": "Burning", "hot": "Hot", "warm": "Warm", "low": "Low"}
 
 def call(method: str, path: str, **kwargs: Any) -> Any:
     return session.api_call(method, path, token=session.current().token, **kwargs)
+
+
+def call_many(*requests: tuple[str, dict | None]) -> list[Any]:
+    """Several GETs (path, params) at once, as the signed-in user: a page waits for the slowest instead of their sum.
+    Each result is the API's answer or the `ApiError` it raised (the caller decides what a failure shows)."""
+    token = session.current().token  # read here: the worker threads have no Streamlit context
+
+    def one(request: tuple[str, dict | None]) -> Any:
+        path, params = request
+        try:
+            return session.api_call("GET", path, token=token, params=params)
+        except session.ApiError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=min(8, max(len(requests), 1))) as pool:
+        return list(pool.map(one, requests))
 
 
 def flash(kind: str, text: str) -> None:

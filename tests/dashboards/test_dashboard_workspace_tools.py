@@ -130,3 +130,19 @@ def test_mailboxes_are_added_warmed_up_and_paused_from_settings(api, tenant):
     assert at.success[0].value == "Mailbox saved."
     paused = httpx.get(f"{api}/api/v1/mailboxes", headers=tenant.user.headers).json()["data"][0]
     assert paused["isActive"] is False and paused["warmupStartedOn"] == mailbox["warmupStartedOn"]
+
+
+def test_a_cadence_enrolls_everyone_in_a_saved_view(api, tenant):
+    for i in range(3):
+        post(api, tenant.user, "/prospects", {"email": unique_email(f"view{i}"), "company": "Viewco"})
+    post(api, tenant.user, "/prospects", {"email": unique_email("outside"), "company": "Elsewhere"})
+    post(api, tenant.user, "/prospects/views", {"name": "Viewco people", "filters": {"q": "Viewco"}})
+    cadence = post(api, tenant.user, "/cadences", {"name": "View cadence", "steps": [
+        {"type": "call", "delayDays": 0, "content": "Intro call"}]})
+    at = open_page(tenant.user, "cadences")
+    views = httpx.get(f"{api}/api/v1/prospects/views", headers=tenant.user.headers).json()["data"]
+    at.selectbox(key="cadence_enroll_view").set_value(views[0]["id"]).run()
+    button(at, "Enroll 3 prospects").click().run()
+    assert at.success[0].value == "Enrollment done: 3 enrolled."
+    enrolled = httpx.get(f"{api}/api/v1/cadences/{cadence['id']}/enrollments", headers=tenant.user.headers)
+    assert len(enrolled.json()["data"]) == 3
