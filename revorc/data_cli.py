@@ -22,6 +22,7 @@ BENCHMARKS = {
     "ingest": "landed files → raw vs a binary COPY of the same rows",
     "outreach": "due cadence steps/s and bulk e-mail render + enqueue",
     "search": "GET /api/v1/search vs Typesense direct, reindex vs Typesense import, vector recall@10 and p99",
+    "workspace": "the rep's workspace pages rendered at N prospects vs 1,000 (target ≤ 1 s at 1,000,000)",
 }
 
 

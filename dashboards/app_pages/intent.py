@@ -72,7 +72,7 @@ with tab_p:
     else:
         lines = intent.sparklines(org, "prospect", tuple(prospects["prospect_id"].astype(str)))
         prospects["trend_30d"] = prospects["prospect_id"].astype(str).map(lambda k: lines.get(k, []))
-        table(prospects.drop(columns=["prospect_id"]), name="intent_top_prospects", key="intent_prospects",
+        table(prospects, name="intent_top_prospects", key="intent_prospects", link="prospect_id",
               column_config={"trend_30d": spark})
 with tab_a:
     if accounts.empty:
@@ -80,5 +80,5 @@ with tab_a:
     else:
         lines = intent.sparklines(org, "account", tuple(accounts["account_id"].astype(str)))
         accounts["trend_30d"] = accounts["account_id"].astype(str).map(lambda k: lines.get(k, []))
-        table(accounts.drop(columns=["account_id"]), name="intent_top_accounts", key="intent_accounts",
+        table(accounts, name="intent_top_accounts", key="intent_accounts", link="account_id",
               column_config={"trend_30d": spark})

@@ -107,7 +107,7 @@ st.altair_chart(charts.bars(totals.assign(stage_title=totals["stage"].map(STAGE_
                 width="stretch")
 
 st.subheader("Deals")
-table(deals.drop(columns=["deal_id"]), name="pipeline_deals", key="pipeline_deals",
+table(deals, name="pipeline_deals", key="pipeline_deals", link="deal_id",
       column_config={"amount": st.column_config.NumberColumn(format="dollar"),
                      "probability": st.column_config.NumberColumn(format="%d%%")})
 

@@ -328,7 +328,7 @@ def owners() -> dict[str | None, str]:
     return choices
 
 
-def bulk_bar(selected: list[dict], filters: dict, total: int) -> None:
+def bulk_bar(selected: list[dict], filters: dict, total: int, exact: bool) -> None:
     ids = [p["id"] for p in selected]
     st.markdown(f"**{len(ids)} selected**" if ids else "Select rows to act on several prospects at once.")
     assign, restatus, enroll, remove = st.columns(4)
@@ -368,7 +368,8 @@ def bulk_bar(selected: list[dict], filters: dict, total: int) -> None:
             workspace.act(f"{len(ids)} prospects deleted.", "POST", "/prospects/bulk",
                           json={"prospectIds": ids, "action": "delete"})
             st.rerun()
-    if st.button(f"Export the {total:,} matching prospects as CSV", icon=":material/download:"):
+    matching = f"{total:,}" if exact else f"{total - 1:,}+"
+    if st.button(f"Export the {matching} matching prospects as CSV", icon=":material/download:"):
         try:
             st.session_state["prospects_csv_export"] = call("GET", "/prospects/export", params=filters, raw=True)
         except session.ApiError as exc:
@@ -418,12 +419,15 @@ def listing() -> None:
         if n1.button("Previous", disabled=current <= 1):
             st.session_state["prospects_page"] = current - 1
             st.rerun()
-        n2.caption(f"Page {current} of {max(meta['pages'], 1)} · {meta['total']:,} prospects")
+        if meta.get("totalExact", True):
+            n2.caption(f"Page {current} of {max(meta['pages'], 1)} · {meta['total']:,} prospects")
+        else:  # a large book: the API stopped counting (docs/dashboards.md)
+            n2.caption(f"Page {current} · more than {meta['total'] - 1:,} prospects")
         if n3.button("Next", disabled=current >= meta["pages"]):
             st.session_state["prospects_page"] = current + 1
             st.rerun()
         if bulk_mode:
-            bulk_bar([page["data"][i] for i in rows], filters, meta["total"])
+            bulk_bar([page["data"][i] for i in rows], filters, meta["total"], meta.get("totalExact", True))
 
     add, upload = st.tabs(["Add a prospect", "Import a CSV"])
     with add, st.form("create_prospect"):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, or_, select
+from sqlalchemy import Select, func, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
@@ -14,6 +16,7 @@ from serving.core import outbox
 from serving.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from serving.core.event_catalogue import Change, ProspectCreated, ProspectQualified, ProspectUpdated
 from serving.core.listing import apply_sort, check_range, contains_any
+from serving.core.pagination import PageParams, PaginationMeta, paginate
 from serving.core.principal import Principal
 from serving.core.references import require_visible
 from serving.organizations import plans
@@ -34,6 +37,11 @@ SORTABLE = {
     "qualificationScore": Prospect.qualification_score,
     "lastContactedAt": Prospect.last_contacted_at,
 }
+
+
+# The list's total: exact up to COUNT_CAP and within COUNT_BUDGET_MS, else a lower bound (`totalExact: false`)
+COUNT_CAP = 100_000
+COUNT_BUDGET_MS = 250
 
 
 def get(*, db_session: Session, prospect_id: uuid.UUID) -> Prospect | None:
@@ -145,7 +153,18 @@ def delete(*, db_session: Session, prospect: Prospect) -> None:
     db_session.flush()
 
 
-def filtered(filters: ProspectFilters, sort: str | None) -> Select:
+# Word-prefix search over the same fields, served by a GIN index (`ix_prospects_search_words`, migration 0034):
+# the fallback of a substring search that outruns its budget on a large book (`search_page`).
+SEARCH_BUDGET_MS = 500
+
+
+def words_query(q: str) -> str | None:
+    """`q` as a prefix query on its words (`ada:* & love:*`), or None when it has no word."""
+    words = re.findall(r"\w+", q.lower())
+    return " & ".join(f"{w}:*" for w in words[:10]) or None
+
+
+def filtered(filters: ProspectFilters, sort: str | None, *, by_words: bool = False) -> Select:
     stmt = select(Prospect)
     check_range("priorityScore", filters.min_priority_score, filters.max_priority_score)
     check_range("intentScore", filters.min_intent_score, filters.max_intent_score)
@@ -160,11 +179,19 @@ def filtered(filters: ProspectFilters, sort: str | None) -> Select:
         stmt = stmt.where(Prospect.account_id == filters.account_id)
     if filters.company:
         stmt = stmt.where(contains_any(filters.company, Prospect.company))
-    if filters.q:
-        stmt = stmt.where(
-            contains_any(filters.q, Prospect.email, Prospect.first_name, Prospect.last_name, Prospect.company,
-                         Prospect.title, func.concat_ws(" ", Prospect.first_name, Prospect.last_name))
-        )
+    if filters.q and by_words:
+        query = words_query(filters.q)
+        if query is None:
+            stmt = stmt.where(literal_column("false"))
+        else:
+            # the matches from the index, through a definer function bound to the caller's organization (under
+            # row-level security the planner would compute every row's words instead: migration 0034)
+            stmt = stmt.where(Prospect.id.in_(select(func.app.prospect_word_matches(query))))
+    elif filters.q:
+        # one expression per row instead of six: the same matches (a name across first and last included), and
+        # a scan of a million rows about three times quicker
+        stmt = stmt.where(contains_any(filters.q, func.concat_ws(
+            " ", Prospect.email, Prospect.first_name, Prospect.last_name, Prospect.company, Prospect.title)))
     for column, low, high in (
         (Prospect.priority_score, filters.min_priority_score, filters.max_priority_score),
         (Prospect.intent_score, filters.min_intent_score, filters.max_intent_score),
@@ -189,6 +216,31 @@ def filtered(filters: ProspectFilters, sort: str | None) -> Select:
         stmt = stmt.where(or_(*(Prospect.custom_fields.contains({key: candidate})
                                 for candidate in _json_readings(value))))
     return apply_sort(stmt, sort, SORTABLE, default="-createdAt", tiebreak=Prospect.id)
+
+
+def search_page(*, db_session: Session, filters: ProspectFilters, sort: str | None,
+                pagination: PageParams) -> tuple[list[Prospect], PaginationMeta, str]:
+    """A page of the list and how `q` matched: `substring` (anywhere in e-mail, name, company or title), or, when
+    that scan outruns SEARCH_BUDGET_MS on a large book (a rare term walks every row), `words` (word prefixes,
+    from the index) — the answer says which (`X-Search-Mode`)."""
+    if not filters.q:
+        return *paginate(db_session, filtered(filters, sort), pagination, count_cap=COUNT_CAP,
+                         count_budget_ms=COUNT_BUDGET_MS), "substring"
+    try:
+        with db_session.begin_nested():
+            before = db_session.scalar(text("select current_setting('statement_timeout')"))
+            db_session.execute(text("select set_config('statement_timeout', :ms, true)"),
+                               {"ms": str(SEARCH_BUDGET_MS)})
+            items, meta = paginate(db_session, filtered(filters, sort), pagination, count_cap=COUNT_CAP,
+                                   count_budget_ms=COUNT_BUDGET_MS)
+            db_session.execute(text("select set_config('statement_timeout', :was, true)"), {"was": before})
+        return items, meta, "substring"
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "57014":
+            raise
+    items, meta = paginate(db_session, filtered(filters, sort, by_words=True), pagination, count_cap=COUNT_CAP,
+                           count_budget_ms=COUNT_BUDGET_MS)
+    return items, meta, "words"
 
 
 def _custom_field_filters(raw: list[str]) -> list[tuple[str, str]]:

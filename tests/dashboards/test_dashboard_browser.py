@@ -266,8 +266,23 @@ def test_a_rep_works_their_day_in_chromium(running_app, browser, seeded):
     _wait_text(page, "not-an-address")  # the row report names the bad row and why
     page.screenshot(path=str(SHOTS / "workspace_import.png"), full_page=True)
 
-    # a call task due now, completed from Today with the call logged
+    # enroll the new prospect in a cadence from its record
     prospect = api.get("/prospects", params={"q": f"Flo{suffix}"}).json()["data"][0]
+    cadence = api.post("/cadences", json={"name": f"Flow cadence {suffix}", "steps": [
+        {"type": "call", "delayDays": 0, "content": "Intro call"}]}).json()
+    page.goto(f"{running_app}/prospects?prospect={prospect['id']}", wait_until="domcontentloaded")
+    page.get_by_role("heading", name=f"Flo{suffix}").wait_for(timeout=60_000)
+    _settle(page)
+    page.get_by_role("tab", name="Actions").click()
+    page.get_by_label("Cadence").click()
+    page.get_by_role("option", name=f"Flow cadence {suffix}").click()
+    page.get_by_role("button", name="Enroll").click()
+    _wait_text(page, "Enrolled.")
+    page.screenshot(path=str(SHOTS / "workspace_enroll.png"), full_page=True)
+    enrolled = api.get(f"/cadences/{cadence['id']}/enrollments").json()["data"]
+    assert [e["prospectId"] for e in enrolled] == [prospect["id"]]
+
+    # a call task due now, completed from Today with the call logged
     api.post("/tasks", json={"type": "call", "title": f"Call Flo {suffix}", "prospectId": prospect["id"],
                              "dueAt": "2020-01-01T09:00:00Z"})
     page.goto(running_app, wait_until="domcontentloaded")  # Today is the default page: served at the root

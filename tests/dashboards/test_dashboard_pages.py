@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from dashboards.analysis.ab_test import two_proportion_test
-from dashboards.components import session
+from dashboards.components import session, tables
 from dashboards.components.formatting import money
 from serving.core.db import engine_for
 from serving.search import service as search_service
@@ -35,9 +35,12 @@ def metric(at: AppTest, label: str):
 
 
 def frame(at: AppTest, column: str, nth: int = 0):
-    """The nth table on the page that has this column (AppTest does not keep dataframe keys), or None."""
-    found = [d.value for d in at.dataframe if column in d.value.columns]
-    return found[nth] if len(found) > nth else None
+    """The nth table on the page that has this data column (AppTest does not keep dataframe keys), or None; with
+    the data's own column names (the page shows them as headings: `deal_name` as `Deal name`)."""
+    found = [d.value for d in at.dataframe if tables.heading(column) in d.value.columns]
+    if len(found) <= nth:
+        return None
+    return found[nth].rename(columns=lambda c: c.lower().replace(" ", "_"))
 
 
 def no_errors(at: AppTest) -> None:
@@ -256,6 +259,7 @@ def test_another_organization_sees_none_of_the_demo_figures(seeded):
     no_errors(at)
     deals = frame(at, "deal_name")
     assert deals["deal_name"].tolist() == [OTHER_DEAL_NAME]
+    assert deals["open"].iloc[0].startswith("/deals?deal=")  # the row opens the deal's record
     assert metric(at, "Open deals").value == "1"
     health = open_page("data_health", login)
     no_errors(health)

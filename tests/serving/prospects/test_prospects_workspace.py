@@ -174,3 +174,33 @@ def test_views_never_cross_organizations(client, tenant, other_tenant):
         kwargs = {"json": {"name": "x"}} if method == "put" else {}
         response = getattr(client, method)(f"{URL}/views/{theirs['id']}", headers=tenant.admin.headers, **kwargs)
         assert response.status_code == 404
+
+
+# -- search on a large book --------------------------------------------------------------------------------------
+
+def test_a_search_says_how_it_matched(client, tenant):
+    tenant.add(Prospect, email=unique_email("ada"), first_name="Ada", last_name="Lovelace", company="Engines")
+    response = client.get(URL, params={"q": "ovelace"}, headers=tenant.user.headers)
+    assert response.headers["X-Search-Mode"] == "substring" and len(response.json()["data"]) == 1
+    assert "X-Search-Mode" not in client.get(URL, headers=tenant.user.headers).headers
+
+
+def test_a_search_that_outruns_its_budget_answers_by_word_prefixes(client, tenant, monkeypatch):
+    from sqlalchemy import Text, cast, func
+
+    from serving.prospects import service
+
+    tenant.add(Prospect, email=unique_email("ada"), first_name="Ada", last_name="Lovelace", company="Engines")
+    tenant.add(Prospect, email=unique_email("bob"), first_name="Bob", last_name="Smith", company="Loveless Ltd")
+    original = service.contains_any
+    # a substring scan as slow as one over a million rows: every row sleeps, and the budget is 50 ms
+    monkeypatch.setattr(service, "contains_any", lambda q, *columns: (cast(func.pg_sleep(0.2), Text) == "x")
+                        | original(q, *columns))
+    monkeypatch.setattr(service, "SEARCH_BUDGET_MS", 50)
+    response = client.get(URL, params={"q": "love"}, headers=tenant.user.headers)
+    assert response.status_code == 200 and response.headers["X-Search-Mode"] == "words"
+    assert sorted(p["lastName"] for p in response.json()["data"]) == ["Lovelace", "Smith"]  # "Loveless Ltd"
+    words = client.get(URL, params={"q": "ada love"}, headers=tenant.user.headers).json()["data"]
+    assert [p["lastName"] for p in words] == ["Lovelace"]  # every word must start one of the fields' words
+    inside = client.get(URL, params={"q": "ovelace"}, headers=tenant.user.headers).json()["data"]
+    assert inside == []  # by words, a fragment inside a word does not match: that is what the header says
