@@ -42,6 +42,7 @@ from serving.emails.models import (
     EmailUnsubscribe,
     Mailbox,
 )
+from serving.integrations.crm_sync.models import CrmSyncLink
 from serving.kb.models import KbArticle, KbArticleVersion, KbArticleView, KbArticleVote, KbCategory
 from serving.knowledge.models import (
     CompanyResearchSource,
@@ -108,6 +109,7 @@ __all__ = [
     "CompanyProfile",
     "CompanyResearchSource",
     "CompanyTrainingSession",
+    "CrmSyncLink",
     "Deal",
     "DealContact",
     "DomainEvent",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, literal_column, or_, select
@@ -228,3 +229,11 @@ def import_rows(*, db_session: Session, principal: Principal, parsed: ParsedImpo
         # after the upsert (only then is it known which rows are new); a refusal rolls the whole file back
         plans.check_prospects(db_session, principal.organization_id)
     return counts
+
+
+def changed_since(*, db_session: Session, since: datetime | None, limit: int) -> list[Prospect]:
+    """The prospects edited after `since` (all when None), oldest edit first: what an outbound sync pushes."""
+    query = select(Prospect).order_by(Prospect.updated_at, Prospect.id).limit(limit)
+    if since is not None:
+        query = query.where(Prospect.updated_at > since)
+    return list(db_session.scalars(query))
