@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +37,9 @@ from serving.integrations.crm_sync.models import CrmSyncLink, LocalEntity
 from serving.prospects import service as prospects
 from serving.prospects.schemas import ProspectCreate, ProspectUpdate
 
+# The local cursor trails the run's start: a user's edit whose transaction began before it but committed after
+# still has an earlier updated_at. Re-reading the overlap costs a hash comparison per record, nothing more.
+LOCAL_OVERLAP = timedelta(minutes=10)
 PUSH_BATCH = 1000  # local records pushed per object and run; the cursor resumes after the last one
 MAX_FAILURES_KEPT = 200  # in the sync log; the count covers them all
 
@@ -239,7 +242,7 @@ def _push(run: SyncRun, om: ObjectMapping, since: datetime | None, now: datetime
             outcome.fail(direction="push", object=om.remote_object, localId=str(local.id), error=str(error)[:500])
     if len(records) == PUSH_BATCH:
         return records[-1].updated_at  # more to send: resume after the last one sent
-    return now
+    return now - LOCAL_OVERLAP
 
 
 def _push_one(run: SyncRun, om: ObjectMapping, local: Any, outcome: SyncOutcome) -> None:
