@@ -194,8 +194,17 @@ def _pull(run: SyncRun, om: ObjectMapping, since: datetime | None, outcome: Sync
     return latest
 
 
+def _normalise(entity: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Remote values as the domain's input schema stores them (`(415) 555-0100` → `+14155550100`), so an
+    unchanged remote record hashes like its local copy instead of being re-applied on every run."""
+    schema = {LocalEntity.prospect: ProspectUpdate, LocalEntity.account: AccountUpdate,
+              LocalEntity.deal: DealUpdate}[LocalEntity(entity)]
+    parsed = schema(**{k: v for k, v in values.items() if v is not None}).model_dump(exclude_unset=True)
+    return {key: parsed.get(key) for key in values}
+
+
 def _pull_one(run: SyncRun, om: ObjectMapping, record: RemoteRecord, outcome: SyncOutcome) -> None:
-    values = remote_values(record.properties, om, run.mapping)
+    values = _normalise(om.entity, remote_values(record.properties, om, run.mapping))
     digest = fingerprint(values)
     link = _link_by_remote(run, om, record.id)
     if link is not None and link.synced_hash == digest:

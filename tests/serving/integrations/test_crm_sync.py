@@ -181,6 +181,15 @@ def test_conflict_rule(tenant, rule, remote_at, winner):
         assert remote.fake.records["contacts"][contact_id]["jobtitle"] == expected
 
 
+def test_a_remote_value_the_domain_normalises_is_not_reapplied_on_every_run(tenant):
+    with hubspot() as remote:
+        remote.fake.put("contacts", {"email": "Lin@Example.com", "lastname": "Lin", "phone": "(415) 555-0100"})
+        assert run(tenant, remote).pulled_created == 1
+        assert prospect(tenant, "lin@example.com").phone == "+14155550100"
+        again = run(tenant, remote)  # a full read: the same record, unchanged
+        assert (again.pulled_updated, again.pushed_updated, again.conflicts) == (0, 0, 0)
+
+
 def test_a_bad_remote_record_is_reported_and_the_rest_sync(tenant):
     with hubspot() as remote:
         seed_hubspot(remote.fake)
@@ -223,8 +232,9 @@ def test_salesforce_pages_refreshes_an_expired_token_waits_out_429_and_pushes(te
         assert second.pushed_created == 1 and second.failed == 1
         failure = second.failures[0]
         assert failure["direction"] == "push" and "REQUIRED_FIELD_MISSING" in failure["error"]
-        created = next(body for method, path, body in fake.writes() if path.endswith("/sobjects/Opportunity/"))
-        assert (created["Name"], created["StageName"], created["CloseDate"]) == ("Ready", "Prospecting", "2027-05-01")
+        created = next(body for method, path, body in fake.writes()
+                       if path.endswith("/sobjects/Opportunity/") and body["Name"] == "Ready")
+        assert (created["StageName"], created["CloseDate"], created["Amount"]) == ("Prospecting", "2027-05-01", 100.0)
         since = [path for _, path, _ in fake.requests if "query?" in path][-1]
         assert "LastModifiedDate+%3E+" in since or "LastModifiedDate%20%3E%20" in since
 
