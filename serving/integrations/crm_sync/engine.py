@@ -177,12 +177,28 @@ def _save_link(run: SyncRun, om: ObjectMapping, link: CrmSyncLink | None, *, loc
     return link
 
 
+def _local_values(local: Any, om: ObjectMapping) -> dict[str, Any]:
+    values = local_values(local, om)
+    if om.account_ref:
+        values["account_id"] = local.account_id
+    return values
+
+
+def _linked_account(run: SyncRun, remote_id: Any) -> uuid.UUID | None:
+    if not remote_id:
+        return None
+    return run.db_session.scalar(select(CrmSyncLink.local_id).where(
+        CrmSyncLink.integration_id == run.integration_id, CrmSyncLink.entity_type == LocalEntity.account.value,
+        CrmSyncLink.remote_id == str(remote_id)))
+
+
 # --- pull ----------------------------------------------------------------------------------------------------
 
 def _pull(run: SyncRun, om: ObjectMapping, since: datetime | None, outcome: SyncOutcome) -> datetime | None:
     """Apply remote changes; returns the latest remote modification seen (the next remote cursor)."""
     latest = since
-    for record in run.remote.changed(om.remote_object, list(om.fields.values()), since):
+    fields = [*om.fields.values(), *([om.account_ref] if om.account_ref else [])]
+    for record in run.remote.changed(om.remote_object, fields, since):
         if record.modified_at and (latest is None or record.modified_at > latest):
             latest = record.modified_at
         try:
@@ -205,11 +221,15 @@ def _normalise(entity: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def _pull_one(run: SyncRun, om: ObjectMapping, record: RemoteRecord, outcome: SyncOutcome) -> None:
     values = _normalise(om.entity, remote_values(record.properties, om, run.mapping))
-    digest = fingerprint(values)
     link = _link_by_remote(run, om, record.id)
-    if link is not None and link.synced_hash == digest:
-        return  # unchanged since the last agreement, or the echo of our own push
     local = _get(run, om.entity, link.local_id) if link is not None else None
+    if om.account_ref:
+        # An account the sync has not linked (or none) keeps the local one: never cleared by a gap in the sync.
+        linked = _linked_account(run, record.properties.get(om.account_ref))
+        values["account_id"] = linked or (local.account_id if local is not None else None)
+    digest = fingerprint(values)
+    if link is not None and local is not None and link.synced_hash == digest:
+        return  # unchanged since the last agreement, or the echo of our own push
     if local is None:
         local = _match(run, om.entity, values)
         if local is not None and _link_by_local(run, om.entity, local.id) is not None:
@@ -218,7 +238,7 @@ def _pull_one(run: SyncRun, om: ObjectMapping, record: RemoteRecord, outcome: Sy
         local = _create(run, om.entity, values)
         outcome.pulled_created += 1
     else:
-        current = local_values(local, om)
+        current = _local_values(local, om)
         if link is not None and fingerprint(current) != link.synced_hash:
             outcome.conflicts += 1
             if _local_wins(run.mapping, local.updated_at, record.modified_at):
@@ -226,7 +246,7 @@ def _pull_one(run: SyncRun, om: ObjectMapping, record: RemoteRecord, outcome: Sy
         _update(run, om.entity, local, values, current)
         outcome.pulled_updated += 1
     # The link stores what the local record now holds (a value the service normalised hashes as it will read).
-    _save_link(run, om, link, local=local, remote_id=record.id, digest=fingerprint(local_values(local, om)),
+    _save_link(run, om, link, local=local, remote_id=record.id, digest=fingerprint(_local_values(local, om)),
                remote_modified_at=record.modified_at)
 
 
@@ -255,12 +275,17 @@ def _push(run: SyncRun, om: ObjectMapping, since: datetime | None, now: datetime
 
 
 def _push_one(run: SyncRun, om: ObjectMapping, local: Any, outcome: SyncOutcome) -> None:
-    values = local_values(local, om)
+    values = _local_values(local, om)
     digest = fingerprint(values)
     link = _link_by_local(run, om.entity, local.id)
     if link is not None and link.synced_hash == digest:
         return  # pulled from the remote (or pushed) and not edited since
+    account_id = values.pop("account_id", None)
     properties = outgoing(values, om, run.mapping)
+    if om.account_ref and account_id is not None:
+        account_link = _link_by_local(run, LocalEntity.account, account_id)
+        if account_link is not None:
+            properties[om.account_ref] = account_link.remote_id
     if link is None:
         remote_id = run.remote.create(om.remote_object, properties)
         outcome.pushed_created += 1

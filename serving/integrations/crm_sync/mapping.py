@@ -50,6 +50,10 @@ DEFAULT_OBJECTS: dict[Provider, dict[str, tuple[LocalEntity, dict[str, str]]]] =
     },
 }
 
+# HubSpot's contact → primary company property; Salesforce's lookup fields. HubSpot deals reach companies only
+# through the associations API, which this sync does not read yet.
+ACCOUNT_REFS: dict[str, str] = {"contacts": "associatedcompanyid", "Contact": "AccountId", "Opportunity": "AccountId"}
+
 # remote stage → local stage; pushing uses the first remote stage listed for a local one.
 DEFAULT_STAGES: dict[Provider, dict[str, str]] = {
     "hubspot": {"appointmentscheduled": "discovery", "qualifiedtobuy": "qualification",
@@ -88,6 +92,9 @@ class ObjectMapping(BaseModel):
     remote_object: str
     entity: LocalEntity
     fields: dict[str, str]  # local → remote
+    # the remote field holding the record's company/account id, synced as the local `account_id` through the
+    # account links (None: the object has none, or it lives in an association this sync does not read)
+    account_ref: str | None = None
 
 
 class Mapping(BaseModel):
@@ -118,7 +125,8 @@ def resolve(provider: Provider, config: dict[str, Any] | None) -> Mapping:
         if override is not None:
             _check_fields(provider, remote_object, entity, override)
             fields = override
-        objects.append(ObjectMapping(remote_object=remote_object, entity=entity, fields=fields))
+        objects.append(ObjectMapping(remote_object=remote_object, entity=entity, fields=fields,
+                                     account_ref=ACCOUNT_REFS.get(remote_object)))
     unknown = set(parsed.objects) - set(defaults)
     if unknown:
         raise ValueError(f"unknown {provider} objects: {sorted(unknown)}; known: {sorted(defaults)}")

@@ -96,10 +96,11 @@ def prospect(tenant, email: str):
 
 
 def seed_hubspot(fake: FakeCrm) -> None:
-    fake.put("companies", {"name": "Acme", "domain": "acme.com", "industry": "SOFTWARE", "numberofemployees": "120"})
+    acme = fake.put("companies", {"name": "Acme", "domain": "acme.com", "industry": "SOFTWARE",
+                                  "numberofemployees": "120"})
     for n in range(3):  # three contacts: two pages at the fake's page size
         fake.put("contacts", {"email": f"Ada{n}@Acme.com", "firstname": "Ada", "lastname": f"L{n}",
-                              "jobtitle": "CTO", "phone": "", "company": "Acme"})
+                              "jobtitle": "CTO", "phone": "", "company": "Acme", "associatedcompanyid": acme})
     fake.put("deals", {"dealname": "Acme expansion", "amount": "5000", "closedate": "2027-03-31T00:00:00Z",
                        "dealstage": "contractsent"})
 
@@ -114,6 +115,7 @@ def test_hubspot_pull_creates_then_updates_local_records(tenant):
         with local(tenant) as session:
             account = session.scalar(accounts_by_domain("acme.com"))
             assert (account.name, account.industry, account.employee_count) == ("Acme", "SOFTWARE", 120)
+            assert ada.account_id == account.id  # the contact's associatedcompanyid, through the account link
             deal = deals.changed_since(db_session=session, since=None, limit=10)[0]
             assert (deal.name, deal.amount, deal.close_date, deal.stage) == (
                 "Acme expansion", Decimal("5000.00"), date(2027, 3, 31), "negotiation")
@@ -220,13 +222,15 @@ def test_salesforce_pages_refreshes_an_expired_token_waits_out_429_and_pushes(te
         assert (first.pulled_created, first.failed) == (5, 0), first.failures
         assert fake.refreshes == 1 and remote.sleeps == [2.0]
         assert any("/query/01gD" in path for _, path, _ in fake.requests)  # nextRecordsUrl followed
-        assert prospect(tenant, "hank2@globex.com").title == "Ops"
+        hank = prospect(tenant, "hank2@globex.com")
+        assert hank.title == "Ops" and hank.account_id is not None  # AccountId through the account link
         soql = [path for _, path, _ in fake.requests if path.startswith("/services/data/v60.0/query?")]
         assert all("LastModifiedDate" in q for q in soql)
 
         with local(tenant) as session:
             deals.create(db_session=session, principal=principal(tenant),
-                         data=DealCreate(name="Ready", amount=Decimal("100"), close_date=date(2027, 5, 1)))
+                         data=DealCreate(name="Ready", amount=Decimal("100"), close_date=date(2027, 5, 1),
+                                         account_id=hank.account_id))
             deals.create(db_session=session, principal=principal(tenant), data=DealCreate(name="No close date"))
         second = run(tenant, remote, cursor=first.cursor)
         assert second.pushed_created == 1 and second.failed == 1
@@ -235,6 +239,7 @@ def test_salesforce_pages_refreshes_an_expired_token_waits_out_429_and_pushes(te
         created = next(body for method, path, body in fake.writes()
                        if path.endswith("/sobjects/Opportunity/") and body["Name"] == "Ready")
         assert (created["StageName"], created["CloseDate"], created["Amount"]) == ("Prospecting", "2027-05-01", 100.0)
+        assert created["AccountId"] == acct
         since = [path for _, path, _ in fake.requests if "query?" in path][-1]
         assert "LastModifiedDate+%3E+" in since or "LastModifiedDate%20%3E%20" in since
 
