@@ -114,9 +114,18 @@ class HubSpotClient:
     """`/crm/v3/objects/{object}`: list and search (incremental), create, batch update."""
 
     provider = "hubspot"
+    API_BASE = "https://api.hubapi.com"
+    AUTHORIZE_URL = "https://app.hubspot.com/oauth/authorize"
+    TOKEN_URL = "https://api.hubapi.com/oauth/v1/token"
+    SCOPES = ("oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.companies.read",
+              "crm.objects.companies.write", "crm.objects.deals.read", "crm.objects.deals.write")
 
     def __init__(self, http: CrmHttp) -> None:
         self.http = http
+
+    def check(self) -> None:
+        """Raises CrmError when the token cannot read contacts (revoked, missing scope)."""
+        self.http.request("GET", "/crm/v3/objects/contacts", params={"limit": 1})
 
     def changed(self, obj: str, fields: list[str], since: datetime | None) -> Iterator[RemoteRecord]:
         modified = HUBSPOT_MODIFIED.get(obj, "hs_lastmodifieddate")
@@ -170,9 +179,16 @@ class SalesforceClient:
     """REST API on the org's `instance_url`: SOQL query with `nextRecordsUrl` paging, sObject create and PATCH."""
 
     provider = "salesforce"
+    AUTHORIZE_URL = "https://login.salesforce.com/services/oauth2/authorize"
+    TOKEN_URL = "https://login.salesforce.com/services/oauth2/token"
+    SCOPES = ("api", "refresh_token")
 
     def __init__(self, http: CrmHttp) -> None:
         self.http = http
+
+    def check(self) -> None:
+        """Raises CrmError when the session cannot use the REST API (revoked, API disabled for the user)."""
+        self.http.request("GET", f"/services/data/{SALESFORCE_API}/limits")
 
     def changed(self, obj: str, fields: list[str], since: datetime | None) -> Iterator[RemoteRecord]:
         # Field and object names are validated API names (mapping.REMOTE_NAME), never user text in the SOQL.

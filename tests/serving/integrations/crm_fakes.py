@@ -195,6 +195,9 @@ class SalesforceRoutes:
                                     "id": "https://login.salesforce.com/id/00D/005", "token_type": "Bearer",
                                     "issued_at": "1700000000000", "signature": "sig"})
             return
+        if url.path == "/services/data/v60.0/limits":
+            handler.send_json(200, {"DailyApiRequests": {"Max": 15000, "Remaining": 14998}})
+            return
         if url.path == "/services/data/v60.0/query":
             soql = parse_qs(url.query)["q"][0]
             obj = re.search(r"FROM (\w+)", soql).group(1)

@@ -19,7 +19,7 @@ from serving.core.principal import Principal
 from serving.deals import service as deals
 from serving.deals.schemas import DealCreate
 from serving.integrations.crm_sync import mapping
-from serving.integrations.crm_sync.clients import CrmHttp, HubSpotClient, SalesforceClient
+from serving.integrations.crm_sync.clients import CrmError, CrmHttp, HubSpotClient, SalesforceClient
 from serving.integrations.crm_sync.engine import push_deal, sync
 from serving.prospects import service as prospects
 from serving.prospects.schemas import ProspectCreate, ProspectUpdate
@@ -284,6 +284,17 @@ def test_one_organizations_sync_never_touches_anothers_records(tenant, other_ten
     theirs = prospect(other_tenant, "ada0@acme.com")
     assert (theirs.first_name, theirs.title) == ("Theirs", "Kept")
     assert prospect(tenant, "ada0@acme.com").organization_id == tenant.organization_id
+
+
+def test_check_answers_for_a_working_token_and_refuses_a_revoked_one():
+    for make in (hubspot, salesforce):
+        with make() as remote:
+            remote.client.check()
+            remote.client.http.refresh = None  # revoked: the expired token cannot be renewed
+            remote.fake.expire_token()
+            with pytest.raises(CrmError) as refused:
+                remote.client.check()
+            assert refused.value.status == 401
 
 
 @pytest.mark.parametrize(("config", "complaint"), [
