@@ -122,8 +122,11 @@ def test_hubspot_pull_creates_then_updates_local_records(tenant):
         # the incremental read (search with lastmodifieddate GTE the cursor) brings the one remote edit
         contact_id = next(rid for rid, v in remote.fake.records["contacts"].items() if v["lastname"] == "L2")
         remote.fake.put("contacts", {"jobtitle": "CEO"}, remote_id=contact_id)
+        remote.fake.expire_token()
+        remote.fake.throttle = 1
         second = run(tenant, remote, cursor=first.cursor)
         assert (second.pulled_created, second.pulled_updated) == (0, 1)
+        assert remote.fake.refreshes == 1 and remote.sleeps == [2.0]  # 429 waited out, expired token renewed
         assert prospect(tenant, "ada2@acme.com").title == "CEO"
         assert any("/contacts/search" in path for _, path, _ in remote.fake.requests)
 
