@@ -88,8 +88,18 @@ def sync(*, db_session: Session, principal: Principal, integration_id: uuid.UUID
     for om in mapping.objects:
         remote_since = _time(cursor.get(f"remote:{om.remote_object}"))
         local_since = _time(cursor.get(f"local:{om.entity}"))
-        pulled = _pull(run, om, remote_since, outcome)
-        outcome.cursor[f"remote:{om.remote_object}"] = (pulled or now).isoformat()
+        try:
+            pulled = _pull(run, om, remote_since, outcome)
+        except CrmError as error:
+            # The listing itself failed (an outage, a revoked scope): this object's cursors stay where they were
+            # and its push waits too, so nothing local overwrites a remote edit that was not read.
+            outcome.fail(direction="pull", object=om.remote_object, error=str(error)[:500])
+            for side, since in (("remote", om.remote_object), ("local", om.entity)):
+                if cursor.get(f"{side}:{since}"):
+                    outcome.cursor[f"{side}:{since}"] = cursor[f"{side}:{since}"]
+            continue
+        if pulled is not None:  # nothing seen yet: the next run reads everything again (cheap when empty)
+            outcome.cursor[f"remote:{om.remote_object}"] = pulled.isoformat()
         outcome.cursor[f"local:{om.entity}"] = _push(run, om, local_since, now, outcome).isoformat()
     return outcome
 

@@ -186,6 +186,28 @@ def test_conflict_rule(tenant, rule, remote_at, winner):
         assert remote.fake.records["contacts"][contact_id]["jobtitle"] == expected
 
 
+def test_a_failed_listing_is_reported_and_keeps_its_cursor_while_other_objects_sync(tenant):
+    with hubspot() as remote:
+        seed_hubspot(remote.fake)
+        first = run(tenant, remote)
+        remote.client.http.refresh = None
+        real_changed = remote.client.changed
+
+        def deals_unreadable(obj, fields, since):
+            if obj == "deals":
+                remote.fake.expire_token()  # the vendor answers 401 for this listing only
+            return real_changed(obj, fields, since)
+
+        remote.client.changed = deals_unreadable
+        with local(tenant) as session:
+            ada = prospects.get_by_email(db_session=session, email="ada0@acme.com")
+            prospects.update(db_session=session, prospect=ada, data=ProspectUpdate(title="Pushed anyway"))
+        second = run(tenant, remote, cursor=first.cursor)
+        assert second.failed == 1 and second.failures[0]["object"] == "deals" and "401" in second.failures[0]["error"]
+        assert second.pushed_updated == 1  # contacts went on
+        assert second.cursor["remote:deals"] == first.cursor["remote:deals"]
+
+
 def test_a_remote_value_the_domain_normalises_is_not_reapplied_on_every_run(tenant):
     with hubspot() as remote:
         remote.fake.put("contacts", {"email": "Lin@Example.com", "lastname": "Lin", "phone": "(415) 555-0100"})
