@@ -271,31 +271,70 @@ def _local_wins(mapping: Mapping, local_at: datetime | None, remote_at: datetime
 # --- push ----------------------------------------------------------------------------------------------------
 
 def _push(run: SyncRun, om: ObjectMapping, since: datetime | None, now: datetime, outcome: SyncOutcome) -> datetime:
-    """Send local changes; returns the next local cursor."""
+    """Send local changes; returns the next local cursor. Updates to a remote with a batch endpoint (HubSpot) go
+    in one call per hundred records."""
     records = _changed_since(run, om.entity, since)
+    batched = hasattr(run.remote, "update_many")
+    waiting: list[PendingUpdate] = []
     for local in records:
         try:
             with run.db_session.begin_nested():
-                _push_one(run, om, local, outcome)
+                pending = _push_one(run, om, local, outcome, defer_update=batched)
         except RECORD_ERRORS as error:
             outcome.fail(direction="push", object=om.remote_object, localId=str(local.id), error=str(error)[:500])
+            continue
+        if pending is not None:
+            waiting.append(pending)
+    if waiting:
+        _send_updates(run, om, waiting, outcome)
     if len(records) == PUSH_BATCH:
         return records[-1].updated_at  # more to send: resume after the last one sent
     return now - LOCAL_OVERLAP
 
 
-def _push_one(run: SyncRun, om: ObjectMapping, local: Any, outcome: SyncOutcome) -> None:
+@dataclass
+class PendingUpdate:
+    local: Any
+    link: CrmSyncLink
+    digest: str
+    properties: dict[str, Any]
+
+
+def _send_updates(run: SyncRun, om: ObjectMapping, waiting: list[PendingUpdate], outcome: SyncOutcome) -> None:
+    try:
+        run.remote.update_many(om.remote_object, {p.link.remote_id: p.properties for p in waiting})
+        sent = waiting
+    except CrmError:
+        # One bad record fails the whole batch call: send them one by one to find and report it.
+        sent = []
+        for pending in waiting:
+            try:
+                run.remote.update(om.remote_object, pending.link.remote_id, pending.properties)
+                sent.append(pending)
+            except CrmError as error:
+                outcome.fail(direction="push", object=om.remote_object, localId=str(pending.local.id),
+                             remoteId=pending.link.remote_id, error=str(error)[:500])
+    for pending in sent:
+        _save_link(run, om, pending.link, local=pending.local, remote_id=pending.link.remote_id,
+                   digest=pending.digest, remote_modified_at=None)
+        outcome.pushed_updated += 1
+
+
+def _push_one(run: SyncRun, om: ObjectMapping, local: Any, outcome: SyncOutcome, *,
+              defer_update: bool = False) -> PendingUpdate | None:
     values = _local_values(local, om)
     digest = fingerprint(values)
     link = _link_by_local(run, om.entity, local.id)
     if link is not None and link.synced_hash == digest:
-        return  # pulled from the remote (or pushed) and not edited since
+        return None  # pulled from the remote (or pushed) and not edited since
     account_id = values.pop("account_id", None)
     properties = outgoing(values, om, run.mapping)
     if om.account_ref and account_id is not None:
         account_link = _link_by_local(run, LocalEntity.account, account_id)
         if account_link is not None:
             properties[om.account_ref] = account_link.remote_id
+    if link is not None and defer_update:
+        return PendingUpdate(local, link, digest, properties)
     if link is None:
         remote_id = run.remote.create(om.remote_object, properties)
         outcome.pushed_created += 1
@@ -304,6 +343,7 @@ def _push_one(run: SyncRun, om: ObjectMapping, local: Any, outcome: SyncOutcome)
         run.remote.update(om.remote_object, remote_id, properties)
         outcome.pushed_updated += 1
     _save_link(run, om, link, local=local, remote_id=remote_id, digest=digest, remote_modified_at=None)
+    return None
 
 
 def push_deal(*, db_session: Session, principal: Principal, integration_id: uuid.UUID, remote: RemoteCrm,

@@ -32,6 +32,7 @@ class FakeCrm:
         self.throttle = 0  # answer this many next calls with 429
         self.requests: list[tuple[str, str, Any]] = []
         self.ids = itertools.count(1001)
+        self.archived: dict[str, set[str]] = {}  # deleted in the CRM: listed no more, refused on update
 
     def tick(self) -> datetime:
         self.clock += timedelta(minutes=1)
@@ -127,7 +128,8 @@ class HubSpotRoutes:
             handler.send_json(404, {"status": "error", "message": "not found"})
             return
         obj, action = match.groups()
-        ids = sorted(fake.records.get(obj, {}), key=lambda rid: (fake.modified[(obj, rid)], rid))
+        ids = sorted((rid for rid in fake.records.get(obj, {}) if rid not in fake.archived.get(obj, set())),
+                     key=lambda rid: (fake.modified[(obj, rid)], rid))
         if handler.command == "GET":
             page, after = _page(ids, query.get("after"), int(query.get("limit", 10)))
             self._send_page(fake, handler, obj, page, after)
@@ -139,6 +141,12 @@ class HubSpotRoutes:
             page, after = _page(ids, body.get("after"), body.get("limit", 10))
             self._send_page(fake, handler, obj, page, after, total=len(ids))
         elif action == "/batch/update":
+            gone = [item["id"] for item in body["inputs"] if item["id"] in fake.archived.get(obj, set())]
+            if gone:
+                handler.send_json(404, {"status": "error", "message": f"Could not get some {obj} objects, they may "
+                                        f"be deleted or not exist. Check that ids are valid. {gone}",
+                                        "category": "OBJECT_NOT_FOUND", "correlationId": "c0ffee"})
+                return
             results = []
             for item in body["inputs"]:
                 fake.put(obj, item["properties"], remote_id=item["id"])

@@ -163,6 +163,34 @@ def test_push_sends_local_edits_once_and_no_ping_pong(tenant):
         assert len(remote.fake.writes()) == writes_after
 
 
+def test_hubspot_updates_go_in_one_batch_and_a_refused_batch_is_retried_one_by_one(tenant):
+    with hubspot() as remote:
+        seed_hubspot(remote.fake)
+        cursor = run(tenant, remote).cursor
+        ids = {v["lastname"]: rid for rid, v in remote.fake.records["contacts"].items()}
+
+        def edit(title: str) -> None:
+            with local(tenant) as session:
+                for n in range(3):
+                    ada = prospects.get_by_email(db_session=session, email=f"ada{n}@acme.com")
+                    prospects.update(db_session=session, prospect=ada, data=ProspectUpdate(title=f"{title} {n}"))
+
+        edit("Batch")
+        before = len(remote.fake.requests)
+        pushed = run(tenant, remote, cursor=cursor)
+        assert pushed.pushed_updated == 3
+        batches = [b for _, p, b in remote.fake.requests[before:] if p.endswith("/contacts/batch/update")]
+        assert len(batches) == 1 and len(batches[0]["inputs"]) == 3
+
+        remote.fake.archived["contacts"] = {ids["L1"]}  # deleted in HubSpot since
+        edit("Again")
+        outcome = run(tenant, remote, cursor=pushed.cursor)
+        assert outcome.pushed_updated == 2 and outcome.failed == 1
+        assert outcome.failures[0]["remoteId"] == ids["L1"] and \
+            "deleted" in outcome.failures[0]["error"]
+        assert remote.fake.records["contacts"][ids["L2"]]["jobtitle"] == "Again 2"
+
+
 @pytest.mark.parametrize(("rule", "remote_at", "winner"), [
     ("remote_wins", LONG_AGO, "remote"),
     ("local_wins", FAR_FUTURE, "local"),
