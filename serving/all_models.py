@@ -43,6 +43,13 @@ from serving.emails.models import (
     Mailbox,
 )
 from serving.integrations.crm_sync.models import CrmSyncLink
+from serving.integrations.models import (
+    IntegrationMarketplace,
+    IntegrationReview,
+    IntegrationSyncLog,
+    IntegrationUsageAnalytics,
+    TeamIntegration,
+)
 from serving.kb.models import KbArticle, KbArticleVersion, KbArticleView, KbArticleVote, KbCategory
 from serving.knowledge.models import (
     CompanyResearchSource,
@@ -110,6 +117,11 @@ __all__ = [
     "CompanyResearchSource",
     "CompanyTrainingSession",
     "CrmSyncLink",
+    "IntegrationMarketplace",
+    "IntegrationReview",
+    "IntegrationSyncLog",
+    "IntegrationUsageAnalytics",
+    "TeamIntegration",
     "Deal",
     "DealContact",
     "DomainEvent",
