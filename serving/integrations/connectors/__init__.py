@@ -11,3 +11,7 @@ CONNECTORS: dict[str, type[Connector]] = {}
 def register(connector: type[Connector]) -> type[Connector]:
     CONNECTORS[connector.key] = connector
     return connector
+
+
+# Importing the connector modules registers them (each decorates its class with `register`).
+from serving.integrations.connectors import slack  # noqa: E402, F401
