@@ -149,3 +149,20 @@ def test_track_api_call_adds_up_per_hour_and_is_invisible_to_another_organizatio
 ])
 def test_health_score_formula(calls, errors, latency_sum, auth_ok, expected):
     assert health_score(calls=calls, errors=errors, latency_ms_sum=latency_sum, auth_ok=auth_ok) == expected
+
+
+def test_the_marketplace_lists_the_seed_honestly_and_resyncs_idempotently(owner_session):
+    from serving.integrations.catalogue import CATALOGUE, sync_marketplace
+    from serving.integrations.connectors import CONNECTORS
+    from serving.integrations.models import IntegrationMarketplace
+
+    sync_marketplace(owner_session)
+    sync_marketplace(owner_session)
+    rows = {row.key: (row.status, row.category) for row in owner_session.scalars(select(IntegrationMarketplace))}
+    owner_session.rollback()
+    assert set(rows) == {entry[0] for entry in CATALOGUE}
+    assert rows["slack"][0] == "available"
+    assert {key for key, row in rows.items() if row[0] == "available"} == set(CONNECTORS) & set(rows)
+    assert rows["pipedrive"][0] == "planned"
+    assert {row[1] for row in rows.values()} == {
+        "crm", "email", "calendar", "communication", "enrichment", "social", "payment", "automation", "analytics"}
