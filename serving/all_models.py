@@ -42,6 +42,14 @@ from serving.emails.models import (
     EmailUnsubscribe,
     Mailbox,
 )
+from serving.integrations.crm_sync.models import CrmSyncLink
+from serving.integrations.models import (
+    IntegrationMarketplace,
+    IntegrationReview,
+    IntegrationSyncLog,
+    IntegrationUsageAnalytics,
+    TeamIntegration,
+)
 from serving.kb.models import KbArticle, KbArticleVersion, KbArticleView, KbArticleVote, KbCategory
 from serving.knowledge.models import (
     CompanyResearchSource,
@@ -110,6 +118,12 @@ __all__ = [
     "CompanyProfile",
     "CompanyResearchSource",
     "CompanyTrainingSession",
+    "CrmSyncLink",
+    "IntegrationMarketplace",
+    "IntegrationReview",
+    "IntegrationSyncLog",
+    "IntegrationUsageAnalytics",
+    "TeamIntegration",
     "Deal",
     "DealContact",
     "DomainEvent",

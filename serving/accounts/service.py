@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, Select, cast, func, literal_column, select
@@ -243,3 +244,11 @@ def descendants(*, db_session: Session, account_id: uuid.UUID,
         .limit(limit + 1)
     ).all()
     return [(account, depth) for account, depth in rows[:limit]], len(rows) > limit
+
+
+def changed_since(*, db_session: Session, since: datetime | None, limit: int) -> list[Account]:
+    """The accounts edited after `since` (all when None), oldest edit first: what an outbound sync pushes."""
+    query = select(Account).order_by(Account.updated_at, Account.id).limit(limit)
+    if since is not None:
+        query = query.where(Account.updated_at > since)
+    return list(db_session.scalars(query))

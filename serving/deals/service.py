@@ -230,3 +230,11 @@ def add_contact(*, db_session: Session, deal: Deal, data: DealContactCreate) -> 
 def remove_contact(*, db_session: Session, contact: DealContact) -> None:
     db_session.delete(contact)
     db_session.flush()
+
+
+def changed_since(*, db_session: Session, since: datetime | None, limit: int) -> list[Deal]:
+    """The deals edited after `since` (all when None), oldest edit first: what an outbound sync pushes."""
+    query = select(Deal).order_by(Deal.updated_at, Deal.id).limit(limit)
+    if since is not None:
+        query = query.where(Deal.updated_at > since)
+    return list(db_session.scalars(query))

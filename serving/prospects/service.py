@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, literal_column, or_, select, text
@@ -403,3 +404,11 @@ def update_view(*, db_session: Session, principal: Principal, view: SavedView, n
 def delete_view(*, db_session: Session, view: SavedView) -> None:
     db_session.delete(view)
     db_session.flush()
+
+
+def changed_since(*, db_session: Session, since: datetime | None, limit: int) -> list[Prospect]:
+    """The prospects edited after `since` (all when None), oldest edit first: what an outbound sync pushes."""
+    query = select(Prospect).order_by(Prospect.updated_at, Prospect.id).limit(limit)
+    if since is not None:
+        query = query.where(Prospect.updated_at > since)
+    return list(db_session.scalars(query))

@@ -218,4 +218,5 @@ def test_every_app_table_is_tenant_scoped_or_explicitly_global(owner_session):
                           and c.table_name = t.table_name and c.column_name = 'organization_id')
     """)).all())
     # search_indexing_jobs: one row per full reindex of a collection shared by every organization (no tenant data)
-    assert unscoped <= {"organizations", "search_indexing_jobs"}, unscoped
+    # integration_marketplace: the product's catalogue of integrations, the same for everyone (no tenant data)
+    assert unscoped <= {"organizations", "search_indexing_jobs", "integration_marketplace"}, unscoped
