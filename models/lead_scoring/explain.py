@@ -270,6 +270,13 @@ class _Stacked:
         take = np.repeat(masks[:, [group_of[c] for c in self.model.columns]], len(part), axis=0)
         return np.where(take, np.tile(part, (len(masks), 1)), self.reference)
 
+    def probability(self, rows: slice, masks: np.ndarray) -> np.ndarray:
+        """The compiled model's probability of `substituted(rows, masks)`, without building the stack when the
+        model can walk it as substitutions (`CompiledModel.substituted_probability`)."""
+        group_of = {name: g for g, names in enumerate(self.spec.groups.values()) for name in names}
+        take = masks[:, [group_of[c] for c in self.model.columns]]
+        return self.model.substituted_probability(self.encoded[rows], self.reference, take)
+
 
 def _linear_contributions(reference: _Reference, X: pd.DataFrame | None, spec: FeatureSpec,
                           delta: np.ndarray, numbers: _Stacked | None = None) -> np.ndarray:
@@ -315,7 +322,7 @@ def _shapley_contributions(model: LeadScoringModel, X: pd.DataFrame | None, refe
         part = numbers.encoded[start:start + chunk] if numbers is not None else X.iloc[start:start + chunk]
         rows = slice(start, start + len(part))
         # one predict_proba call for every step of every permutation of every row of the chunk
-        probability = numbers.model.probability(numbers.substituted(rows, masks)) if numbers is not None \
+        probability = numbers.probability(rows, masks) if numbers is not None \
             else model.estimator.predict_proba(_substituted(part, reference.row, masks, groups))[:, 1]
         values = 100 * probability
         values = values.reshape(len(permutations), steps, len(part))

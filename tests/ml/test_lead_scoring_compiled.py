@@ -98,3 +98,34 @@ def test_infinite_numbers_are_left_to_scikit_learn(trained: TrainingResult) -> N
         model.estimator.predict_proba(X)
     with pytest.raises(ValueError, match="infinity"):
         predict_probability(model, X)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_substitutions_walked_without_the_stack_are_the_stacks_probabilities(trained: TrainingResult, rows: int,
+                                                                            monkeypatch: pytest.MonkeyPatch
+                                                                            ) -> None:
+    """Gradient boosting's explanation walks its substitutions as picks between a row's and the reference's
+    decision at each split: the same probabilities, bit for bit, as the built stack walked in numpy or scored by
+    scikit-learn's own per-tree predictors (rows with holes and unseen categories, random substitutions)."""
+    model = trained.candidates["hist_gradient_boosting"]
+    fast = compiled(model)
+    encoded = fast.encode(_rows_with_holes(trained, "hist_gradient_boosting", n=120))
+    probes = fast.encode(probe_frame(fast, model.spec, baseline_row=model.card.baseline_row, seed=5))
+    reference = fast.encode(model.reference())
+    rng = np.random.default_rng(rows)
+    checked = 0
+    for matrix in (encoded, probes):
+        for start in range(0, 90, rows):
+            part = matrix[start:start + rows]
+            take = rng.random((30, matrix.shape[1])) < 0.5
+            stack = np.where(np.repeat(take, len(part), axis=0), np.tile(part, (len(take), 1)), reference)
+            walked = fast.substituted_probability(part, reference, take)
+            assert np.array_equal(walked, fast.probability(stack))
+            checked += 1
+    with monkeypatch.context() as patched:  # the built stack through scikit-learn's per-tree predictors
+        patched.setattr(compiled_module, "_WALK_CELLS", 0)
+        part, take = encoded[:rows], rng.random((30, encoded.shape[1])) < 0.5
+        stack = np.where(np.repeat(take, len(part), axis=0), np.tile(part, (len(take), 1)), reference)
+        per_tree = fast.probability(stack)
+    assert np.array_equal(fast.substituted_probability(part, reference, take), per_tree)
+    assert checked >= 60
