@@ -181,8 +181,8 @@ class CompiledModel:
 
         Gradient boosting walks the stack without building or transforming it: a copy's value at a split is the
         row's or the reference's, so every split's decision is computed once for each row and once for the
-        reference, and the walk only picks one of the two per (tree, copy) — the same leaves as walking the
-        built stack (tested bit for bit), at a fraction of the gathers and comparisons per level."""
+        reference, and the walk only picks one of the two where they differ — the same leaves as walking the
+        built stack (tested bit for bit), at a fraction of its gathers and comparisons."""
         n = len(rows)
         trees = self.trees
         if trees is None or len(trees.roots) * n * len(take) > _WALK_CELLS:
@@ -191,17 +191,35 @@ class CompiledModel:
         columns = transformed.shape[1]
         from_row = np.ascontiguousarray(take[:, self._transformed_sources()]).ravel()  # copy × transformed column
         every = np.arange(len(trees.feature))
-        row_left = _go_left(trees, np.tile(every, n), transformed[:, trees.feature].ravel())  # row × node
+        size = len(every)
+        row_left = _go_left(trees, np.tile(every, n), transformed[:, trees.feature].ravel())  # row × node, flat
         reference_left = _go_left(trees, every, reference_transformed[0, trees.feature])
+        # Where a row and the reference take the same way, every copy takes it: such splits are skipped with a
+        # pointer to the first split below where they part (or the leaf), resolved by pointer doubling. Most
+        # (tree, copy) cells then start at their leaf, and the rest descend only through the splits that differ.
+        leaf = trees.child[2 * every] == every
+        offset = np.repeat(np.arange(n) * size, size)  # flat index of node 0 of each row
+        own = np.tile(every, n)
+        forced = (row_left == np.tile(reference_left, n)) & ~np.tile(leaf, n)
+        jump = offset + np.where(forced, trees.child[2 * own + row_left], own)
+        while True:
+            further = jump[jump]
+            if np.array_equal(further, jump):
+                break
+            jump = further
         cells = n * len(take)
-        node = np.repeat(trees.roots, cells)
         copy, row = np.divmod(np.tile(np.arange(cells), len(trees.roots)), n)
-        copy_offset, row_offset = copy * columns, row * len(every)
-        for _ in range(trees.depth):
-            go_left = np.where(from_row[copy_offset + trees.feature[node]], row_left[row_offset + node],
+        at = jump[row * size + np.repeat(trees.roots, cells)]  # flat (row, node)
+        active = np.flatnonzero(~leaf[at % size])
+        while len(active):
+            flat = at[active]
+            node = flat % size
+            go_left = np.where(from_row[copy[active] * columns + trees.feature[node]], row_left[flat],
                                reference_left[node])
-            node = trees.child[2 * node + go_left]
-        return self._calibrated(_summed(trees, trees.value[node].reshape(len(trees.roots), cells)))
+            at[active] = jump[flat - node + trees.child[2 * node + go_left]]
+            active = active[~leaf[at[active] % size]]
+        leaves = trees.value[at % size].reshape(len(trees.roots), cells)
+        return self._calibrated(_summed(trees, leaves))
 
     def _transformed_sources(self) -> np.ndarray:
         """The encoded column each column of `transform`'s output is computed from (it works column by column)."""
