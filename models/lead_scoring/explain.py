@@ -39,6 +39,7 @@ from models.lead_scoring.train import LeadScoringModel
 
 MINUS = "\u2212"
 _STACK_ROWS = 250_000  # rows per batched predict call while building substitution frames
+_FEW_VALUES = 16  # up to this many values, distinct values are found with a dict rather than pd.factorize
 
 
 def to_score(probability: Any) -> np.ndarray:
@@ -383,6 +384,18 @@ def _feature_phrases(feature: Feature, values: np.ndarray) -> np.ndarray:
 
 def _per_value(values: np.ndarray, phrase: Callable[[Any], str], *, missing: str) -> np.ndarray:
     """`phrase(value)` for every element, computed once per distinct value; `missing` where there is none."""
+    if len(values) <= _FEW_VALUES:
+        # a real-time pass: a dict of the values seen, as pd.factorize groups them (equal values, missing ones
+        # apart), without its fixed cost (~30 µs a call, 17 calls an explained row)
+        seen: dict[Any, str] = {}
+        out = np.empty(len(values), dtype=object)
+        for k, value in enumerate(values):
+            if pd.isna(value):
+                out[k] = missing
+            else:
+                text = seen.get(value)
+                out[k] = text if text is not None else seen.setdefault(value, phrase(value))
+        return out
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     table = np.array([phrase(u) for u in uniques] + [missing], dtype=object)
     return table[codes]  # the sentinel -1 picks `missing`

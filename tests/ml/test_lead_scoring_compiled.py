@@ -129,3 +129,23 @@ def test_substitutions_walked_without_the_stack_are_the_stacks_probabilities(tra
         per_tree = fast.probability(stack)
     assert np.array_equal(fast.substituted_probability(part, reference, take), per_tree)
     assert checked >= 60
+
+
+def test_few_rows_are_encoded_and_phrased_as_many_rows_are(trained: TrainingResult,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real-time pass (a few rows) finds distinct values with a dict instead of pd.factorize: the same codes and
+    phrases, missing and unseen values, repeats, and 0.0 / -0.0 included."""
+    model = trained.candidates["hist_gradient_boosting"]
+    fast = compiled(model)
+    frame = _rows_with_holes(trained, "hist_gradient_boosting", n=48)
+    frame.iloc[:4, frame.columns.get_loc(model.spec.numeric[0])] = [0.0, -0.0, np.nan, 0.0]
+    frame.iloc[4, frame.columns.get_loc(model.spec.categorical[0])] = None
+    columns = {name: frame[name].to_numpy() for name in model.spec.columns}
+    few = [(fast.encode(frame.iloc[i:i + 8]), explain_module.phrase_columns(
+        {k: v[i:i + 8] for k, v in columns.items()}, spec=model.spec)) for i in range(0, 48, 8)]
+    monkeypatch.setattr(compiled_module, "_FEW_ROWS", 0)
+    monkeypatch.setattr(explain_module, "_FEW_VALUES", 0)
+    for i, (encoded, phrases) in zip(range(0, 48, 8), few, strict=True):
+        assert np.array_equal(encoded, fast.encode(frame.iloc[i:i + 8]), equal_nan=True)
+        expected = explain_module.phrase_columns({k: v[i:i + 8] for k, v in columns.items()}, spec=model.spec)
+        assert {k: list(v) for k, v in phrases.items()} == {k: list(v) for k, v in expected.items()}
