@@ -7,13 +7,16 @@ key) applies to every /search route (`serving.core.ratelimit`).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from serving.core import fast_read
@@ -34,8 +37,23 @@ from serving.search.schemas import (
     Suggestions,
 )
 
-router = APIRouter()
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # at stop: the searches' analytics still in memory are written, and the kept-alive Typesense pool closed
+    try:
+        await run_in_threadpool(search_log.log_for(app.state.settings).flush)
+    except Exception as exc:  # the database left first: nothing else to do with them
+        logger.warning("search analytics lost at shutdown: %s", exc)
+    index = getattr(app.state, "search_index", None)
+    if index is not None:
+        await index.aclose()
+
+
+router = APIRouter(lifespan=_lifespan)
+
+logger = logging.getLogger(__name__)
 Searcher = Annotated[Principal, require(Scope.search_read)]
 _lock = threading.Lock()
 

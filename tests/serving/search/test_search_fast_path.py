@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from serving.core.db import session_factory, tenant_session
 from serving.core.principal import Principal
 from serving.main import create_app
+from serving.search import search_log
 from serving.search.engine import SCOPED_KEY_TTL, SearchIndex
 from serving.search.search_log import SearchLog
 from serving.search.service import SearchRecord
@@ -146,3 +147,15 @@ def test_a_deactivated_user_is_refused_at_once(search_client, tenant):
         session.execute(text("update app.users set is_active = false where id = :id"), {"id": tenant.viewer.id})
     response = search_client.get(URL, params={"q": "x"}, headers=tenant.viewer.headers)
     assert response.status_code == 401, response.text
+
+
+def test_stopping_the_api_writes_the_searches_still_in_memory(search_settings, index, tenant, monkeypatch):
+    log = SearchLog(session_factory(search_settings.api_database_url), interval=3600)  # no background write
+    monkeypatch.setitem(search_log._logs, search_settings.api_database_url, log)
+    app = create_app(search_settings)
+    app.state.search_index = index
+    query = f"at stop {uuid.uuid4().hex[:8]}"
+    with TestClient(app) as client:
+        assert client.get(URL, params={"q": query}, headers=tenant.user.headers).status_code == 200
+        assert log.pending == 1 and _logged(search_settings, tenant, query) == []
+    assert log.pending == 0 and len(_logged(search_settings, tenant, query)) == 1
