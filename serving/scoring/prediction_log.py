@@ -11,9 +11,10 @@ Durability, said plainly: a row is in the database within about `FLUSH_SECONDS` 
 written when the API stops (the app's lifespan, and at interpreter exit); a process killed outright (SIGKILL,
 out of memory, power loss) loses the rows of its last `FLUSH_SECONDS`, which is the same promise the API-key usage
 counts make (`serving/api_keys/usage.py`). A write that fails (the database away) keeps its rows for the next
-flush, up to `MAX_PENDING` rows per process; past that the oldest are dropped with an error in the log rather than
-growing without bound. An organization whose rows fail `MAX_ATTEMPTS` times in a row (e.g. it was deleted) has
-those rows dropped with an error, so one bad batch cannot hold back every other tenant's.
+flush, however long the database is away, up to `MAX_PENDING` rows per process; past that the oldest are dropped
+with an error in the log rather than growing without bound. An organization whose rows the database refuses
+`MAX_ATTEMPTS` times in a row (e.g. it was deleted) has those rows dropped with an error, so one bad batch cannot
+hold back every other tenant's.
 
 A prospect deleted between the answer and the write is logged with no prospect, as the foreign key's
 `ON DELETE SET NULL` would have left a row written before the deletion.
@@ -131,7 +132,10 @@ class PredictionLog:
         if self._conn is not None and self._conn.broken:
             self._conn = None
         with self._lock:
-            self._attempts[organization_id] += 1
+            # the database away (connection refused, dropped, shutting down) is waited for however long it takes
+            # (bounded by MAX_PENDING); only a refusal of the rows themselves counts towards dropping them
+            if not isinstance(exc, psycopg.OperationalError):
+                self._attempts[organization_id] += 1
             if self._attempts[organization_id] >= MAX_ATTEMPTS:
                 del self._attempts[organization_id]
                 logger.error("real-time prediction log: %d rows of organization %s dropped after %d failed "
