@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class SearchIndex:
     timeout: float = 5.0
     # (organization, expiry) -> its scoped key: generating one is an HMAC and two JSON encodings per search
     _scoped: dict[tuple[str, int], str] = field(default_factory=dict, init=False, repr=False)
+    _scoped_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # the event loop of the API's async client, and the client (a client belongs to the loop it was made on)
     _async_http: tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = field(default=None, init=False,
                                                                                   repr=False)
@@ -227,9 +229,10 @@ class SearchIndex:
         params = {"filter_by": f"organization_id:={organization_id}", "expires_at": expires_at}
         key = self.admin.keys.generate_scoped_search_key(self.search_key, params)
         key = key.decode() if isinstance(key, bytes) else key
-        if any(bucket != expires_at for _, bucket in self._scoped):
-            self._scoped = {k: v for k, v in self._scoped.items() if k[1] == expires_at}
-        self._scoped[(organization_id, expires_at)] = key  # a dict assignment: safe across threads
+        with self._scoped_lock:  # the event loop and the thread pool (suggestions) both make keys
+            kept = {k: v for k, v in self._scoped.items() if k[1] == expires_at}
+            kept[(organization_id, expires_at)] = key
+            self._scoped = kept  # replaced, never changed in place: a lookup without the lock stays safe
         return key, expires_at
 
     # -- search ---------------------------------------------------------------------------------------------
