@@ -25,6 +25,7 @@ from serving.core.validation import storable_params
 from serving.emails import tracking
 from serving.notifications.realtime import Hub
 from serving.notifications.router import ws_router as notifications_ws_router
+from serving.scoring import prediction_log
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await app.state.notifications_hub.stop()
         await fast_read.stop(app)
+        try:  # real-time predictions still queued are written before the process stops
+            prediction_log.log_for(settings).flush()
+        except Exception as exc:  # the database left first: nothing else to do with them
+            logger.warning("real-time predictions not logged at shutdown: %s", exc)
         try:  # API-key counts still in memory are written before the process stops
             usage.counter(settings).flush()
         except Exception as exc:  # the database left first: nothing else to do with them

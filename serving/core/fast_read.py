@@ -82,7 +82,8 @@ async def stop(app: FastAPI) -> None:
         await pool.close()
 
 
-async def read_row(request: Request, *, scope: str, sql: str, params: tuple) -> tuple[Principal, dict | None]:
+async def read_row(request: Request, *, scope: str, sql: str, params: tuple | Mapping[str, Any]
+                   ) -> tuple[Principal, dict | None]:
     """The authenticated principal (holding `scope`) and the row `sql` reads under its tenant, or None.
 
     One round trip: BEGIN, the authenticator's statement, `sql` and COMMIT go to the server as one simple-query

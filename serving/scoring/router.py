@@ -22,7 +22,7 @@ from serving.deals.schemas import DealHealthOut, RiskReasonOut
 from serving.prospects import service as prospects_service
 from serving.prospects.schemas import ProspectInsights
 from serving.scoring import deal_health as deal_health_service
-from serving.scoring import insights, service
+from serving.scoring import insights, prediction_log, service
 from serving.scoring.models import ScoringRuleSet
 from serving.scoring.schemas import (
     ModelVersionOut,
@@ -53,20 +53,21 @@ async def _credentials_sent(request: Request) -> None:
 @router.post("/score", response_model=ScoreResult, summary="Score a prospect's features in real time",
              dependencies=[Depends(_credentials_sent)])
 async def score(body: ScoreRequest, request: Request) -> Response:
-    # On the event loop (serving/core/fast_read.py): authentication, tenant binding and the reads in one round trip,
-    # the compiled champion inline, the prediction logged with the commit, the response serialized once.
+    # On the event loop (serving/core/fast_read.py): authentication, tenant binding and the reads (the team's rules
+    # included) in one round trip, the compiled champion inline, the prediction queued on the log the API writes
+    # in batches (serving/scoring/prediction_log.py), the response serialized once.
     settings = request.app.state.settings
-    async with fast_read.transaction(request, scope=Scope.prospects_write, sql=service.SCORE_READ_SQL,
-                                     params=service.score_read_params(body)) as (principal, read, tx):
-        try:
-            result = await service.score_realtime_fast(
-                tx=tx, read=read, organization_id=principal.organization_id,
-                team_id=body.team_id or principal.team_id, request=body, home=settings.home,
-                session_factory=request.app.state.session_factory, run_blocking=run_in_threadpool)
-        except service.NotVisible as exc:
-            raise NotFound(*exc.args) from None
-        except service.NoChampion as exc:
-            raise Conflict(str(exc), code="NO_CHAMPION_MODEL") from None
+    principal, read = await fast_read.read_row(request, scope=Scope.prospects_write, sql=service.SCORE_READ_SQL,
+                                               params=service.score_read_params(body))
+    try:
+        result = await service.score_realtime_fast(
+            read=read, organization_id=principal.organization_id, team_id=body.team_id or principal.team_id,
+            request=body, home=settings.home, session_factory=request.app.state.session_factory,
+            run_blocking=run_in_threadpool, log=prediction_log.log_for(settings))
+    except service.NotVisible as exc:
+        raise NotFound(*exc.args) from None
+    except service.NoChampion as exc:
+        raise Conflict(str(exc), code="NO_CHAMPION_MODEL") from None
     return fast_read.json_response(ScoreResult, result)
 
 

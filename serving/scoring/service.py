@@ -9,14 +9,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.lead_scoring.rules import RuleSet
+from serving.core.clock import utcnow
 from serving.core.db import tenant_session
-from serving.core.fast_read import Transaction
-from serving.scoring import model_cache, realtime
+from serving.scoring import model_cache, prediction_log, realtime
 from serving.scoring.models import LEAD_SCORING, LeadScoreHistory, MlModel, ScoringRuleSet
 from serving.scoring.registry_store import organization_registry
 from serving.scoring.schemas import ScoreRequest
@@ -98,20 +97,19 @@ def score_history(*, db_session: Session, prospect_id: uuid.UUID, limit: int = 9
 # `POST /scoring/score` on the fast path (serving.core.fast_read), read with the authentication in one round trip
 # under the caller's tenant: the champion's version and checksum (read on every request, so a promotion in any API
 # process is served from the next request on; the loaded model is cached per process), whether the posted
-# prospect and team are visible, and the posted team's rules.
+# prospect and team are visible, and the rules that apply: the posted team's, or when no team is posted, every
+# team's rule set of the organization (a handful of rows: a team has at most one), from which the caller's own
+# team's is taken. The caller's team is only known once the authenticator's row is read, and a second read for
+# it was a round trip of its own.
 SCORE_READ_SQL = """
 select c.version, c.artifact_sha256,
        %(prospect)s::uuid is null or exists (select 1 from app.prospects where id = %(prospect)s) as prospect_visible,
        %(team)s::uuid is null or exists (select 1 from app.teams where id = %(team)s) as team_visible,
-       (select rules from app.scoring_rule_sets where team_id = %(team)s) as rules
+       (select rules from app.scoring_rule_sets where team_id = %(team)s) as rules,
+       case when %(team)s::uuid is null
+            then (select jsonb_object_agg(team_id::text, rules) from app.scoring_rule_sets) end as team_rules
 from (select) one
 left join app.ml_models c on c.name = %(name)s and c.is_champion
-"""
-_RULES_SQL = "select rules from app.scoring_rule_sets where team_id = %s"
-_LOG_PREDICTION_SQL = """
-insert into app.ai_predictions (id, organization_id, prospect_id, prediction_type, model_version, source,
-                                inputs_hash, score, ml_score, probability, tier, top_factors)
-values (%s, %s, %s, %s, %s, 'realtime', %s, %s, %s, %s, %s, %s)
 """
 
 
@@ -124,12 +122,13 @@ class NotVisible(LookupError):
     """The posted prospect or team is not visible to the caller: (resource, id)."""
 
 
-async def score_realtime_fast(*, tx: Transaction, read: dict[str, Any], organization_id: uuid.UUID,
-                              team_id: uuid.UUID | None, request: ScoreRequest, home: Path,
-                              session_factory: sessionmaker[Session], run_blocking: Any) -> dict[str, Any]:
-    """Score one posted feature payload with the champion and the team's rules, and log it to ai_predictions,
-    in the transaction `tx` opened with `SCORE_READ_SQL` (its row is `read`); the log is written with the commit.
-    Raises NotVisible (prospect first, then team), then NoChampion.
+async def score_realtime_fast(*, read: dict[str, Any], organization_id: uuid.UUID, team_id: uuid.UUID | None,
+                              request: ScoreRequest, home: Path, session_factory: sessionmaker[Session],
+                              run_blocking: Any, log: prediction_log.PredictionLog) -> dict[str, Any]:
+    """Score one posted feature payload with the champion and the team's rules, from `read` (the row of
+    `SCORE_READ_SQL`, read with the authentication in one round trip), and queue it on the prediction log
+    (`prediction_log`: written off the request path within a fraction of a second). Raises NotVisible (prospect
+    first, then team), then NoChampion; nothing is logged then.
 
     The compiled champion runs on the loop (numpy; concurrent rows in one pass); loading an artifact, and a
     team's rules (frame path), run through `run_blocking` (the thread pool), off the event loop. `team_id` is
@@ -151,19 +150,22 @@ async def score_realtime_fast(*, tx: Transaction, read: dict[str, Any], organiza
         stored = None
     elif team_id == request.team_id:
         stored = read["rules"]
-    else:
-        stored = (await tx.first(_RULES_SQL, (team_id,)) or {}).get("rules")
+    else:  # the caller's own team: among the organization's rule sets read with the rest
+        stored = (read["team_rules"] or {}).get(str(team_id))
     rule_set = RuleSet.model_validate(stored) if stored is not None else None
     row, team = _feature_row(request), str(team_id) if team_id else None
+    scored_at = utcnow()
     scored = await realtime.score_row_on_loop(model=model, row=row, team_id=team, rule_set=rule_set,
                                               explain=request.explain)
     if scored is None:
         scored = await run_blocking(realtime.score_row, model=model, row=row, team_id=team, rule_set=rule_set,
                                     explain=request.explain)
     result = _result(scored, request=request, version=version)
-    await tx.commit(_LOG_PREDICTION_SQL, (
-        result["prediction_id"], organization_id, request.prospect_id, LEAD_SCORING, version, result["inputs_hash"],
-        result["score"], result["ml_score"], result["probability"], result["tier"], Jsonb(result["top_factors"])))
+    log.add(prediction_log.Prediction(
+        id=result["prediction_id"], organization_id=organization_id, prospect_id=request.prospect_id,
+        prediction_type=LEAD_SCORING, model_version=version, inputs_hash=result["inputs_hash"],
+        score=result["score"], ml_score=result["ml_score"], probability=result["probability"], tier=result["tier"],
+        top_factors=result["top_factors"], created_at=scored_at))
     return result
 
 

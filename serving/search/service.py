@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic.alias_generators import to_snake
-from sqlalchemy import delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from serving.core.clock import utcnow
 from serving.core.errors import Forbidden, NotFound, ValidationFailed
 from serving.core.permissions import Role
 from serving.core.principal import Principal
@@ -140,15 +142,26 @@ def check_filter_names(types: list[str], filters: dict[str, Any]) -> None:
 
 # -- search ---------------------------------------------------------------------------------------------------
 
+# The organization's industries, offered to query understanding ("in fintech") for queries of two words or more;
+# one row, so the API reads it in the same round trip as authentication (serving/core/fast_read.py).
+INDUSTRIES_SQL = ("select coalesce(array_agg(industry), '{}') as industries from (select distinct industry "
+                  "from app.accounts where industry is not null and industry <> '' limit 500) i")
+NO_READ_SQL = "select '{}'::text[] as industries"
+
+
+def needs_industries(query: str) -> bool:
+    return len(query.split()) >= 2
+
+
 def _industries(db_session: Session, query: str) -> list[str]:
-    if len(query.split()) < 2:
+    if not needs_industries(query):
         return []
-    return list(db_session.scalars(text(
-        "select distinct industry from app.accounts where industry is not null and industry <> '' limit 500")))
+    return list(db_session.execute(text(INDUSTRIES_SQL)).scalar_one())
 
 
 def _hit(entity: Entity, hit: dict, rank: int) -> dict:
-    document = {k: v for k, v in hit["document"].items() if k != "organization_id"}
+    document = hit["document"]
+    document.pop("organization_id", None)  # never sent (the searches exclude it too); the hit is ours to change
     highlights = [{"field": h.get("field"), "snippet": h.get("snippet") or ", ".join(h.get("snippets", [])),
                    "matched_tokens": [t if isinstance(t, str) else " ".join(t) for t in h.get("matched_tokens", [])]}
                   for h in hit.get("highlights", [])]
@@ -156,10 +169,25 @@ def _hit(entity: Entity, hit: dict, rank: int) -> dict:
             "text_match": hit.get("text_match"), "highlights": highlights, "document": document}
 
 
-def search(*, db_session: Session, index: SearchIndex, principal: Principal, query: str,
-           types: list[str] | None = None, filters: str | dict | None = None, page: int = 1, per_page: int = 10,
-           today: date | None = None) -> dict:
-    started = time.perf_counter()
+@dataclass
+class SearchPlan:
+    """What one search sends Typesense, and what shaping its answer needs."""
+
+    query: str
+    understanding: Understanding
+    requested: dict[str, Any]
+    plan: list[tuple[Entity, list[str]]]
+    searches: list[dict]
+    page: int
+    per_page: int
+    started: float
+
+
+def plan_search(*, index: SearchIndex, principal: Principal, query: str, types: list[str] | None,
+                filters: str | dict | None, page: int, per_page: int, industries: list[str],
+                today: date | None = None, started: float | None = None) -> SearchPlan:
+    """The searches for `query` over the types the principal may read (pure: no database, no Typesense)."""
+    started = time.perf_counter() if started is None else started
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise ValidationFailed(f"perPage must be between 1 and {MAX_PER_PAGE}",
                                details={"field": "perPage", "value": per_page})
@@ -169,7 +197,7 @@ def search(*, db_session: Session, index: SearchIndex, principal: Principal, que
         check_filter_names(searchable, requested)
     u: Understanding = understand(query, types=searchable, today=today or date.today(),
                                   user_id=str(principal.user_id) if principal.user_id else None,
-                                  industries=_industries(db_session, query))
+                                  industries=industries if needs_industries(query) else [])
     plan: list[tuple[Entity, list[str]]] = []
     for name in u.types:
         entity = ENTITIES[name]
@@ -186,34 +214,88 @@ def search(*, db_session: Session, index: SearchIndex, principal: Principal, que
         "page": page, "per_page": per_page, "highlight_full_fields": entity.title_field,
         "num_typos": 2, "prefix": True, "exclude_fields": "organization_id",
     } for entity, clauses in plan]
-    key, _ = index.scoped_key(str(principal.organization_id))
-    results = index.multi_search(key, searches) if searches else []
+    return SearchPlan(query=query, understanding=u, requested=requested, plan=plan, searches=searches, page=page,
+                      per_page=per_page, started=started)
 
-    response: dict[str, Any] = {"query": query, "found": {}, "facets": {}}
-    for (entity, _), result in zip(plan, results, strict=True):
+
+def shape(planned: SearchPlan, results: list[dict]) -> dict[str, Any]:
+    """Typesense's answers as the response's lists, counts and facets (before semantic hits and the log)."""
+    response: dict[str, Any] = {"query": planned.query, "found": {}, "facets": {}}
+    offset = (planned.page - 1) * planned.per_page
+    for (entity, _), result in zip(planned.plan, results, strict=True):
         if "error" in result:
             raise ValidationFailed(f"cannot search {entity.name}: {result['error']}",
                                    details={"type": entity.name, "error": result["error"]})
-        offset = (page - 1) * per_page
         response[entity.name] = [_hit(entity, hit, offset + i + 1) for i, hit in enumerate(result.get("hits", []))]
         response["found"][entity.name] = result.get("found", 0)
         response["facets"][entity.name] = {
             f["field_name"]: [{"value": c["value"], "count": c["count"]} for c in f.get("counts", [])]
             for f in result.get("facet_counts", [])}
-    if "documents" in response and u.text != "*":
-        _add_semantic(db_session, response, u.text, per_page=per_page, page=page,
-                      filtered=bool(u.filters.get("documents")) or bool(requested))
+    return response
+
+
+def wants_semantic(planned: SearchPlan, response: dict) -> bool:
+    """Whether hybrid ranking applies (see `_add_semantic`): it needs the database and the embedding model."""
+    return ("documents" in response and planned.understanding.text != "*" and planned.page == 1
+            and not (bool(planned.understanding.filters.get("documents")) or bool(planned.requested))
+            and len(response["documents"]) < planned.per_page
+            and len(planned.understanding.text.split()) >= MIN_SEMANTIC_WORDS)
+
+
+def add_semantic(*, db_session: Session, planned: SearchPlan, response: dict) -> None:
+    _add_semantic(db_session, response, planned.understanding.text, per_page=planned.per_page, page=planned.page,
+                  filtered=bool(planned.understanding.filters.get("documents")) or bool(planned.requested))
+
+
+def finish(*, planned: SearchPlan, principal: Principal, response: dict) -> tuple[dict, SearchRecord]:
+    """The jump to the one record a lookup names, the totals and time; and the search's analytics record."""
+    u = planned.understanding
     if u.lookup:
         name = u.lookup[0]
         if response["found"].get(name) == 1:
             response["jump_to"] = {"type": ENTITIES[name].type, "id": response[name][0]["id"]}
     total = sum(response["found"].values())
-    elapsed = round((time.perf_counter() - started) * 1000)
-    response.update(total_results=total, search_time=elapsed, understood=u.as_dict())
-    response["search_id"] = log_search(db_session=db_session, principal=principal, query=query,
-                                       types=[e.name for e, _ in plan], filters=requested,
-                                       understood=u.as_dict(), result_count=total, latency_ms=elapsed)
+    elapsed = round((time.perf_counter() - planned.started) * 1000)
+    understood = u.as_dict()
+    response.update(total_results=total, search_time=elapsed, understood=understood)
+    record = SearchRecord.of(principal=principal, query=planned.query, types=[e.name for e, _ in planned.plan],
+                             filters=planned.requested, understood=understood, result_count=total,
+                             latency_ms=elapsed)
+    response["search_id"] = record.id
+    return response, record
+
+
+def search(*, db_session: Session, index: SearchIndex, principal: Principal, query: str,
+           types: list[str] | None = None, filters: str | dict | None = None, page: int = 1, per_page: int = 10,
+           today: date | None = None) -> dict:
+    """One search in a database session (the analytics row written in it); the API uses `search_async`."""
+    started = time.perf_counter()
+    planned = plan_search(index=index, principal=principal, query=query, types=types, filters=filters, page=page,
+                          per_page=per_page, industries=_industries(db_session, query), today=today,
+                          started=started)
+    key, _ = index.scoped_key(str(principal.organization_id))
+    response = shape(planned, index.multi_search(key, planned.searches) if planned.searches else [])
+    if wants_semantic(planned, response):
+        add_semantic(db_session=db_session, planned=planned, response=response)
+    response, record = finish(planned=planned, principal=principal, response=response)
+    write_searches(db_session=db_session, records=[record])
     return response
+
+
+async def search_async(*, index: SearchIndex, principal: Principal, query: str, types: list[str] | None,
+                       filters: str | dict | None, page: int, per_page: int, industries: list[str],
+                       started: float, semantic: Callable[[SearchPlan, dict], Awaitable[None]]
+                       ) -> tuple[dict, SearchRecord]:
+    """The API's search on the event loop: the plan, one multi-search over the kept-alive async pool, the
+    response; `semantic` adds hybrid hits when they apply (a database session and the model, off the loop). The
+    caller logs the returned record (`serving.search.search_log`)."""
+    planned = plan_search(index=index, principal=principal, query=query, types=types, filters=filters, page=page,
+                          per_page=per_page, industries=industries, started=started)
+    key, _ = index.scoped_key(str(principal.organization_id))
+    response = shape(planned, await index.multi_search_async(key, planned.searches) if planned.searches else [])
+    if wants_semantic(planned, response):
+        await semantic(planned, response)
+    return finish(planned=planned, principal=principal, response=response)
 
 
 # Cosine similarity of MiniLM embeddings above which a chunk is taken as relevant (paraphrases of a question score
@@ -258,25 +340,74 @@ def _add_semantic(db_session: Session, response: dict, text_query: str, *, per_p
     response["found"]["documents"] += added
 
 
-def log_search(*, db_session: Session, principal: Principal, query: str, types: list[str], filters: dict,
-               understood: dict, result_count: int, latency_ms: int) -> uuid.UUID:
-    search_id = uuid.uuid4()
-    normalized = normalize(query)
-    db_session.add(SearchAnalytics(
-        id=search_id, organization_id=principal.organization_id, user_id=principal.user_id,
-        api_key_id=principal.api_key_id, query=query[:500], normalized_query=normalized[:500], types=types,
-        filters=filters, understood=understood, result_count=result_count, latency_ms=latency_ms))
-    if normalized and result_count > 0:
-        # popular queries feed suggestions: only queries that found something
-        statement = insert(SearchPopularQuery).values(
-            organization_id=principal.organization_id, normalized_query=normalized[:500], search_count=1,
-            result_count=result_count, last_searched_at=func.now())
-        db_session.execute(statement.on_conflict_do_update(
-            index_elements=["organization_id", "normalized_query"],
-            set_={"search_count": SearchPopularQuery.search_count + 1, "result_count": result_count,
-                  "last_searched_at": func.now()}))
-    db_session.flush()
-    return search_id
+@dataclass(frozen=True)
+class SearchRecord:
+    """One search's analytics row, taken when it was answered (written later, in a batch, by the API)."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    user_id: uuid.UUID | None
+    api_key_id: uuid.UUID | None
+    query: str
+    normalized_query: str
+    types: list[str]
+    filters: dict
+    understood: dict
+    result_count: int
+    latency_ms: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, *, principal: Principal, query: str, types: list[str], filters: dict, understood: dict,
+           result_count: int, latency_ms: int) -> SearchRecord:
+        return cls(id=uuid.uuid4(), organization_id=principal.organization_id, user_id=principal.user_id,
+                   api_key_id=principal.api_key_id, query=query[:500], normalized_query=normalize(query)[:500],
+                   types=types, filters=filters, understood=understood, result_count=result_count,
+                   latency_ms=latency_ms, created_at=utcnow())
+
+
+def write_searches(*, db_session: Session, records: list[SearchRecord]) -> None:
+    """Insert the searches' analytics rows and count the popular queries, in the session's tenant: two
+    statements for any number of searches. A user deleted since the search is logged as no user (the column's
+    ON DELETE SET NULL, applied late)."""
+    if not records:
+        return
+    rows = [{"id": str(r.id), "organization_id": str(r.organization_id),
+             "user_id": str(r.user_id) if r.user_id else None,
+             "api_key_id": str(r.api_key_id) if r.api_key_id else None, "query": r.query,
+             "normalized_query": r.normalized_query, "types": r.types, "filters": r.filters,
+             "understood": r.understood, "result_count": r.result_count, "latency_ms": r.latency_ms,
+             "created_at": r.created_at.isoformat()} for r in records]
+    db_session.execute(text("""
+        insert into app.search_analytics (id, organization_id, user_id, api_key_id, query, normalized_query, types,
+                                          filters, understood, result_count, latency_ms, created_at)
+        select r.id, r.organization_id, u.id, r.api_key_id, r.query, r.normalized_query,
+               array(select jsonb_array_elements_text(r.types)), r.filters, r.understood, r.result_count,
+               r.latency_ms, r.created_at
+        from jsonb_to_recordset(cast(:rows as jsonb)) as r(id uuid, organization_id uuid, user_id uuid,
+             api_key_id uuid, query text, normalized_query text, types jsonb, filters jsonb, understood jsonb,
+             result_count int, latency_ms int, created_at timestamptz)
+        left join app.users u on u.id = r.user_id"""), {"rows": json.dumps(rows)})
+    # popular queries feed suggestions: only queries that found something, summed per query (the last search's
+    # result count and time win, as they did one search at a time)
+    popular_rows: dict[tuple[uuid.UUID, str], dict] = {}
+    for r in sorted(records, key=lambda r: r.created_at):
+        if r.normalized_query and r.result_count > 0:
+            entry = popular_rows.setdefault((r.organization_id, r.normalized_query), {
+                "organization_id": str(r.organization_id), "normalized_query": r.normalized_query, "n": 0})
+            entry.update(n=entry["n"] + 1, result_count=r.result_count, last=r.created_at.isoformat())
+    if popular_rows:
+        db_session.execute(text("""
+            insert into app.search_popular_queries (organization_id, normalized_query, search_count, result_count,
+                                                    last_searched_at)
+            select organization_id, normalized_query, n, result_count, last
+            from jsonb_to_recordset(cast(:rows as jsonb)) as r(organization_id uuid, normalized_query text, n int,
+                                                              result_count int, last timestamptz)
+            on conflict (organization_id, normalized_query) do update
+            set search_count = app.search_popular_queries.search_count + excluded.search_count,
+                result_count = excluded.result_count,
+                last_searched_at = greatest(app.search_popular_queries.last_searched_at, excluded.last_searched_at)
+            """), {"rows": json.dumps(list(popular_rows.values()))})
 
 
 # -- suggestions ----------------------------------------------------------------------------------------------

@@ -98,3 +98,54 @@ def test_infinite_numbers_are_left_to_scikit_learn(trained: TrainingResult) -> N
         model.estimator.predict_proba(X)
     with pytest.raises(ValueError, match="infinity"):
         predict_probability(model, X)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_substitutions_walked_without_the_stack_are_the_stacks_probabilities(trained: TrainingResult, rows: int,
+                                                                            monkeypatch: pytest.MonkeyPatch
+                                                                            ) -> None:
+    """Gradient boosting's explanation walks its substitutions as picks between a row's and the reference's
+    decision at each split: the same probabilities, bit for bit, as the built stack walked in numpy or scored by
+    scikit-learn's own per-tree predictors (rows with holes and unseen categories, random substitutions)."""
+    model = trained.candidates["hist_gradient_boosting"]
+    fast = compiled(model)
+    encoded = fast.encode(_rows_with_holes(trained, "hist_gradient_boosting", n=120))
+    probes = fast.encode(probe_frame(fast, model.spec, baseline_row=model.card.baseline_row, seed=5))
+    reference = fast.encode(model.reference())
+    rng = np.random.default_rng(rows)
+    checked = 0
+    for matrix in (encoded, probes):
+        for start in range(0, 90, rows):
+            part = matrix[start:start + rows]
+            take = rng.random((30, matrix.shape[1])) < 0.5
+            stack = np.where(np.repeat(take, len(part), axis=0), np.tile(part, (len(take), 1)), reference)
+            walked = fast.substituted_probability(part, reference, take)
+            assert np.array_equal(walked, fast.probability(stack))
+            checked += 1
+    with monkeypatch.context() as patched:  # the built stack through scikit-learn's per-tree predictors
+        patched.setattr(compiled_module, "_WALK_CELLS", 0)
+        part, take = encoded[:rows], rng.random((30, encoded.shape[1])) < 0.5
+        stack = np.where(np.repeat(take, len(part), axis=0), np.tile(part, (len(take), 1)), reference)
+        per_tree = fast.probability(stack)
+    assert np.array_equal(fast.substituted_probability(part, reference, take), per_tree)
+    assert checked >= 60
+
+
+def test_few_rows_are_encoded_and_phrased_as_many_rows_are(trained: TrainingResult,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real-time pass (a few rows) finds distinct values with a dict instead of pd.factorize: the same codes and
+    phrases, missing and unseen values, repeats, and 0.0 / -0.0 included."""
+    model = trained.candidates["hist_gradient_boosting"]
+    fast = compiled(model)
+    frame = _rows_with_holes(trained, "hist_gradient_boosting", n=48)
+    frame.iloc[:4, frame.columns.get_loc(model.spec.numeric[0])] = [0.0, -0.0, np.nan, 0.0]
+    frame.iloc[4, frame.columns.get_loc(model.spec.categorical[0])] = None
+    columns = {name: frame[name].to_numpy() for name in model.spec.columns}
+    few = [(fast.encode(frame.iloc[i:i + 8]), explain_module.phrase_columns(
+        {k: v[i:i + 8] for k, v in columns.items()}, spec=model.spec)) for i in range(0, 48, 8)]
+    monkeypatch.setattr(compiled_module, "_FEW_ROWS", 0)
+    monkeypatch.setattr(explain_module, "_FEW_VALUES", 0)
+    for i, (encoded, phrases) in zip(range(0, 48, 8), few, strict=True):
+        assert np.array_equal(encoded, fast.encode(frame.iloc[i:i + 8]), equal_nan=True)
+        expected = explain_module.phrase_columns({k: v[i:i + 8] for k, v in columns.items()}, spec=model.spec)
+        assert {k: list(v) for k, v in phrases.items()} == {k: list(v) for k, v in expected.items()}

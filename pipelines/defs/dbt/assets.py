@@ -41,10 +41,12 @@ def revorc_dbt_models(context: dg.AssetExecutionContext, config: DbtBuildConfig,
         args.append("--full-refresh")
     if config.as_of:
         args += ["--vars", f"{{as_of: '{config.as_of}'}}"]
+    manifest = json.loads(dbt_project.manifest_path.read_text())
     with psycopg.connect(libpq_url(postgres.database_url)) as conn:
-        record = ViewRecord(conn, dbt_project.manifest_path.parent)
+        # made before the build: the sources' data versions it records for the tables are read now
+        record = ViewRecord(conn, dbt_project.manifest_path.parent, manifest=manifest, as_of=config.as_of or None)
     if context.run.job_name == HOURLY_JOB and not config.full_refresh:
-        args += hourly_build_args(record.leave_out(json.loads(dbt_project.manifest_path.read_text())))
+        args += hourly_build_args(record.leave_out(manifest))
     invocation = dbt.cli(args, context=context, raise_on_error=False)
     yield from invocation.stream()
     # what this build left current, so the next hourly build can leave those views out (failures forgotten)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from serving.prospects.models import Prospect
+from serving.scoring import prediction_log
 from serving.scoring.models import AiPrediction, LeadScoreHistory
 from tests.factories import unique_email
 
@@ -47,6 +48,7 @@ def test_score_returns_explained_score_and_logs_it(client, tenant, register_vers
     assert 0 < len(body["topFactors"]) <= 5
     assert body["baseline"] + sum(f["impact"] for f in body["topFactors"]) + body["otherFactorsImpact"] \
         == body["score"]
+    prediction_log.flush_all()  # the API writes its log off the request path
     logged = owner_session.get(AiPrediction, body["predictionId"])
     assert (logged.source, logged.prospect_id, logged.score, logged.inputs_hash) == \
         ("realtime", prospect.id, body["score"], body["inputsHash"])

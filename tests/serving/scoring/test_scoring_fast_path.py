@@ -1,5 +1,6 @@
 """`POST /scoring/score` on the event loop (serving/core/fast_read.py): the model's own answer and explanation, the
-prediction logged with every field in the same transaction, and the same refusals, none of which logs anything."""
+prediction logged with every field (off the request path: serving/scoring/prediction_log.py), and the same
+refusals, none of which logs anything."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
+from serving.organizations.models import Team
 from serving.prospects.models import Prospect
-from serving.scoring import model_cache, realtime, service
+from serving.scoring import model_cache, prediction_log, realtime, service
 from serving.scoring.models import AiPrediction
 from serving.scoring.schemas import ScoreRequest, ScoreResult
 from tests.factories import unique_email
@@ -22,6 +24,7 @@ FEATURES = {"titleSeniority": "vp", "department": "sales", "industry": "software
 
 
 def _logged(owner_session, organization_id) -> int:
+    prediction_log.flush_all()  # what the API's log writer does within FLUSH_SECONDS
     owner_session.expire_all()
     return owner_session.scalar(select(func.count()).select_from(AiPrediction)
                                 .where(AiPrediction.organization_id == organization_id))
@@ -57,6 +60,7 @@ def test_the_answer_is_the_models_own_and_is_logged_field_for_field(client, tena
                                             expected["other_impact"])
     assert list(body) == [field.alias for field in ScoreResult.model_fields.values()]  # as FastAPI rendered it
 
+    prediction_log.flush_all()
     logged = owner_session.get(AiPrediction, uuid.UUID(body["predictionId"]))
     assert (logged.organization_id, logged.prospect_id, logged.prediction_type, logged.source, logged.model_version,
             logged.inputs_hash, logged.score, logged.ml_score, logged.probability, logged.tier,
@@ -118,3 +122,22 @@ def test_concurrent_requests_are_each_answered_and_logged_once(client, tenant, r
     logged = dict(owner_session.execute(select(AiPrediction.id, AiPrediction.inputs_hash).where(
         AiPrediction.id.in_([uuid.UUID(b["predictionId"]) for b in bodies]))).all())
     assert {str(k): v for k, v in logged.items()} == {b["predictionId"]: b["inputsHash"] for b in bodies}
+
+
+def test_without_team_id_only_the_callers_own_teams_rules_apply(client, tenant, register_versions):
+    """The rules are read with the authentication (every team's rule set of the organization, one round trip):
+    another team's rules never score the caller's request, its own do."""
+    register_versions(tenant, 1)
+    other_team = tenant.add(Team, name=f"Other {uuid.uuid4().hex[:6]}")
+    blend = {"name": "Other team's", "mode": "rules_only", "ml_weight": 0.0, "base_points": 90, "rules": []}
+    saved = client.put("/api/v1/scoring/rules", params={"teamId": str(other_team.id)}, json={"ruleSet": blend},
+                       headers=tenant.admin.headers)
+    assert saved.status_code == 200, saved.text
+    payload = {"features": FEATURES, "title": "VP of Sales"}
+    own = client.post(URL, json=payload, headers=tenant.user.headers).json()
+    assert own["mode"] == "ml_only"
+    theirs = client.post(URL, json={**payload, "teamId": str(other_team.id)}, headers=tenant.admin.headers).json()
+    assert (theirs["mode"], theirs["score"]) == ("rules_only", 90)
+    saved = client.put("/api/v1/scoring/rules", json={"ruleSet": blend}, headers=tenant.user.headers)
+    assert saved.status_code == 200, saved.text
+    assert client.post(URL, json=payload, headers=tenant.user.headers).json()["mode"] == "rules_only"
