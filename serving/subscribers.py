@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+from procrastinate import RetryStrategy
+
 from serving.activities import flows as timeline
 from serving.bdr import flows as bdr
 from serving.cadences import flows as cadences
@@ -32,7 +34,7 @@ REGISTRY = outbox.Registry.of([
 ])
 
 # A job only wakes the row-driven delivery; the retries of a failing subscriber are in its delivery rows.
-RETRY = {"max_attempts": 5, "exponential_wait": 2}
+RETRY = RetryStrategy(max_attempts=5, exponential_wait=2)
 
 
 @queue.task(name=outbox.DELIVER_TASK, queue=QUEUE, retry=RETRY)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import uuid
 
+from procrastinate import RetryStrategy
+
 from serving.bdr import agent
 from serving.core.db import set_tenant
 from serving.core.queue import QUEUE, queue, runtime
 
 RUN_TASK = "bdr.run"
 REPLY_TASK = "bdr.reply"
-RETRY = {"max_attempts": 3, "exponential_wait": 2}
+RETRY = RetryStrategy(max_attempts=3, exponential_wait=2)
 
 
 @queue.task(name=RUN_TASK, queue=QUEUE, retry=RETRY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from procrastinate import RetryStrategy
 from sqlalchemy import select, text
 
 from serving.cadences import service
@@ -14,7 +15,7 @@ from serving.emails import sending
 from serving.emails.bulk import enqueue_materialize
 from serving.emails.models import BulkEmailJob
 
-RETRY = {"max_attempts": 5, "exponential_wait": 2}
+RETRY = RetryStrategy(max_attempts=5, exponential_wait=2)
 
 
 @queue.task(name=service.RUN_TASK, queue=QUEUE, retry=RETRY)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from procrastinate import RetryStrategy
+
 from serving.core.queue import QUEUE, enqueue, queue, runtime
 from serving.emails import bulk, runner, sending
 
 # Jobs only wake the row-driven loops up; retries of the rows themselves are in the rows.
-RETRY = {"max_attempts": 5, "exponential_wait": 2}
+RETRY = RetryStrategy(max_attempts=5, exponential_wait=2)
 
 
 @queue.task(name=sending.DELIVER_TASK, queue=QUEUE, retry=RETRY)

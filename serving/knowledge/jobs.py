@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 
+from procrastinate import RetryStrategy
+
 from serving.core.queue import QUEUE, queue, runtime
 from serving.knowledge import service
 
 # A crawl is slow and the site may be briefly down; a few spaced retries, then the website row says why.
-RETRY = {"max_attempts": 3, "exponential_wait": 30}
+RETRY = RetryStrategy(max_attempts=3, exponential_wait=30)
 
 
 @queue.task(name=service.CRAWL_TASK, queue=QUEUE, retry=RETRY)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 
+from procrastinate import RetryStrategy
 from sqlalchemy import text
 
 from serving.core.clock import utcnow
@@ -14,7 +15,7 @@ from serving.core.queue import QUEUE, enqueue, queue, runtime
 from serving.notifications import delivery
 from serving.notifications.flows import DELIVER_TASK
 
-RETRY = {"max_attempts": 5, "exponential_wait": 2}
+RETRY = RetryStrategy(max_attempts=5, exponential_wait=2)
 
 
 @queue.task(name=DELIVER_TASK, queue=QUEUE, retry=RETRY)

@@ -213,8 +213,10 @@ class SearchIndex:
         if any(k.get("description") == description and self.search_key.startswith(k.get("value_prefix", "-"))
                for k in existing):
             return
-        self.admin.keys.create({"description": description, "actions": ["documents:search"],
-                                "collections": [f"{self.prefix}_.*"], "value": self.search_key})
+        # another worker may make the same key between the look and the create: it exists then, as wanted
+        with contextlib.suppress(ts_errors.ObjectAlreadyExists):
+            self.admin.keys.create({"description": description, "actions": ["documents:search"],
+                                    "collections": [f"{self.prefix}_.*"], "value": self.search_key})
 
     def scoped_key(self, organization_id: str, *, now: float | None = None) -> tuple[str, int]:
         """A key that can only search `organization_id`'s documents, and its expiry (epoch seconds).

@@ -8,6 +8,8 @@ import logging
 import uuid
 from functools import lru_cache
 
+from procrastinate import RetryStrategy
+
 from serving.core.config import Settings
 from serving.core.queue import QUEUE, enqueue, queue, runtime
 from serving.search import sync
@@ -16,7 +18,7 @@ from serving.search.engine import SearchIndex
 logger = logging.getLogger(__name__)
 
 SYNC_TASK = "search.sync"
-RETRY = {"max_attempts": 8, "exponential_wait": 2}
+RETRY = RetryStrategy(max_attempts=8, exponential_wait=2)
 
 
 @lru_cache(maxsize=4)

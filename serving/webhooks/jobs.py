@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 
+from procrastinate import RetryStrategy
 from sqlalchemy import text
 
 from serving.core.clock import utcnow
@@ -14,7 +15,7 @@ from serving.webhooks import delivery
 from serving.webhooks.flows import DELIVER_TASK, wake
 
 # A job only wakes the row-driven delivery; the retry schedule of a failing receiver is in its log rows.
-RETRY = {"max_attempts": 5, "exponential_wait": 2}
+RETRY = RetryStrategy(max_attempts=5, exponential_wait=2)
 
 
 @queue.task(name=DELIVER_TASK, queue=QUEUE, retry=RETRY)
