@@ -100,6 +100,10 @@ def test_no_input_gives_a_server_error_and_every_refusal_is_the_envelope(api_sch
             except Unsatisfiable:  # no schema-violating request exists (e.g. no parameters at all)
                 continue
             except Exception as exc:  # a failed check, reported with its operation and the case as curl
+                if "can never generate a value" in str(exc):
+                    # hypothesis's own limit, not the API's: a negative case for a field of up to 200,000
+                    # characters would be a longer one, which hypothesis refuses to build (seen once under load)
+                    continue
                 failures.append(f"{operation.label} ({mode.value}): {str(exc)[:1500]}")
     assert operations > 90
     assert failures == [], "\n\n".join(failures)
