@@ -1,6 +1,7 @@
 """Flows (issue 17 §3): integration flows and their step-by-step executions.
 
-Reserved stub: filled by the work it names; removed at the end of the session if unused.
+Reserved stub, empty: filled by the work it names. Kept on the chain even while empty, since databases that
+already ran it (installs of earlier versions) must find it.
 
 Revision ID: 0027
 Revises: 0026

@@ -1,6 +1,7 @@
 """Enrichment providers (issue 17 §4): providers, requests, per-field provenance.
 
-Reserved stub: filled by the work it names; removed at the end of the session if unused.
+Reserved stub, empty: filled by the work it names. Kept on the chain even while empty, since databases that
+already ran it (installs of earlier versions) must find it.
 
 Revision ID: 0029
 Revises: 0028

@@ -1,6 +1,7 @@
 """The BDR agent's learning (issue 15 §3): bandit arms and policy backtests.
 
-Reserved stub: filled by the work it names; removed at the end of the session if unused.
+Reserved stub, empty: filled by the work it names. Kept on the chain even while empty, since databases that
+already ran it (installs of earlier versions) must find it.
 
 Revision ID: 0030
 Revises: 0029

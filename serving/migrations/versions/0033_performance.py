@@ -1,6 +1,7 @@
 """Performance (issues 12 and 13): reserved for what this pass needs.
 
-Reserved stub: filled by the work it names; removed at the end of the session if unused.
+Reserved stub, empty: filled by the work it names. Kept on the chain even while empty, since databases that
+already ran it (installs of earlier versions) must find it.
 
 Revision ID: 0033
 Revises: 0032
