@@ -315,15 +315,14 @@ def filter_widgets() -> None:
 
 
 def owners() -> dict[str | None, str]:
-    """Who a prospect can be given to: the members the API lists (admins see them all), else me."""
+    """Who a prospect can be given to: the organization's active members (`/team/members`), me first."""
     choices: dict[str | None, str] = {user.user_id: f"Me ({user.full_name or user.email})"}
     try:
         members = call("GET", "/team/members", params={"limit": 100})["data"]
     except session.ApiError:
         members = []
     for m in members:
-        member_id = m.get("userId") or m.get("id")
-        choices.setdefault(member_id, m.get("fullName") or m.get("email") or "a member")
+        choices.setdefault(m["id"], m["fullName"] or m["email"])
     choices[None] = "Nobody (unassign)"
     return choices
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -67,21 +69,35 @@ def paginate(db_session: Session, stmt: Select, params: PageParams, *, count_cap
     return rows, meta
 
 
+class BudgetExceeded(Exception):
+    """The statements of a `within_budget` block took longer than its budget (and were rolled back)."""
+
+
+@contextlib.contextmanager
+def within_budget(db_session: Session, budget_ms: int) -> Iterator[None]:
+    """Run the block's statements in a savepoint under a statement timeout: past it they are cancelled, the
+    savepoint (and the timeout with it) rolls back, the request goes on, and `BudgetExceeded` says so."""
+    try:
+        with db_session.begin_nested():
+            before = db_session.scalar(text("select current_setting('statement_timeout')"))
+            db_session.execute(text("select set_config('statement_timeout', :ms, true)"), {"ms": str(int(budget_ms))})
+            yield
+            db_session.execute(text("select set_config('statement_timeout', :was, true)"), {"was": before})
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "57014":  # query_canceled: the budget ran out
+            raise
+        raise BudgetExceeded from None
+
+
 def _count(db_session: Session, stmt: Select, budget_ms: int | None) -> int | None:
     if budget_ms is None:
         return db_session.scalar(stmt) or 0
     try:
-        # in a savepoint: a cancelled count rolls back to it (and the timeout with it), the request goes on
-        with db_session.begin_nested():
-            before = db_session.scalar(text("select current_setting('statement_timeout')"))
-            db_session.execute(text("select set_config('statement_timeout', :ms, true)"), {"ms": str(int(budget_ms))})
+        with within_budget(db_session, budget_ms):
             total = db_session.scalar(stmt) or 0
-            db_session.execute(text("select set_config('statement_timeout', :was, true)"), {"was": before})
-        return total
-    except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "57014":  # query_canceled: the budget ran out
-            raise
+    except BudgetExceeded:
         return None
+    return total
 
 
 def paginate_list(items: list[Any], params: PageParams) -> tuple[list[Any], PaginationMeta]:

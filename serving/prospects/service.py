@@ -7,9 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, or_, select, text
+from sqlalchemy import Select, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
@@ -17,7 +16,7 @@ from serving.core import outbox
 from serving.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from serving.core.event_catalogue import Change, ProspectCreated, ProspectQualified, ProspectUpdated
 from serving.core.listing import apply_sort, check_range, contains_any
-from serving.core.pagination import PageParams, PaginationMeta, paginate
+from serving.core.pagination import BudgetExceeded, PageParams, PaginationMeta, paginate, within_budget
 from serving.core.principal import Principal
 from serving.core.references import require_visible
 from serving.organizations import plans
@@ -228,17 +227,12 @@ def search_page(*, db_session: Session, filters: ProspectFilters, sort: str | No
         return *paginate(db_session, filtered(filters, sort), pagination, count_cap=COUNT_CAP,
                          count_budget_ms=COUNT_BUDGET_MS), "substring"
     try:
-        with db_session.begin_nested():
-            before = db_session.scalar(text("select current_setting('statement_timeout')"))
-            db_session.execute(text("select set_config('statement_timeout', :ms, true)"),
-                               {"ms": str(SEARCH_BUDGET_MS)})
+        with within_budget(db_session, SEARCH_BUDGET_MS):
             items, meta = paginate(db_session, filtered(filters, sort), pagination, count_cap=COUNT_CAP,
                                    count_budget_ms=COUNT_BUDGET_MS)
-            db_session.execute(text("select set_config('statement_timeout', :was, true)"), {"was": before})
         return items, meta, "substring"
-    except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "57014":
-            raise
+    except BudgetExceeded:
+        pass
     items, meta = paginate(db_session, filtered(filters, sort, by_words=True), pagination, count_cap=COUNT_CAP,
                            count_budget_ms=COUNT_BUDGET_MS)
     return items, meta, "words"
