@@ -139,6 +139,8 @@ def _session_cookie(context) -> dict | None:
 
 def _shows_sign_in(page) -> None:
     page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
+    # the previous page's navigation stays on screen until the sign-in page's run has finished drawing
+    page.locator('[data-testid="stSidebarNav"]').wait_for(state="detached", timeout=60_000)
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0
 
 
