@@ -28,6 +28,8 @@ class Scope(StrEnum):
     ai_write = "ai:write"
     bdr_read = "bdr:read"
     bdr_write = "bdr:write"
+    integrations_read = "integrations:read"
+    integrations_write = "integrations:write"
 
 
 class Role(StrEnum):
