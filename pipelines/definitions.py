@@ -6,6 +6,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.defs.bdr.assets import (
+    bdr_discovery_job,
+    bdr_discovery_runs,
+    bdr_discovery_schedule,
+    bdr_learning,
+    bdr_learning_job,
+    bdr_learning_schedule,
+)
 from pipelines.defs.dbt.assets import revorc_dbt_models
 from pipelines.defs.dbt.project import dbt_resource
 from pipelines.defs.freshness.assets import freshness_job, freshness_prospect_scores
@@ -73,7 +81,8 @@ def resources(*, database_url: str | None = None, landing_url: str | None = None
 ML_ASSETS = [lead_scoring_training_set, lead_scoring_model, prospect_lead_scores]
 ASSETS = [*raw_ingest_assets, maven_crm_export, revorc_dbt_models, *ML_ASSETS, prospect_intent_scores,
           account_intent_scores, account_health_scores, deal_risk_scores, intent_spike_events,
-          freshness_prospect_scores, search_index, knowledge_embeddings, knowledge_recrawl]
+          freshness_prospect_scores, search_index, knowledge_embeddings, knowledge_recrawl, bdr_discovery_runs,
+          bdr_learning]
 
 
 def build_definitions(**resource_overrides) -> dg.Definitions:
@@ -81,9 +90,9 @@ def build_definitions(**resource_overrides) -> dg.Definitions:
         assets=ASSETS,
         asset_checks=[*ingest_checks, *ml_checks, *reverse_etl_checks, *search_checks, *knowledge_checks],
         jobs=[hourly_job, nightly_job, lead_scoring_training_job, freshness_job, search_reindex_job,
-              knowledge_embeddings_job, knowledge_recrawl_job],
+              knowledge_embeddings_job, knowledge_recrawl_job, bdr_discovery_job, bdr_learning_job],
         schedules=[hourly_schedule, nightly_schedule, lead_scoring_training_schedule, search_reindex_schedule,
-                   knowledge_recrawl_schedule],
+                   knowledge_recrawl_schedule, bdr_discovery_schedule, bdr_learning_schedule],
         sensors=[landing_files_sensor, freshness_sensor],
         resources=resources(**resource_overrides),
     )

@@ -15,7 +15,9 @@ from serving.bdr.models import (
     BdrContextMemory,
     BdrDecision,
     BdrHandoff,
+    BdrMessageVariant,
     BdrPerformanceMetric,
+    BdrPolicyBacktest,
     BdrTask,
     BdrWorkflowExecution,
 )
@@ -105,6 +107,8 @@ __all__ = [
     "BdrDecision",
     "BdrHandoff",
     "BdrPerformanceMetric",
+    "BdrMessageVariant",
+    "BdrPolicyBacktest",
     "BdrTask",
     "BdrWorkflowExecution",
     "BulkEmailJob",

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from serving.ai import drafts, llm, writer
 from serving.ai.context import build_context
 from serving.ai.draft_models import AiEmailDraft
+from serving.bdr import learning, replies
 from serving.bdr.models import (
     ApprovalMode,
     ApprovalStatus,
@@ -44,11 +45,12 @@ from serving.bdr.schemas import FRAMEWORKS, AgentSettings, ConfigIn
 from serving.core import outbox
 from serving.core.clock import utcnow
 from serving.core.config import Settings
-from serving.core.errors import Conflict, ValidationFailed
+from serving.core.errors import Conflict, ServiceUnavailable, ValidationFailed
 from serving.core.permissions import Role
 from serving.core.principal import Principal
 from serving.deals.models import Deal, DealContact, DealStage
 from serving.emails import suppression
+from serving.knowledge.embedding import configured_embedder
 from serving.prospects import service as prospects
 from serving.prospects.models import Prospect, ProspectStatus
 from serving.prospects.schemas import ProspectCreate
@@ -69,6 +71,8 @@ def agent_settings(config: BdrAgentConfig | None) -> AgentSettings:
 
 
 def put_config(*, db_session: Session, principal: Principal, data: ConfigIn) -> BdrAgentConfig:
+    learning.require_backtest(db_session=db_session, organization_id=principal.organization_id,
+                              approval_mode=data.approval_mode, cfg=data.settings)
     row = get_config(db_session=db_session, organization_id=principal.organization_id)
     if row is None:
         row = BdrAgentConfig(organization_id=principal.organization_id)
@@ -268,8 +272,12 @@ def confidence(row: AiEmailDraft) -> float:
     return round(min(0.95, 0.5 + 0.1 * len(row.facts or [])), 2)
 
 
-def _needs_approval(config: BdrAgentConfig, cfg: AgentSettings, first_touch: bool, row: AiEmailDraft) -> str | None:
-    """Why this draft waits for a human, or None to send it."""
+def _needs_approval(config: BdrAgentConfig, cfg: AgentSettings, first_touch: bool, row: AiEmailDraft,
+                    backtested: bool) -> str | None:
+    """Why this draft waits for a human, or None to send it. Nothing goes out unreviewed unless an admin
+    accepted a backtest of exactly these settings (a configuration saved before that rule existed included)."""
+    if learning.sends_unreviewed(config.approval_mode, cfg) and not backtested:
+        return "sending without review waits for an accepted backtest of these settings"
     for step in cfg.workflow:
         if step.kind == "send" and step.require_approval is not None:
             return "the workflow's send step requires approval" if step.require_approval else None
@@ -318,11 +326,22 @@ def engage(*, db_session: Session, settings: Settings, config: BdrAgentConfig, p
     if task is None:
         return Engagement(prospect_id, "done_before", "this touch was already made")
     principal = _agent_principal(config)
-    ws = writer.WriterSettings(tone=_tone(cfg), instructions=instructions)
+    choice = learning.choose_variant(db_session=db_session, organization_id=oid, prospect_id=prospect_id)
+    variant = choice.variant
+    if variant is not None:
+        decide(db_session=db_session, organization_id=oid, prospect_id=prospect_id, step="variant",
+               chosen=variant.name, options=sorted({variant.name, *choice.inputs.get("draws", {}),
+                                                    *choice.inputs.get("prospects", {})}),
+               reason=choice.reason, inputs=choice.inputs, now=now)
+    tone = (variant.tone if variant is not None and variant.tone else None) or _tone(cfg)
+    told = " ".join(x for x in ((variant.instructions if variant is not None else None), instructions) if x)
+    ws = writer.WriterSettings(tone=tone, instructions=told or None)
     row = drafts.generate(db_session=db_session, settings=settings, principal=principal, prospect_id=prospect_id,
                           mailbox_id=None, ws=ws)
+    tagged = {"variantId": str(variant.id)} if variant is not None else {}
     inputs = {"purpose": purpose, "touches": touches, "draftId": str(row.id), "confidence": confidence(row),
-              "facts": [f.get("source") for f in row.facts or []]}
+              "facts": [f.get("source") for f in row.facts or []],
+              **({"variant": variant.name} if variant is not None else {})}
     if not row.check_passed:
         drafts.reject(db_session=db_session, row=row)
         reason = "the draft failed the checker: " + "; ".join(
@@ -331,19 +350,23 @@ def engage(*, db_session: Session, settings: Settings, config: BdrAgentConfig, p
                options=options, reason=reason, inputs=inputs, outcome=row.check_result, now=now)
         task.status, task.result = TaskStatus.failed, {"reason": reason}
         return Engagement(prospect_id, "dropped", reason)
-    wait = _needs_approval(config, cfg, first_touch=touches == 0, row=row)
+    backtested = learning.accepted(db_session=db_session, organization_id=oid, cfg=cfg) is not None
+    wait = _needs_approval(config, cfg, first_touch=touches == 0, row=row, backtested=backtested)
     if wait is not None:
-        entry = BdrApprovalQueue(organization_id=oid, prospect_id=prospect_id, draft_id=row.id, purpose=purpose)
+        entry = BdrApprovalQueue(organization_id=oid, prospect_id=prospect_id, draft_id=row.id, purpose=purpose,
+                                 variant_id=variant.id if variant is not None else None)
         db_session.add(entry)
         db_session.flush()
-        _activity(db_session, oid, prospect_id, "email_queued", now, draftId=str(row.id), approvalId=str(entry.id))
+        _activity(db_session, oid, prospect_id, "email_queued", now, draftId=str(row.id), approvalId=str(entry.id),
+                  **tagged)
         decide(db_session=db_session, organization_id=oid, prospect_id=prospect_id, step="engage",
                chosen="queue_for_approval", options=options, reason=wait, inputs=inputs,
                outcome={"approvalId": str(entry.id)}, now=now)
         task.result = {"approvalId": str(entry.id), "draftId": str(row.id)}
         return Engagement(prospect_id, "queued", wait, approval_id=entry.id)
     email = drafts.send(db_session=db_session, settings=settings, principal=principal, row=row)
-    _activity(db_session, oid, prospect_id, "email_sent", now, draftId=str(row.id), emailId=str(email.id))
+    _activity(db_session, oid, prospect_id, "email_sent", now, draftId=str(row.id), emailId=str(email.id),
+              **tagged)
     reason = f"approval mode {config.approval_mode}: no review needed (confidence {confidence(row)})"
     decide(db_session=db_session, organization_id=oid, prospect_id=prospect_id, step="engage", chosen="send",
            options=options, reason=reason, inputs=inputs, outcome={"emailId": str(email.id)}, now=now)
@@ -399,7 +422,8 @@ def approve(*, db_session: Session, settings: Settings, principal: Principal, en
     entry.status, entry.decided_by, entry.decided_at, entry.email_id = ApprovalStatus.sent, principal.user_id, now, \
         email.id
     _activity(db_session, entry.organization_id, entry.prospect_id, "email_sent", now, draftId=str(row.id),
-              emailId=str(email.id), approvedBy=str(principal.user_id), edited=subject is not None or body is not None)
+              emailId=str(email.id), approvedBy=str(principal.user_id), edited=subject is not None or body is not None,
+              **({"variantId": str(entry.variant_id)} if entry.variant_id else {}))
     decide(db_session=db_session, organization_id=entry.organization_id, prospect_id=entry.prospect_id,
            step="approval", chosen="send", options=["send", "reject"], now=now,
            reason=f"approved by user {principal.user_id}" + (" after editing" if subject or body else ""),
@@ -519,13 +543,15 @@ _CLASSIFY_SYSTEM = (
 
 def classify(*, db_session: Session, settings: Settings, config: BdrAgentConfig, text: str,
              sender: str | None, today: date) -> Classification:
-    """The model when the organization's `classify` route has a key, else the offline rules; a model that is
-    down, over budget or answers outside the schema falls back to the rules too (logged as `rules_fallback`).
-    An unsubscribe the rules see always wins: a model must not talk the agent out of honouring it."""
+    """The model when the organization's `classify` route has a key; else the offline rules, and where no rule
+    places the reply, its meaning (`serving.bdr.replies`: nearest example replies by embedding). A model that is
+    down, over budget or answers outside the schema falls back to the offline path (logged as `rules_fallback`
+    or `embeddings_fallback`). An unsubscribe the rules see always wins: a model must not talk the agent out of
+    honouring it."""
     rules = classify_reply(text=text, sender=sender, today=today)
     if rules.label == "unsubscribe" or llm.offline(settings=settings, db_session=db_session,
                                                   organization_id=config.organization_id, task="classify"):
-        return rules
+        return _offline(rules, settings=settings, text=text, sender=sender, today=today)
     try:
         completion = llm.complete(
             db_session=db_session, organization_id=config.organization_id, user_id=config.acting_user_id,
@@ -543,8 +569,33 @@ def classify(*, db_session: Session, settings: Settings, config: BdrAgentConfig,
         return Classification(label, float(parsed.get("confidence") or 0.7), until=until, referral_email=referral,
                               method=f"{completion.provider}:{completion.model}")
     except (llm.AIUnavailable, llm.BudgetExceeded, KeyError, TypeError, ValueError):
-        rules.method = "rules_fallback"
+        result = _offline(rules, settings=settings, text=text, sender=sender, today=today)
+        result.method += "_fallback"
+        return result
+
+
+RULE_CONFIDENCE = 0.8  # a specific rule matched; below it (only a question mark, or nothing) meaning is asked
+
+
+def _offline(rules: Classification, *, settings: Settings, text: str, sender: str | None,
+             today: date) -> Classification:
+    if rules.confidence >= RULE_CONFIDENCE or not text.strip():
         return rules
+    try:
+        nearest = replies.label_by_meaning(text, configured_embedder(settings))
+    except (ServiceUnavailable, OSError, RuntimeError):
+        return rules  # no embedding model here: the rules stand
+    if nearest is None:
+        return rules
+    referral = None
+    if nearest.label == "referral":
+        others = [a for a in _EMAIL.findall(text) if not sender or a.lower() != sender.lower()]
+        if not others:
+            return rules  # someone else, but no address to reach them: the rules' reading stands
+        referral = others[0]
+    until = _date_in(text, today) if nearest.label in ("not_now", "out_of_office") else None
+    return Classification(nearest.label, nearest.similarity, until=until, referral_email=referral,
+                          method="embeddings")
 
 
 def _conversation(db_session: Session, prospect_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -796,6 +847,13 @@ def performance(*, db_session: Session, since: datetime | None = None, until: da
             "meetings_booked": distinct_prospects("meeting_booked"),
             "response_rate": round(replied / contacted, 4) if contacted else None,
             "handoff_rate": round(handed / contacted, 4) if contacted else None, "pending_approvals": pending}
+
+
+def daily(*, db_session: Session, days: int = 30, today: date | None = None) -> list[BdrPerformanceMetric]:
+    """The recorded days of the last `days`, oldest first (the Performance page's series)."""
+    today = today or utcnow().date()
+    return list(db_session.scalars(select(BdrPerformanceMetric).where(
+        BdrPerformanceMetric.day > today - timedelta(days=days)).order_by(BdrPerformanceMetric.day)))
 
 
 def record_day(*, db_session: Session, organization_id: uuid.UUID, day: date) -> BdrPerformanceMetric:

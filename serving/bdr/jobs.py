@@ -4,15 +4,18 @@ inbound reply. Each is safe to run twice: engage steps are keyed in `bdr_tasks`,
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from procrastinate import RetryStrategy
 
-from serving.bdr import agent
+from serving.bdr import agent, learning
+from serving.core.clock import utcnow
 from serving.core.db import set_tenant
-from serving.core.queue import QUEUE, queue, runtime
+from serving.core.queue import QUEUE, enqueue, queue, runtime
 
 RUN_TASK = "bdr.run"
 REPLY_TASK = "bdr.reply"
+LEARN_TASK = "bdr.learn"
 RETRY = RetryStrategy(max_attempts=3, exponential_wait=2)
 
 
@@ -44,3 +47,28 @@ def handle_reply(organization_id: str, prospect_id: str, text: str, sender: str 
                                      email_id=uuid.UUID(email_id) if email_id else None,
                                      reply_key=reply_key)
         return {"label": outcome.classification.label, "action": outcome.action}
+
+
+@queue.task(name=LEARN_TASK, queue=QUEUE, retry=RETRY)
+def learn(organization_id: str) -> dict:
+    """The learning batch of one organization: yesterday's and today's counts recorded, and a winner among its
+    messaging variants declared when the evidence is enough."""
+    rt = runtime()
+    oid = uuid.UUID(organization_id)
+    with rt.factory() as session, session.begin():
+        set_tenant(session, oid)
+        today = utcnow().date()
+        for day in (today - timedelta(days=1), today):
+            agent.record_day(db_session=session, organization_id=oid, day=day)
+        winner = learning.declare_winner(db_session=session, organization_id=oid)
+        return {"winner": winner.variant.name if winner else None}
+
+
+def request_runs(*, db_session, task: str) -> int:
+    """Queue `task` (RUN_TASK or LEARN_TASK) for every organization it concerns, in the caller's transaction
+    (the Dagster schedules' work); one waiting job per organization absorbs the next request."""
+    orgs = (learning.enabled_organizations(db_session=db_session) if task == RUN_TASK
+            else learning.configured_organizations(db_session=db_session))
+    for oid in orgs:
+        enqueue(db_session, task, queueing_lock=f"{task}:{oid}", organization_id=str(oid))
+    return len(orgs)

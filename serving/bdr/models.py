@@ -151,6 +151,8 @@ class BdrApprovalQueue(IdMixin, TimestampMixin, Base):
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None]
     email_id: Mapped[uuid.UUID | None]
+    # the messaging variant the draft was written with (the bandit's arm), credited when it is sent
+    variant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bdr_message_variants.id", ondelete="SET NULL"))
 
 
 class BdrWorkflowExecution(IdMixin, TimestampMixin, Base):
@@ -173,3 +175,42 @@ class BdrPerformanceMetric(IdMixin, Base):
     replies: Mapped[int] = mapped_column(default=0, server_default="0")
     handoffs: Mapped[int] = mapped_column(default=0, server_default="0")
     meetings: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class VariantStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+
+
+class BdrMessageVariant(IdMixin, TimestampMixin, Base):
+    """A messaging strategy the agent tests (an arm of its bandit): the writer's tone and instructions. Its sends
+    and replies are counted from `bdr_activities` (each touch records its variant), not stored here."""
+
+    __tablename__ = "bdr_message_variants"
+    __table_args__ = (UniqueConstraint("organization_id", "name"), check_in("status", VariantStatus, nullable=False))
+
+    organization_id: Mapped[uuid.UUID] = _org()
+    name: Mapped[str] = mapped_column(Text)
+    tone: Mapped[str | None] = mapped_column(Text)
+    instructions: Mapped[str] = mapped_column(Text, default="", server_default="")
+    status: Mapped[str] = mapped_column(Text, default=VariantStatus.active, server_default="active")
+    # set by the learning batch once one variant is the best with enough sends behind every variant
+    winner_at: Mapped[datetime | None]
+
+
+class BdrPolicyBacktest(IdMixin, TimestampMixin, Base):
+    """What the agent's policy (a configuration's settings) would have done on the organization's history, and
+    whether an admin accepted that report: sending without review needs an accepted backtest of the settings."""
+
+    __tablename__ = "bdr_policy_backtests"
+    __table_args__ = (Index("ix_bdr_policy_backtests_org_created", "organization_id", "created_at"),
+                      Index("ix_bdr_policy_backtests_org_hash", "organization_id", "settings_hash"))
+
+    organization_id: Mapped[uuid.UUID] = _org()
+    days: Mapped[int]
+    settings: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    settings_hash: Mapped[str] = mapped_column(Text)
+    report: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    accepted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    accepted_at: Mapped[datetime | None]

@@ -9,20 +9,34 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from serving.bdr import agent
-from serving.bdr.models import ApprovalStatus, BdrApprovalQueue, BdrHandoff, HandoffStatus, TaskStatus
+from serving.bdr import agent, learning
+from serving.bdr.models import (
+    ApprovalStatus,
+    BdrApprovalQueue,
+    BdrHandoff,
+    BdrMessageVariant,
+    BdrPolicyBacktest,
+    HandoffStatus,
+    TaskStatus,
+)
 from serving.bdr.schemas import (
     AgentSettings,
     ApprovalOut,
     ApproveIn,
+    BacktestIn,
+    BacktestOut,
     ConfigIn,
     ConfigOut,
+    DayOut,
     DecisionOut,
     HandoffOut,
     PerformanceOut,
     RejectIn,
     RunOut,
     TaskOut,
+    VariantIn,
+    VariantOut,
+    VariantUpdate,
 )
 from serving.core.deps import AdminPrincipal, AppSettings, DbSession, require
 from serving.core.errors import Conflict, NotFound
@@ -109,7 +123,8 @@ def reject(approval_id: uuid.UUID, body: RejectIn, db: DbSession, principal: Wri
 @router.get("/performance", response_model=PerformanceOut,
             summary="Leads contacted, replies, handoffs, meetings booked, response and handoff rates")
 def performance(db: DbSession, principal: Reader):
-    return PerformanceOut(**agent.performance(db_session=db))
+    return PerformanceOut(**agent.performance(db_session=db),
+                          daily=[DayOut.model_validate(d) for d in agent.daily(db_session=db)])
 
 
 @router.get("/prospects/{prospect_id}/decisions", response_model=Page[DecisionOut],
@@ -131,3 +146,81 @@ def run_now(db: DbSession, settings: AppSettings, principal: AdminPrincipal, _sc
                   sent=[r.prospect_id for r in results if r.outcome == "sent"],
                   held=[{"prospectId": str(r.prospect_id), "outcome": r.outcome, "reason": r.reason}
                         for r in results if r.outcome not in ("queued", "sent")])
+
+
+# --- learning: messaging variants (a bandit) and the policy backtest that gates sending without review ------------
+
+def _variant_out(stats: learning.VariantStats) -> VariantOut:
+    v = stats.variant
+    return VariantOut(id=v.id, name=v.name, tone=v.tone, instructions=v.instructions, status=v.status,
+                      sends=stats.sends, replies=stats.replies, positive_replies=stats.positive,
+                      posterior_mean=stats.posterior_mean, probability_best=stats.probability_best,
+                      winner=stats.winner, winner_at=v.winner_at, created_at=v.created_at)
+
+
+def _one_variant(db, principal: Principal, variant_id: uuid.UUID) -> VariantOut:
+    stats = learning.variant_stats(db_session=db, organization_id=principal.organization_id)
+    return _variant_out(next(s for s in stats if s.variant.id == variant_id))
+
+
+@router.get("/variants", response_model=Page[VariantOut],
+            summary="Messaging variants under test, with sends, replies and each one's chance of being the best")
+def list_variants(db: DbSession, principal: Reader, pagination: Pagination):
+    items, meta = paginate(db, learning.variants(organization_id=principal.organization_id), pagination)
+    # the chance of being the best is among all active variants, whichever page they are on
+    stats = {s.variant.id: s for s in learning.variant_stats(db_session=db, organization_id=principal.organization_id)}
+    return page_of([_variant_out(stats[v.id]) for v in items], meta)
+
+
+@router.post("/variants", response_model=VariantOut, status_code=201, summary="Add a messaging variant (admins)")
+def create_variant(body: VariantIn, db: DbSession, principal: AdminPrincipal, _scope: Writer):
+    row = learning.create_variant(db_session=db, organization_id=principal.organization_id, name=body.name,
+                                  tone=body.tone, instructions=body.instructions)
+    return _one_variant(db, principal, row.id)
+
+
+@router.put("/variants/{variant_id}", response_model=VariantOut,
+            summary="Pause or resume a variant; its wording changes only while it has no prospects (admins)")
+def update_variant(variant_id: uuid.UUID, body: VariantUpdate, db: DbSession, principal: AdminPrincipal,
+                   _scope: Writer):
+    row = _get(db, BdrMessageVariant, variant_id, "variant")
+    learning.update_variant(db_session=db, row=row, status=body.status, instructions=body.instructions,
+                            tone=body.tone)
+    return _one_variant(db, principal, row.id)
+
+
+def _backtest_out(row: BdrPolicyBacktest, current_hash: str | None) -> BacktestOut:
+    return BacktestOut(id=row.id, created_at=row.created_at, days=row.days, settings_hash=row.settings_hash,
+                       settings=row.settings, report=row.report, created_by=row.created_by,
+                       accepted_at=row.accepted_at, accepted_by=row.accepted_by,
+                       current=row.settings_hash == current_hash)
+
+
+def _current_hash(db, principal: Principal) -> str | None:
+    config = agent.get_config(db_session=db, organization_id=principal.organization_id)
+    return learning.settings_hash(agent.agent_settings(config)) if config is not None else None
+
+
+@router.post("/backtests", response_model=BacktestOut, status_code=201,
+             summary="Backtest a policy on the organization's history (admins): the saved settings or those given")
+def run_backtest(db: DbSession, principal: AdminPrincipal, _scope: Writer, body: BacktestIn | None = None):
+    body = body or BacktestIn()
+    cfg = body.settings
+    if cfg is None:
+        cfg = agent.agent_settings(agent.get_config(db_session=db, organization_id=principal.organization_id))
+    row = learning.run_backtest(db_session=db, principal=principal, cfg=cfg, days=body.days)
+    return _backtest_out(row, _current_hash(db, principal))
+
+
+@router.get("/backtests", response_model=Page[BacktestOut], summary="Backtests, newest first")
+def list_backtests(db: DbSession, principal: Reader, pagination: Pagination):
+    items, meta = paginate(db, learning.backtests(organization_id=principal.organization_id), pagination)
+    current = _current_hash(db, principal)
+    return page_of([_backtest_out(r, current) for r in items], meta)
+
+
+@router.post("/backtests/{backtest_id}/accept", response_model=BacktestOut,
+             summary="Accept a backtest's report (admins): its settings may then send without review")
+def accept_backtest(backtest_id: uuid.UUID, db: DbSession, principal: AdminPrincipal, _scope: Writer):
+    row = _get(db, BdrPolicyBacktest, backtest_id, "backtest")
+    return _backtest_out(learning.accept(db_session=db, principal=principal, row=row), _current_hash(db, principal))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -156,6 +156,7 @@ class ApprovalOut(ApiModel):
     decided_by: uuid.UUID | None
     decided_at: datetime | None
     email_id: uuid.UUID | None
+    variant_id: uuid.UUID | None
     created_at: datetime
 
 
@@ -180,6 +181,14 @@ class DecisionOut(ApiModel):
     created_at: datetime
 
 
+class DayOut(ApiModel):
+    day: date
+    contacted: int
+    replies: int
+    handoffs: int
+    meetings: int
+
+
 class PerformanceOut(ApiModel):
     leads_contacted: int
     replies: int
@@ -188,6 +197,56 @@ class PerformanceOut(ApiModel):
     response_rate: float | None
     handoff_rate: float | None
     pending_approvals: int
+    daily: list[DayOut] = []  # the last 30 days recorded by the agent's runs and the learning batch, oldest first
+
+
+Tone = Literal["friendly", "formal", "direct", "casual"]
+
+
+class VariantIn(InputModel):
+    name: str = Field(min_length=1, max_length=100)
+    tone: Tone | None = None
+    instructions: str = Field("", max_length=2000)
+
+
+class VariantUpdate(InputModel):
+    status: Literal["active", "paused"] | None = None
+    tone: Tone | None = None
+    instructions: str | None = Field(None, max_length=2000)
+
+
+class VariantOut(ApiModel):
+    id: uuid.UUID
+    name: str
+    tone: str | None
+    instructions: str
+    status: str
+    sends: int  # prospects e-mailed with it
+    replies: int
+    positive_replies: int  # interested, a question or a referral
+    posterior_mean: float  # the expected positive-reply rate, Beta(1 + positive, 1 + others)
+    probability_best: float | None  # among the active variants (None while paused)
+    winner: bool
+    winner_at: datetime | None
+    created_at: datetime
+
+
+class BacktestIn(InputModel):
+    days: int = Field(90, ge=7, le=730)
+    settings: AgentSettings | None = None  # the settings to test; the saved configuration's when absent
+
+
+class BacktestOut(ApiModel):
+    id: uuid.UUID
+    created_at: datetime
+    days: int
+    settings_hash: str
+    settings: dict[str, Any]
+    report: dict[str, Any]
+    created_by: uuid.UUID | None
+    accepted_at: datetime | None
+    accepted_by: uuid.UUID | None
+    current: bool  # it tested the saved configuration's settings
 
 
 class RunOut(ApiModel):

@@ -45,6 +45,9 @@ ASSETS_BY_GROUP: dict[str, list[str]] = {
         "analytics/stg_raw__file_ledger", "analytics/stg_raw__intent_signals",
         "analytics/stg_raw__rejected_records", "analytics/stg_raw__website_events",
     ],
+    "bdr": [
+        "bdr/discovery_runs", "bdr/learning",
+    ],
     "freshness": [
         "freshness/prospect_scores",
     ],
@@ -367,13 +370,16 @@ ASSET_CHECKS: list[str] = [
     "search/index:emails_indexed", "search/index:kb_articles_indexed", "search/index:prospects_indexed",
 ]
 JOBS: list[str] = [
-    "freshness_micro_batch", "hourly_ingest_and_transform", "knowledge_embeddings", "knowledge_recrawl",
+    "bdr_discovery", "bdr_learning", "freshness_micro_batch", "hourly_ingest_and_transform",
+    "knowledge_embeddings", "knowledge_recrawl",
     "nightly_full_rebuild", "nightly_lead_scoring_training", "search_reindex",
 ]
 SENSORS: list[str] = [
     "freshness_sensor", "landing_files_sensor",
 ]
 SCHEDULES: dict[str, str] = {
+    "bdr_discovery_hourly": "15 * * * *",
+    "bdr_learning_daily": "45 4 * * *",
     "hourly_ingest_and_transform_schedule": "5 * * * *",
     "knowledge_recrawl_daily": "30 3 * * *",
     "nightly_full_rebuild_schedule": "30 2 * * *",

@@ -38,8 +38,16 @@ def _prospect(client, tenant, owner_session, *, tier: str | None = "hot", score:
 
 
 def _configure(client, tenant, *, mode: str = "all", **settings) -> dict:
+    """Save the configuration; one that sends without review is first backtested and its report accepted (the
+    API refuses it otherwise: tests/serving/bdr/test_bdr_learning.py)."""
     body = {"enabled": True, "approvalMode": mode,
             "settings": {"workingHours": ALWAYS, **settings}}
+    unreviewed = mode != "all" or any(s.get("requireApproval") is False for s in settings.get("workflow", []))
+    if unreviewed:
+        report = client.post(f"{URL}/backtests", json={"settings": body["settings"]}, headers=tenant.admin.headers)
+        assert report.status_code == 201, report.text
+        accepted = client.post(f"{URL}/backtests/{report.json()['id']}/accept", headers=tenant.admin.headers)
+        assert accepted.status_code == 200, accepted.text
     response = client.put(f"{URL}/config", json=body, headers=tenant.admin.headers)
     assert response.status_code == 200, response.text
     return response.json()
