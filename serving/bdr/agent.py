@@ -42,6 +42,7 @@ from serving.bdr.models import (
     TaskStatus,
 )
 from serving.bdr.schemas import FRAMEWORKS, AgentSettings, ConfigIn
+from serving.cadences import service as cadences
 from serving.core import outbox
 from serving.core.clock import utcnow
 from serving.core.config import Settings
@@ -60,6 +61,13 @@ CLOSED_STAGES = (DealStage.closed_won.value, DealStage.closed_lost.value)
 TOUCH_KINDS = ("email_sent", "email_queued")
 
 
+def _is_touch():
+    """One message is one touch: a draft queued for review (sent or not later), or a message sent without one.
+    A queued draft that a human approves logs `email_sent` too (with `approvedBy`): not a second touch."""
+    return or_(BdrActivity.kind == "email_queued",
+               and_(BdrActivity.kind == "email_sent", ~BdrActivity.detail.has_key("approvedBy")))
+
+
 # --- configuration -------------------------------------------------------------------------------------------
 
 def get_config(*, db_session: Session, organization_id: uuid.UUID) -> BdrAgentConfig | None:
@@ -73,6 +81,12 @@ def agent_settings(config: BdrAgentConfig | None) -> AgentSettings:
 def put_config(*, db_session: Session, principal: Principal, data: ConfigIn) -> BdrAgentConfig:
     learning.require_backtest(db_session=db_session, organization_id=principal.organization_id,
                               approval_mode=data.approval_mode, cfg=data.settings)
+    follow = data.settings.follow_up
+    if follow.mode == "cadence":
+        cadence = cadences.get(db_session=db_session, cadence_id=follow.cadence_id)
+        if cadence is None or not cadence.is_active:
+            raise ValidationFailed("followUp.cadenceId is not an active cadence of this organization",
+                                   code="CADENCE_NOT_FOUND", details={"cadenceId": str(follow.cadence_id)})
     row = get_config(db_session=db_session, organization_id=principal.organization_id)
     if row is None:
         row = BdrAgentConfig(organization_id=principal.organization_id)
@@ -249,7 +263,7 @@ def hold_reason(*, db_session: Session, prospect: Prospect, cfg: AgentSettings, 
     if local.weekday() not in hours.days or not hours.start_hour <= local.hour < hours.end_hour:
         return (f"outside working hours in {local.tzinfo} ({local:%a %H:%M}; "
                 f"{hours.start_hour}:00–{hours.end_hour}:00 on days {hours.days})")
-    touches = select(BdrActivity).where(BdrActivity.kind.in_(TOUCH_KINDS))
+    touches = select(BdrActivity).where(_is_touch())
     day_start = now - timedelta(hours=24)
     today = db_session.scalar(select(func.count()).select_from(
         touches.where(BdrActivity.occurred_at > day_start).subquery()))
@@ -314,8 +328,7 @@ def engage(*, db_session: Session, settings: Settings, config: BdrAgentConfig, p
     prospect = prospects.get(db_session=db_session, prospect_id=prospect_id)
     if prospect is None:
         raise ValidationFailed("no such prospect", code="NOT_FOUND", details={"prospectId": str(prospect_id)})
-    touches = db_session.scalar(select(func.count()).where(BdrActivity.prospect_id == prospect_id,
-                                                           BdrActivity.kind.in_(TOUCH_KINDS)))
+    touches = db_session.scalar(select(func.count()).where(BdrActivity.prospect_id == prospect_id, _is_touch()))
     options = ["queue_for_approval", "send", "hold", "drop"]
     hold = hold_reason(db_session=db_session, prospect=prospect, cfg=cfg, now=now)
     if hold is not None:
@@ -367,11 +380,106 @@ def engage(*, db_session: Session, settings: Settings, config: BdrAgentConfig, p
     email = drafts.send(db_session=db_session, settings=settings, principal=principal, row=row)
     _activity(db_session, oid, prospect_id, "email_sent", now, draftId=str(row.id), emailId=str(email.id),
               **tagged)
+    if purpose == "first_touch":
+        join_cadence(db_session=db_session, config=config, cfg=cfg, prospect_id=prospect_id, now=now)
     reason = f"approval mode {config.approval_mode}: no review needed (confidence {confidence(row)})"
     decide(db_session=db_session, organization_id=oid, prospect_id=prospect_id, step="engage", chosen="send",
            options=options, reason=reason, inputs=inputs, outcome={"emailId": str(email.id)}, now=now)
     task.result = {"emailId": str(email.id), "draftId": str(row.id)}
     return Engagement(prospect_id, "sent", reason, email_id=email.id)
+
+
+# --- follow-ups -------------------------------------------------------------------------------------------------
+
+FOLLOW_UP_INSTRUCTIONS = {
+    "follow_up": "Write a short follow-up to your previous e-mail, which got no answer. Do not repeat it: add one "
+                 "new, relevant point and a simple question.",
+    "scheduled_follow_up": "The prospect asked to be contacted again about now. Write a short, friendly note that "
+                           "picks the conversation back up.",
+}
+
+
+def due_follow_ups(*, db_session: Session, config: BdrAgentConfig, now: datetime
+                   ) -> list[tuple[uuid.UUID, str, BdrTask | None]]:
+    """Who the agent follows up now: prospects whose "not now" or out-of-office date has come, then (follow-up
+    mode `agent`) prospects it e-mailed who never replied, whose last touch is older than the minimum spacing and
+    who are under the per-prospect cap — never one with a draft waiting for review, handed off, do-not-contact or
+    suppressed. At most a batch (`discovery.batchSize`) per run, oldest first."""
+    cfg = agent_settings(config)
+    if cfg.follow_up.mode == "off":
+        return []
+    limit = cfg.discovery.batch_size
+    oid = config.organization_id  # named in every query, besides row-level security (the owner connection has none)
+    waiting = select(BdrApprovalQueue.prospect_id).where(BdrApprovalQueue.organization_id == oid,
+                                                         BdrApprovalQueue.status == ApprovalStatus.pending)
+    handed = select(BdrActivity.prospect_id).where(BdrActivity.organization_id == oid,
+                                                   BdrActivity.kind == "handed_off")
+    scheduled = list(db_session.scalars(
+        select(BdrTask).where(BdrTask.organization_id == oid, BdrTask.step == "follow_up",
+                              BdrTask.result["due"].astext <= now.date().isoformat(),
+                              ~BdrTask.result.has_key("doneAt"), BdrTask.prospect_id.notin_(waiting),
+                              BdrTask.prospect_id.notin_(handed))
+        .order_by(BdrTask.result["due"].astext, BdrTask.id).limit(limit)))
+    due: list[tuple[uuid.UUID, str, BdrTask | None]] = [(t.prospect_id, "scheduled_follow_up", t) for t in scheduled]
+    if cfg.follow_up.mode == "agent" and len(due) < limit:
+        sent = (select(BdrActivity.prospect_id, func.max(BdrActivity.occurred_at).label("last"),
+                       func.count().filter(_is_touch()).label("touches"))
+                .where(BdrActivity.organization_id == oid, BdrActivity.kind.in_(TOUCH_KINDS))
+                .group_by(BdrActivity.prospect_id)
+                .having(func.count().filter(BdrActivity.kind == "email_sent") > 0).subquery())
+        replied = select(BdrActivity.prospect_id).where(BdrActivity.organization_id == oid,
+                                                        BdrActivity.kind == "reply_received")
+        rows = db_session.execute(
+            select(sent.c.prospect_id).where(
+                sent.c.touches < cfg.caps.per_prospect,
+                sent.c.last <= now - timedelta(hours=cfg.caps.min_spacing_hours),
+                sent.c.prospect_id.notin_(replied), sent.c.prospect_id.notin_(waiting),
+                sent.c.prospect_id.notin_(handed),
+                sent.c.prospect_id.notin_([p for p, _, _ in due]))
+            .order_by(sent.c.last, sent.c.prospect_id).limit(limit - len(due))).scalars().all()
+        due += [(p, "follow_up", None) for p in rows]
+    if not due:
+        return []
+    people = {p.id: p for p in db_session.scalars(select(Prospect).where(Prospect.id.in_([p for p, _, _ in due])))}
+    blocked = suppression.suppressed(db_session=db_session, addresses=[p.email for p in people.values()])
+    kept = []
+    for prospect_id, purpose, task in due:
+        prospect = people.get(prospect_id)
+        why = ("the prospect is gone" if prospect is None else
+               "the prospect is marked do-not-contact" if prospect.status == ProspectStatus.do_not_contact else
+               f"the address is suppressed ({blocked[prospect.email.strip().lower()]})"
+               if prospect.email.strip().lower() in blocked else None)
+        if why is None:
+            kept.append((prospect_id, purpose, task))
+            continue
+        if task is not None:
+            task.result = {**task.result, "doneAt": now.isoformat(), "outcome": "skipped"}
+        if prospect is not None:
+            decide(db_session=db_session, organization_id=config.organization_id, prospect_id=prospect_id,
+                   step="follow_up", chosen="skip", options=["follow_up", "skip"], reason=why, now=now)
+    return kept
+
+
+def join_cadence(*, db_session: Session, config: BdrAgentConfig, cfg: AgentSettings, prospect_id: uuid.UUID,
+                 now: datetime) -> None:
+    """Follow-up mode `cadence`: after the first touch the prospect joins the configured cadence (its steps, its
+    pausing on a reply); logged either way."""
+    if cfg.follow_up.mode != "cadence":
+        return
+    options = ["enroll_in_cadence", "skip"]
+    cadence = cadences.get(db_session=db_session, cadence_id=cfg.follow_up.cadence_id)
+    if cadence is None or not cadence.is_active:
+        decide(db_session=db_session, organization_id=config.organization_id, prospect_id=prospect_id,
+               step="follow_up", chosen="skip", options=options, now=now,
+               reason=f"the follow-up cadence {cfg.follow_up.cadence_id} is missing or inactive")
+        return
+    [result] = cadences.enroll(db_session=db_session, principal=_agent_principal(config), cadence=cadence,
+                               prospect_ids=[prospect_id], now=now)
+    decide(db_session=db_session, organization_id=config.organization_id, prospect_id=prospect_id,
+           step="follow_up", chosen="enroll_in_cadence" if result["result"] == "enrolled" else "skip",
+           options=options, now=now, inputs={"cadenceId": str(cadence.id), "cadence": cadence.name},
+           reason=f"follow-ups through the cadence {cadence.name!r}: {result['result']}",
+           outcome={k: str(v) for k, v in result.items()})
 
 
 def run(*, db_session: Session, settings: Settings, config: BdrAgentConfig, trigger: str = "run",
@@ -388,6 +496,16 @@ def run(*, db_session: Session, settings: Settings, config: BdrAgentConfig, trig
         result = engage(db_session=db_session, settings=settings, config=config, prospect_id=prospect_id, now=now)
         results.append(result)
         steps.append({"step": "engage", "prospectId": str(prospect_id), "outcome": result.outcome,
+                      "reason": result.reason})
+    for prospect_id, purpose, task in due_follow_ups(db_session=db_session, config=config, now=now):
+        result = engage(db_session=db_session, settings=settings, config=config, prospect_id=prospect_id, now=now,
+                        purpose=purpose, instructions=FOLLOW_UP_INSTRUCTIONS[purpose])
+        results.append(result)
+        # a follow-up held by the hours, the daily cap or the spacing is tried again next run; one held by the
+        # per-prospect cap never will be sent, so its date is done with
+        if task is not None and (result.outcome != "held" or result.reason.startswith("the per-prospect cap")):
+            task.result = {**task.result, "doneAt": now.isoformat(), "outcome": result.outcome}
+        steps.append({"step": "follow_up", "prospectId": str(prospect_id), "outcome": result.outcome,
                       "reason": result.reason})
     execution.steps, execution.finished_at = steps, now
     record_day(db_session=db_session, organization_id=config.organization_id, day=now.date())
@@ -428,6 +546,10 @@ def approve(*, db_session: Session, settings: Settings, principal: Principal, en
            step="approval", chosen="send", options=["send", "reject"], now=now,
            reason=f"approved by user {principal.user_id}" + (" after editing" if subject or body else ""),
            outcome={"emailId": str(email.id)})
+    if entry.purpose == "first_touch":
+        config = get_config(db_session=db_session, organization_id=entry.organization_id)
+        join_cadence(db_session=db_session, config=config, cfg=agent_settings(config), prospect_id=entry.prospect_id,
+                     now=now)
     db_session.flush()
     return entry
 
@@ -639,7 +761,10 @@ def handle_reply(*, db_session: Session, settings: Settings, config: BdrAgentCon
     elif result.label in ("not_now", "out_of_office"):
         until = result.until or (now.date() + timedelta(days=90 if result.label == "not_now" else 7))
         outcome.action = "reschedule"
-        _claim_step(db_session, oid, prospect_id, "follow_up", f"follow_up:{prospect_id}:{until.isoformat()}")
+        scheduled = _claim_step(db_session, oid, prospect_id, "follow_up",
+                                f"follow_up:{prospect_id}:{until.isoformat()}")
+        if scheduled is not None:
+            scheduled.result = {"due": until.isoformat()}  # `run` follows up from that day on
         reason = f"{result.label.replace('_', ' ')}: follow up on {until.isoformat()}" + (
             "" if result.until else " (no date in the reply: the default wait)")
         inputs["until"] = until.isoformat()

@@ -89,6 +89,20 @@ class WorkflowStep(InputModel):
     require_approval: bool | None = None  # send
 
 
+class FollowUp(InputModel):
+    # agent: the agent writes follow-ups itself to prospects who did not reply (within the caps and spacing);
+    # cadence: after the first touch the prospect joins `cadence_id` (its steps, its reply pausing); off: none.
+    # Either way a "not now" or out-of-office reply's date is followed up by the agent unless off.
+    mode: Literal["agent", "cadence", "off"] = "agent"
+    cadence_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _cadence(self) -> FollowUp:
+        if self.mode == "cadence" and self.cadence_id is None:
+            raise ValueError("followUp mode cadence needs a cadenceId")
+        return self
+
+
 class AgentSettings(InputModel):
     discovery: Discovery = Field(default_factory=Discovery)
     routing: list[RoutingRule] = Field(default_factory=list, max_length=100)
@@ -98,6 +112,7 @@ class AgentSettings(InputModel):
     qualification: Qualification = Field(default_factory=Qualification)
     tone: Literal["friendly", "formal", "direct", "casual"] = "friendly"
     workflow: list[WorkflowStep] = Field(default_factory=list, max_length=20)
+    follow_up: FollowUp = Field(default_factory=FollowUp)
 
     @model_validator(mode="after")
     def _workflow(self) -> AgentSettings:

@@ -17,7 +17,7 @@ from pipelines.definitions import resources as pipeline_resources
 from pipelines.defs.bdr.assets import bdr_discovery_runs, bdr_learning
 from serving.activities.models import Activity
 from serving.bdr import agent, learning
-from serving.core.db import set_tenant
+from serving.core.db import session_factory, set_tenant, tenant_session
 from serving.emails import suppression
 from tests.serving.bdr.test_bdr_agent import ALWAYS, MONDAY_NOON_UTC, URL, _decisions, _prospect
 
@@ -288,3 +288,107 @@ def test_tenancy_holds_for_the_learning_endpoints(client, tenant, other_tenant):
                       headers=o.admin.headers).status_code == 404
     assert client.post(f"{URL}/backtests/{backtest['id']}/accept", headers=o.admin.headers).status_code == 404
     assert client.post(f"{URL}/variants", json={"name": "Mine"}, headers=o.admin.headers).status_code == 201
+
+
+# --- follow-ups ---------------------------------------------------------------------------------------------------
+
+def _run(tenant, now: datetime):
+    # as the worker runs it: the API's role, under row-level security
+    with tenant_session(session_factory(tenant.settings.api_database_url), tenant.organization_id) as session:
+        config = agent.get_config(db_session=session, organization_id=tenant.organization_id)
+        _, _, results = agent.run(db_session=session, settings=tenant.settings, config=config, now=now)
+        return [(str(r.prospect_id), r.outcome, r.reason) for r in results]
+
+
+def _approve_all(client, tenant) -> None:
+    for entry in client.get(f"{URL}/approvals?status=pending", headers=tenant.user.headers).json()["data"]:
+        assert client.post(f"{URL}/approvals/{entry['id']}/approve", headers=tenant.user.headers).status_code == 200
+
+
+def _approvals(client, tenant) -> list[dict]:
+    return client.get(f"{URL}/approvals?status=pending", headers=tenant.user.headers).json()["data"]
+
+
+def _sent_at(owner_session, tenant, prospect_id: str, when: datetime) -> None:
+    """Move the agent's touches of a prospect to `when` (its sends happened through the API at the real time)."""
+    owner_session.execute(text("update app.bdr_activities set occurred_at = :w where prospect_id = :p and "
+                               "kind in ('email_sent', 'email_queued')"), {"w": when, "p": prospect_id})
+    owner_session.commit()
+
+
+def test_the_agent_follows_up_who_did_not_reply_within_the_caps_and_never_who_replied(
+        client, tenant, owner_session):
+    quiet = _prospect(client, tenant, owner_session)
+    answered = _prospect(client, tenant, owner_session)
+    settings = {"workingHours": ALWAYS, "caps": {"perDay": 50, "perProspect": 2, "minSpacingHours": 72}}
+    assert client.put(f"{URL}/config", json={"enabled": True, "approvalMode": "all", "settings": settings},
+                      headers=tenant.admin.headers).status_code == 200
+    first = _run(tenant, MONDAY_NOON_UTC)
+    assert sorted(p for p, outcome, _ in first if outcome == "queued") == sorted([quiet["id"], answered["id"]])
+    _approve_all(client, tenant)
+    for p in (quiet, answered):
+        _sent_at(owner_session, tenant, p["id"], MONDAY_NOON_UTC)
+    with tenant.session() as session, session.begin():
+        set_tenant(session, tenant.organization_id)
+        config = agent.get_config(db_session=session, organization_id=tenant.organization_id)
+        agent.handle_reply(db_session=session, settings=tenant.settings, config=config,
+                           prospect_id=uuid.UUID(answered["id"]), text="We're all set, thanks.",
+                           now=MONDAY_NOON_UTC + timedelta(hours=1))
+
+    assert _run(tenant, MONDAY_NOON_UTC + timedelta(hours=48)) == []  # inside the spacing: nobody is due
+    due = _run(tenant, MONDAY_NOON_UTC + timedelta(hours=73))
+    assert [(p, outcome) for p, outcome, _ in due] == [(quiet["id"], "queued")], due
+    [entry] = _approvals(client, tenant)
+    assert entry["purpose"] == "follow_up" and entry["prospectId"] == quiet["id"]
+    assert _run(tenant, MONDAY_NOON_UTC + timedelta(hours=74)) == []  # a draft waits for review: not drafted twice
+    _approve_all(client, tenant)
+    _sent_at(owner_session, tenant, quiet["id"], MONDAY_NOON_UTC + timedelta(hours=73))
+    assert _run(tenant, MONDAY_NOON_UTC + timedelta(days=30)) == []  # two touches: the per-prospect cap
+
+
+def test_a_not_now_date_is_followed_up_on_that_day_once(client, tenant, owner_session):
+    prospect = _prospect(client, tenant, owner_session)
+    assert client.put(f"{URL}/config", json={"enabled": True, "approvalMode": "all",
+                                             "settings": {"workingHours": ALWAYS}},
+                      headers=tenant.admin.headers).status_code == 200
+    _run(tenant, MONDAY_NOON_UTC)
+    _approve_all(client, tenant)
+    with tenant.session() as session, session.begin():
+        set_tenant(session, tenant.organization_id)
+        config = agent.get_config(db_session=session, organization_id=tenant.organization_id)
+        outcome = agent.handle_reply(db_session=session, settings=tenant.settings, config=config,
+                                     prospect_id=uuid.UUID(prospect["id"]),
+                                     text="Not right now, reach out again in two weeks.", now=MONDAY_NOON_UTC)
+    assert outcome.action == "reschedule"
+    assert _run(tenant, MONDAY_NOON_UTC + timedelta(days=13)) == []
+    due = _run(tenant, MONDAY_NOON_UTC + timedelta(days=14))
+    assert [(p, o) for p, o, _ in due] == [(prospect["id"], "queued")]
+    assert _approvals(client, tenant)[0]["purpose"] == "scheduled_follow_up"
+    _approve_all(client, tenant)
+    assert _run(tenant, MONDAY_NOON_UTC + timedelta(days=20)) == []  # once
+    task = owner_session.execute(text("select result from app.bdr_tasks where prospect_id = :p and step = "
+                                      "'follow_up'"), {"p": prospect["id"]}).scalar_one()
+    assert task["due"] == "2026-12-21" and task["outcome"] == "queued"
+
+
+def test_follow_ups_through_a_cadence(client, tenant, owner_session):
+    prospect = _prospect(client, tenant, owner_session)
+    bad = {"enabled": True, "approvalMode": "all",
+           "settings": {"workingHours": ALWAYS, "followUp": {"mode": "cadence", "cadenceId": str(uuid.uuid4())}}}
+    refused = client.put(f"{URL}/config", json=bad, headers=tenant.admin.headers)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "CADENCE_NOT_FOUND"
+    missing = {**bad, "settings": {"followUp": {"mode": "cadence"}}}
+    assert client.put(f"{URL}/config", json=missing, headers=tenant.admin.headers).status_code == 422
+    cadence = client.post("/api/v1/cadences", headers=tenant.user.headers, json={
+        "name": "BDR follow-ups", "steps": [{"type": "email", "delayDays": 3, "subject": "Following up",
+                                             "content": "Hi {{firstName}}, any thoughts?"}]}).json()
+    bad["settings"]["followUp"]["cadenceId"] = cadence["id"]
+    assert client.put(f"{URL}/config", json=bad, headers=tenant.admin.headers).status_code == 200
+    _run(tenant, MONDAY_NOON_UTC)
+    _approve_all(client, tenant)
+    enrolled = client.get(f"/api/v1/cadences/{cadence['id']}/enrollments", headers=tenant.user.headers).json()
+    assert [e["prospectId"] for e in enrolled["data"]] == [prospect["id"]]
+    decision = next(d for d in _decisions(client, tenant, prospect["id"]) if d["step"] == "follow_up")
+    assert decision["chosen"] == "enroll_in_cadence" and "BDR follow-ups" in decision["reason"]
+    _sent_at(owner_session, tenant, prospect["id"], MONDAY_NOON_UTC)
+    assert _run(tenant, MONDAY_NOON_UTC + timedelta(days=10)) == []  # the cadence follows up, not the agent
