@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from serving.accounts.models import Account
 from serving.activities.models import Activity, ActivityType, CallDisposition, CallLog
+from serving.bdr.models import BdrAgentConfig, BdrMessageVariant
+from serving.bdr.schemas import AgentSettings
 from serving.core.permissions import Role
 from serving.deals.models import CLOSED_STAGES, Deal, DealContact, DealStage
 from serving.deals.rules import forecast_category_for, probability_for_stage
@@ -165,6 +167,16 @@ def seed_demo(db_session: Session, *, seed: int = 42, prospects: int = 500, toda
                                        activity_id=activity.id, disposition=disposition, called_at=occurred,
                                        duration_seconds=rng.randint(60, 1200) if disposition == "answered" else 0))
                 call_count += 1
+    # The BDR agent, on and reviewing everything (so `revorc up` shows its approval queue after the first hourly
+    # run), testing two messaging strategies; sending without review would need an accepted backtest first.
+    db_session.add(BdrAgentConfig(organization_id=org.id, enabled=True, approval_mode="all", acting_user_id=admin.id,
+                                  settings=AgentSettings().model_dump(mode="json", by_alias=True)))
+    db_session.add_all([
+        BdrMessageVariant(organization_id=org.id, name="Pain first", tone="direct",
+                          instructions="Open with the cost of the problem the prospect's team most likely has."),
+        BdrMessageVariant(organization_id=org.id, name="Customer proof", tone="friendly",
+                          instructions="Open with what a similar customer achieved."),
+    ])
     db_session.flush()
     return DemoSummary(org.id, True, {"users": len(users), "accounts": len(accounts), "prospects": len(people),
                                        "deals": len(deals), "activities": activity_count, "calls": call_count})

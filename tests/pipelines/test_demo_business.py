@@ -5,12 +5,14 @@ every intent tier is populated, a few accounts spike, and the nightly model find
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import UTC, datetime
 
 import dagster as dg
 import psycopg
 import pytest
 from scipy.stats import spearmanr
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 from threadpoolctl import threadpool_limits
 
@@ -26,7 +28,7 @@ TIERS = {"low", "warm", "hot", "burning"}
 
 
 @pytest.fixture(scope="module")
-def demo(pg, tmp_path_factory, typesense_server):
+def demo_env(pg, tmp_path_factory, typesense_server):
     database = pg.url(pg.clone())
     state = tmp_path_factory.mktemp("demo-business")
     settings = make_settings(database, state)
@@ -45,8 +47,14 @@ def demo(pg, tmp_path_factory, typesense_server):
                                 run_config=run_config, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure][:3]
     with psycopg.connect(psycopg_conninfo(database)) as conn:
-        yield conn, str(org)
+        yield conn, str(org), settings
     pg.drop(database.rsplit("/", 1)[-1].split("?")[0])
+
+
+@pytest.fixture(scope="module")
+def demo(demo_env):
+    conn, org, _ = demo_env
+    return conn, org
 
 
 def _tiers(conn, table: str, org: str) -> dict[str, int]:
@@ -94,3 +102,31 @@ def test_nightly_champion_finds_the_planted_signal(demo):
     assert all(later <= earlier + 1e-9 for earlier, later in itertools.pairwise(cumulative)), cumulative
     assert sum(lift[:3]) / 3 > sum(lift[3:6]) / 3 > sum(lift[6:]) / 4, lift
     assert spearmanr(range(10), lift).statistic <= -0.75, lift
+
+
+def test_the_bdr_agent_picks_the_demos_high_intent_prospects_with_no_ai_keys(demo_env):
+    """The agent as the hourly schedule runs it on the demo (configured by `seed_demo`, reviewing everything):
+    it picks the prospects the pipeline found hot or burning, researches them, and queues checked drafts written
+    with one of the demo's messaging variants for a human's review — with no AI key."""
+    from serving.bdr import agent
+    from serving.core.db import session_factory, tenant_session
+
+    conn, org, settings = demo_env
+    with tenant_session(session_factory(settings.api_database_url), org) as session:
+        config = agent.get_config(db_session=session, organization_id=uuid.UUID(org))
+        assert config is not None and config.enabled and config.approval_mode == "all"
+        # a Monday at noon in New York, nine in Los Angeles: inside every demo prospect's working hours
+        monday = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
+        _, found, results = agent.run(db_session=session, settings=settings, config=config, now=monday)
+        picked = {p: t for p, t in session.execute(text(
+            "select id, intent_tier from app.prospects where id = any(:ids)"), {"ids": found.picked}).all()}
+        outcomes = [r.outcome for r in results]
+        variants = session.execute(text("select detail->>'variantId' from app.bdr_activities "
+                                        "where kind = 'email_queued'")).scalars().all()
+        passed = session.execute(text("select bool_and(check_passed) from app.ai_email_drafts")).scalar()
+    hot = conn.execute("select count(*) from app.prospects where organization_id = %s and intent_tier in "
+                       "('hot', 'burning')", (org,)).fetchone()[0]
+    print(f"demo BDR run: {len(picked)} picked of {hot} hot or burning, outcomes {outcomes}")
+    assert picked and set(picked.values()) <= {"hot", "burning"}
+    assert outcomes and set(outcomes) <= {"queued", "held", "dropped"} and "queued" in outcomes
+    assert passed and variants and all(variants)
