@@ -482,32 +482,58 @@ def join_cadence(*, db_session: Session, config: BdrAgentConfig, cfg: AgentSetti
            outcome={k: str(v) for k, v in result.items()})
 
 
-def run(*, db_session: Session, settings: Settings, config: BdrAgentConfig, trigger: str = "run",
-        now: datetime | None = None) -> tuple[BdrWorkflowExecution, Discovery, list[Engagement]]:
-    """Discover, then research and engage each pick: one workflow execution, its steps recorded."""
-    now = now or utcnow()
+@dataclass
+class Step:
+    """One prospect's step in a run: a first touch (researched first) or a follow-up."""
+    prospect_id: uuid.UUID
+    purpose: str  # first_touch | follow_up | scheduled_follow_up
+    task_id: uuid.UUID | None = None  # a scheduled follow-up's task, marked done by the step
+
+
+def plan(*, db_session: Session, config: BdrAgentConfig, trigger: str, now: datetime
+         ) -> tuple[BdrWorkflowExecution, Discovery, list[Step]]:
+    """A run's work: discovery's picks, then the follow-ups due; recorded as a workflow execution."""
     execution = BdrWorkflowExecution(organization_id=config.organization_id, trigger=trigger, steps=[])
     db_session.add(execution)
     found = discover(db_session=db_session, organization_id=config.organization_id, config=config, now=now)
-    steps: list[dict[str, Any]] = [{"step": "discover", "picked": len(found.picked), "skipped": len(found.skipped)}]
-    results = []
-    for prospect_id in found.picked:
-        research(db_session=db_session, settings=settings, config=config, prospect_id=prospect_id, now=now)
-        result = engage(db_session=db_session, settings=settings, config=config, prospect_id=prospect_id, now=now)
+    steps = [Step(p, "first_touch") for p in found.picked] + [
+        Step(p, purpose, task.id if task is not None else None)
+        for p, purpose, task in due_follow_ups(db_session=db_session, config=config, now=now)]
+    execution.steps = [{"step": "discover", "picked": len(found.picked), "skipped": len(found.skipped)}]
+    db_session.flush()
+    return execution, found, steps
+
+
+def run_step(*, db_session: Session, settings: Settings, config: BdrAgentConfig, step: Step,
+             now: datetime | None = None) -> Engagement:
+    """Research (first touches) and engage one prospect. Safe to repeat: engage's step key makes a second run
+    of the same touch a no-op, and the research memory only adds facts it does not have."""
+    now = now or utcnow()
+    if step.purpose == "first_touch":
+        research(db_session=db_session, settings=settings, config=config, prospect_id=step.prospect_id, now=now)
+    result = engage(db_session=db_session, settings=settings, config=config, prospect_id=step.prospect_id, now=now,
+                    purpose=step.purpose, instructions=FOLLOW_UP_INSTRUCTIONS.get(step.purpose))
+    task = db_session.get(BdrTask, step.task_id) if step.task_id else None
+    # a follow-up held by the hours, the daily cap or the spacing is tried again next run; one held by the
+    # per-prospect cap never will be sent, so its date is done with
+    if task is not None and (result.outcome != "held" or result.reason.startswith("the per-prospect cap")):
+        task.result = {**task.result, "doneAt": now.isoformat(), "outcome": result.outcome}
+    return result
+
+
+def run(*, db_session: Session, settings: Settings, config: BdrAgentConfig, trigger: str = "run",
+        now: datetime | None = None) -> tuple[BdrWorkflowExecution, Discovery, list[Engagement]]:
+    """Plan and make every step in this transaction (`POST /bdr/run`, tests); the schedule fans the steps out as
+    worker jobs instead (`serving.bdr.jobs`)."""
+    now = now or utcnow()
+    execution, found, steps = plan(db_session=db_session, config=config, trigger=trigger, now=now)
+    results, log = [], list(execution.steps)
+    for step in steps:
+        result = run_step(db_session=db_session, settings=settings, config=config, step=step, now=now)
         results.append(result)
-        steps.append({"step": "engage", "prospectId": str(prospect_id), "outcome": result.outcome,
-                      "reason": result.reason})
-    for prospect_id, purpose, task in due_follow_ups(db_session=db_session, config=config, now=now):
-        result = engage(db_session=db_session, settings=settings, config=config, prospect_id=prospect_id, now=now,
-                        purpose=purpose, instructions=FOLLOW_UP_INSTRUCTIONS[purpose])
-        results.append(result)
-        # a follow-up held by the hours, the daily cap or the spacing is tried again next run; one held by the
-        # per-prospect cap never will be sent, so its date is done with
-        if task is not None and (result.outcome != "held" or result.reason.startswith("the per-prospect cap")):
-            task.result = {**task.result, "doneAt": now.isoformat(), "outcome": result.outcome}
-        steps.append({"step": "follow_up", "prospectId": str(prospect_id), "outcome": result.outcome,
-                      "reason": result.reason})
-    execution.steps, execution.finished_at = steps, now
+        log.append({"step": "engage" if step.purpose == "first_touch" else "follow_up",
+                    "prospectId": str(step.prospect_id), "outcome": result.outcome, "reason": result.reason})
+    execution.steps, execution.finished_at = log, now  # a new list: JSONB columns see assignment, not appends
     record_day(db_session=db_session, organization_id=config.organization_id, day=now.date())
     db_session.flush()
     return execution, found, results

@@ -16,21 +16,44 @@ from serving.core.queue import QUEUE, enqueue, queue, runtime
 RUN_TASK = "bdr.run"
 REPLY_TASK = "bdr.reply"
 LEARN_TASK = "bdr.learn"
+STEP_TASK = "bdr.step"
 RETRY = RetryStrategy(max_attempts=3, exponential_wait=2)
 
 
 @queue.task(name=RUN_TASK, queue=QUEUE, retry=RETRY)
 def run_agent(organization_id: str) -> dict:
+    """The scheduled run: discovery and the follow-ups due, then one `bdr.step` job per prospect, so one
+    prospect's failure (the writer's model down, a bad address) neither rolls back nor blocks the others, and a
+    worker stopped mid-run leaves the rest queued."""
     rt = runtime()
     with rt.factory() as session, session.begin():
         set_tenant(session, uuid.UUID(organization_id))
         config = agent.get_config(db_session=session, organization_id=uuid.UUID(organization_id))
         if config is None or not config.enabled:
             return {"skipped": "the agent is off"}
-        execution, found, results = agent.run(db_session=session, settings=rt.settings, config=config,
-                                              trigger="schedule")
-        return {"executionId": str(execution.id), "picked": len(found.picked),
-                "outcomes": [r.outcome for r in results]}
+        now = utcnow()
+        execution, found, steps = agent.plan(db_session=session, config=config, trigger="schedule", now=now)
+        for step in steps:
+            enqueue(session, STEP_TASK, queueing_lock=f"{STEP_TASK}:{step.prospect_id}:{step.purpose}",
+                    organization_id=organization_id, prospect_id=str(step.prospect_id), purpose=step.purpose,
+                    task_id=str(step.task_id) if step.task_id else None)
+        execution.steps = [*execution.steps, *({"step": s.purpose, "prospectId": str(s.prospect_id),
+                                                "outcome": "job_queued"} for s in steps)]
+        execution.finished_at = now
+        return {"executionId": str(execution.id), "picked": len(found.picked), "steps": len(steps)}
+
+
+@queue.task(name=STEP_TASK, queue=QUEUE, retry=RETRY)
+def run_step(organization_id: str, prospect_id: str, purpose: str, task_id: str | None = None) -> dict:
+    rt = runtime()
+    with rt.factory() as session, session.begin():
+        set_tenant(session, uuid.UUID(organization_id))
+        config = agent.get_config(db_session=session, organization_id=uuid.UUID(organization_id))
+        if config is None or not config.enabled:
+            return {"skipped": "the agent is off"}
+        step = agent.Step(uuid.UUID(prospect_id), purpose, uuid.UUID(task_id) if task_id else None)
+        result = agent.run_step(db_session=session, settings=rt.settings, config=config, step=step)
+        return {"outcome": result.outcome, "reason": result.reason}
 
 
 @queue.task(name=REPLY_TASK, queue=QUEUE, retry=RETRY)

@@ -392,3 +392,32 @@ def test_follow_ups_through_a_cadence(client, tenant, owner_session):
     assert decision["chosen"] == "enroll_in_cadence" and "BDR follow-ups" in decision["reason"]
     _sent_at(owner_session, tenant, prospect["id"], MONDAY_NOON_UTC)
     assert _run(tenant, MONDAY_NOON_UTC + timedelta(days=10)) == []  # the cadence follows up, not the agent
+
+
+def test_the_scheduled_run_fans_out_one_worker_job_per_prospect_each_safe_to_repeat(client, tenant, owner_session):
+    from serving.bdr import jobs
+    from serving.core import queue
+
+    first = _prospect(client, tenant, owner_session, tier="burning")
+    second = _prospect(client, tenant, owner_session, tier="hot")
+    assert client.put(f"{URL}/config", json={"enabled": True, "approvalMode": "all",
+                                             "settings": {"workingHours": ALWAYS}},
+                      headers=tenant.admin.headers).status_code == 200
+    queue.configure(tenant.settings)  # what the worker does at start
+    try:
+        planned = jobs.run_agent(organization_id=str(tenant.organization_id))
+        assert planned["picked"] == 2 and planned["steps"] == 2
+        queued = owner_session.execute(text(
+            "select args from procrastinate.procrastinate_jobs where task_name = 'bdr.step' and status = 'todo' "
+            "and args->>'organization_id' = :o"), {"o": str(tenant.organization_id)}).scalars().all()
+        assert sorted(a["prospect_id"] for a in queued) == sorted([first["id"], second["id"]])
+        assert {a["purpose"] for a in queued} == {"first_touch"}
+        # nothing is drafted until the step jobs run; each runs alone, and a repeat (a retry) does nothing new
+        assert _approvals(client, tenant) == []
+        done = [jobs.run_step(**args) for args in queued]
+        assert [d["outcome"] for d in done] == ["queued", "queued"]
+        # the repeat is held by the spacing the first touch started (or finds its step key taken): no new draft
+        assert jobs.run_step(**queued[0])["outcome"] in ("held", "done_before")
+    finally:
+        queue._runtime = None  # the next test's runtime comes from its own settings
+    assert len(_approvals(client, tenant)) == 2
