@@ -79,12 +79,14 @@ def send_due(*, factory: sessionmaker[Session], settings: Settings, now: datetim
             set_tenant(session, organization_id)
             user = session.get(User, user_id)
             since, until = start - timedelta(days=7), start
-            figures = numbers(session, user_id=user_id, since=since, until=until)
             # marked first, in the same transaction: a failed send rolls the mark back and the next sweep retries
             session.execute(insert(UserPreference).values(user_id=user_id, organization_id=organization_id,
                                                           weekly_digest_sent_for=start)
                             .on_conflict_do_update(index_elements=["user_id"],
                                                    set_={"weekly_digest_sent_for": start}))
+            if user.created_at >= until:
+                continue  # joined after that week: no summary of a week they were not there (the mark stays)
+            figures = numbers(session, user_id=user_id, since=since, until=until)
             system_mail.send(settings, organization_id=organization_id, to=user.email, category="weekly-digest",
                              subject=f"Your week: {figures['meetings']} meetings, {figures['deals_won']} deals won",
                              body=body_of(user.full_name or user.email, figures, since, until), now=now)

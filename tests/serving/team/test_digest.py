@@ -4,6 +4,7 @@ not to someone who turned it off."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from serving.activities.models import Activity
 from serving.core.db import session_factory
@@ -12,8 +13,9 @@ from serving.team import digest
 from tests.serving.team.mail import mails_to
 
 API = "/api/v1"
-# Monday 7 December 2026, 09:00 in Tokyo = 00:00 UTC
-MONDAY_TOKYO_9 = datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
+# the next Monday 09:00 in Tokyo (00:00 UTC): after the users the tests make now, so their first week counts
+_today = datetime.now(UTC).date()
+MONDAY_TOKYO_9 = datetime.combine(_today + timedelta(days=7 - _today.weekday()), datetime.min.time(), UTC)
 
 
 def test_the_weekly_summary_goes_out_once_in_the_users_own_monday_morning(client, tenant, settings):
@@ -37,3 +39,15 @@ def test_the_weekly_summary_goes_out_once_in_the_users_own_monday_morning(client
     digest.send_due(factory=factory, settings=settings, now=MONDAY_TOKYO_9 + timedelta(hours=1))
     assert len(mails_to(settings, tenant.organization_id, tenant.user.email)) == 1  # once a week
     assert mails_to(settings, tenant.organization_id, tenant.viewer.email) == []  # turned off
+
+
+def test_no_summary_of_a_week_before_the_user_joined(client, tenant, settings):
+    """A member who joined after last week ended gets nothing for it (a worker started on a Saturday used to mail
+    every new user last week's zeros), and next Monday's summary as usual."""
+    factory = session_factory(settings.api_database_url)
+    now = datetime.now(UTC)
+    digest.send_due(factory=factory, settings=settings, now=now)
+    assert mails_to(settings, tenant.organization_id, tenant.user.email) == []
+    next_monday = digest.week_start(now + timedelta(days=7), ZoneInfo("UTC"))
+    digest.send_due(factory=factory, settings=settings, now=next_monday)
+    assert len(mails_to(settings, tenant.organization_id, tenant.user.email)) == 1
