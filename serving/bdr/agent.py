@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from serving.ai import drafts, llm, writer
 from serving.ai.context import build_context
 from serving.ai.draft_models import AiEmailDraft
-from serving.bdr import learning, replies
+from serving.bdr import config_shapes, learning, replies
 from serving.bdr.models import (
     ApprovalMode,
     ApprovalStatus,
@@ -54,7 +54,7 @@ from serving.emails import suppression
 from serving.knowledge.embedding import configured_embedder
 from serving.prospects import service as prospects
 from serving.prospects.models import Prospect, ProspectStatus
-from serving.prospects.schemas import ProspectCreate
+from serving.prospects.schemas import ProspectCreate, ProspectUpdate
 
 TIERS = ["low", "warm", "hot", "burning"]
 CLOSED_STAGES = (DealStage.closed_won.value, DealStage.closed_lost.value)
@@ -96,6 +96,16 @@ def put_config(*, db_session: Session, principal: Principal, data: ConfigIn) -> 
     row.acting_user_id = principal.user_id  # the agent sends as the admin who configured it
     db_session.flush()
     return row
+
+
+def put_seed_config(*, db_session: Session, principal: Principal, seed: config_shapes.SeedConfigIn
+                    ) -> BdrAgentConfig:
+    """The seed's flat fields applied on top of the saved configuration (or the defaults), then saved."""
+    row = get_config(db_session=db_session, organization_id=principal.organization_id)
+    data = config_shapes.apply(seed, enabled=row.enabled if row else False,
+                               approval_mode=row.approval_mode if row else ApprovalMode.all,
+                               settings=agent_settings(row))
+    return put_config(db_session=db_session, principal=principal, data=data)
 
 
 def _agent_principal(config: BdrAgentConfig) -> Principal:
@@ -165,20 +175,37 @@ def discover(*, db_session: Session, organization_id: uuid.UUID, config: BdrAgen
     now = now or utcnow()
     cfg = agent_settings(config)
     rules = cfg.discovery
+    if not rules.enabled:
+        return Discovery()
+    batch = rules.batch_size
+    if rules.max_new_per_day is not None:
+        started = db_session.scalar(select(func.count()).where(  # prospects picked in the last 24 hours
+            BdrDecision.step == "discover", BdrDecision.chosen == "pick",
+            BdrDecision.created_at > now - timedelta(hours=24)))
+        batch = min(batch, max(0, rules.max_new_per_day - started))
+        if batch == 0:
+            decide(db_session=db_session, organization_id=organization_id, prospect_id=None, step="discover",
+                   chosen="skip", options=["pick", "skip"], now=now,
+                   reason=f"the day's new prospects are reached ({started} of {rules.max_new_per_day} in the "
+                          "last 24 hours)")
+            return Discovery()
     tiers = TIERS[TIERS.index(rules.min_intent_tier):]
     intent = Prospect.intent_tier.in_(tiers)
+    spiked = exists().where(outbox.DomainEvent.type == "intent.spike_detected",
+                            outbox.DomainEvent.subject_id == Prospect.id,
+                            outbox.DomainEvent.occurred_at >= now - timedelta(days=rules.spike_days))
     if rules.include_spikes:
-        spiked = exists().where(outbox.DomainEvent.type == "intent.spike_detected",
-                                outbox.DomainEvent.subject_id == Prospect.id,
-                                outbox.DomainEvent.occurred_at >= now - timedelta(days=rules.spike_days))
         intent = or_(intent, spiked)
     stmt = select(Prospect).where(intent)
+    if rules.min_intent_score is not None:
+        stmt = stmt.where(or_(Prospect.intent_score >= rules.min_intent_score, spiked) if rules.include_spikes
+                          else Prospect.intent_score >= rules.min_intent_score)
     if rules.min_lead_score is not None:
         stmt = stmt.where(Prospect.priority_score >= rules.min_lead_score)
     # the agent engaged (or is engaging) a prospect once it has any engage task for it
     engaged = exists().where(BdrTask.prospect_id == Prospect.id, BdrTask.step == "engage")
     stmt = stmt.where(~engaged).order_by(Prospect.intent_score.desc().nulls_last(), Prospect.id)
-    candidates = list(db_session.scalars(stmt.limit(rules.batch_size * 4)))
+    candidates = list(db_session.scalars(stmt.limit(batch * 4)))
     blocked = suppression.suppressed(db_session=db_session, addresses=[p.email for p in candidates])
     in_deals = dict(db_session.execute(
         select(DealContact.prospect_id, Deal.owner_id).join(Deal, Deal.id == DealContact.deal_id)
@@ -198,8 +225,8 @@ def discover(*, db_session: Session, organization_id: uuid.UUID, config: BdrAgen
             reason = f"owned by a human ({in_deals[prospect.id]}) with an open deal"
         else:
             reason = _fits(prospect, cfg)
-        if reason is None and len(found.picked) >= rules.batch_size:
-            reason = f"the batch is full ({rules.batch_size})"
+        if reason is None and len(found.picked) >= batch:
+            reason = f"the batch is full ({batch})"
         if reason is None:
             found.picked.append(prospect.id)
             decide(db_session=db_session, organization_id=organization_id, prospect_id=prospect.id,
@@ -480,6 +507,11 @@ def join_cadence(*, db_session: Session, config: BdrAgentConfig, cfg: AgentSetti
            options=options, now=now, inputs={"cadenceId": str(cadence.id), "cadence": cadence.name},
            reason=f"follow-ups through the cadence {cadence.name!r}: {result['result']}",
            outcome={k: str(v) for k, v in result.items()})
+
+
+def last_scheduled_run(*, db_session: Session) -> datetime | None:
+    return db_session.scalar(select(func.max(BdrWorkflowExecution.created_at))
+                             .where(BdrWorkflowExecution.trigger == "schedule"))
 
 
 @dataclass
@@ -865,10 +897,17 @@ class Qualification:
     criteria: dict[str, dict[str, Any]]  # criterion → {met, evidence: [{text, source}]}
     required: list[str]
     missing: list[str]
+    threshold: int = 0  # the score a handoff needs (`qualification.handoffThreshold`)
+
+    @property
+    def score(self) -> int:
+        """The share of the framework's criteria evidenced, 0–100."""
+        return round(100 * sum(v["met"] for v in self.criteria.values()) / len(self.criteria)) if self.criteria \
+            else 0
 
     @property
     def qualified(self) -> bool:
-        return not self.missing
+        return not self.missing and self.score >= self.threshold
 
 
 def qualify(*, db_session: Session, config: BdrAgentConfig, prospect: Prospect,
@@ -891,13 +930,24 @@ def qualify(*, db_session: Session, config: BdrAgentConfig, prospect: Prospect,
         found = [{"text": t, "source": s} for t, s in evidence_pool if _CRITERIA[name].search(t)][:3]
         criteria[name] = {"met": bool(found), "evidence": found}
     missing = [c for c in required if not criteria[c]["met"]]
-    result = Qualification(framework, criteria, required, missing)
+    result = Qualification(framework, criteria, required, missing, threshold=cfg.handoff_threshold)
     met = [c for c, v in criteria.items() if v["met"]]
     decide(db_session=db_session, organization_id=config.organization_id, prospect_id=prospect.id, step="qualify",
            chosen="qualified" if result.qualified else "not_yet", options=["qualified", "not_yet"],
-           reason=(f"{framework}: met {met or 'none'}; required {required or 'none'}"
-                   + (f"; missing {missing}" if missing else "")),
-           inputs={"framework": framework}, outcome={"criteria": criteria}, now=now)
+           reason=(f"{framework}: met {met or 'none'} (score {result.score}); required {required or 'none'}"
+                   + (f"; missing {missing}" if missing else "")
+                   + (f"; the handoff needs a score of {cfg.handoff_threshold}"
+                      if result.score < cfg.handoff_threshold else "")),
+           inputs={"framework": framework, "handoffThreshold": cfg.handoff_threshold},
+           outcome={"criteria": criteria, "score": result.score}, now=now)
+    if (cfg.auto_qualify_threshold is not None and result.score >= cfg.auto_qualify_threshold
+            and prospect.status not in (ProspectStatus.qualified, ProspectStatus.converted,
+                                        ProspectStatus.do_not_contact)):
+        prospects.update(db_session=db_session, prospect=prospect, data=ProspectUpdate(status="qualified"),
+                         principal=_agent_principal(config))
+        decide(db_session=db_session, organization_id=config.organization_id, prospect_id=prospect.id,
+               step="qualify", chosen="mark_qualified", options=["mark_qualified"], now=now,
+               reason=f"score {result.score} reaches the auto-qualify threshold {cfg.auto_qualify_threshold}")
     _activity(db_session, config.organization_id, prospect.id, "qualified" if result.qualified else "qualifying",
               now, framework=framework, met=met, missing=missing)
     return result

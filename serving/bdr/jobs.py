@@ -32,6 +32,11 @@ def run_agent(organization_id: str) -> dict:
         if config is None or not config.enabled:
             return {"skipped": "the agent is off"}
         now = utcnow()
+        interval = agent.agent_settings(config).discovery.interval_minutes
+        last = agent.last_scheduled_run(db_session=session)
+        # the schedule ticks every 15 minutes; the organization's interval decides (a minute's slack for jitter)
+        if last is not None and now - last < timedelta(minutes=interval - 1):
+            return {"skipped": f"the last scheduled run was at {last:%H:%M} UTC; the interval is {interval} minutes"}
         execution, found, steps = agent.plan(db_session=session, config=config, trigger="schedule", now=now)
         for step in steps:
             enqueue(session, STEP_TASK, queueing_lock=f"{STEP_TASK}:{step.prospect_id}:{step.purpose}",

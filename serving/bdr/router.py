@@ -8,8 +8,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter
+from pydantic import Field
 
-from serving.bdr import agent, learning
+from serving.bdr import agent, config_shapes, learning
+from serving.bdr.config_shapes import SeedConfigIn
 from serving.bdr.models import (
     ApprovalStatus,
     BdrApprovalQueue,
@@ -20,7 +22,6 @@ from serving.bdr.models import (
     TaskStatus,
 )
 from serving.bdr.schemas import (
-    AgentSettings,
     ApprovalOut,
     ApproveIn,
     BacktestIn,
@@ -52,12 +53,12 @@ Writer = Annotated[Principal, require(Scope.bdr_write)]
 
 
 def _config_out(row) -> ConfigOut:
-    if row is None:  # never configured: the defaults, switched off
-        return ConfigOut(enabled=False, approval_mode="all", acting_user_id=None,
-                         settings=AgentSettings().model_dump(mode="json", by_alias=True), updated_at=None)
-    return ConfigOut(enabled=row.enabled, approval_mode=row.approval_mode, acting_user_id=row.acting_user_id,
-                     settings=agent.agent_settings(row).model_dump(mode="json", by_alias=True),
-                     updated_at=row.updated_at)
+    # never configured: the defaults, switched off
+    enabled, mode = (row.enabled, row.approval_mode) if row is not None else (False, "all")
+    cfg = agent.agent_settings(row)
+    return ConfigOut(enabled=enabled, approval_mode=mode, acting_user_id=row.acting_user_id if row else None,
+                     settings=cfg.model_dump(mode="json", by_alias=True), updated_at=row.updated_at if row else None,
+                     **config_shapes.flat(enabled=enabled, approval_mode=mode, settings=cfg))
 
 
 def _get(db, model, item_id: uuid.UUID, what: str):
@@ -73,8 +74,12 @@ def get_config(db: DbSession, principal: Reader):
 
 
 @router.put("/config", response_model=ConfigOut,
-            summary="Save the configuration (admins); the agent then sends as the saving admin")
-def put_config(body: ConfigIn, db: DbSession, principal: AdminPrincipal, _scope: Writer):
+            summary="Save the configuration (admins): the nested shape replaces it, the seed's flat fields "
+                    "(isActive, maxDailyTouches …) change only what they name; the agent sends as the saving admin")
+def put_config(body: Annotated[ConfigIn | SeedConfigIn, Field(union_mode="left_to_right")], db: DbSession,
+               principal: AdminPrincipal, _scope: Writer):
+    if isinstance(body, SeedConfigIn):  # the seed's flat fields: only those named change
+        return _config_out(agent.put_seed_config(db_session=db, principal=principal, seed=body))
     return _config_out(agent.put_config(db_session=db, principal=principal, data=body))
 
 

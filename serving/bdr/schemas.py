@@ -29,12 +29,16 @@ class FitRules(InputModel):
 
 
 class Discovery(InputModel):
+    enabled: bool = True  # off: the agent only follows up and answers the prospects it already has
     min_intent_tier: Tier = "hot"
+    min_intent_score: int | None = Field(None, ge=0, le=100)  # and at least this intent score
     include_spikes: bool = True  # an intent spike in the last `spike_days` qualifies below the tier
     spike_days: int = Field(7, ge=1, le=90)
     min_lead_score: int | None = Field(None, ge=0, le=100)
     fit: FitRules = Field(default_factory=FitRules)
-    batch_size: int = Field(25, ge=1, le=500)
+    batch_size: int = Field(25, ge=1, le=500)  # prospects picked per run
+    max_new_per_day: int | None = Field(None, ge=0, le=10_000)  # first touches over the last 24 hours
+    interval_minutes: int = Field(60, ge=15, le=1440)  # how often the schedule runs the agent
 
 
 class RoutingRule(InputModel):
@@ -73,6 +77,10 @@ class WorkingHours(InputModel):
 class Qualification(InputModel):
     framework: Framework = "BANT"
     required: list[str] = Field(default_factory=lambda: ["need"], max_length=10)
+    # the share of the framework's criteria evidenced (0–100): a handoff needs the required ones and this much;
+    # from `auto_qualify_threshold` on, the prospect's status becomes `qualified` even before a handoff
+    handoff_threshold: int = Field(0, ge=0, le=100)
+    auto_qualify_threshold: int | None = Field(None, ge=0, le=100)
 
     @model_validator(mode="after")
     def _known(self) -> Qualification:
@@ -104,6 +112,9 @@ class FollowUp(InputModel):
 
 
 class AgentSettings(InputModel):
+    name: str = Field("BDR agent", min_length=1, max_length=100)
+    # the agent writes e-mail; LinkedIn and phone touches are a human's (cadence tasks), so only e-mail is accepted
+    channels: list[Literal["email"]] = Field(default_factory=lambda: ["email"], min_length=1, max_length=1)
     discovery: Discovery = Field(default_factory=Discovery)
     routing: list[RoutingRule] = Field(default_factory=list, max_length=100)
     caps: Caps = Field(default_factory=Caps)
@@ -136,6 +147,23 @@ class ConfigOut(ApiModel):
     acting_user_id: uuid.UUID | None
     settings: dict[str, Any]
     updated_at: datetime | None
+    # the same configuration in the seed's flat terms (serving/bdr/config_shapes.py)
+    agent_name: str
+    is_active: bool
+    auto_approve_messages: bool
+    require_human_review: bool
+    max_daily_touches: int
+    max_touches_per_prospect: int
+    min_delay_between_touches_hours: int
+    discovery_enabled: bool
+    discovery_interval_minutes: int
+    min_intent_score: int | None
+    max_new_prospects_per_day: int | None
+    preferred_channels: list[str]
+    qualification_framework: str
+    auto_qualify_threshold: int | None
+    handoff_threshold: int
+    working_hours: dict[str, Any]  # {timezone, startHour, endHour, days: 0 = Sunday … 6 = Saturday}
 
 
 class TaskOut(ApiModel):

@@ -378,7 +378,7 @@ SENSORS: list[str] = [
     "freshness_sensor", "landing_files_sensor",
 ]
 SCHEDULES: dict[str, str] = {
-    "bdr_discovery_hourly": "15 * * * *",
+    "bdr_discovery": "*/15 * * * *",
     "bdr_learning_daily": "45 4 * * *",
     "hourly_ingest_and_transform_schedule": "5 * * * *",
     "knowledge_recrawl_daily": "30 3 * * *",

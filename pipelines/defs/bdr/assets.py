@@ -2,7 +2,8 @@
 makes the per-prospect steps, each idempotent through `bdr_tasks`).
 
 - `bdr/discovery_runs`: a `bdr.run` job (discover → research → engage) for every organization whose agent is on;
-  hourly — the agent itself holds messages outside each prospect's working hours.
+  every 15 minutes — each organization's `discovery.intervalMinutes` (60 by default) decides whether its job runs
+  the agent, and the agent itself holds messages outside each prospect's working hours.
 - `bdr/learning`: a `bdr.learn` job for every configured organization (the day's counts recorded, a winner
   among its messaging variants declared when the evidence is enough); daily.
 
@@ -43,8 +44,8 @@ def bdr_learning(context: dg.AssetExecutionContext, postgres: PostgresResource) 
 
 bdr_discovery_job = dg.define_asset_job("bdr_discovery", selection=dg.AssetSelection.assets(DISCOVERY),
                                         description="Queue a BDR agent run for every organization whose agent is on.")
-bdr_discovery_schedule = dg.ScheduleDefinition(name="bdr_discovery_hourly", job=bdr_discovery_job,
-                                               cron_schedule="15 * * * *",
+bdr_discovery_schedule = dg.ScheduleDefinition(name="bdr_discovery", job=bdr_discovery_job,
+                                               cron_schedule="*/15 * * * *",
                                                default_status=dg.DefaultScheduleStatus.RUNNING)
 bdr_learning_job = dg.define_asset_job("bdr_learning", selection=dg.AssetSelection.assets(LEARNING),
                                        description="Queue the BDR agent's learning batch for every organization.")
