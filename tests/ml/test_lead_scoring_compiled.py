@@ -74,11 +74,13 @@ def test_a_compiled_model_that_disagrees_falls_back_to_scikit_learn(trained: Tra
     model = trained.candidates[family]
     build = compiled_module._build
 
-    def off_by_one_ulp(estimator, spec):
+    def slightly_off(estimator, spec):
+        # about 10^-12 relative (thousands of ulps, still far below any visible score change): one ulp alone is
+        # sometimes absorbed by the calibration's rounding, depending on the trained coefficients
         good = build(estimator, spec)
-        return compiled_module.CompiledModel(**{**good.__dict__, "b": np.nextafter(good.b, np.inf)})
+        return compiled_module.CompiledModel(**{**good.__dict__, "b": good.b + max(abs(good.b), 1.0) * 1e-12})
 
-    monkeypatch.setattr(compiled_module, "_build", off_by_one_ulp)
+    monkeypatch.setattr(compiled_module, "_build", slightly_off)
     monkeypatch.setattr(compiled_module, "_compiled", type(compiled_module._compiled)())
     assert compile_model(model.estimator, spec=model.spec, baseline_row=model.card.baseline_row) is None
     X = _rows_with_holes(trained, family, n=50)
