@@ -30,7 +30,8 @@ RECORD_EVENTS = ("prospect.created", "prospect.updated", "prospect.qualified", "
 ENTITIES = ("prospects", "accounts", "deals")
 StepId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
                               description="unique in the flow; its output is `steps.<id>` for later steps")]
-Scalar = str | int | float | bool | None
+Scalar = (Annotated[str, Field(max_length=500)] | Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+          | Annotated[float, Field(ge=-1e15, le=1e15)] | bool | None)
 
 
 class Retry(InputModel):
