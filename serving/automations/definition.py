@@ -272,6 +272,9 @@ def from_yaml(source: str) -> FlowSpec:
     if len(source.encode()) > MAX_YAML_BYTES:
         raise InvalidDocument(f"a flow document is at most {MAX_YAML_BYTES // 1024} KiB", [])
     try:
+        if any(isinstance(token, yaml.AliasToken) for token in yaml.scan(source)):
+            # aliases can multiply a small document into a huge one (the "billion laughs")
+            raise InvalidDocument("YAML anchors and aliases are not allowed in a flow document", [])
         document = yaml.safe_load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -10,6 +10,7 @@ requests go only to addresses the webhooks' SSRF guard approves, without redirec
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -55,9 +56,13 @@ class ExecutionFailed(Exception):
         super().__init__(f"{path}: {message}")
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def plain(value: Any) -> Any:
-    """JSON-safe (ids, dates and decimals as JSON has them)."""
-    return json.loads(json.dumps(value, default=str))
+    """JSON-safe and storable in `jsonb` (ids, dates and decimals as JSON has them; NUL and lone surrogates, which
+    Postgres refuses, dropped), so a log never fails the transaction that records it."""
+    return json.loads(_UNSTORABLE.sub("", json.dumps(value, default=str, ensure_ascii=False)))
 
 
 def _record(row: Any, schema: type) -> dict[str, Any]:

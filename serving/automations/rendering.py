@@ -8,9 +8,29 @@ import re
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+MAX_REPEAT = 100_000  # the longest string or list `*` may build
+MAX_POWER = 1_000
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, plus a cap on `*` and `**`: `{{ 'x' * 10**10 }}` would otherwise fill the worker's memory."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_POWER:
+            raise SecurityError(f"exponent {right} is larger than {MAX_POWER}")
+        if operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if (isinstance(sequence, str | list | tuple) and isinstance(times, int)
+                        and len(sequence) * times > MAX_REPEAT):
+                    raise SecurityError(f"the result would be longer than {MAX_REPEAT}")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _WHOLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)+)\}\}\s*$", re.DOTALL)
 
 
