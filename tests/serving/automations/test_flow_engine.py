@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from serving.automations import executions
+from serving.automations import executions, jobs
+from serving.core import queue
 from serving.core.db import session_factory
 from tests.factories import unique_email
 from tests.serving.automations.conftest import (
@@ -235,3 +236,20 @@ def test_schedule_flows_run_when_their_cron_time_comes(flows_client, flows_setti
     assert flows_client.get(f"{API}/{flow['id']}", headers=tenant.viewer.headers).json()["nextRunAt"] is None
     executions.schedule_due(factory=factory, now=due + timedelta(days=1))
     assert len(executions_of(flows_client, tenant, flow["id"])) == 1
+
+
+def test_the_worker_jobs_are_registered_and_run_an_execution(flows_client, flows_settings, tenant, endpoint,
+                                                             owner_session):
+    assert "serving.automations.jobs" in queue.TASK_MODULES
+    assert jobs.execute.name == executions.EXECUTE_TASK and jobs.execute.retry_strategy.max_attempts == 3
+    flow = create_flow(flows_client, tenant, trigger={"type": "manual"}, steps=[
+        {"id": "call", "type": "http_request", "method": "PUT", "url": endpoint.url("/job")}])
+    ran = flows_client.post(f"{API}/{flow['id']}/run", json={"payload": {"a": 1}}, headers=tenant.admin.headers)
+    queue.configure(flows_settings)  # what the worker does at start
+    try:
+        assert jobs.execute(str(tenant.organization_id), ran.json()["id"]) == "succeeded"  # the job's body
+    finally:
+        queue._runtime = None
+    assert [(r["method"], r["path"]) for r in endpoint.received] == [("PUT", "/job")]
+    detail = execution_detail(flows_client, tenant, flow["id"], ran.json()["id"])
+    assert detail["runs"] == 1 and detail["startedAt"] <= detail["finishedAt"]
