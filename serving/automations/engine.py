@@ -40,6 +40,8 @@ from serving.webhooks import targets
 RESPONSE_CAP = 64 * 1024  # bytes of an HTTP response a step keeps (and reads)
 USER_AGENT = "AIRevenueOrc-Flows/1"
 NOTIFICATION_TYPE = "flow.notification"
+# The longest wait between two attempts of a step: the worker waits inside the execution's transaction.
+MAX_WAIT = 60.0
 _STEPS = TypeAdapter(list[d.Step])
 
 
@@ -158,7 +160,7 @@ class Runner:
                 entry["error"], retryable = f"mapping failed: {exc}", False
             except StepError as exc:
                 entry["error"], retryable = str(exc), exc.retryable
-                entry["input"] = getattr(exc, "step_input", None)
+                entry["input"] = plain(getattr(exc, "step_input", None))
             except Exception as exc:
                 entry["error"] = f"{type(exc).__name__}: {exc}"[:2000]
             else:
@@ -170,7 +172,7 @@ class Runner:
             self.log.append(entry)
             if not retryable or attempt == attempts:
                 raise ExecutionFailed(path, entry["error"])
-            self.sleep(step.retry.backoff_seconds * 2 ** (attempt - 1))
+            self.sleep(min(MAX_WAIT, step.retry.backoff_seconds * 2 ** (attempt - 1)))
         raise AssertionError("unreachable")
 
     # ---- control steps ------------------------------------------------------------------------------------------
