@@ -45,6 +45,8 @@ class IntegrationFlow(IdMixin, Base):
     name: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # why the platform switched the flow off (a record_change loop); cleared when it is enabled again
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
     trigger_type: Mapped[str] = mapped_column(Text)
     # the validated trigger ({type, ...its config}) and steps, camelCase as in the API and the YAML
     trigger: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -17,6 +17,7 @@ class FlowOut(ApiModel):
     name: str
     description: str | None
     enabled: bool
+    disabled_reason: str | None = Field(description="why the platform switched it off (a record-change loop)")
     trigger: dict[str, Any]
     steps: list[dict[str, Any]]
     version: int

@@ -75,6 +75,8 @@ def _apply(flow: IntegrationFlow, spec: FlowSpec, principal: Principal, now: dat
     trigger, steps = definition.stored(spec)
     changed = flow.trigger != trigger or flow.steps != steps or flow.name != spec.name
     flow.name, flow.description, flow.enabled = spec.name, spec.description, spec.enabled
+    if spec.enabled:
+        flow.disabled_reason = None
     flow.trigger_type, flow.trigger, flow.steps = trigger["type"], trigger, steps
     flow.updated_by, flow.updated_at = principal.user_id, now
     if changed and flow.created_at is not None:
@@ -125,7 +127,7 @@ def delete(*, db_session: Session, flow_id: uuid.UUID) -> None:
 def set_enabled(*, db_session: Session, principal: Principal, flow_id: uuid.UUID, enabled: bool,
                 now: datetime) -> IntegrationFlow:
     flow = get(db_session=db_session, flow_id=flow_id, lock=True)
-    flow.enabled, flow.updated_at = enabled, now
+    flow.enabled, flow.updated_at, flow.disabled_reason = enabled, now, None
     _schedule(flow, now)
     db_session.flush()
     return flow

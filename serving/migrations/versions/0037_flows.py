@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("enabled", sa.Boolean(), server_default="false", nullable=False),
+        sa.Column("disabled_reason", sa.Text(), nullable=True),
         sa.Column("trigger_type", sa.Text(), nullable=False),
         sa.Column("trigger", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False),
         sa.Column("steps", postgresql.JSONB(astext_type=sa.Text()), server_default="[]", nullable=False),

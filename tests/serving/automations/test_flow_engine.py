@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from serving.automations import executions, jobs
+from serving.automations import flows as automation_flows
 from serving.core import queue
 from serving.core.db import session_factory
 from tests.factories import unique_email
@@ -253,3 +254,22 @@ def test_the_worker_jobs_are_registered_and_run_an_execution(flows_client, flows
     assert [(r["method"], r["path"]) for r in endpoint.received] == [("PUT", "/job")]
     detail = execution_detail(flows_client, tenant, flow["id"], ran.json()["id"])
     assert detail["runs"] == 1 and detail["startedAt"] <= detail["finishedAt"]
+
+
+def test_a_flow_feeding_its_own_trigger_is_switched_off(flows_client, flows_settings, tenant, owner_session,
+                                                        monkeypatch):
+    monkeypatch.setattr(automation_flows, "MAX_STARTS_PER_MINUTE", 3)
+    flow = create_flow(flows_client, tenant, trigger={"type": "record_change", "event": "deal.created"}, steps=[
+        {"id": "again", "type": "create_record", "entity": "deals", "fields": {"name": "copy of {{deal.name}}"}}])
+    _deal(flows_client, tenant, name="Seed")
+    for _ in range(6):  # the worker's rounds: events delivered, executions run (each makes another deal)
+        tenant.deliver_events()
+        run_queued(flows_settings, owner_session, tenant)
+    stopped = flows_client.get(f"{API}/{flow['id']}", headers=tenant.viewer.headers).json()
+    assert stopped["enabled"] is False and "feed its own trigger" in stopped["disabledReason"]
+    assert len(executions_of(flows_client, tenant, flow["id"])) == 3
+    names = [d["name"] for d in flows_client.get("/api/v1/deals", params={"limit": 100},
+                                                 headers=tenant.admin.headers).json()["data"]]
+    assert sorted(names) == ["Seed", "copy of Seed", "copy of copy of Seed", "copy of copy of copy of Seed"]
+    enabled = flows_client.post(f"{API}/{flow['id']}/enable", headers=tenant.admin.headers).json()
+    assert enabled["enabled"] is True and enabled["disabledReason"] is None
