@@ -8,6 +8,7 @@ from serving.ai.playground_models import AiAgentSession, AiPlaygroundExperiment
 from serving.api_keys.models import ApiKey, ApiKeyUsageDaily
 from serving.audit.models import AuditLog
 from serving.auth.models import AuthSession, RevokedToken
+from serving.automations.models import IntegrationFlow, IntegrationFlowExecution
 from serving.bdr.models import (
     BdrActivity,
     BdrAgentConfig,
@@ -134,6 +135,8 @@ __all__ = [
     "EmailUnsubscribe",
     "EventDelivery",
     "IdempotencyRecord",
+    "IntegrationFlow",
+    "IntegrationFlowExecution",
     "IntegrationMarketplace",
     "IntegrationReview",
     "IntegrationSyncLog",

@@ -11,6 +11,8 @@ from serving.ai.writer_router import router as ai_writer_router
 from serving.api_keys.router import router as api_keys_router
 from serving.audit.router import router as audit_router
 from serving.auth.router import router as auth_router
+from serving.automations.router import hooks_router as flow_hooks_router
+from serving.automations.router import router as flows_router
 from serving.bdr.router import router as bdr_router
 from serving.billing.router import router as billing_router
 from serving.billing.router import webhook_router as billing_webhook_router
@@ -81,6 +83,9 @@ api_router.include_router(event_types_router, prefix="/event-types", tags=["doma
 api_router.include_router(domain_events_router, prefix="/domain-events", tags=["domain-events"])
 api_router.include_router(notifications_router, prefix="/notifications", tags=["notifications"])
 api_router.include_router(webhooks_router, prefix="/webhooks", tags=["webhooks"])
+# The hook route needs no authentication: the secret token in its path is the credential (see the module).
+api_router.include_router(flow_hooks_router)
+api_router.include_router(flows_router, prefix="/flows", tags=["flows"])
 api_router.include_router(billing_router, prefix="/billing", tags=["billing"])
 api_router.include_router(billing_webhook_router)
 api_router.include_router(sso_router, prefix="/sso", tags=["sso"])

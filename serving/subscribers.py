@@ -12,6 +12,7 @@ import uuid
 from procrastinate import RetryStrategy
 
 from serving.activities import flows as timeline
+from serving.automations import flows as automations
 from serving.bdr import flows as bdr
 from serving.cadences import flows as cadences
 from serving.core import outbox
@@ -31,6 +32,7 @@ REGISTRY = outbox.Registry.of([
     *prospects.SUBSCRIBERS,
     *webhooks.SUBSCRIBERS,
     *bdr.SUBSCRIBERS,
+    *automations.SUBSCRIBERS,
 ])
 
 # A job only wakes the row-driven delivery; the retries of a failing subscriber are in its delivery rows.

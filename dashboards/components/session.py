@@ -81,11 +81,16 @@ class ApiError(Exception):
 
 
 def api_call(method: str, path: str, *, token: str | None = None, json: Any = None, params: Any = None,
-             files: Any = None, raw: bool = False) -> Any:
-    """The API's JSON answer (`raw`: its bytes, e.g. a CSV export); an `ApiError` with its message otherwise."""
+             files: Any = None, raw: bool = False, content: str | None = None,
+             content_type: str | None = None) -> Any:
+    """The API's JSON answer (`raw`: its bytes, e.g. a CSV export); an `ApiError` with its message otherwise.
+    `content` sends a text body as it is (a YAML document), with `content_type`."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if content_type:
+        headers["Content-Type"] = content_type
     try:
         response = httpx.request(method, f"{api_url()}/api/v1{path}", json=json, params=params, files=files,
+                                 content=content.encode() if content is not None else None,
                                  headers=headers, timeout=30 if files else 15)
     except httpx.HTTPError as exc:
         raise ApiError(0, f"The API at {api_url()} is not reachable ({exc.__class__.__name__}).") from None

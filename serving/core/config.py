@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     # Outbound webhooks: an admin may point an endpoint at a private, loopback or link-local address (a
     # self-hosted receiver on the same network) only when this is on; cloud metadata addresses stay refused.
     webhooks_allow_private_targets: bool = Field(default=False, validation_alias="WEBHOOKS_ALLOW_PRIVATE_TARGETS")
+    # Flows: an `http_request` step may call a private, loopback or link-local address only when this is on
+    # (metadata addresses stay refused); flows are written by admins.
+    flows_allow_private_targets: bool = Field(default=False, validation_alias="FLOWS_ALLOW_PRIVATE_TARGETS")
     worker_concurrency: int = Field(default=4, validation_alias="WORKER_CONCURRENCY")
     # Worker processes `revorc up` / `revorc worker` start: one per core up to 4 (jobs hold the GIL while they
     # render and build rows, so threads alone use one core); they share the Postgres queue.

@@ -223,3 +223,18 @@ def set_basics(*, db_session: Session, organization_id: uuid.UUID, user_id: uuid
         "urgentOverridesQuietHours": current["urgent_overrides_quiet_hours"]})
     return put_preferences(db_session=db_session, organization_id=organization_id, user_id=user_id, values=values,
                            now=now)
+
+
+def notify_user(*, db_session: Session, organization_id: uuid.UUID, user_id: uuid.UUID, type: str, title: str,
+                body: str | None, priority: str, data: dict, now: datetime) -> Notification:
+    """An in-app notification for one user that no catalogued event carries (a flow's `send_notification` step):
+    listed in their notification centre and pushed to their open sockets; ValueError when the user is not an
+    active member of the organization."""
+    if not active_user(db_session=db_session, organization_id=organization_id, user_id=user_id):
+        raise ValueError(f"no active user {user_id} in this organization")
+    notification = Notification(id=uuid.uuid4(), organization_id=organization_id, user_id=user_id, type=type,
+                                title=title, body=body, data=data, priority=priority, count=1, updated_at=now)
+    db_session.add(notification)
+    db_session.flush()
+    notify_sockets(db_session, notification=notification)
+    return notification
