@@ -12,7 +12,7 @@ where the nested settings start from an intent tier.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -24,14 +24,7 @@ class SeedHours(InputModel):
     timezone: str | None = None
     start_hour: int | None = Field(None, ge=0, le=23)
     end_hour: int | None = Field(None, ge=1, le=24)
-    days: list[int] | None = Field(None, max_length=7)  # 0 = Sunday … 6 = Saturday
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, days: list[int] | None) -> list[int] | None:
-        if days is not None and any(d < 0 or d > 6 for d in days):
-            raise ValueError("days count 0 (Sunday) to 6 (Saturday)")
-        return days
+    days: list[Annotated[int, Field(ge=0, le=6)]] | None = Field(None, max_length=7)  # 0 = Sunday … 6 = Saturday
 
 
 class SeedConfigIn(InputModel):

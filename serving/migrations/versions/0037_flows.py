@@ -3,7 +3,7 @@ the two definer functions that look across tenants without returning rows: the s
 due flows, and the organization of a webhook-triggered flow (the hook URL carries no tenant).
 
 Revision ID: 0037
-Revises: 0034
+Revises: 0035
 """
 from collections.abc import Sequence
 
@@ -15,7 +15,7 @@ from serving.core.config import APP_ROLE
 from serving.core.rls import tenant_policy_sql
 
 revision: str = "0037"
-down_revision: str | None = "0034"
+down_revision: str | None = "0035"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
