@@ -23,6 +23,7 @@ PAGES = [
     ("cadences", "Cadences", ":material/route:", "Work"),
     ("search", "Search", ":material/manage_search:", "Work"),
     ("ai_writer", "AI writer", ":material/edit_note:", "Work"),
+    ("bdr", "BDR agent", ":material/smart_toy:", "Work"),
     ("notifications", "Notifications", ":material/notifications:", "Work"),
     ("pipeline", "Pipeline", ":material/view_kanban:", "Analyze"),
     ("forecast", "Forecast", ":material/trending_up:", "Analyze"),

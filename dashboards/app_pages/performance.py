@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pandas as pd
 import streamlit as st
 
 from dashboards.components import charts, session, states
@@ -106,6 +107,23 @@ else:
         table(email_daily, name="email_daily", key="performance_email")
 
 st.subheader("BDR agent")
-if not performance.bdr_available(org):
-    states.empty("The BDR agent has not run yet: prospects contacted, meetings booked, handoff rate and response "
-                 "rate appear here once it does.")
+try:  # the agent's own counts, for the same dates (the API, like the BDR console)
+    bdr = session.api_call("GET", "/bdr/performance", token=user.token,
+                           params={"since": date_from.isoformat(), "until": date_to.isoformat()})
+except session.ApiError as exc:
+    st.caption(f":orange[Unavailable: {exc.message}]")
+    bdr = None
+if bdr is not None and not bdr["leadsContacted"] and not bdr["daily"]:
+    states.empty("The BDR agent has not contacted anyone in these dates: prospects contacted, meetings booked, "
+                 "handoff rate and response rate appear here once it does.")
+elif bdr is not None:
+    b1, b2, b3, b4 = st.columns(4)
+    b1.metric("Leads contacted", number(bdr["leadsContacted"]))
+    b2.metric("Meetings booked", number(bdr["meetingsBooked"]))
+    b3.metric("Handoff rate", pct(bdr["handoffRate"]))
+    b4.metric("Response rate", pct(bdr["responseRate"]))
+    if bdr["daily"]:
+        days = pd.DataFrame(bdr["daily"]).assign(day=lambda f: pd.to_datetime(f["day"]))
+        st.altair_chart(charts.lines(days, x="day", series=["contacted", "replies", "handoffs", "meetings"]),
+                        width="stretch")
+    st.page_link("app_pages/bdr.py", label="Open the BDR console", icon=":material/smart_toy:")

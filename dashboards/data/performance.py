@@ -9,11 +9,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboards.data.db import TTL, existing_relations, id_list, read_frame
+from dashboards.data.db import TTL, id_list, read_frame
 
 ACTIVITY_TYPES = {"calls": "Calls", "emails_sent": "Emails", "meetings": "Meetings", "linkedin_touches": "LinkedIn"}
-# The BDR agent's marts, added with the agent (the dashboards read marts, never its `app` tables).
-BDR_MARTS = ("analytics.fct_bdr_tasks", "analytics.fct_bdr_activities")
 
 # A user filter wins over a team filter; neither means the whole organization.
 USER_FILTER = """
@@ -160,9 +158,3 @@ def email_totals(daily: pd.DataFrame) -> dict:
     return {**sums, "open_rate": rate(sums["opened"], sums["delivered"]),
             "click_rate": rate(sums["clicked"], sums["delivered"]),
             "reply_rate": rate(sums["replied"], sums["delivered"]), "bounce_rate": rate(sums["bounced"], sums["sent"])}
-
-
-@st.cache_data(ttl=TTL, show_spinner=False)
-def bdr_available(org: str) -> bool:
-    """The BDR agent's marts exist (they come with the BDR agent)."""
-    return bool(existing_relations(org, BDR_MARTS))

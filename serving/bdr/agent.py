@@ -1050,11 +1050,14 @@ def performance(*, db_session: Session, since: datetime | None = None, until: da
             "handoff_rate": round(handed / contacted, 4) if contacted else None, "pending_approvals": pending}
 
 
-def daily(*, db_session: Session, days: int = 30, today: date | None = None) -> list[BdrPerformanceMetric]:
-    """The recorded days of the last `days`, oldest first (the Performance page's series)."""
-    today = today or utcnow().date()
+def daily(*, db_session: Session, since: date | None = None, until: date | None = None,
+          days: int = 30) -> list[BdrPerformanceMetric]:
+    """The recorded days from `since` to `until` (both included), or of the last `days`; oldest first (the
+    Performance page's series)."""
+    until = until or utcnow().date()
+    since = since or until - timedelta(days=days - 1)
     return list(db_session.scalars(select(BdrPerformanceMetric).where(
-        BdrPerformanceMetric.day > today - timedelta(days=days)).order_by(BdrPerformanceMetric.day)))
+        BdrPerformanceMetric.day >= since, BdrPerformanceMetric.day <= until).order_by(BdrPerformanceMetric.day)))
 
 
 def record_day(*, db_session: Session, organization_id: uuid.UUID, day: date) -> BdrPerformanceMetric:

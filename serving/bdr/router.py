@@ -5,6 +5,7 @@ running the agent on demand are for admins."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -40,7 +41,7 @@ from serving.bdr.schemas import (
     VariantUpdate,
 )
 from serving.core.deps import AdminPrincipal, AppSettings, DbSession, require
-from serving.core.errors import Conflict, NotFound
+from serving.core.errors import Conflict, NotFound, ValidationFailed
 from serving.core.pagination import Page, Pagination, page_of, paginate
 from serving.core.permissions import Scope
 from serving.core.principal import Principal
@@ -127,9 +128,17 @@ def reject(approval_id: uuid.UUID, body: RejectIn, db: DbSession, principal: Wri
 
 @router.get("/performance", response_model=PerformanceOut,
             summary="Leads contacted, replies, handoffs, meetings booked, response and handoff rates")
-def performance(db: DbSession, principal: Reader):
-    return PerformanceOut(**agent.performance(db_session=db),
-                          daily=[DayOut.model_validate(d) for d in agent.daily(db_session=db)])
+def performance(db: DbSession, principal: Reader, since: date | None = None, until: date | None = None):
+    """Totals over `since`–`until` (UTC days, both included; all time when absent); `daily` the recorded days of
+    that range (the last 30 when no range is given)."""
+    if since is not None and until is not None and since > until:
+        raise ValidationFailed("since is after until", code="INVALID_RANGE",
+                               details={"since": since.isoformat(), "until": until.isoformat()})
+    start = datetime.combine(since, time.min, UTC) if since else None
+    end = datetime.combine(until + timedelta(days=1), time.min, UTC) if until else None
+    return PerformanceOut(**agent.performance(db_session=db, since=start, until=end),
+                          daily=[DayOut.model_validate(d) for d in agent.daily(db_session=db, since=since,
+                                                                               until=until)])
 
 
 @router.get("/prospects/{prospect_id}/decisions", response_model=Page[DecisionOut],

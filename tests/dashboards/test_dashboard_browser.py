@@ -26,7 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = {"today": "Today", "prospects": "Prospects", "email": "E-mail", "accounts": "Accounts", "deals": "Deals",
-         "cadences": "Cadences",
+         "cadences": "Cadences", "bdr": "BDR agent",
          "pipeline": "Pipeline", "forecast": "Forecast", "performance": "Performance", "outreach": "Outreach",
          "intent": "Intent", "lead_scoring": "Lead scoring", "search": "Search", "data_health": "Data health",
          "notifications": "Notifications", "api_keys": "API keys",

@@ -151,7 +151,7 @@ def test_performance_metrics_equal_the_marts_and_follow_the_user_filter(seeded):
                       " = %s and dimension = 'prospect' and event_date between %s and %s",
                       seeded.demo_org, since, date.today())[0]
     assert metric(at, "Sent").value == f"{sent:,}"
-    assert any("BDR agent has not run" in i.value for i in at.info)
+    assert any("BDR agent has not contacted anyone" in i.value for i in at.info)  # the API's, for these dates
     user_id, user_calls = seeded.one(
         "select user_id, sum(calls) from analytics.agg_activity_daily where organization_id = %s"
         " and activity_date between %s and %s group by user_id order by sum(calls) desc limit 1",
