@@ -28,6 +28,8 @@ from serving.emails.tracking_router import router as email_tracking_router
 from serving.events.router import router as events_router
 from serving.events.router import webhook_router as events_webhook_router
 from serving.inbound.router import router as inbound_router
+from serving.integrations.router import callback_router as integrations_callback_router
+from serving.integrations.router import router as integrations_router
 from serving.kb.router import router as kb_router
 from serving.knowledge.router import router as knowledge_router
 from serving.notifications.router import router as notifications_router
@@ -86,6 +88,8 @@ api_router.include_router(webhooks_router, prefix="/webhooks", tags=["webhooks"]
 # The hook route needs no authentication: the secret token in its path is the credential (see the module).
 api_router.include_router(flow_hooks_router)
 api_router.include_router(flows_router, prefix="/flows", tags=["flows"])
+api_router.include_router(integrations_router, prefix="/integrations", tags=["integrations"])
+api_router.include_router(integrations_callback_router)
 api_router.include_router(billing_router, prefix="/billing", tags=["billing"])
 api_router.include_router(billing_webhook_router)
 api_router.include_router(sso_router, prefix="/sso", tags=["sso"])

@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     soft_bounce_limit: int = Field(default=3, validation_alias="SOFT_BOUNCE_LIMIT")
     soft_bounce_window_days: int = Field(default=7, validation_alias="SOFT_BOUNCE_WINDOW_DAYS")
     dns_nameservers: list[str] = Field(default_factory=list, validation_alias="DNS_NAMESERVERS")
+    # per integration provider: clientId, clientSecret (OAuth apps registered by this install), and overrides of
+    # baseUrl, authorizeUrl, tokenUrl (tests point them at local fakes); JSON, e.g. {"slack": {"clientId": …}}
+    integration_providers: dict[str, dict[str, str]] = Field(default_factory=dict,
+                                                             validation_alias="INTEGRATION_PROVIDERS")
     twilio_account_sid: str | None = Field(default=None, validation_alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: SecretStr | None = Field(default=None, validation_alias="TWILIO_AUTH_TOKEN")
     twilio_phone_number: str | None = Field(default=None, validation_alias="TWILIO_PHONE_NUMBER")
