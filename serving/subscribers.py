@@ -18,6 +18,7 @@ from serving.cadences import flows as cadences
 from serving.core import outbox
 from serving.core.clock import utcnow
 from serving.core.queue import QUEUE, queue, runtime
+from serving.integrations import flows as integrations
 from serving.notifications import flows as notifications
 from serving.prospects import flows as prospects
 from serving.tasks import reminders
@@ -33,6 +34,7 @@ REGISTRY = outbox.Registry.of([
     *webhooks.SUBSCRIBERS,
     *bdr.SUBSCRIBERS,
     *automations.SUBSCRIBERS,
+    *integrations.SUBSCRIBERS,
 ])
 
 # A job only wakes the row-driven delivery; the retries of a failing subscriber are in its delivery rows.

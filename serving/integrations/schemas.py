@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -23,9 +23,13 @@ class MarketplaceItem(ApiModel):
     reviews: int
 
 
+SlackEvent = Literal["deal.won", "deal.lost", "deal.stage_changed", "bdr.handoff_ready", "meeting.scheduled",
+                     "email.replied", "intent.spike_detected", "prospect.qualified"]
+
+
 class IntegrationConfig(InputModel):
     channel: str | None = Field(None, min_length=1, max_length=200)  # Slack: where notifications go
-    events: list[str] = Field(default_factory=list, max_length=100)  # Slack: the domain events to post
+    events: list[SlackEvent] = Field(default_factory=list, max_length=20)  # Slack: the domain events to post
     sync_interval_minutes: int | None = Field(None, ge=15, le=10_080)  # scheduled sync; none: manual only
     crm: dict[str, Any] | None = None  # HubSpot/Salesforce field mapping and conflict rule (docs/crm_sync.md)
 

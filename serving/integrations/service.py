@@ -279,7 +279,8 @@ def status(*, db_session: Session, row: TeamIntegration, now: datetime | None = 
     last_sync = db_session.scalar(select(IntegrationSyncLog).where(IntegrationSyncLog.integration_id == row.id)
                                   .order_by(IntegrationSyncLog.started_at.desc()).limit(1))
     return {"id": row.id, "provider": row.provider, "status": row.status, "health_score": score,
-            "auth_ok": auth_ok, "calls_last_day": calls, "error_rate_last_day": round(errors / calls, 4) if calls else None,
+            "auth_ok": auth_ok, "calls_last_day": calls,
+            "error_rate_last_day": round(errors / calls, 4) if calls else None,
             "avg_latency_ms_last_day": round(latency_sum / calls) if calls else None, "last_error": row.last_error,
             "last_sync_at": row.last_sync_at, "last_sync_status": last_sync.status if last_sync else None,
             "token_expires_at": row.token_expires_at}

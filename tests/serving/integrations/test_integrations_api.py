@@ -221,3 +221,33 @@ def test_tenancy_and_roles_for_every_endpoint(client, tenant, other_tenant, vend
     assert client.post(f"{URL}/install", json={"provider": "slack"}, headers=tenant.user.headers).status_code == 403
     assert client.put(f"{URL}/{integration_id}/settings", json={"config": {}},
                       headers=tenant.user.headers).status_code == 403
+
+
+def test_slack_posts_the_chosen_domain_events_from_the_worker(client, tenant, vendors, settings):
+    from serving.core import queue
+
+    auth, slack = vendors
+    started = _install(client, tenant)
+    integration_id = started["integration"]["id"]
+    assert client.get(f"{URL}/oauth/callback", params=auth.authorize(started["authorizationUrl"])).status_code == 200
+    wrong = client.put(f"{URL}/{integration_id}/settings", headers=tenant.admin.headers,
+                       json={"config": {"channel": "C123", "events": ["prospect.created"]}})
+    assert wrong.status_code == 422  # not an event a channel is told about
+    assert client.put(f"{URL}/{integration_id}/settings", headers=tenant.admin.headers,
+                      json={"config": {"channel": "C123", "events": ["deal.won"]}}).status_code == 200
+    deal = client.post("/api/v1/deals", json={"name": "Acme expansion", "amount": 42000},
+                       headers=tenant.user.headers).json()
+    client.put(f"/api/v1/deals/{deal['id']}", json={"stage": "proposal"}, headers=tenant.user.headers)
+    won = client.put(f"/api/v1/deals/{deal['id']}", json={"stage": "closed_won"}, headers=tenant.user.headers)
+    assert won.status_code == 200, won.text
+    before = len(slack.posted)
+    queue.configure(client.app.state.settings)  # the worker's runtime: its settings open the sealed token
+    try:
+        tenant.deliver_events()
+    finally:
+        queue._runtime = None
+    posted = slack.posted[before:]
+    assert len(posted) == 1  # deal.won only: the stage change to proposal was not chosen
+    token, body = posted[0]
+    assert token == "Bearer xoxb-good" and body["channel"] == "C123" and body["text"].startswith("*Deal won*")
+    assert "42000" in body["text"]
