@@ -328,7 +328,8 @@ def run_sync(*, db_session: Session, settings: Settings, row: TeamIntegration, l
     """The connector's sync; its counts (or its error) on the log, the integration's status and last sync."""
     try:
         with context(db_session=db_session, settings=settings, row=row, transport=transport) as (connector, ctx):
-            ctx.extra.update(db_session=db_session, cursor=(row.config or {}).get("cursor"))
+            ctx.extra.update(db_session=db_session, cursor=(row.config or {}).get("cursor"), now=utcnow(),
+                             installed_by=row.installed_by)
             result = connector.sync(ctx)
             cursor = ctx.extra.get("next_cursor")
     except ConnectorError as error:

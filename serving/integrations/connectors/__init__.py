@@ -1,5 +1,5 @@
 """The registry of working connectors: provider key → connector class. Only these are "available" in the
-marketplace; k3 adds `hubspot` and `salesforce` here."""
+marketplace."""
 
 from __future__ import annotations
 
@@ -14,4 +14,4 @@ def register(connector: type[Connector]) -> type[Connector]:
 
 
 # Importing the connector modules registers them (each decorates its class with `register`).
-from serving.integrations.connectors import slack  # noqa: E402, F401
+from serving.integrations.connectors import crm, slack  # noqa: E402, F401

@@ -22,6 +22,8 @@ from sqlalchemy import text
 from serving.core.clock import utcnow
 from serving.main import create_app
 from tests.conftest import make_settings
+from tests.local_http import serving
+from tests.serving.integrations.crm_fakes import FakeCrm, HubSpotRoutes, handler_for
 from tests.serving.integrations.test_slack import FakeSlack
 
 URL = "/api/v1/integrations"
@@ -35,6 +37,7 @@ class AuthorizationServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _AuthorizationHandler)
         self.codes: dict[str, tuple[str, str]] = {}  # code → (challenge, redirect_uri)
         self.exchanges: list[dict[str, str]] = []
+        self.access_token = "xoxb-good"  # what the next exchange grants
 
     @property
     def url(self) -> str:
@@ -63,7 +66,8 @@ class _AuthorizationHandler(BaseHTTPRequestHandler):
         computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         if challenge is None or computed != challenge or form.get("redirect_uri") != redirect:
             return self._json(400, {"error": "invalid_grant", "error_description": "bad code or verifier"})
-        return self._json(200, {"access_token": "xoxb-good", "token_type": "bearer", "refresh_token": "refresh-1",
+        return self._json(200, {"access_token": self.server.access_token, "token_type": "bearer",
+                                "refresh_token": "refresh-1",
                                 "expires_in": 3600, "scope": "chat:write"})
 
     def _json(self, status: int, body: dict) -> None:
@@ -94,10 +98,20 @@ def vendors() -> Iterator[tuple[AuthorizationServer, FakeSlack]]:
 
 
 @pytest.fixture(scope="module")
-def client(settings, vendors) -> Iterator[TestClient]:
+def hubspot() -> Iterator[FakeCrm]:
+    fake = FakeCrm()
+    with serving(handler_for(fake, HubSpotRoutes())) as server:
+        fake.url = f"http://127.0.0.1:{server.server_port}"
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def client(settings, vendors, hubspot) -> Iterator[TestClient]:
     auth, slack = vendors
-    providers = {"slack": {"clientId": "client-1", "clientSecret": "secret-1", "authorizeUrl": f"{auth.url}/authorize",
-                           "tokenUrl": f"{auth.url}/token", "baseUrl": f"http://127.0.0.1:{slack.server_address[1]}/api"}}
+    app = {"clientId": "client-1", "clientSecret": "secret-1", "authorizeUrl": f"{auth.url}/authorize",
+           "tokenUrl": f"{auth.url}/token"}
+    providers = {"slack": {**app, "baseUrl": f"http://127.0.0.1:{slack.server_address[1]}/api"},
+                 "hubspot": {**app, "baseUrl": hubspot.url}}
     configured = make_settings(settings.owner_database_url, settings.home,
                                INTEGRATION_PROVIDERS=providers)
     with TestClient(create_app(configured)) as test_client:
@@ -251,3 +265,54 @@ def test_slack_posts_the_chosen_domain_events_from_the_worker(client, tenant, ve
     token, body = posted[0]
     assert token == "Bearer xoxb-good" and body["channel"] == "C123" and body["text"].startswith("*Deal won*")
     assert "42000" in body["text"]
+
+
+def test_hubspot_installs_and_syncs_through_the_api_and_the_worker(client, tenant, vendors, hubspot, owner_session):
+    from serving.core import queue
+    from serving.integrations import jobs
+
+    auth, _ = vendors
+    hubspot.put("contacts", {"email": "grace@navy.example", "firstname": "Grace", "lastname": "Hopper",
+                             "jobtitle": "Rear Admiral"})
+    started = client.post(f"{URL}/install", json={"provider": "hubspot", "config": {"syncIntervalMinutes": 60}},
+                          headers=tenant.admin.headers).json()
+    auth.access_token = hubspot.token
+    try:
+        done = client.get(f"{URL}/oauth/callback", params=auth.authorize(started["authorizationUrl"]))
+    finally:
+        auth.access_token = "xoxb-good"
+    assert done.status_code == 200 and done.json()["status"] == "connected", done.text
+    integration_id = done.json()["id"]
+
+    requested = client.post(f"{URL}/{integration_id}/sync", headers=tenant.admin.headers)
+    assert requested.status_code == 202 and requested.json()["status"] == "running"
+    again = client.post(f"{URL}/{integration_id}/sync", headers=tenant.admin.headers)
+    assert again.json()["id"] == requested.json()["id"]  # one at a time
+    job = owner_session.execute(text(
+        "select args from procrastinate.procrastinate_jobs where task_name = 'integrations.sync' and status = 'todo' "
+        "and args->>'integration_id' = :i"), {"i": integration_id}).scalar_one()
+    queue.configure(client.app.state.settings)  # what the worker does at start
+    try:
+        assert jobs.sync(**job)["status"] == "succeeded"
+    finally:
+        queue._runtime = None
+    [log] = client.get(f"{URL}/{integration_id}/sync-logs", headers=tenant.user.headers).json()["data"]
+    assert log["status"] == "succeeded" and log["readCount"] >= 1 and log["createdCount"] >= 1
+    found = client.get("/api/v1/prospects", params={"q": "grace@navy.example"}, headers=tenant.user.headers).json()
+    assert [p["lastName"] for p in found["data"]] == ["Hopper"]
+    status = client.get(f"{URL}/{integration_id}/status", headers=tenant.user.headers).json()
+    assert status["lastSyncStatus"] == "succeeded" and status["lastSyncAt"] and status["callsLastDay"] >= 2
+    # the scheduled sweep: not due within the hour, due after it
+    queue.configure(client.app.state.settings)
+    try:
+        jobs.schedule(timestamp=0)
+        logs = client.get(f"{URL}/{integration_id}/sync-logs", headers=tenant.user.headers).json()["data"]
+        assert [entry["status"] for entry in logs] == ["succeeded"]  # synced just now: not due
+        owner_session.execute(text("update app.team_integrations set last_sync_at = now() - interval '61 minutes' "
+                                   "where id = :id"), {"id": integration_id})
+        owner_session.commit()
+        jobs.schedule(timestamp=0)
+    finally:
+        queue._runtime = None
+    logs = client.get(f"{URL}/{integration_id}/sync-logs", headers=tenant.user.headers).json()["data"]
+    assert [entry["status"] for entry in logs] == ["running", "succeeded"]
