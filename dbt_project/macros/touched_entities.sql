@@ -10,13 +10,12 @@
 {#- `from_day` (a date column of `relation`): each entity also gets `from_day`, the earliest of that column over its
     new rows, clamped to the history window's first day: the first day the new rows can change. -#}
 {% macro touched_entities(relation, loaded_at, watermark, from_day=none) -%}
+    {%- set window_start = as_of_date() ~ ' - (' ~ var('intent_history_days') ~ ' - 1)' -%}
     select
         organization_id,
         entity_type,
-        entity_id
-        {%- if from_day %},
-        greatest(min({{ from_day }}), {{ as_of_date() }} - ({{ var('intent_history_days') }} - 1)) as from_day
-        {%- endif %}
+        entity_id,
+        {{ 'greatest(min(' ~ from_day ~ '), ' ~ window_start ~ ')' if from_day else 'null::date' }} as from_day
     from {{ relation }}
     where {{ loaded_at }} > {{ incremental_watermark(watermark) }} and entity_type is not null
     group by organization_id, entity_type, entity_id

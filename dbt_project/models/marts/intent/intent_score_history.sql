@@ -14,7 +14,9 @@ with all_points as (
 {% if is_incremental() %}
 touched as (
     {#- the model, not the CTE: a CTE read twice is materialized whole -#}
-    {{ touched_entities(ref('int_intent__daily_points'), 'signals_loaded_at', 'signals_loaded_at', from_day='score_date') }}
+    {{ touched_entities(
+        ref('int_intent__daily_points'), 'signals_loaded_at', 'signals_loaded_at', from_day='score_date'
+    ) }}
 ),
 
 points as (
