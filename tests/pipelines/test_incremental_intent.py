@@ -1,5 +1,6 @@
 """The intent chain and the lead features are incremental: after new signals and page views land, the incremental
-dbt build equals a full rebuild on the same data, rewrites only the entities with new signals, and a new day
+dbt build equals a full rebuild on the same data, rewrites only the entities with new signals (and of those only the
+days from their new signals' first day), and a new day
 (decay moves) equals a full rebuild for that day too. High-intent page views of known prospects become
 `website_visit` signals of the seed's strength."""
 
@@ -97,6 +98,12 @@ def test_incremental_intent_equals_a_full_rebuild_and_touches_only_new_entities(
         before = {t: conn.execute(solo_rows.format(t), (solo,)).fetchall()
                   for t in ("int_intent__daily_points", "intent_score_history", "int_intent__entity_scores")}
         assert before["intent_score_history"]
+        # p2 has points from its account's job posting (Jan 10); its new signal (Jan 25) changes Jan 25 onwards only
+        p2_rows = ("select score_date, xmin::text from analytics.{} where entity_id = %s and score_date < '2026-01-25'"
+                   " order by score_date")
+        p2_before = {t: conn.execute(p2_rows.format(t), (prospects["p2@acme.test"],)).fetchall()
+                     for t in ("int_intent__daily_points", "intent_score_history")}
+        assert all(len(rows) == 15 for rows in p2_before.values())
 
         # new: a signal for p2, a /demo view and a late (back-dated) signal for p1; nothing for Solo
         _signal(conn, org, email="p2@acme.test", kind="linkedin_engagement", at=noon + timedelta(days=5))
@@ -110,6 +117,13 @@ def test_incremental_intent_equals_a_full_rebuild_and_touches_only_new_entities(
                  for t in ("int_intent__daily_points", "intent_score_history", "int_intent__entity_scores")}
         # Solo's rows were not rewritten (same row versions): only the entities with new signals were
         assert after == before
+        # and of those, only the days from their new signals' first day (p2: the days before Jan 25 are kept)
+        assert {t: conn.execute(p2_rows.format(t), (prospects["p2@acme.test"],)).fetchall()
+                for t in ("int_intent__daily_points", "intent_score_history")} == p2_before
+        rewritten = conn.execute("select count(*) from analytics.intent_score_history where entity_id = %s"
+                                 " and score_date >= '2026-01-25' and xmin::text <> all(%s)",
+                                 (prospects["p2@acme.test"], [x for _, x in p2_before["intent_score_history"]]))
+        assert rewritten.fetchone()[0] == 7  # Jan 25 to Jan 31, in this build's transaction
         p2_score = conn.execute("select intent_score from analytics.fct_prospect_intent where prospect_id = %s",
                                 (prospects["p2@acme.test"],)).fetchone()[0]
         assert p2_score > 0

@@ -7,8 +7,9 @@
     above the average daily score of the previous 28 days.
     A table, incremental by entity like the history it reads (the intent marts join it to every prospect and
     account): a build recomputes the entities with signals loaded since the last one; a new day, all. -#}
+-- today's score and the 28 days of the baseline are all it reads of the history
 with all_history as (
-    select * from {{ ref('intent_score_history') }}
+    select * from {{ ref('intent_score_history') }} where score_date >= {{ as_of_date() }} - 28
 ),
 
 all_signals as (
@@ -18,7 +19,7 @@ all_signals as (
 -- noqa: disable=LT02
 {% if is_incremental() %}
 touched as (
-    {{ touched_entities('all_signals', 'loaded_at', 'signals_loaded_at') }}
+    {{ touched_entities(ref('int_intent__entity_signals'), 'loaded_at', 'signals_loaded_at') }}
 ),
 
 history as (

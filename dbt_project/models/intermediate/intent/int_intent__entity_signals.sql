@@ -1,11 +1,13 @@
 {{ config(materialized='incremental', unique_key=['signal_source', 'signal_id'],
           incremental_strategy='delete+insert', on_schema_change='append_new_columns',
           pre_hook=["{{ reset_without_column('signal_source') }}"],
-          post_hook=["create index if not exists \"ix_int_intent__entity_signals__entity\"
-                          on {{ this }} (entity_type, entity_id)",
+          post_hook=["drop index if exists {{ this.schema }}.\"ix_int_intent__entity_signals__entity\"",
+                     "create unique index if not exists \"ix_int_intent__entity_signals__key\"
+                          on {{ this }} (entity_type, entity_id, signal_source, signal_id)",
                      "create index if not exists \"ix_int_intent__entity_signals__signal\"
                           on {{ this }} (signal_source, signal_id)"]) }}
-{#- A table, not a view: the daily points, the entity scores and the tests all read it. -#}
+{#- A table, not a view: the daily points, the entity scores and the tests all read it. Its key (entity, signal) is a
+    unique index, so every insert checks it (the key's data test runs nightly). -#}
 {#- Each signal attributed to the prospects and accounts it is about.
     Third-party signals (`signal_source` intent_signals): a prospect gets its own signals (by email) at full
     weight, plus account-level signals (no email) of its account at half weight; an account gets every signal of

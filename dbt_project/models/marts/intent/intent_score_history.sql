@@ -1,9 +1,11 @@
-{{ config(materialized='incremental', unique_key=['organization_id', 'entity_type', 'entity_id'],
+{{ config(materialized='incremental', unique_key='intent_history_id',
           incremental_strategy='delete+insert', on_schema_change='append_new_columns',
           pre_hook=["{{ reset_without_column('signals_loaded_at') }}", "{{ intent_reset_on_new_day() }}"]) }}
 {#- Intent score per prospect/account per day (0–100) with its tier, from each entity's first signal day in
-    the history window to the as-of date. Incremental by entity, as its daily points: a build rewrites the
-    entities whose points were recomputed since the last build; a new day recomputes every entity. -#}
+    the history window to the as-of date. Incremental by entity and day, as its daily points: a build rewrites
+    the days from the first day whose points changed since the last build (the points rows loaded since, by
+    `signals_loaded_at`) of the entities they belong to (delete+insert on the row's key); a new day recomputes
+    every entity. `signals_loaded_at` is the day's points' (null on a day without points). -#}
 with all_points as (
     select * from {{ ref('int_intent__daily_points') }}
 ),
@@ -11,15 +13,18 @@ with all_points as (
 -- noqa: disable=LT02
 {% if is_incremental() %}
 touched as (
-    {{ touched_entities('all_points', 'signals_loaded_at', 'signals_loaded_at') }}
+    {#- the model, not the CTE: a CTE read twice is materialized whole -#}
+    {{ touched_entities(
+        ref('int_intent__daily_points'), 'signals_loaded_at', 'signals_loaded_at', from_day='score_date'
+    ) }}
 ),
 
 points as (
-    {{ touched_entity_rows('all_points') }}
+    {{ touched_entity_rows('all_points', columns=['from_day']) }}
 ),
 {% else %}
 points as (
-    select * from all_points
+    select *, null::date as from_day from all_points
 ),
 {% endif %}
 -- noqa: enable=LT02
@@ -30,7 +35,7 @@ entities as (
         entity_type,
         entity_id,
         min(score_date) as first_day,
-        max(signals_loaded_at) as signals_loaded_at
+        max(from_day) as from_day
     from points
     group by organization_id, entity_type, entity_id
 ),
@@ -50,9 +55,9 @@ final as (
         d.score_date,
         least(100, round(coalesce(p.points, 0)))::integer as intent_score,
         coalesce(p.active_signals, 0)::integer as active_signals,
-        e.signals_loaded_at
+        p.signals_loaded_at
     from entities as e
-    inner join days as d on d.score_date >= e.first_day
+    inner join days as d on d.score_date >= greatest(e.first_day, e.from_day)
     left join points as p
         on p.entity_type = e.entity_type and p.entity_id = e.entity_id and p.score_date = d.score_date
 )

@@ -83,10 +83,11 @@ deal_starts as (
     inner join {{ ref('stg_app__deals') }} as d on d.deal_id = dc.deal_id
 ),
 
+-- only the days the snapshots computed now read (an incremental build: the open one's 29, not the history's 90)
 intent as (
     select entity_id as prospect_id, score_date, intent_score
     from {{ ref('intent_score_history') }}
-    where entity_type = 'prospect'
+    where entity_type = 'prospect' and score_date >= (select min(s.snapshot_date) - 29 from new_snapshots as s)
 ),
 
 base as (
