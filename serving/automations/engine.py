@@ -319,18 +319,9 @@ def request(target: targets.Target, *, method: str, headers: dict[str, str], bod
         with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client:
             built = client.build_request(method, pinned, content=content, headers=sent, extensions=extensions)
             response = client.send(built, stream=True)
-            try:
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= RESPONSE_CAP:
-                        break
-            finally:
-                response.close()
+            raw = targets.read_capped(response, RESPONSE_CAP)
     except httpx.HTTPError as exc:
         raise StepError(f"{type(exc).__name__}: {exc}"[:1000]) from exc
-    raw = b"".join(chunks)[:RESPONSE_CAP].decode("utf-8", "replace").replace("\x00", "")
     try:
         parsed: Any = json.loads(raw) if "json" in response.headers.get("content-type", "") else raw
     except ValueError:

@@ -4,14 +4,18 @@ inbound reply. Each is safe to run twice: engage steps are keyed in `bdr_tasks`,
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from procrastinate import RetryStrategy
+from sqlalchemy.orm import Session
 
 from serving.bdr import agent, learning
+from serving.bdr.models import BdrAgentConfig
 from serving.core.clock import utcnow
 from serving.core.db import set_tenant
-from serving.core.queue import QUEUE, enqueue, queue, runtime
+from serving.core.queue import QUEUE, Runtime, enqueue, queue, runtime
 
 RUN_TASK = "bdr.run"
 REPLY_TASK = "bdr.reply"
@@ -20,16 +24,23 @@ STEP_TASK = "bdr.step"
 RETRY = RetryStrategy(max_attempts=3, exponential_wait=2)
 
 
+@contextmanager
+def _agent(organization_id: str) -> Iterator[tuple[Runtime, Session, BdrAgentConfig | None]]:
+    """A job's transaction bound to the organization, with its agent's configuration (None when it is off)."""
+    rt = runtime()
+    with rt.factory() as session, session.begin():
+        set_tenant(session, uuid.UUID(organization_id))
+        config = agent.get_config(db_session=session, organization_id=uuid.UUID(organization_id))
+        yield rt, session, config if config is not None and config.enabled else None
+
+
 @queue.task(name=RUN_TASK, queue=QUEUE, retry=RETRY)
 def run_agent(organization_id: str) -> dict:
     """The scheduled run: discovery and the follow-ups due, then one `bdr.step` job per prospect, so one
     prospect's failure (the writer's model down, a bad address) neither rolls back nor blocks the others, and a
     worker stopped mid-run leaves the rest queued."""
-    rt = runtime()
-    with rt.factory() as session, session.begin():
-        set_tenant(session, uuid.UUID(organization_id))
-        config = agent.get_config(db_session=session, organization_id=uuid.UUID(organization_id))
-        if config is None or not config.enabled:
+    with _agent(organization_id) as (_rt, session, config):
+        if config is None:
             return {"skipped": "the agent is off"}
         now = utcnow()
         interval = agent.agent_settings(config).discovery.interval_minutes
@@ -50,11 +61,8 @@ def run_agent(organization_id: str) -> dict:
 
 @queue.task(name=STEP_TASK, queue=QUEUE, retry=RETRY)
 def run_step(organization_id: str, prospect_id: str, purpose: str, task_id: str | None = None) -> dict:
-    rt = runtime()
-    with rt.factory() as session, session.begin():
-        set_tenant(session, uuid.UUID(organization_id))
-        config = agent.get_config(db_session=session, organization_id=uuid.UUID(organization_id))
-        if config is None or not config.enabled:
+    with _agent(organization_id) as (rt, session, config):
+        if config is None:
             return {"skipped": "the agent is off"}
         step = agent.Step(uuid.UUID(prospect_id), purpose, uuid.UUID(task_id) if task_id else None)
         result = agent.run_step(db_session=session, settings=rt.settings, config=config, step=step)
@@ -64,11 +72,8 @@ def run_step(organization_id: str, prospect_id: str, purpose: str, task_id: str 
 @queue.task(name=REPLY_TASK, queue=QUEUE, retry=RETRY)
 def handle_reply(organization_id: str, prospect_id: str, text: str, sender: str | None = None,
                  email_id: str | None = None, reply_key: str | None = None) -> dict:
-    rt = runtime()
-    with rt.factory() as session, session.begin():
-        set_tenant(session, uuid.UUID(organization_id))
-        config = agent.get_config(db_session=session, organization_id=uuid.UUID(organization_id))
-        if config is None or not config.enabled:
+    with _agent(organization_id) as (rt, session, config):
+        if config is None:
             return {"skipped": "the agent is off"}
         outcome = agent.handle_reply(db_session=session, settings=rt.settings, config=config,
                                      prospect_id=uuid.UUID(prospect_id), text=text, sender=sender,

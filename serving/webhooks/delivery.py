@@ -100,20 +100,11 @@ def post(target: targets.Target, *, headers: dict[str, str], body: bytes) -> Res
             request = client.build_request("POST", pinned, content=body, headers={**headers, "host": host_header},
                                            extensions=extensions)
             response = client.send(request, stream=True)
-            try:
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= RESPONSE_CAP:
-                        break  # the rest is never read
-            finally:
-                response.close()
+            text = targets.read_capped(response, RESPONSE_CAP)  # the rest is never read
     except httpx.HTTPError as exc:
         return Result(ok=False, latency_ms=int((time.perf_counter() - started) * 1000),
                       error=f"{type(exc).__name__}: {exc}"[:1000])
     latency = int((time.perf_counter() - started) * 1000)
-    text = b"".join(chunks)[:RESPONSE_CAP].decode("utf-8", "replace").replace("\x00", "")
     status = response.status_code
     return Result(ok=200 <= status < 300, status=status, headers=dict(response.headers), body=text,
                   latency_ms=latency, gone=status == 410, error=None if 200 <= status < 300 else f"HTTP {status}")

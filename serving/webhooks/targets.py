@@ -14,6 +14,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpx
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Instance metadata services (AWS, GCP, Azure, OpenStack: 169.254.169.254; AWS IPv6; Alibaba; Oracle).
@@ -98,3 +100,18 @@ def check(url: str, *, allow_private: bool) -> Target:
             raise UnsafeTarget(f"{parts.hostname} resolves to {address}, {reason}; webhooks go to public "
                                "addresses only")
     return Target(url=url, scheme=parts.scheme, host=parts.hostname, port=port, address=addresses[0])
+
+
+def read_capped(response: httpx.Response, cap: int) -> str:
+    """A streamed response's body, at most `cap` bytes read (the rest never is), as text Postgres can store
+    (undecodable bytes replaced, NULs dropped); the response is closed."""
+    chunks, size = [], 0
+    try:
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= cap:
+                break
+    finally:
+        response.close()
+    return b"".join(chunks)[:cap].decode("utf-8", "replace").replace("\x00", "")
