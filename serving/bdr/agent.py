@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -59,6 +59,7 @@ from serving.prospects.schemas import ProspectCreate, ProspectUpdate
 TIERS = ["low", "warm", "hot", "burning"]
 CLOSED_STAGES = (DealStage.closed_won.value, DealStage.closed_lost.value)
 TOUCH_KINDS = ("email_sent", "email_queued")
+SIGNAL_DAYS = 90  # how far back research reads a prospect's intent signals and website visits
 
 
 def _is_touch():
@@ -250,21 +251,23 @@ def research(*, db_session: Session, settings: Settings, config: BdrAgentConfig,
     now = now or utcnow()
     context = build_context(db_session=db_session, settings=settings, organization_id=config.organization_id,
                             user_id=config.acting_user_id, prospect_id=prospect_id)
+    facts = [(f"{f.key}: {f.value}", f.source, f.as_of or now) for f in context.facts
+             if not f.suspect]  # external text that reads like instructions is not remembered
+    # the prospect's own intent signals and website visits (a definer function: the API role only appends to raw)
+    facts += [(f"{kind}: {detail[:200]}", source, at) for kind, detail, at, source in db_session.execute(
+        text("select * from app.prospect_recent_signals(:p, :days)"), {"p": prospect_id, "days": SIGNAL_DAYS})]
     new = 0
-    for fact in context.facts:
-        if fact.suspect:
-            continue  # external text that reads like instructions is not remembered
+    for fact, source, as_of in facts:
         inserted = db_session.scalar(
             insert(BdrContextMemory).values(id=uuid.uuid4(), organization_id=config.organization_id,
-                                            prospect_id=prospect_id, fact=f"{fact.key}: {fact.value}",
-                                            source=fact.source, as_of=fact.as_of or now)
+                                            prospect_id=prospect_id, fact=fact, source=source, as_of=as_of)
             .on_conflict_do_nothing(index_elements=[BdrContextMemory.prospect_id, BdrContextMemory.source,
                                                     BdrContextMemory.fact])
             .returning(BdrContextMemory.id))
         new += inserted is not None
     decide(db_session=db_session, organization_id=config.organization_id, prospect_id=prospect_id, step="research",
-           chosen="remember", options=["remember"], reason=f"{len(context.facts)} sourced facts, {new} new",
-           outcome={"sources": sorted({f.source.split("#")[0] for f in context.facts})}, now=now)
+           chosen="remember", options=["remember"], reason=f"{len(facts)} sourced facts, {new} new",
+           outcome={"sources": sorted({source.split("#")[0] for _, source, _ in facts})}, now=now)
     return new
 
 

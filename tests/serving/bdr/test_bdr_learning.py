@@ -421,3 +421,38 @@ def test_the_scheduled_run_fans_out_one_worker_job_per_prospect_each_safe_to_rep
     finally:
         queue._runtime = None  # the next test's runtime comes from its own settings
     assert len(_approvals(client, tenant)) == 2
+
+
+def test_research_remembers_the_prospects_own_intent_signals_and_visits_only(client, tenant, other_tenant,
+                                                                             owner_session):
+    from serving.accounts.models import Account
+
+    prospect = _prospect(client, tenant, owner_session)
+    account = tenant.add(Account, name="Acme Robotics", domain="acme-robotics.example")
+    owner_session.execute(text("update app.prospects set account_id = :a where id = :p"),
+                          {"a": account.id, "p": prospect["id"]})
+    rows = [(tenant.organization_id, "funding", None, "acme-robotics.example", "Series B"),
+            (tenant.organization_id, "job_posting", prospect["email"], None, "hiring RevOps"),
+            (other_tenant.organization_id, "news", prospect["email"], None, "another org's signal")]
+    for org, kind, email, domain, topic in rows:
+        owner_session.execute(text(
+            "insert into raw.intent_signals (organization_id, signal_type, prospect_email, account_domain, topic, "
+            "strength, occurred_at, source) values (:o, :k, :e, :d, :t, 1, now() - interval '2 days', 'test')"),
+            {"o": org, "k": kind, "e": email, "d": domain, "t": topic})
+    owner_session.execute(text(
+        "insert into raw.website_events (organization_id, message_id, type, email, path, title, occurred_at, source) "
+        "values (:o, :m, 'page', upper(:e), '/pricing', 'Pricing', now() - interval '1 day', 'test')"),
+        {"o": tenant.organization_id, "m": uuid.uuid4().hex, "e": prospect["email"]})
+    owner_session.commit()
+    assert client.put(f"{URL}/config", json={**AUTO, "approvalMode": "all"},
+                      headers=tenant.admin.headers).status_code == 200
+    with tenant_session(session_factory(tenant.settings.api_database_url), tenant.organization_id) as session:
+        config = agent.get_config(db_session=session, organization_id=tenant.organization_id)
+        agent.research(db_session=session, settings=tenant.settings, config=config,
+                       prospect_id=uuid.UUID(prospect["id"]))
+        remembered = {m.fact: m.source for m in agent.memory(db_session=session,
+                                                             prospect_id=uuid.UUID(prospect["id"]))}
+    assert "intent.funding: Series B at acme-robotics.example" in remembered
+    assert "intent.job_posting: hiring RevOps" in remembered
+    assert remembered["website.visit: /pricing — Pricing"].startswith("website_events#")
+    assert not [f for f in remembered if "another org" in f]
