@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from serving.core.config import Settings
+from serving.core.errors import NotFound, ValidationFailed
 from serving.core.sealing import seal, unseal
 from serving.enrichment import clients
 from serving.enrichment.clients import Lookup
@@ -26,18 +27,13 @@ KEY_PURPOSE = "integration-credentials"  # the sealing purpose of every integrat
 CACHE = AnswerCache()  # per process; a lookup key answered within its TTL is not asked again
 
 
-class EnrichmentError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def put_provider(*, db_session: Session, settings: Settings, organization_id: uuid.UUID, provider: str,
                  enabled: bool = True, priority: int = 100, api_key: str | None = None,
                  cost_cents_per_request: int = 0, monthly_cap_cents: int | None = None) -> EnrichmentProvider:
     """Create or update the organization's settings for one provider; `api_key=None` keeps the stored key."""
     if provider not in EnrichmentProviderName.__members__:
-        raise EnrichmentError("UNKNOWN_PROVIDER", f"unknown enrichment provider: {provider}")
+        raise ValidationFailed(f"unknown enrichment provider: {provider}", code="UNKNOWN_PROVIDER",
+                               details={"field": "provider", "allowed": list(EnrichmentProviderName)})
     row = db_session.scalar(select(EnrichmentProvider).where(EnrichmentProvider.provider == provider))
     if row is None:
         row = EnrichmentProvider(organization_id=organization_id, provider=provider)
@@ -68,9 +64,13 @@ def enrich_prospect(*, db_session: Session, settings: Settings, prospect_id: uui
                     wanted: Sequence[str] = FIELDS, http: httpx.Client | None = None,
                     cache: AnswerCache = CACHE, mx_check: Callable[[str], bool] | None = None,
                     now: datetime | None = None) -> RunResult:
+    unknown = [f for f in wanted if f not in FIELDS]
+    if unknown:
+        raise ValidationFailed(f"unknown enrichment fields: {', '.join(unknown)}", code="UNKNOWN_FIELD",
+                               details={"field": "fields", "allowed": list(FIELDS)})
     prospect = prospects.get(db_session=db_session, prospect_id=prospect_id)
     if prospect is None:
-        raise EnrichmentError("NOT_FOUND", "prospect not found")
+        raise NotFound("prospect", prospect_id)
     now = now or datetime.now(UTC)
     spend = month_spend(db_session, now)
     rows = db_session.scalars(select(EnrichmentProvider).where(EnrichmentProvider.enabled.is_(True),
@@ -79,7 +79,7 @@ def enrich_prospect(*, db_session: Session, settings: Settings, prospect_id: uui
                                  row.priority, row.cost_cents_per_request, row.monthly_cap_cents,
                                  spend.get(row.provider, 0)) for row in rows if row.sealed_api_key]
     if not providers:
-        raise EnrichmentError("NO_PROVIDERS", "no enrichment provider is enabled with an API key")
+        raise ValidationFailed("no enrichment provider is enabled with an API key", code="NO_PROVIDERS")
     domain = prospect.email.rsplit("@", 1)[1] if "@" in prospect.email else None
     lookup = Lookup(email=prospect.email, first_name=prospect.first_name, last_name=prospect.last_name,
                     company_domain=domain, company_name=prospect.company)
@@ -100,3 +100,34 @@ def enrich_prospect(*, db_session: Session, settings: Settings, prospect_id: uui
         prospects.set_enrichment_data(db_session=db_session, prospect=prospect, data=result.enrichment_data)
     db_session.flush()
     return result
+
+
+def providers(*, db_session: Session) -> list[EnrichmentProvider]:
+    return list(db_session.scalars(select(EnrichmentProvider).order_by(EnrichmentProvider.priority,
+                                                                       EnrichmentProvider.provider)))
+
+
+def requests_query(*, prospect_id: uuid.UUID | None = None, provider: str | None = None,
+                   status: str | None = None) -> Select:
+    query = select(EnrichmentRequest).order_by(EnrichmentRequest.created_at.desc(), EnrichmentRequest.id)
+    if prospect_id is not None:
+        query = query.where(EnrichmentRequest.prospect_id == prospect_id)
+    if provider is not None:
+        query = query.where(EnrichmentRequest.provider == provider)
+    if status is not None:
+        query = query.where(EnrichmentRequest.status == status)
+    return query
+
+
+def usage(*, db_session: Session, now: datetime) -> list[dict[str, object]]:
+    """This month per provider: requests, cache hits, matches, cost, and the cap."""
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    rows = db_session.execute(
+        select(EnrichmentRequest.provider, func.count(), func.count().filter(EnrichmentRequest.cache_hit),
+               func.count().filter(EnrichmentRequest.status == "ok"), func.coalesce(func.sum(
+                   EnrichmentRequest.cost_cents), 0))
+        .where(EnrichmentRequest.created_at >= start).group_by(EnrichmentRequest.provider)).all()
+    caps = {p.provider: p.monthly_cap_cents for p in providers(db_session=db_session)}
+    return [{"provider": provider, "requests": total, "cache_hits": hits, "matches": matches,
+             "cost_cents": int(cost), "monthly_cap_cents": caps.get(provider)}
+            for provider, total, hits, matches, cost in sorted(rows)]

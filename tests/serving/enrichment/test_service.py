@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from serving.core.db import session_factory, tenant_session
+from serving.core.errors import AppError
 from serving.enrichment import service
 from serving.enrichment.models import EnrichmentProvider, EnrichmentRequest
 from serving.enrichment.runner import AnswerCache
@@ -67,7 +68,7 @@ def test_enrich_a_prospect_records_requests_writes_provenance_and_enforces_the_m
     with tenant_session(factory, other.organization_id) as db:
         assert db.scalars(select(EnrichmentRequest)).all() == []
         assert db.scalars(select(EnrichmentProvider)).all() == []
-        with pytest.raises(service.EnrichmentError) as exc:
+        with pytest.raises(AppError) as exc:
             service.enrich_prospect(db_session=db, settings=cfg, prospect_id=prospect.id, now=NOW)
         assert exc.value.code == "NOT_FOUND"
 
@@ -77,10 +78,10 @@ def test_no_enabled_provider_and_unknown_provider_are_clear_errors(settings):
     prospect = tenant.add(Prospect, email="grace@navy.example")
     factory = session_factory(settings.api_database_url)
     with tenant_session(factory, tenant.organization_id) as db:
-        with pytest.raises(service.EnrichmentError) as exc:
+        with pytest.raises(AppError) as exc:
             service.enrich_prospect(db_session=db, settings=settings, prospect_id=prospect.id, now=NOW)
         assert exc.value.code == "NO_PROVIDERS"
-        with pytest.raises(service.EnrichmentError) as exc:
+        with pytest.raises(AppError) as exc:
             service.put_provider(db_session=db, settings=settings, organization_id=tenant.organization_id,
                                  provider="crystal-ball", api_key="x")
         assert exc.value.code == "UNKNOWN_PROVIDER"
