@@ -54,7 +54,6 @@ def put_provider(provider: EnrichmentProviderName, body: ProviderIn, db: DbSessi
                                provider=provider.value, enabled=body.enabled, priority=body.priority,
                                api_key=body.api_key, cost_cents_per_request=body.cost_cents_per_request,
                                monthly_cap_cents=body.monthly_cap_cents)
-    db.refresh(row)
     return _out(settings, row)
 
 

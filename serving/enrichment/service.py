@@ -43,6 +43,7 @@ def put_provider(*, db_session: Session, settings: Settings, organization_id: uu
     if api_key is not None:
         row.sealed_api_key = seal(settings, api_key, purpose=KEY_PURPOSE) if api_key else None
     db_session.flush()
+    db_session.refresh(row)  # server-side updated_at
     return row
 
 
