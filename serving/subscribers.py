@@ -17,6 +17,7 @@ from serving.cadences import flows as cadences
 from serving.core import outbox
 from serving.core.clock import utcnow
 from serving.core.queue import QUEUE, queue, runtime
+from serving.enrichment import flows as enrichment
 from serving.notifications import flows as notifications
 from serving.prospects import flows as prospects
 from serving.tasks import reminders
@@ -31,6 +32,7 @@ REGISTRY = outbox.Registry.of([
     *prospects.SUBSCRIBERS,
     *webhooks.SUBSCRIBERS,
     *bdr.SUBSCRIBERS,
+    *enrichment.SUBSCRIBERS,
 ])
 
 # A job only wakes the row-driven delivery; the retries of a failing subscriber are in its delivery rows.
