@@ -45,6 +45,7 @@ from serving.emails.models import (
     EmailUnsubscribe,
     Mailbox,
 )
+from serving.enrichment.models import EnrichmentProvider, EnrichmentRequest
 from serving.integrations.crm_sync.models import CrmSyncLink
 from serving.integrations.models import (
     IntegrationMarketplace,
@@ -133,6 +134,8 @@ __all__ = [
     "EmailTemplate",
     "EmailTrackingEvent",
     "EmailUnsubscribe",
+    "EnrichmentProvider",
+    "EnrichmentRequest",
     "EventDelivery",
     "IdempotencyRecord",
     "IntegrationFlow",

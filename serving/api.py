@@ -25,6 +25,7 @@ from serving.domain_events.router import router as domain_events_router
 from serving.emails.router import mailboxes_router, templates_router
 from serving.emails.router import router as emails_router
 from serving.emails.tracking_router import router as email_tracking_router
+from serving.enrichment.router import router as enrichment_router
 from serving.events.router import router as events_router
 from serving.events.router import webhook_router as events_webhook_router
 from serving.inbound.router import router as inbound_router
@@ -90,6 +91,7 @@ api_router.include_router(flow_hooks_router)
 api_router.include_router(flows_router, prefix="/flows", tags=["flows"])
 api_router.include_router(integrations_router, prefix="/integrations", tags=["integrations"])
 api_router.include_router(integrations_callback_router)
+api_router.include_router(enrichment_router, prefix="/enrichment", tags=["enrichment"])
 api_router.include_router(billing_router, prefix="/billing", tags=["billing"])
 api_router.include_router(billing_webhook_router)
 api_router.include_router(sso_router, prefix="/sso", tags=["sso"])

@@ -18,6 +18,7 @@ from serving.cadences import flows as cadences
 from serving.core import outbox
 from serving.core.clock import utcnow
 from serving.core.queue import QUEUE, queue, runtime
+from serving.enrichment import flows as enrichment
 from serving.integrations import flows as integrations
 from serving.notifications import flows as notifications
 from serving.prospects import flows as prospects
@@ -35,6 +36,7 @@ REGISTRY = outbox.Registry.of([
     *bdr.SUBSCRIBERS,
     *automations.SUBSCRIBERS,
     *integrations.SUBSCRIBERS,
+    *enrichment.SUBSCRIBERS,
 ])
 
 # A job only wakes the row-driven delivery; the retries of a failing subscriber are in its delivery rows.

@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
     google_ai_api_key: SecretStr | None = Field(default=None, validation_alias="GOOGLE_AI_API_KEY")
     google_ai_base_url: str | None = Field(default=None, validation_alias="GOOGLE_AI_BASE_URL")
+    # Enrichment vendors (serving/enrichment/clients.py, docs/enrichment.md): base URLs so a proxy or the tests'
+    # local fake servers can stand in for the vendors' APIs.
+    clearbit_base_url: str = Field(default="https://person-stream.clearbit.com", validation_alias="CLEARBIT_BASE_URL")
+    zoominfo_base_url: str = Field(default="https://api.zoominfo.com", validation_alias="ZOOMINFO_BASE_URL")
+    apollo_base_url: str = Field(default="https://api.apollo.io", validation_alias="APOLLO_BASE_URL")
+    hunter_base_url: str = Field(default="https://api.hunter.io", validation_alias="HUNTER_BASE_URL")
+    pdl_base_url: str = Field(default="https://api.peopledatalabs.com", validation_alias="PDL_BASE_URL")
+    enrichment_timeout_seconds: float = Field(default=15.0, gt=0, le=120, validation_alias="ENRICHMENT_TIMEOUT_SECONDS")
     ai_timeout_seconds: float = Field(default=60.0, gt=0, le=600, validation_alias="AI_TIMEOUT_SECONDS")
     # Tries per provider/model before falling back to the next (tenacity; the SDKs' own retries are off).
     ai_max_attempts: int = Field(default=3, ge=1, le=10, validation_alias="AI_MAX_ATTEMPTS")

@@ -25,6 +25,7 @@ QUEUE_SCHEMA = "procrastinate"
 TASK_MODULES = ["serving.emails.jobs", "serving.cadences.jobs", "serving.search.jobs", "serving.knowledge.jobs",
                 "serving.notifications.jobs", "serving.webhooks.jobs", "serving.bdr.jobs", "serving.billing.jobs",
                 "serving.team.jobs", "serving.automations.jobs", "serving.integrations.jobs",
+                "serving.enrichment.jobs",
                 "serving.subscribers", "serving.worker"]
 
 queue = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

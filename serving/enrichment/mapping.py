@@ -75,3 +75,32 @@ def from_hunter(body: dict[str, Any]) -> ProviderAnswer:
         "linkedin_url": data.get("linkedin_url"),
         "twitter_url": f"https://twitter.com/{data['twitter']}" if data.get("twitter") else None,
     }), confidence=min(max(float(data.get("score") or 0), 0.0), 100.0) / 100)
+
+
+ZOOMINFO_OUTPUT_FIELDS = (
+    "email", "phone", "mobilePhone", "jobTitle", "managementLevel", "companyName", "companyWebsite",
+    "companyIndustry", "companyEmployeeCount", "companyRevenueNumeric", "externalUrls", "city", "state", "country",
+    "contactAccuracyScore",
+)
+
+
+def from_zoominfo(body: dict[str, Any]) -> ProviderAnswer:
+    """`POST /enrich/contact` → {"success": true, "data": {"result": [{"data": [{...}], "matchStatus"}]}}.
+    `contactAccuracyScore` (70-99) becomes confidence; the first matched contact is used."""
+    results = (body.get("data") or {}).get("result") or []
+    contacts = (results[0].get("data") or []) if results else []
+    person = contacts[0] if contacts else {}
+    urls = {(u.get("type") or "").lower(): u.get("url")
+            for u in person.get("externalUrls") or [] if isinstance(u, dict)}
+    levels = person.get("managementLevel") or []
+    location = ", ".join(p for p in (person.get("city"), person.get("state"), person.get("country")) if p)
+    website = str(person.get("companyWebsite") or "").removeprefix("https://").removeprefix("http://").strip("/")
+    score = person.get("contactAccuracyScore")
+    return ProviderAnswer("zoominfo", _drop_empty({
+        "email": person.get("email"), "phone": person.get("mobilePhone") or person.get("phone"),
+        "title": person.get("jobTitle"), "seniority": levels[0] if isinstance(levels, list) and levels else levels,
+        "company_name": person.get("companyName"), "company_domain": website or None,
+        "industry": person.get("companyIndustry"), "employee_count": person.get("companyEmployeeCount"),
+        "revenue": person.get("companyRevenueNumeric"), "linkedin_url": urls.get("linkedin.com"),
+        "twitter_url": urls.get("twitter.com"), "location": location or None,
+    }), confidence=min(max(float(score), 0.0), 100.0) / 100 if score is not None else 1.0)

@@ -53,6 +53,14 @@ def get(*, db_session: Session, prospect_id: uuid.UUID) -> Prospect | None:
 ROW_BY_ID_SQL = f"select {', '.join(ProspectOut.model_fields)} from app.prospects where id = %s"
 
 
+def set_enrichment_data(*, db_session: Session, prospect: Prospect, data: dict[str, Any]) -> Prospect:
+    """Merge enrichment results (`{field: {value, source, confidence, fetched_at}}`, serving/enrichment) into
+    `enrichment_data`: fields answered now replace the old ones, the others stay."""
+    prospect.enrichment_data = {**(prospect.enrichment_data or {}), **data}
+    db_session.flush()
+    return prospect
+
+
 def get_by_email(*, db_session: Session, email: str) -> Prospect | None:
     return db_session.scalar(select(Prospect).where(Prospect.email == email.lower()))
 
