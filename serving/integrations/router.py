@@ -8,7 +8,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from serving.core.deps import AdminPrincipal, AppSettings, DbSession, require
 from serving.core.pagination import Page, Pagination, page_of, paginate, paginate_list
@@ -25,13 +26,19 @@ from serving.integrations.schemas import (
     SyncLogOut,
     UsageDay,
     UsageOut,
+    WebhookAccepted,
 )
 
+MAX_WEBHOOK_BYTES = 256_000
 router = APIRouter()
 callback_router = APIRouter()
 
 Reader = Annotated[Principal, require(Scope.integrations_read)]
 Writer = Annotated[Principal, require(Scope.integrations_write)]
+
+
+def _out(row) -> IntegrationOut:
+    return IntegrationOut.model_validate(row).model_copy(update={"config": service.shown_config(row)})
 
 
 @router.get("/marketplace", response_model=Page[MarketplaceItem],
@@ -47,7 +54,7 @@ def marketplace(db: DbSession, principal: Reader, pagination: Pagination,
 @router.get("", response_model=Page[IntegrationOut], summary="Installed integrations")
 def list_installed(db: DbSession, principal: Reader, pagination: Pagination):
     items, meta = paginate(db, service.installed(organization_id=principal.organization_id), pagination)
-    return page_of([IntegrationOut.model_validate(r) for r in items], meta)
+    return page_of([_out(r) for r in items], meta)
 
 
 @router.post("/install", response_model=InstallOut, status_code=201,
@@ -55,7 +62,7 @@ def list_installed(db: DbSession, principal: Reader, pagination: Pagination):
 def install(body: InstallIn, db: DbSession, settings: AppSettings, principal: AdminPrincipal, _scope: Writer):
     row, url = service.install(db_session=db, settings=settings, principal=principal, key=body.provider,
                                api_key=body.api_key, config=body.config.model_dump(by_alias=True, exclude_none=True))
-    return InstallOut(integration=IntegrationOut.model_validate(row), authorization_url=url)
+    return InstallOut(integration=_out(row), authorization_url=url)
 
 
 @callback_router.get("/integrations/oauth/callback", response_model=IntegrationOut, tags=["integrations"],
@@ -63,8 +70,7 @@ def install(body: InstallIn, db: DbSession, settings: AppSettings, principal: Ad
 def oauth_callback(db: DbSession, settings: AppSettings, state: Annotated[str, Query(min_length=1, max_length=200)],
                    code: Annotated[str | None, Query(max_length=4000)] = None,
                    error: Annotated[str | None, Query(max_length=200)] = None):
-    return IntegrationOut.model_validate(service.complete_oauth(db_session=db, settings=settings, state=state,
-                                                                code=code, error=error))
+    return _out(service.complete_oauth(db_session=db, settings=settings, state=state, code=code, error=error))
 
 
 @router.get("/{integration_id}/status", response_model=StatusOut, summary="Status, health score and recent usage")
@@ -86,7 +92,7 @@ def analytics(integration_id: uuid.UUID, db: DbSession, principal: Reader,
 def update_settings(integration_id: uuid.UUID, body: SettingsIn, db: DbSession, settings: AppSettings,
                     principal: AdminPrincipal, _scope: Writer):
     row = service.get(db_session=db, integration_id=integration_id)
-    return IntegrationOut.model_validate(service.update_config(
+    return _out(service.update_config(
         db_session=db, settings=settings, row=row, config=body.config.model_dump(by_alias=True, exclude_none=True)))
 
 
@@ -108,3 +114,13 @@ def sync_logs(integration_id: uuid.UUID, db: DbSession, principal: Reader, pagin
 @router.delete("/{integration_id}", status_code=204, summary="Uninstall: credentials destroyed, logs removed")
 def uninstall(integration_id: uuid.UUID, db: DbSession, principal: AdminPrincipal, _scope: Writer):
     service.uninstall(db_session=db, row=service.get(db_session=db, integration_id=integration_id))
+
+
+@callback_router.post("/integrations/calendly/webhook/{integration_id}", response_model=WebhookAccepted,
+                      tags=["integrations"], summary="Calendly's signed webhook (invitee.created / invitee.canceled)")
+async def calendly_webhook(integration_id: uuid.UUID, request: Request, db: DbSession, settings: AppSettings):
+    body = await request.body()
+    outcome = await run_in_threadpool(service.receive_calendly, db_session=db, settings=settings,
+                                      integration_id=integration_id, body=body[:MAX_WEBHOOK_BYTES],
+                                      signature=request.headers.get("Calendly-Webhook-Signature"))
+    return WebhookAccepted(outcome=outcome)

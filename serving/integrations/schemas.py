@@ -103,3 +103,7 @@ class SyncLogOut(ApiModel):
     skipped_count: int
     failed_count: int
     error: str | None
+
+
+class WebhookAccepted(ApiModel):
+    outcome: str  # booked, canceled, done_before, unknown_person, ignored

@@ -10,6 +10,8 @@ usage and cost per call) and whose `refresh` re-seals new tokens.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import secrets
 import uuid
 from contextlib import contextmanager
@@ -184,6 +186,8 @@ def install(*, db_session: Session, settings: Settings, principal: Principal, ke
         except ConnectorError as error:
             raise ValidationFailed(f"{prov.connector.name} refused the key: {error}", code="INTEGRATION_CHECK_FAILED",
                                    details={"provider": key, "reason": error.code}) from error
+        if hasattr(prov.connector, "subscribe"):  # a provider that calls us back: its webhook, signed by our key
+            _subscribe(db_session=db_session, settings=settings, row=row, transport=transport)
         row.status, row.last_error = IntegrationStatus.connected, None
         return row, None
     if not (prov.client_id and prov.client_secret and prov.authorize_url and prov.token_url):
@@ -198,6 +202,70 @@ def install(*, db_session: Session, settings: Settings, principal: Principal, ke
                       scope=" ".join(prov.connector.scopes) or None, code_challenge_method="S256") as client:
         url, _ = client.create_authorization_url(prov.authorize_url, state=state, code_verifier=verifier)
     return row, url
+
+
+def _subscribe(*, db_session: Session, settings: Settings, row: TeamIntegration, transport=None) -> None:
+    signing_key = secrets.token_urlsafe(32)
+    callback = f"{settings.tracking_base_url}/api/v1/integrations/{row.provider}/webhook/{row.id}"
+    try:
+        with context(db_session=db_session, settings=settings, row=row, transport=transport) as (connector, ctx):
+            subscription = connector.subscribe(ctx, callback_url=callback, signing_key=signing_key)
+    except ConnectorError as error:
+        raise ValidationFailed(f"the provider refused the webhook subscription: {error}",
+                               code="INTEGRATION_CHECK_FAILED", details={"reason": error.code}) from error
+    row.config = {**row.config, "subscription": subscription,
+                  "signingKey": seal(settings, signing_key, purpose=CREDENTIALS_PURPOSE)}
+
+
+HIDDEN_CONFIG = ("oauth", "signingKey")  # kept sealed in the row, never shown
+
+
+def shown_config(row: TeamIntegration) -> dict[str, Any]:
+    return {k: v for k, v in (row.config or {}).items() if k not in HIDDEN_CONFIG}
+
+
+SIGNATURE_TOLERANCE = timedelta(minutes=3)
+
+
+def receive_calendly(*, db_session: Session, settings: Settings, integration_id: uuid.UUID, body: bytes,
+                     signature: str | None, now: datetime | None = None) -> str:
+    """A Calendly webhook: the integration found across tenants by id (a definer function), the signature checked
+    against its sealed signing key (timestamp within three minutes, constant-time compare), then the booking or
+    cancellation recorded on the timeline. An unknown integration and a bad signature are both 401."""
+    from serving.core.errors import Unauthorized
+    from serving.integrations import meetings
+
+    now = now or utcnow()
+    organization_id = db_session.scalar(text("select app.integration_organization(:i, 'calendly')"),
+                                        {"i": integration_id})
+    if organization_id is None:
+        raise Unauthorized("unknown webhook", code="WEBHOOK_SIGNATURE_INVALID")
+    set_tenant(db_session, organization_id)
+    row = db_session.get(TeamIntegration, integration_id)
+    sealed = (row.config or {}).get("signingKey") if row is not None else None
+    parts = dict(p.split("=", 1) for p in (signature or "").split(",") if "=" in p)
+    try:
+        stamp = datetime.fromtimestamp(int(parts.get("t", "")), tz=now.tzinfo)
+    except (ValueError, OverflowError, OSError):
+        stamp = None
+    if sealed is None or stamp is None or abs(now - stamp) > SIGNATURE_TOLERANCE:
+        raise Unauthorized("missing, stale or invalid Calendly-Webhook-Signature", code="WEBHOOK_SIGNATURE_INVALID")
+    key = unseal(settings, sealed, purpose=CREDENTIALS_PURPOSE).encode()
+    expected = hmac.new(key, f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, parts.get("v1", "")):
+        raise Unauthorized("missing, stale or invalid Calendly-Webhook-Signature", code="WEBHOOK_SIGNATURE_INVALID")
+    try:
+        message = json.loads(body)
+        event, payload = message["event"], message["payload"]
+        email, booking = payload["email"], payload["uri"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationFailed("not a Calendly webhook event", code="INVALID_WEBHOOK_PAYLOAD") from exc
+    if event not in ("invitee.created", "invitee.canceled"):
+        return "ignored"
+    scheduled = payload.get("scheduled_event") or {}
+    return meetings.record(db_session=db_session, integration=row, booking=str(booking), email=str(email).lower(),
+                           name=payload.get("name"), title=scheduled.get("name"), start=scheduled.get("start_time"),
+                           canceled=event == "invitee.canceled", now=now)
 
 
 def redirect_uri(settings: Settings) -> str:
@@ -261,7 +329,8 @@ def uninstall(*, db_session: Session, row: TeamIntegration) -> None:
 def update_config(*, db_session: Session, settings: Settings, row: TeamIntegration, config: dict[str, Any]
                   ) -> TeamIntegration:
     provider(settings, row.provider)
-    kept = {k: v for k, v in (row.config or {}).items() if k in ("instanceUrl", "cursor")}
+    kept = {k: v for k, v in (row.config or {}).items() if k in ("instanceUrl", "cursor", "subscription",
+                                                                  "signingKey")}
     row.config = {**config, **kept}
     db_session.flush()
     return row
