@@ -35,6 +35,7 @@ PAGES = [
     ("data_health", "Data health", ":material/monitor_heart:", "Analyze"),
     ("mailboxes", "Mailboxes", ":material/forward_to_inbox:", "Settings"),
     ("api_keys", "API keys", ":material/key:", "Settings"),
+    ("integrations", "Integrations", ":material/extension:", "Settings"),
     ("flows", "Flows", ":material/account_tree:", "Settings"),
     ("billing", "Plan and billing", ":material/credit_card:", "Settings"),
     ("sso", "Single sign-on", ":material/badge:", "Settings"),

@@ -29,7 +29,7 @@ PAGES = {"today": "Today", "prospects": "Prospects", "email": "E-mail", "account
          "cadences": "Cadences", "bdr": "BDR agent",
          "pipeline": "Pipeline", "forecast": "Forecast", "performance": "Performance", "outreach": "Outreach",
          "intent": "Intent", "lead_scoring": "Lead scoring", "search": "Search", "data_health": "Data health",
-         "notifications": "Notifications", "api_keys": "API keys",
+         "notifications": "Notifications", "api_keys": "API keys", "integrations": "Integrations",
          "billing": "Plan and billing", "mailboxes": "Mailboxes", "sso": "Single sign-on", "team": "Team",
          "audit_log": "Audit log", "my_settings": "My settings"}
 HEADINGS = {"outreach": "Outreach analytics"}
