@@ -200,7 +200,8 @@ def install(*, db_session: Session, settings: Settings, principal: Principal, ke
     db_session.flush()
     with OAuth2Client(client_id=prov.client_id, redirect_uri=redirect_uri(settings),
                       scope=" ".join(prov.connector.scopes) or None, code_challenge_method="S256") as client:
-        url, _ = client.create_authorization_url(prov.authorize_url, state=state, code_verifier=verifier)
+        url, _ = client.create_authorization_url(prov.authorize_url, state=state, code_verifier=verifier,
+                                                 **prov.connector.authorize_params)
     return row, url
 
 
@@ -398,7 +399,7 @@ def run_sync(*, db_session: Session, settings: Settings, row: TeamIntegration, l
     try:
         with context(db_session=db_session, settings=settings, row=row, transport=transport) as (connector, ctx):
             ctx.extra.update(db_session=db_session, cursor=(row.config or {}).get("cursor"), now=utcnow(),
-                             installed_by=row.installed_by)
+                             installed_by=row.installed_by, integration=row)
             result = connector.sync(ctx)
             cursor = ctx.extra.get("next_cursor")
     except ConnectorError as error:

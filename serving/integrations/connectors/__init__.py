@@ -14,4 +14,4 @@ def register(connector: type[Connector]) -> type[Connector]:
 
 
 # Importing the connector modules registers them (each decorates its class with `register`).
-from serving.integrations.connectors import calendly, crm, slack  # noqa: E402, F401
+from serving.integrations.connectors import calendly, crm, google_calendar, slack  # noqa: E402, F401

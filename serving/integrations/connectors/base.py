@@ -159,6 +159,8 @@ class Connector:
     token_url: ClassVar[str | None] = None
     revoke_url: ClassVar[str | None] = None
     scopes: ClassVar[tuple[str, ...]] = ()
+    # extra query parameters of the authorization URL (Google: offline access, so a refresh token is granted)
+    authorize_params: ClassVar[dict[str, str]] = {}
     # the API's documented base URL; settings may override it (tests point it at local fakes)
     default_base_url: ClassVar[str] = ""
     # a `limits` rate string per provider and organization, from the provider's documented tier

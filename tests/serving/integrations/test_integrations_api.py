@@ -38,6 +38,7 @@ class AuthorizationServer(ThreadingHTTPServer):
         self.codes: dict[str, tuple[str, str]] = {}  # code → (challenge, redirect_uri)
         self.exchanges: list[dict[str, str]] = []
         self.access_token = "xoxb-good"  # what the next exchange grants
+        self.refreshed_token: str | None = None  # what a refresh grants (None: refreshes are refused)
 
     @property
     def url(self) -> str:
@@ -59,7 +60,14 @@ class _AuthorizationHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
         self.server.exchanges.append(form)
-        if form.get("grant_type") != "authorization_code" or form.get("client_secret") != "secret-1":
+        if form.get("client_secret") != "secret-1":
+            return self._json(400, {"error": "invalid_client"})
+        if form.get("grant_type") == "refresh_token" and self.server.refreshed_token:
+            if form.get("refresh_token") != "refresh-1":
+                return self._json(400, {"error": "invalid_grant"})
+            return self._json(200, {"access_token": self.server.refreshed_token, "token_type": "bearer",
+                                    "expires_in": 3600})
+        if form.get("grant_type") != "authorization_code":
             return self._json(400, {"error": "invalid_client"})
         challenge, redirect = self.server.codes.pop(form.get("code", ""), (None, None))
         verifier = form.get("code_verifier", "")
