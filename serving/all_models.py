@@ -45,7 +45,7 @@ from serving.emails.models import (
     EmailUnsubscribe,
     Mailbox,
 )
-from serving.enrichment.models import EnrichmentProvider, EnrichmentRequest
+from serving.enrichment.models import EnrichmentCacheEntry, EnrichmentProvider, EnrichmentRequest
 from serving.integrations.crm_sync.models import CrmSyncLink
 from serving.integrations.models import (
     IntegrationMarketplace,
@@ -134,6 +134,7 @@ __all__ = [
     "EmailTemplate",
     "EmailTrackingEvent",
     "EmailUnsubscribe",
+    "EnrichmentCacheEntry",
     "EnrichmentProvider",
     "EnrichmentRequest",
     "EventDelivery",

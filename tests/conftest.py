@@ -68,6 +68,9 @@ def make_settings(owner_url: str, state_dir: Path, **overrides) -> Settings:
         # Test tenants are free-plan organizations that hold far more than 100 prospects; the plan limits have
         # their own tests (tests/serving/billing), which turn this on.
         "PLAN_LIMITS_ENABLED": False,
+        # No real DNS in tests (the machine's resolver may answer anything); the enrichment MX check has its own
+        # tests against a local DNS server (tests/serving/enrichment/test_mx_and_cache.py), which turn this on.
+        "ENRICHMENT_VERIFY_MX": False,
     }
     values.update(overrides)
     return Settings(**values)

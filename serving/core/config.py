@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     hunter_base_url: str = Field(default="https://api.hunter.io", validation_alias="HUNTER_BASE_URL")
     pdl_base_url: str = Field(default="https://api.peopledatalabs.com", validation_alias="PDL_BASE_URL")
     enrichment_timeout_seconds: float = Field(default=15.0, gt=0, le=120, validation_alias="ENRICHMENT_TIMEOUT_SECONDS")
+    # enriched e-mails are checked for an MX record (DNS_NAMESERVERS picks the servers); off: syntax only
+    enrichment_verify_mx: bool = Field(default=True, validation_alias="ENRICHMENT_VERIFY_MX")
+    # how long a vendor's answer (or no match) is reused instead of paying for the same lookup again
+    enrichment_cache_days: int = Field(default=30, ge=0, le=365, validation_alias="ENRICHMENT_CACHE_DAYS")
     ai_timeout_seconds: float = Field(default=60.0, gt=0, le=600, validation_alias="AI_TIMEOUT_SECONDS")
     # Tries per provider/model before falling back to the next (tenacity; the SDKs' own retries are off).
     ai_max_attempts: int = Field(default=3, ge=1, le=10, validation_alias="AI_MAX_ATTEMPTS")

@@ -135,6 +135,14 @@ class MeetingScheduled(Payload):
     occurred_at: datetime | None = None
 
 
+class EnrichmentCompleted(Payload):
+    prospect_id: uuid.UUID
+    fields: list[str]  # the fields written (empty: nobody knew anything new)
+    sources: list[str]  # the providers whose values were kept
+    providers_asked: list[str]  # vendors called this time (cache hits are not calls)
+    cost_cents: int = 0
+
+
 class TaskDueSoon(Payload):
     task_id: uuid.UUID
     assignee_id: uuid.UUID | None = None
@@ -241,6 +249,9 @@ _TYPES = [
     EventType("call.logged", 1, "prospect", "A call with a prospect was logged (quick-log or a completed call task).",
               CallLogged),
     EventType("meeting.scheduled", 1, "activity", "A meeting was booked with a prospect.", MeetingScheduled),
+    EventType("enrichment.completed", 1, "prospect",
+              "A prospect was enriched by the provider waterfall (`fields` written, `sources`, `costCents`).",
+              EnrichmentCompleted),
     EventType("task.due_soon", 1, "task", "A rep's open task falls due within the next hour.", TaskDueSoon),
     EventType("intent.spike_detected", 1, "prospect",
               "The intent pipeline found a spike in a prospect's buying signals (once per prospect and day).",

@@ -4,6 +4,7 @@ one row per provider asked (or skipped, or served from the cache) for a prospect
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Text, UniqueConstraint
@@ -74,3 +75,20 @@ class EnrichmentRequest(IdMixin, TimestampMixin, Base):
     latency_ms: Mapped[int | None]
     cache_hit: Mapped[bool] = mapped_column(default=False, server_default="false")
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class EnrichmentCacheEntry(IdMixin, TimestampMixin, Base):
+    """A vendor's answer to one lookup (`answer` null: the vendor knew nobody), per organization — never shared
+    across organizations: what a vendor sold one customer is not another's to read."""
+
+    __tablename__ = "enrichment_cache"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "provider", "lookup_hash"),
+        check_in("provider", EnrichmentProviderName, nullable=False),
+    )
+
+    organization_id: Mapped[uuid.UUID] = _org()
+    provider: Mapped[str] = mapped_column(Text)
+    lookup_hash: Mapped[str] = mapped_column(Text)  # SHA-256 of the normalised lookup (no address stored twice)
+    answer: Mapped[dict | None] = mapped_column(JSONB)
+    fetched_at: Mapped[datetime]

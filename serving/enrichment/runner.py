@@ -4,8 +4,7 @@
 validated value with enough confidence (`waterfall.merge` decides per field), and returns the merged
 `enrichment_data` plus one `RequestRecord` per provider considered: answered, no match, bad key, rate limited,
 served from the cache (no vendor call, no cost), or skipped because the monthly cost cap would be exceeded.
-Persisting the records and writing `prospects.enrichment_data` is the caller's job (not built yet: see
-docs/enrichment.md).
+Persisting the records and writing `prospects.enrichment_data` is the caller's job (`service.enrich_prospect`).
 """
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import httpx
 
@@ -43,9 +43,18 @@ class RequestRecord:
     error: str | None = None
 
 
+class Cache(Protocol):
+    """Vendor answers (None: no match) per (provider, lookup key); `get` says (found, answer)."""
+
+    def get(self, provider: str, key: str, now: datetime) -> tuple[bool, ProviderAnswer | None]: ...
+
+    def put(self, provider: str, key: str, answer: ProviderAnswer | None, now: datetime) -> None: ...
+
+
 @dataclass
 class AnswerCache:
-    """Vendor answers (and no-matches) per (provider, lookup key) for `ttl`; thread-safe, in-process."""
+    """Vendor answers (and no-matches) per (provider, lookup key) for `ttl`; thread-safe, in-process (the service
+    uses the Postgres one shared by every process, `service.PgAnswerCache`)."""
 
     ttl: timedelta = timedelta(days=30)
     _entries: dict[tuple[str, str], tuple[datetime, ProviderAnswer | None]] = field(default_factory=dict)
@@ -75,11 +84,11 @@ def run(
     *,
     http: httpx.Client,
     base_urls: dict[str, str],
-    cache: AnswerCache,
+    cache: Cache,
     now: datetime,
     wanted: Sequence[str] = FIELDS,
     min_confidence: float = 0.5,
-    mx_check: Callable[[str], bool] | None = None,
+    mx_check: Callable[[str], bool | None] | None = None,
 ) -> RunResult:
     unknown = [f for f in wanted if f not in FIELDS]
     if unknown:

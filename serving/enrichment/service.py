@@ -5,26 +5,82 @@ Runs in a tenant-bound session (row-level security scopes every read and write t
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from serving.core import outbox
 from serving.core.config import Settings
 from serving.core.errors import NotFound, ValidationFailed
+from serving.core.event_catalogue import EnrichmentCompleted
 from serving.core.sealing import seal, unseal
+from serving.emails.deliverability import resolver_for
 from serving.enrichment import clients
 from serving.enrichment.clients import Lookup
-from serving.enrichment.models import EnrichmentProvider, EnrichmentProviderName, EnrichmentRequest
-from serving.enrichment.runner import AnswerCache, ProviderSetting, RunResult, run
-from serving.enrichment.waterfall import FIELDS
+from serving.enrichment.models import (
+    EnrichmentCacheEntry,
+    EnrichmentProvider,
+    EnrichmentProviderName,
+    EnrichmentRequest,
+)
+from serving.enrichment.runner import Cache, ProviderSetting, RunResult, run
+from serving.enrichment.validation import MxChecker, Resolver
+from serving.enrichment.waterfall import FIELDS, ProviderAnswer
 from serving.prospects import service as prospects
 
 KEY_PURPOSE = "integration-credentials"  # the sealing purpose of every integration secret
-CACHE = AnswerCache()  # per process; a lookup key answered within its TTL is not asked again
+_MX_CHECKERS: dict[tuple[str, ...], MxChecker] = {}  # per nameserver list: each domain looked up once an hour
+
+
+class PgAnswerCache:
+    """The vendors' answers in `enrichment_cache`, shared by every API and worker process of the organization
+    (row-level security keeps it to the session's organization). Written in the caller's transaction: an
+    enrichment that fails leaves no answer behind that nobody was charged for."""
+
+    def __init__(self, db_session: Session, organization_id: uuid.UUID, ttl: timedelta) -> None:
+        self.db_session, self.organization_id, self.ttl = db_session, organization_id, ttl
+
+    @staticmethod
+    def _hash(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def get(self, provider: str, key: str, now: datetime) -> tuple[bool, ProviderAnswer | None]:
+        row = self.db_session.scalar(select(EnrichmentCacheEntry).where(
+            EnrichmentCacheEntry.provider == provider, EnrichmentCacheEntry.lookup_hash == self._hash(key)))
+        if row is None or now - row.fetched_at > self.ttl:
+            return False, None
+        if row.answer is None:
+            return True, None
+        return True, ProviderAnswer(provider, row.answer["fields"], float(row.answer["confidence"]))
+
+    def put(self, provider: str, key: str, answer: ProviderAnswer | None, now: datetime) -> None:
+        value = None if answer is None else {"fields": dict(answer.fields), "confidence": answer.confidence}
+        statement = insert(EnrichmentCacheEntry).values(
+            id=uuid.uuid4(), organization_id=self.organization_id, provider=provider, lookup_hash=self._hash(key),
+            answer=value, fetched_at=now)
+        self.db_session.execute(statement.on_conflict_do_update(
+            index_elements=["organization_id", "provider", "lookup_hash"],
+            set_={"answer": statement.excluded.answer, "fetched_at": statement.excluded.fetched_at,
+                  "updated_at": func.now()}))
+
+
+def mx_checker(settings: Settings, resolver: Resolver | None = None) -> Callable[[str], bool | None] | None:
+    """The MX check the settings ask for: None when `ENRICHMENT_VERIFY_MX` is off; one remembering checker per
+    nameserver list (a passed resolver — tests — gets its own)."""
+    if not settings.enrichment_verify_mx:
+        return None
+    if resolver is not None:
+        return MxChecker(resolver)
+    servers = tuple(settings.dns_nameservers)
+    if servers not in _MX_CHECKERS:
+        _MX_CHECKERS[servers] = MxChecker(resolver_for(settings))
+    return _MX_CHECKERS[servers]
 
 
 def put_provider(*, db_session: Session, settings: Settings, organization_id: uuid.UUID, provider: str,
@@ -63,8 +119,9 @@ def month_spend(db_session: Session, now: datetime) -> dict[str, int]:
 
 def enrich_prospect(*, db_session: Session, settings: Settings, prospect_id: uuid.UUID,
                     wanted: Sequence[str] = FIELDS, http: httpx.Client | None = None,
-                    cache: AnswerCache = CACHE, mx_check: Callable[[str], bool] | None = None,
-                    now: datetime | None = None) -> RunResult:
+                    cache: Cache | None = None, mx_check: Callable[[str], bool | None] | None = None,
+                    resolver: Resolver | None = None, now: datetime | None = None) -> RunResult:
+    """The waterfall for one prospect; `mx_check` overrides the settings' MX check (`resolver` only its DNS)."""
     unknown = [f for f in wanted if f not in FIELDS]
     if unknown:
         raise ValidationFailed(f"unknown enrichment fields: {', '.join(unknown)}", code="UNKNOWN_FIELD",
@@ -84,6 +141,9 @@ def enrich_prospect(*, db_session: Session, settings: Settings, prospect_id: uui
     domain = prospect.email.rsplit("@", 1)[1] if "@" in prospect.email else None
     lookup = Lookup(email=prospect.email, first_name=prospect.first_name, last_name=prospect.last_name,
                     company_domain=domain, company_name=prospect.company)
+    cache = cache or PgAnswerCache(db_session, prospect.organization_id,
+                                   timedelta(days=settings.enrichment_cache_days))
+    mx_check = mx_check or mx_checker(settings, resolver)
     own_client = http is None
     http = http or httpx.Client(timeout=settings.enrichment_timeout_seconds)
     try:
@@ -99,6 +159,13 @@ def enrich_prospect(*, db_session: Session, settings: Settings, prospect_id: uui
             latency_ms=record.latency_ms, cache_hit=record.cache_hit, error=record.error))
     if result.enrichment_data:
         prospects.set_enrichment_data(db_session=db_session, prospect=prospect, data=result.enrichment_data)
+    outbox.publish(
+        db_session, organization_id=prospect.organization_id, type="enrichment.completed", subject_id=prospect.id,
+        occurred_at=now, payload=EnrichmentCompleted(
+            prospect_id=prospect.id, fields=sorted(result.enrichment_data),
+            sources=sorted({str(v["source"]) for v in result.enrichment_data.values()}),
+            providers_asked=[r.provider for r in result.requests if not r.cache_hit],
+            cost_cents=sum(r.cost_cents for r in result.requests)))
     db_session.flush()
     return result
 

@@ -4,7 +4,8 @@ Providers answer in a common shape ({field: value}); this module decides, field 
 provider's value is kept. Providers are tried in priority order (overridable per field); a field stops
 at the first value that validates and meets the confidence floor, so a higher-priority provider with an
 invalid value (a phone that is not a number) falls through to the next one instead of winning.
-No I/O here: MX lookups are injected (`mx_check`) so the caller chooses the resolver.
+No I/O here: MX lookups are injected (`mx_check`: True, False, or None for unknown) so the caller chooses
+the resolver.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class ProviderAnswer:
     confidence: float = 1.0
 
 
-def normalise_email(value: object, *, mx_check: Callable[[str], bool] | None) -> str | None:
+def normalise_email(value: object, *, mx_check: Callable[[str], bool | None] | None) -> str | None:
     if not isinstance(value, str):
         return None
     try:
@@ -36,7 +37,8 @@ def normalise_email(value: object, *, mx_check: Callable[[str], bool] | None) ->
         email = validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError:
         return None
-    if mx_check is not None and not mx_check(email.rsplit("@", 1)[1]):
+    # only a definite "no mail here" rejects; None (DNS did not answer) keeps the e-mail
+    if mx_check is not None and mx_check(email.rsplit("@", 1)[1]) is False:
         return None
     return email
 
@@ -53,7 +55,7 @@ def normalise_phone(value: object, *, region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _clean(field: str, value: object, mx_check: Callable[[str], bool] | None) -> object | None:
+def _clean(field: str, value: object, mx_check: Callable[[str], bool | None] | None) -> object | None:
     if value is None or value == "" or value == []:
         return None
     if field == "email":
@@ -72,7 +74,7 @@ def merge(
     now: datetime,
     field_priority: Mapping[str, Sequence[str]] | None = None,
     min_confidence: float = 0.5,
-    mx_check: Callable[[str], bool] | None = None,
+    mx_check: Callable[[str], bool | None] | None = None,
 ) -> dict[str, dict[str, object]]:
     """Return `{field: {value, source, confidence, fetched_at}}` — the shape of `enrichment_data`."""
     by_provider = {a.provider: a for a in answers}

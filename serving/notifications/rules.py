@@ -86,6 +86,7 @@ NOT_NOTIFIED: dict[str, str] = {
     "email.sent": "the sender's own action",
     "email.delivered": "expected for every e-mail; bounces are the news",
     "call.logged": "the caller's own action",
+    "enrichment.completed": "routine data upkeep, often for imports; the enriched fields show on the prospect",
     "team.member_invited": "the inviting admin's own action; the invitee is e-mailed, not a member yet",
     "team.member_removed": "the removed member can no longer read notifications; the admin did it",
 }

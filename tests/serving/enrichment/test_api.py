@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from serving.enrichment import service
 from serving.main import create_app
 from serving.prospects.models import Prospect
 from tests.factories import make_tenant
@@ -17,7 +16,6 @@ def test_providers_enrich_requests_usage_and_tenancy(settings, vendor):
     handler, urls = vendor
     handler.answers = {PATHS["apollo"]: (200, APOLLO), PATHS["pdl"]: (401, {"error": {"type": "invalid_auth"}})}
     cfg = settings.model_copy(update={f"{name}_base_url": url for name, url in urls.items()})
-    service.CACHE._entries.clear()
     tenant, other = make_tenant(settings), make_tenant(settings)
     prospect = tenant.add(Prospect, email="ada@acme.io", first_name="Ada", last_name="Lovelace")
     admin, user, stranger = tenant.admin.headers, tenant.user.headers, other.admin.headers

@@ -17,7 +17,6 @@ def test_prospect_created_with_enrichment_enabled_enqueues_the_job_that_enriches
     handler, urls = vendor
     handler.answers = {PATHS["pdl"]: (200, PDL)}
     cfg = settings.model_copy(update={f"{name}_base_url": url for name, url in urls.items()})
-    service.CACHE._entries.clear()
     tenant = make_tenant(settings)
     factory = session_factory(settings.api_database_url)
     with tenant_session(factory, tenant.organization_id) as db:
