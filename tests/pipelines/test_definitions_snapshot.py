@@ -15,6 +15,9 @@ from pipelines.definitions import defs
 
 # BEGIN SNAPSHOT
 ASSETS_BY_GROUP: dict[str, list[str]] = {
+    "bdr": [
+        "bdr/discovery_runs", "bdr/learning",
+    ],
     "dbt": [
         "analytics/agg_activity_daily", "analytics/agg_email_engagement_daily", "analytics/agg_email_send_times",
         "analytics/agg_pipeline_metrics", "analytics/agg_search_click_positions", "analytics/agg_search_daily",
@@ -38,15 +41,13 @@ ASSETS_BY_GROUP: dict[str, list[str]] = {
         "analytics/ml_lead_features", "analytics/stg_app__accounts", "analytics/stg_app__activities",
         "analytics/stg_app__ai_predictions", "analytics/stg_app__cadences", "analytics/stg_app__deal_contacts",
         "analytics/stg_app__deals", "analytics/stg_app__email_templates", "analytics/stg_app__lead_score_history",
-        "analytics/stg_app__ml_models", "analytics/stg_app__organizations", "analytics/stg_app__prospects",
+        "analytics/stg_app__ml_models", "analytics/stg_app__organizations",
+        "analytics/stg_app__prospect_enrichment", "analytics/stg_app__prospects",
         "analytics/stg_app__search_analytics", "analytics/stg_app__search_clicks",
         "analytics/stg_app__search_popular_queries", "analytics/stg_app__teams", "analytics/stg_app__users",
         "analytics/stg_raw__email_events", "analytics/stg_raw__enrichment_records",
         "analytics/stg_raw__file_ledger", "analytics/stg_raw__intent_signals",
         "analytics/stg_raw__rejected_records", "analytics/stg_raw__website_events",
-    ],
-    "bdr": [
-        "bdr/discovery_runs", "bdr/learning",
     ],
     "freshness": [
         "freshness/prospect_scores",
@@ -264,8 +265,8 @@ ASSET_CHECKS: list[str] = [
     "analytics/int_deals__stage_transitions:not_null_int_deals__stage_transitions_transition_id",
     "analytics/int_deals__stage_transitions:unique_int_deals__stage_transitions_transition_id",
     "analytics/int_enrichment__fields_ranked:int_enrichment__fields_ranked_key_unique",
-    "analytics/int_enrichment__fields_ranked:not_null_int_enrichment__fields_ranked_enrichment_record_id",
     "analytics/int_enrichment__fields_ranked:not_null_int_enrichment__fields_ranked_field",
+    "analytics/int_enrichment__fields_ranked:not_null_int_enrichment__fields_ranked_source_record",
     "analytics/int_intent__daily_points:int_intent__daily_points_key_unique",
     "analytics/int_intent__daily_points:not_null_int_intent__daily_points_entity_id",
     "analytics/int_intent__daily_points:not_null_int_intent__daily_points_points",
@@ -320,6 +321,10 @@ ASSET_CHECKS: list[str] = [
     "analytics/stg_app__ml_models:unique_stg_app__ml_models_model_id",
     "analytics/stg_app__organizations:not_null_stg_app__organizations_organization_id",
     "analytics/stg_app__organizations:unique_stg_app__organizations_organization_id",
+    "analytics/stg_app__prospect_enrichment:accepted_values_stg_app__prospect_enrichment_entity_type__person__company",
+    "analytics/stg_app__prospect_enrichment:not_null_stg_app__prospect_enrichment_entity_key",
+    "analytics/stg_app__prospect_enrichment:not_null_stg_app__prospect_enrichment_prospect_id",
+    "analytics/stg_app__prospect_enrichment:stg_app__prospect_enrichment_key_unique",
     "analytics/stg_app__prospects:not_null_stg_app__prospects_prospect_id",
     "analytics/stg_app__prospects:unique_stg_app__prospects_prospect_id",
     "analytics/stg_app__search_analytics:not_null_stg_app__search_analytics_search_id",
@@ -370,9 +375,8 @@ ASSET_CHECKS: list[str] = [
     "search/index:emails_indexed", "search/index:kb_articles_indexed", "search/index:prospects_indexed",
 ]
 JOBS: list[str] = [
-    "bdr_discovery", "bdr_learning", "freshness_micro_batch", "hourly_ingest_and_transform",
-    "knowledge_embeddings", "knowledge_recrawl",
-    "nightly_full_rebuild", "nightly_lead_scoring_training", "search_reindex",
+    "bdr_discovery", "bdr_learning", "freshness_micro_batch", "hourly_ingest_and_transform", "knowledge_embeddings",
+    "knowledge_recrawl", "nightly_full_rebuild", "nightly_lead_scoring_training", "search_reindex",
 ]
 SENSORS: list[str] = [
     "freshness_sensor", "landing_files_sensor",

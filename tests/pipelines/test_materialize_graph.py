@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,14 @@ def graph(pg, tmp_path_factory, typesense_server):
             conn.execute("insert into app.prospects (id, organization_id, account_id, owner_id, email, title,"
                          " created_at) values (%s, %s, %s, %s, %s, 'VP of Sales', now() - interval '60 days')",
                          (pid, org, account, owner, email))
+        # what the serving layer's enrichment stores on a prospect (serving/enrichment): it reaches the marts too
+        conn.execute("update app.prospects set enrichment_data = %s where id = %s", (json.dumps({
+            "title": {"value": "Chief Revenue Officer", "source": "apollo", "confidence": 1.0,
+                      "fetched_at": "2026-11-01T10:00:00+00:00"},
+            "phone": {"value": "+14155550123", "source": "apollo", "confidence": 1.0,
+                      "fetched_at": "2026-11-01T10:00:00+00:00"},
+            "employee_count": {"value": 150, "source": "apollo", "confidence": 1.0,
+                               "fetched_at": "2026-11-01T10:00:00+00:00"}}), p2))
         deals = {
             "pipeline": _deal(conn, org, team, owner, amount=1000, probability=10, stage="discovery",
                               category="pipeline", close_date=as_of),
@@ -160,6 +169,14 @@ def test_engagement_and_enrichment_marts(graph):
     industry, techs = _one(db, "select industry, technographics_count from analytics.dim_enriched_account_profiles"
                                " where account_id = %s", graph["account"])
     assert (industry, techs) == ("software", 3)  # zoominfo outranks the fresher clearbit value
+    # the serving layer's stored enrichment: the prospect's own profile, and the company count ranked by priority
+    title, phone, sources = _one(db, "select title, profile ->> 'phone', field_sources"
+                                     " from analytics.dim_enriched_prospect_profiles where prospect_id = %s",
+                                 graph["p2"])
+    assert (title, phone, sources) == ("Chief Revenue Officer", "+14155550123", {"title": "apollo", "phone": "apollo"})
+    employees, = _one(db, "select employee_count from analytics.dim_enriched_account_profiles where account_id = %s",
+                      graph["account"])
+    assert employees == 120  # zoominfo's landed count outranks apollo's stored one
 
 
 def test_reverse_etl_writes_changed_rows_only(graph):
