@@ -1,6 +1,7 @@
 """Integrations: the marketplace (what works here, honestly), the installed integrations with their health, usage
-and sync logs, and for admins install (API key, or the provider's OAuth page), settings, sync now and uninstall —
-through the API as the signed-in user (docs/integrations.md)."""
+and sync logs, and for admins install (API key, or the provider's OAuth page), settings, sync now and uninstall;
+the enrichment providers with this month's spend, and for admins their keys, order, cost and cap — through the API
+as the signed-in user (docs/integrations.md, docs/enrichment.md)."""
 
 from __future__ import annotations
 
@@ -95,3 +96,52 @@ if admin:
     if st.session_state.get("integration_authorize"):
         st.link_button("Continue at the provider to authorize", st.session_state.pop("integration_authorize"),
                        icon=":material/open_in_new:")
+
+st.subheader("Enrichment providers")
+st.caption("The waterfall asks the enabled providers in priority order (lowest first) and keeps, field by field, the "
+           "first validated value; answers are reused for a month, so a repeated lookup costs nothing.")
+PROVIDER_NAMES = {"clearbit": "Clearbit", "zoominfo": "ZoomInfo", "apollo": "Apollo.io", "hunter": "Hunter",
+                  "pdl": "People Data Labs"}
+try:
+    providers = call("GET", "/enrichment/providers")["data"]
+    spend = call("GET", "/enrichment/usage")["data"]
+except session.ApiError as exc:
+    st.error(f"Cannot load enrichment settings: {exc.message}")
+    st.stop()
+if providers:
+    st.dataframe(pd.DataFrame([{
+        "provider": PROVIDER_NAMES.get(p["provider"], p["provider"]), "enabled": "yes" if p["enabled"] else "no",
+        "priority": p["priority"], "key": p["keyHint"] or "none",
+        "cost per request": f"${p['costCentsPerRequest'] / 100:,.2f}",
+        "monthly cap": f"${p['monthlyCapCents'] / 100:,.2f}" if p["monthlyCapCents"] is not None else "none",
+    } for p in providers]), hide_index=True, width="stretch")
+else:
+    st.info("No enrichment provider set up: prospects created with enrichment on are left as they are.",
+            icon=":material/person_search:")
+if spend:
+    usage = pd.DataFrame([{"provider": PROVIDER_NAMES.get(u["provider"], u["provider"]), "requests": u["requests"],
+                           "served from cache": u["cacheHits"], "matches": u["matches"],
+                           "spent": u["costCents"] / 100} for u in spend])
+    left, right = st.columns(2)
+    left.caption("This month's spend per provider")
+    left.altair_chart(charts.bars(usage, x="provider", y="spent", y_format="$,.2f", height=180), width="stretch")
+    right.caption("Requests, cache hits and matches this month")
+    right.dataframe(usage.drop(columns="spent"), hide_index=True, width="stretch")
+if admin:
+    with st.form("enrichment_provider"):
+        known = {p["provider"]: p for p in providers}
+        key = st.selectbox("Provider", list(PROVIDER_NAMES), format_func=PROVIDER_NAMES.get)
+        current = known.get(key, {})
+        enabled = st.checkbox("Enabled", value=current.get("enabled", True))
+        priority = st.number_input("Priority (lower is asked first)", 0, 10_000, int(current.get("priority", 100)))
+        api_key = st.text_input("API key (empty keeps the stored one)", type="password")
+        cost = st.number_input("Cost per request (cents)", 0, 1_000_000, int(current.get("costCentsPerRequest", 0)))
+        cap = st.number_input("Monthly cap (cents; 0 = none)", 0, 1_000_000_000,
+                              int(current.get("monthlyCapCents") or 0))
+        if st.form_submit_button("Save provider"):
+            body = {"enabled": enabled, "priority": int(priority), "costCentsPerRequest": int(cost),
+                    "monthlyCapCents": int(cap) or None}
+            if api_key:
+                body["apiKey"] = api_key
+            workspace.act(f"{PROVIDER_NAMES[key]} saved.", "PUT", f"/enrichment/providers/{key}", json=body)
+            st.rerun()

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from serving.enrichment.models import EnrichmentRequest
+from serving.prospects.models import Prospect
 from tests.conftest import make_settings
 from tests.dashboards.apptest import api_for, open_page
 from tests.serving.integrations.test_calendly import FakeCalendly
@@ -55,3 +57,30 @@ def test_a_member_reads_without_the_install_form(api, tenant):
     at = open_page(tenant.user, "integrations")
     assert not [b for b in at.button if b.label == "Install"]
     assert any("Nothing installed yet" in i.value for i in at.info)
+
+
+def test_an_admin_sets_up_an_enrichment_provider_and_sees_its_spend(api, tenant):
+    at = open_page(tenant.admin, "integrations")
+    assert any("No enrichment provider set up" in i.value for i in at.info)
+    next(s for s in at.selectbox if s.label == "Provider").set_value("hunter")
+    next(t for t in at.text_input if t.label.startswith("API key (empty")).set_value("hunter-secret-4242")
+    next(n for n in at.number_input if n.label.startswith("Priority")).set_value(3)
+    next(n for n in at.number_input if n.label.startswith("Cost per request")).set_value(2)
+    next(n for n in at.number_input if n.label.startswith("Monthly cap")).set_value(500)
+    button(at, "Save provider").click().run()
+    assert at.success[0].value == "Hunter saved.", [e.value for e in at.error]
+    table = next(d.value for d in at.dataframe if "key" in d.value.columns)
+    assert table.to_dict("records") == [{"provider": "Hunter", "enabled": "yes", "priority": 3, "key": "…4242",
+                                         "cost per request": "$0.02", "monthly cap": "$5.00"}]
+    stored = httpx.get(f"{api}/api/v1/enrichment/providers", headers=tenant.admin.headers).json()["data"]
+    assert [(p["provider"], p["keyHint"], p["priority"]) for p in stored] == [("hunter", "…4242", 3)]
+
+    prospect = tenant.add(Prospect, email="ada@acme.io")
+    tenant.add(EnrichmentRequest, prospect_id=prospect.id, provider="hunter", status="ok", cost_cents=2,
+               fields_returned=["email"])
+    member = open_page(tenant.user, "integrations")  # members read, without the form
+    assert not [b for b in member.button if b.label == "Save provider"]
+    assert any("key" in d.value.columns for d in member.dataframe)
+    assert "This month's spend per provider" in [c.value for c in member.caption]
+    usage = next(d.value for d in member.dataframe if "matches" in d.value.columns)
+    assert usage.to_dict("records") == [{"provider": "Hunter", "requests": 1, "served from cache": 0, "matches": 1}]
