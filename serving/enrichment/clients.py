@@ -10,6 +10,9 @@ Base URLs come from settings (`CLEARBIT_BASE_URL`, …) so tests point them at l
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -98,14 +101,46 @@ def clearbit(http: httpx.Client, base_url: str, api_key: str, lookup: Lookup) ->
     return mapping.from_clearbit(body)
 
 
+# ZoomInfo's JWTs (valid 60 minutes) per credentials, renewed five minutes early; one process-wide table.
+_ZOOMINFO_JWTS: dict[str, tuple[float, str]] = {}
+_ZOOMINFO_LOCK = threading.Lock()
+ZOOMINFO_JWT_SECONDS = 55 * 60
+
+
+def _zoominfo_jwt(http: httpx.Client, base_url: str, api_key: str, *, fresh: bool = False) -> str:
+    """The key as given when it already is a JWT; `username:password` (ZoomInfo's basic API credentials) is
+    exchanged at `POST /authenticate` for a JWT, reused until shortly before its hour is up."""
+    if api_key.count(".") == 2 or ":" not in api_key:
+        return api_key
+    slot = hashlib.sha256(f"{base_url}|{api_key}".encode()).hexdigest()
+    with _ZOOMINFO_LOCK:
+        cached = _ZOOMINFO_JWTS.get(slot)
+    if cached is not None and not fresh and cached[0] > time.monotonic():
+        return cached[1]
+    username, _, password = api_key.partition(":")
+    body = _check("zoominfo", http.post(f"{base_url}/authenticate", json={"username": username,
+                                                                           "password": password}))
+    if not isinstance(body.get("jwt"), str):
+        raise ProviderError("zoominfo: /authenticate answered no jwt")
+    with _ZOOMINFO_LOCK:
+        _ZOOMINFO_JWTS[slot] = (time.monotonic() + ZOOMINFO_JWT_SECONDS, body["jwt"])
+    return body["jwt"]
+
+
 def zoominfo(http: httpx.Client, base_url: str, api_key: str, lookup: Lookup) -> ProviderAnswer:
-    """ZoomInfo Enrich Contact: `POST /enrich/contact` with a JWT as Bearer token."""
+    """ZoomInfo Enrich Contact: `POST /enrich/contact` with a JWT as Bearer token (the stored key is a JWT, or the
+    `username:password` that `POST /authenticate` exchanges for one; a JWT refused mid-hour is renewed once)."""
     match_input = _params(emailAddress=lookup.email, firstName=lookup.first_name, lastName=lookup.last_name,
                           companyName=lookup.company_name)
     if lookup.company_domain:
         match_input["companyWebsite"] = lookup.company_domain
-    response = http.post(f"{base_url}/enrich/contact", headers={"Authorization": f"Bearer {api_key}"}, json={
-        "matchPersonInput": [match_input], "outputFields": list(mapping.ZOOMINFO_OUTPUT_FIELDS)})
+    payload = {"matchPersonInput": [match_input], "outputFields": list(mapping.ZOOMINFO_OUTPUT_FIELDS)}
+    jwt = _zoominfo_jwt(http, base_url, api_key)
+    response = http.post(f"{base_url}/enrich/contact", headers={"Authorization": f"Bearer {jwt}"}, json=payload)
+    if response.status_code == 401 and jwt != api_key:
+        jwt = _zoominfo_jwt(http, base_url, api_key, fresh=True)
+        response = http.post(f"{base_url}/enrich/contact", headers={"Authorization": f"Bearer {jwt}"},
+                             json=payload)
     body = _check("zoominfo", response)
     results = (body.get("data") or {}).get("result") or []
     if not results or not (results[0].get("data") or []):

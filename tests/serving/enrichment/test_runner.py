@@ -150,3 +150,26 @@ def test_unreachable_vendor_is_an_error_record_not_a_crash() -> None:
                      cache=AnswerCache(), now=NOW)
     assert result.enrichment_data == {}
     assert result.requests[0].status == "error" and result.requests[0].error == "pdl: ConnectError"
+
+
+def test_zoominfo_basic_credentials_are_exchanged_for_a_jwt_reused_for_the_hour(vendor) -> None:
+    handler, urls = vendor
+    handler.answers = {"/authenticate": (200, {"jwt": "eyJ.zoominfo.jwt"}), PATHS["zoominfo"]: (200, ZOOMINFO)}
+    clients._ZOOMINFO_JWTS.clear()
+    setting = [ProviderSetting("zoominfo", "api-user@acme.io:s3cret")]
+    for _ in range(2):  # a fresh cache each time: two vendor lookups, one authentication
+        assert _run(urls, setting).requests[0].status == "ok"
+    auth = [c for c in handler.calls if c[1] == "/authenticate"]
+    enrich = [c for c in handler.calls if c[1] == PATHS["zoominfo"]]
+    assert [c[3]["body"] for c in auth] == [{"username": "api-user@acme.io", "password": "s3cret"}]
+    assert [c[3]["auth"] for c in enrich] == ["Bearer eyJ.zoominfo.jwt"] * 2
+
+    # a JWT refused mid-hour is renewed once; refused again, the key is bad
+    handler.answers[PATHS["zoominfo"]] = (401, {"error": "invalid token"})
+    assert _run(urls, setting).requests[0].status == "bad_key"
+    assert len([c for c in handler.calls if c[1] == "/authenticate"]) == 2
+    # a key that already is a JWT is used as it is
+    handler.answers[PATHS["zoominfo"]] = (200, ZOOMINFO)
+    _run(urls, [ProviderSetting("zoominfo", "eyJ.given.jwt")])
+    assert handler.calls[-1][3]["auth"] == "Bearer eyJ.given.jwt"
+    assert len([c for c in handler.calls if c[1] == "/authenticate"]) == 2
