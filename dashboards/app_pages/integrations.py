@@ -79,10 +79,11 @@ for row in installed:
 
 st.subheader("Marketplace")
 frame = pd.DataFrame([{"integration": m["name"], "category": label(m["category"]), "status": label(m["status"]),
-                       "installed": "yes" if m["installedId"] else "", "about": m["description"]} for m in market])
+                       "installed": "yes" if m["installedId"] else "set up under enrichment providers"
+                       if m["setupPath"] else "", "about": m["description"]} for m in market])
 st.dataframe(frame, hide_index=True, width="stretch")
 if admin:
-    available = [m for m in market if m["status"] == "available" and not m["installedId"]]
+    available = [m for m in market if m["status"] == "available" and not m["installedId"] and not m["setupPath"]]
     if available:
         with st.form("integration_install"):
             key = st.selectbox("Install", [m["key"] for m in available], format_func=names.get)

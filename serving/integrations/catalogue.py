@@ -1,5 +1,7 @@
-"""The marketplace catalogue: the seed's pre-built integrations (5.1). A row is `available` only when its
-connector is registered in `CONNECTORS` (it works end to end); every other one is honestly `planned`."""
+"""The marketplace catalogue: the seed's pre-built integrations (5.1). A row is `available` only when it works end to
+end: its connector is registered in `CONNECTORS`, or it is an enrichment vendor, set up (key, priority, cost, cap)
+with the enrichment providers (`/api/v1/enrichment/providers/{key}`, docs/enrichment.md) rather than installed here;
+every other one is honestly `planned`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import uuid
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from serving.enrichment.models import EnrichmentProviderName
 from serving.integrations.connectors import CONNECTORS
 from serving.integrations.models import AuthType, IntegrationMarketplace, MarketplaceStatus
 
@@ -37,10 +40,19 @@ CATALOGUE: tuple[tuple[str, str, str, AuthType, str], ...] = (
 )
 
 
+def setup_path(key: str) -> str | None:
+    """Where an integration that is not installed through `/integrations/install` is set up."""
+    return f"/api/v1/enrichment/providers/{key}" if key in EnrichmentProviderName.__members__ else None
+
+
+def works(key: str) -> bool:
+    return key in CONNECTORS or setup_path(key) is not None
+
+
 def sync_marketplace(session: Session) -> None:
     """Upserts the catalogue (run at deploy and by tests); status follows the registry. Does not commit."""
     for key, name, category, auth_type, description in CATALOGUE:
-        status = MarketplaceStatus.available if key in CONNECTORS else MarketplaceStatus.planned
+        status = MarketplaceStatus.available if works(key) else MarketplaceStatus.planned
         values = {"name": name, "category": category, "auth_type": auth_type, "description": description,
                   "status": status}
         statement = insert(IntegrationMarketplace).values(id=uuid.uuid4(), key=key, **values)

@@ -18,6 +18,8 @@ class MarketplaceItem(ApiModel):
     auth_type: str
     description: str
     status: str  # available: it works end to end here; planned: listed, not installable yet
+    # set up elsewhere instead of `/integrations/install` (the enrichment vendors: their provider settings)
+    setup_path: str | None = None
     installed_id: uuid.UUID | None
     rating: float | None
     reviews: int

@@ -71,6 +71,10 @@ class Provider:
 
 def provider(settings: Settings, key: str) -> Provider:
     connector = CONNECTORS.get(key)
+    if connector is None and catalogue.setup_path(key):
+        raise ValidationFailed(f"{key} is an enrichment provider: set its API key with PUT "
+                               f"{catalogue.setup_path(key)}", code="USE_ENRICHMENT_SETTINGS",
+                               details={"provider": key, "setupPath": catalogue.setup_path(key)})
     if connector is None:
         known = {k for k, *_ in catalogue.CATALOGUE}
         raise ValidationFailed(f"{key!r} is " + ("not available yet (planned)" if key in known else "unknown"),
@@ -99,7 +103,8 @@ def marketplace(*, db_session: Session, organization_id: uuid.UUID) -> list[dict
         row = installed.get(key)
         rating, reviews = ratings.get(key, (None, 0))
         rows.append({"key": key, "name": name, "category": category, "auth_type": auth_type.value,
-                     "description": description, "status": "available" if key in CONNECTORS else "planned",
+                     "description": description, "status": "available" if catalogue.works(key) else "planned",
+                     "setup_path": catalogue.setup_path(key),
                      "installed_id": row.id if row is not None and row.status != IntegrationStatus.disconnected
                      else None, "rating": round(rating, 2) if rating is not None else None, "reviews": reviews})
     return rows

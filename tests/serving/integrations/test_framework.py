@@ -162,7 +162,8 @@ def test_the_marketplace_lists_the_seed_honestly_and_resyncs_idempotently(owner_
     owner_session.rollback()
     assert set(rows) == {entry[0] for entry in CATALOGUE}
     assert rows["slack"][0] == "available"
-    assert {key for key, row in rows.items() if row[0] == "available"} == set(CONNECTORS) & set(rows)
+    enrichment = {"clearbit", "zoominfo", "apollo"}  # set up with the enrichment providers
+    assert {key for key, row in rows.items() if row[0] == "available"} == (set(CONNECTORS) | enrichment) & set(rows)
     assert rows["pipedrive"][0] == "planned"
     assert {row[1] for row in rows.values()} == {
         "crm", "email", "calendar", "communication", "enrichment", "social", "payment", "automation", "analytics"}

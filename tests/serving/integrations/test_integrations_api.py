@@ -138,6 +138,13 @@ def test_the_marketplace_says_what_works(client, tenant):
     items = {m["key"]: m for m in page["data"]}
     assert items["slack"]["status"] == "available" and items["slack"]["installedId"] is None
     assert items["pipedrive"]["status"] == "planned"
+    # the enrichment vendors work, set up with the enrichment providers, not installed here
+    assert items["clearbit"]["status"] == "available"
+    assert items["clearbit"]["setupPath"] == "/api/v1/enrichment/providers/clearbit"
+    refused = client.post(f"{URL}/install", json={"provider": "zoominfo", "apiKey": "k"},
+                          headers=tenant.admin.headers)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "USE_ENRICHMENT_SETTINGS"
+    assert refused.json()["error"]["details"]["setupPath"] == "/api/v1/enrichment/providers/zoominfo"
     crm = client.get(f"{URL}/marketplace", params={"category": "crm"}, headers=tenant.user.headers).json()
     assert {m["category"] for m in crm["data"]} == {"crm"}
     refused = client.post(f"{URL}/install", json={"provider": "pipedrive"}, headers=tenant.admin.headers)
