@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 from serving.api import api_router, segment_router
 from serving.api_keys import usage
 from serving.auth.principals import authenticate_request, plan_authentication
-from serving.core import fast_read
+from serving.core import fast_read, route_versions
 from serving.core.config import Settings, get_settings
 from serving.core.db import session_factory
 from serving.core.errors import error_response, install_error_handlers
@@ -76,6 +76,7 @@ class RequestIdMiddleware:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    route_versions.install()  # FastAPI's nested routers: one routes version, not a subtree walk per request
     # The API predicts a row at a time from a thread pool: OpenMP threads inside each prediction only
     # contend with each other (real-time gradient-boosting scores are ~2.5x slower under load with them).
     threadpool_limits(limits=1, user_api="openmp")
