@@ -41,6 +41,7 @@ class RequestRecord:
     latency_ms: int | None = None
     cache_hit: bool = False
     error: str | None = None
+    retry_after: float | None = None  # a rate-limited vendor's Retry-After, in seconds
 
 
 class Cache(Protocol):
@@ -125,7 +126,8 @@ def run(
                                          _ms(started), False, str(exc)))
             continue
         except ProviderError as exc:
-            records.append(RequestRecord(setting.name, exc.code.lower(), (), 0, _ms(started), False, str(exc)))
+            records.append(RequestRecord(setting.name, exc.code.lower(), (), 0, _ms(started), False, str(exc),
+                                         getattr(exc, "retry_after", None)))
             continue
         except httpx.HTTPError as exc:
             records.append(RequestRecord(setting.name, "error", (), 0, _ms(started), False,

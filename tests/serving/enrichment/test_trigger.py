@@ -50,3 +50,40 @@ def test_the_job_skips_quietly_when_the_organization_has_no_provider(settings):
     outcome = jobs.enrich(factory=session_factory(settings.api_database_url), settings=settings,
                           organization_id=tenant.organization_id, prospect_id=prospect.id)
     assert outcome == {"skipped": "NO_PROVIDERS"}
+
+
+def test_a_rate_limited_vendor_gets_the_prospect_again_after_its_retry_after(settings, owner_session, vendor):
+    handler, urls = vendor
+    handler.answers = {PATHS["pdl"]: (200, PDL), PATHS["apollo"]: (429, {"error": "slow down"})}
+    cfg = settings.model_copy(update={f"{name}_base_url": url for name, url in urls.items()})
+    tenant = make_tenant(settings)
+    prospect = tenant.add(Prospect, email=unique_email("dora"), first_name="Dora")
+    factory = session_factory(settings.api_database_url)
+    with tenant_session(factory, tenant.organization_id) as db:
+        service.put_provider(db_session=db, settings=cfg, organization_id=tenant.organization_id, provider="apollo",
+                             api_key="apollo-key", priority=1)
+        service.put_provider(db_session=db, settings=cfg, organization_id=tenant.organization_id, provider="pdl",
+                             api_key="pdl-key", priority=2)
+
+    def waiting() -> list:
+        return owner_session.execute(text(
+            "select args, scheduled_at - now() from procrastinate.procrastinate_jobs where task_name = :t "
+            "and status = 'todo' and args ->> 'prospect_id' = :p"), {"t": ENRICH_TASK, "p": str(prospect.id)}).all()
+
+    first = jobs.enrich(factory=factory, settings=cfg, organization_id=tenant.organization_id, prospect_id=prospect.id)
+    assert "title" in first["fields"] and first["again_at"]  # pdl answered; apollo asked to come back in 30 s
+    [(args, delay)] = waiting()
+    assert args == {"organization_id": str(tenant.organization_id), "prospect_id": str(prospect.id), "run": 2}
+    assert 25 <= delay.total_seconds() <= 31
+    pdl_calls = len([c for c in handler.calls if c[1] == PATHS["pdl"]])
+
+    second = jobs.enrich(factory=factory, settings=cfg, organization_id=tenant.organization_id,
+                         prospect_id=prospect.id, run=2)
+    assert len([c for c in handler.calls if c[1] == PATHS["pdl"]]) == pdl_calls  # served from the cache
+    assert second["again_at"] and len(waiting()) == 1  # the waiting retry answers for this one too
+    owner_session.execute(text("delete from procrastinate.procrastinate_jobs where task_name = :t "
+                               "and args ->> 'prospect_id' = :p"), {"t": ENRICH_TASK, "p": str(prospect.id)})
+    owner_session.commit()
+    last = jobs.enrich(factory=factory, settings=cfg, organization_id=tenant.organization_id,
+                       prospect_id=prospect.id, run=3)
+    assert last["again_at"] is None and waiting() == []  # three runs in all
