@@ -35,6 +35,7 @@ def install() -> bool:
     original_mark = router._mark_routes_changed
 
     def mark_routes_changed(self) -> None:
+        """FastAPI's own counter, and the process-wide one."""
         global _version
         original_mark(self)
         with _lock:
@@ -48,5 +49,4 @@ def install() -> bool:
     router._revorc_global_version = True
     with _lock:  # caches filled before the patch (with subtree sums) must not match by coincidence
         _version = next(_counter)
-    mark_routes_changed.__doc__ = "FastAPI's counter, and the process-wide one (serving/core/route_versions.py)."
     return True

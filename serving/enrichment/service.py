@@ -30,7 +30,7 @@ from serving.enrichment.models import (
     EnrichmentRequest,
 )
 from serving.enrichment.runner import Cache, ProviderSetting, RunResult, run
-from serving.enrichment.validation import MxChecker, Resolver
+from serving.enrichment.validation import MxChecker
 from serving.enrichment.waterfall import FIELDS, ProviderAnswer
 from serving.prospects import service as prospects
 
@@ -70,13 +70,11 @@ class PgAnswerCache:
                   "updated_at": func.now()}))
 
 
-def mx_checker(settings: Settings, resolver: Resolver | None = None) -> Callable[[str], bool | None] | None:
+def mx_checker(settings: Settings) -> Callable[[str], bool | None] | None:
     """The MX check the settings ask for: None when `ENRICHMENT_VERIFY_MX` is off; one remembering checker per
-    nameserver list (a passed resolver — tests — gets its own)."""
+    nameserver list."""
     if not settings.enrichment_verify_mx:
         return None
-    if resolver is not None:
-        return MxChecker(resolver)
     servers = tuple(settings.dns_nameservers)
     if servers not in _MX_CHECKERS:
         _MX_CHECKERS[servers] = MxChecker(resolver_for(settings))
@@ -120,8 +118,8 @@ def month_spend(db_session: Session, now: datetime) -> dict[str, int]:
 def enrich_prospect(*, db_session: Session, settings: Settings, prospect_id: uuid.UUID,
                     wanted: Sequence[str] = FIELDS, http: httpx.Client | None = None,
                     cache: Cache | None = None, mx_check: Callable[[str], bool | None] | None = None,
-                    resolver: Resolver | None = None, now: datetime | None = None) -> RunResult:
-    """The waterfall for one prospect; `mx_check` overrides the settings' MX check (`resolver` only its DNS)."""
+                    now: datetime | None = None) -> RunResult:
+    """The waterfall for one prospect; `mx_check` overrides the settings' MX check."""
     unknown = [f for f in wanted if f not in FIELDS]
     if unknown:
         raise ValidationFailed(f"unknown enrichment fields: {', '.join(unknown)}", code="UNKNOWN_FIELD",
@@ -143,7 +141,7 @@ def enrich_prospect(*, db_session: Session, settings: Settings, prospect_id: uui
                     company_domain=domain, company_name=prospect.company)
     cache = cache or PgAnswerCache(db_session, prospect.organization_id,
                                    timedelta(days=settings.enrichment_cache_days))
-    mx_check = mx_check or mx_checker(settings, resolver)
+    mx_check = mx_check or mx_checker(settings)
     own_client = http is None
     http = http or httpx.Client(timeout=settings.enrichment_timeout_seconds)
     try:

@@ -59,11 +59,14 @@ class GoogleCalendarConnector(Connector):
         token = cursor.get("syncToken") if isinstance(cursor, dict) else None
         http = self._http(ctx)
         try:
-            events, next_token = self._events(http, token, ctx)
+            try:
+                events, next_token = self._events(http, token, ctx)
+            except CrmError as error:
+                if error.status != 410 or token is None:
+                    raise
+                events, next_token = self._events(http, None, ctx)  # the token expired: read everything again
         except CrmError as error:
-            if error.status != 410 or token is None:
-                raise ConnectorError("refused", str(error)) from error
-            events, next_token = self._events(http, None, ctx)  # the token expired: read everything again
+            raise ConnectorError("refused", str(error)) from error
         result = SyncResult(read=len(events))
         for event in events:
             self._apply(ctx, event, result)

@@ -36,6 +36,7 @@ class FakeGoogleCalendar(ThreadingHTTPServer):
         self.version: dict[str, int] = {}
         self.clock = 0
         self.invalid_tokens: set[str] = set()
+        self.failing = False  # full reads answer 503
         self.requests: list[dict[str, str]] = []
 
     def put(self, event: dict) -> None:
@@ -63,6 +64,8 @@ class _Handler(QuietHandler):
         if token in self.server.invalid_tokens:
             return self.send_json(410, {"error": {"code": 410, "message": "Sync token is no longer valid, a full "
                                                   "sync is required.", "errors": [{"reason": "fullSyncRequired"}]}})
+        if not token and self.server.failing:
+            return self.send_json(503, {"error": {"code": 503, "message": "Backend Error"}})
         since = int(token.removeprefix("sync-")) if token else 0
         changed = [e for i, e in self.server.events.items() if self.server.version[i] > since]
         if not token:
@@ -186,6 +189,15 @@ def test_meetings_with_prospects_reach_their_timelines_incrementally(client, ten
     assert third["status"] == "succeeded" and third["createdCount"] == 0 and third["updatedCount"] == 0, third
     assert "timeMin" in calendar.requests[-1]
     assert len(_timeline(client, tenant, grace["id"])) == 2 and len(_timeline(client, tenant, alan["id"])) == 2
+
+    # an expired token whose full read fails too: the sync fails with Google's answer, nothing half-done
+    calendar.invalid_tokens.add(f"sync-{calendar.clock}")
+    calendar.failing = True
+    try:
+        failed = _sync(client, tenant, owner_session, integration_id)
+    finally:
+        calendar.failing = False
+    assert failed["status"] == "failed" and "503" in failed["error"], failed
 
 
 def test_an_expired_token_is_refreshed_and_a_refused_refresh_is_reported(client, tenant, other_tenant, google):
