@@ -1,4 +1,5 @@
-"""One process-wide routes version for FastAPI's nested routers (a workaround of FastAPI 0.165's router matching).
+"""FastAPI 0.165's nested-router matching made cheap: one process-wide routes version, and a prefix check before
+an included router's routes are scanned.
 
 FastAPI 0.165 resolves an included router's routes lazily and caches them under a "routes version": on every
 request, at every nesting level, `APIRouter._get_routes_version()` walks the whole subtree of included routers to
@@ -8,15 +9,27 @@ of the API's CPU under load (py-spy, `bench_api`, docs/performance.md).
 Here every router's changes (`_mark_routes_changed`, which FastAPI calls on every route or router added) bump one
 process-wide counter, and a router's version is that counter: any change anywhere invalidates every cache, which
 is at least as conservative as the subtree sum (the caches only compare versions for equality), and reading it
-costs nothing. If a later FastAPI no longer has these methods, nothing is patched and routing works as shipped.
+costs nothing.
+
+Matching then scanned every route of every included router in turn (a regular expression each, and two scope
+keys set and restored around each): `/api/v1/search`, included late, was tried against most of the API's routes,
+and that scan was 15 % of the search API's CPU (py-spy). An included router now first compares the request's path
+with the literal text every one of its routes starts with (its prefix, up to the first `{`): a router none of
+whose routes can match is passed over with one `str.startswith`. A route whose path says nothing (a host route,
+FastAPI's frontend group) gives its router no literal text, and that router is scanned as before.
+
+If a later FastAPI no longer has these methods, nothing is patched and routing works as shipped.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 
 from fastapi import routing
+from starlette.routing import Match
+from starlette.types import Scope
 
 _lock = threading.Lock()
 _counter = itertools.count(1)
@@ -49,4 +62,47 @@ def install() -> bool:
     router._revorc_global_version = True
     with _lock:  # caches filled before the patch (with subtree sums) must not match by coincidence
         _version = next(_counter)
+    _install_prefix_check()
     return True
+
+
+def _literal(path: str | None) -> str:
+    """The text every path `path` matches starts with (up to its first parameter); "" when unknown."""
+    return path.split("{", 1)[0] if path else ""
+
+
+def literal_prefix(included) -> str:
+    """What every route of an included router (and of the routers it includes) starts with; "" when some route
+    has no path to go by. Kept per routes version (the candidates are rebuilt when it changes)."""
+    version = _version
+    cached = included.__dict__.get("_revorc_prefix")
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    literals = []
+    for candidate in included.effective_candidates():
+        if isinstance(candidate, routing._IncludedRouter):
+            literals.append(literal_prefix(candidate))
+        elif isinstance(candidate.original_route, routing.APIRoute):
+            literals.append(_literal(candidate.path))
+        else:  # a Starlette route, a websocket route or a mount under the router's prefix; a host has no path
+            literals.append(_literal(getattr(candidate.starlette_route, "path", None)))
+    # character by character on purpose: "/api/v1/deals" and "/api/v1/deals/" share "/api/v1/deals", not a path
+    # component "/api/v1" (commonpath would also drop the "/api/v1/" of "/api/v1/{x}")
+    prefix = "" if not literals or "" in literals else os.path.commonprefix(literals)  # noqa: RUF071
+    included.__dict__["_revorc_prefix"] = (version, prefix)
+    return prefix
+
+
+def _install_prefix_check() -> None:
+    included = getattr(routing, "_IncludedRouter", None)
+    if included is None or not callable(getattr(included, "effective_candidates", None)):
+        return
+    original_matches = included.matches
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        prefix = literal_prefix(self)
+        if prefix and not routing.get_route_path(scope).startswith(prefix):
+            return Match.NONE, {}
+        return original_matches(self, scope)
+
+    included.matches = matches
