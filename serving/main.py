@@ -21,7 +21,7 @@ from serving.core.db import session_factory
 from serving.core.errors import error_response, install_error_handlers
 from serving.core.ratelimit import RateLimitMiddleware
 from serving.core.schemas import ERROR_RESPONSES
-from serving.core.validation import storable_params
+from serving.core.validation import StorableParamsMiddleware, storable_params
 from serving.emails import tracking
 from serving.notifications.realtime import Hub
 from serving.notifications.router import ws_router as notifications_ws_router
@@ -110,7 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url="/redoc",
         openapi_url="/openapi.json",
-        dependencies=[Depends(storable_params)],
     )
     app.state.settings = settings
     # No ping per checkout for the API's pool (a round trip on every request): a connection dropped by a
@@ -123,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.notifications_hub = Hub(database_url=settings.api_database_url, factory=app.state.session_factory)
 
     install_error_handlers(app)
+    # query and path parameters Postgres cannot store (NUL, lone surrogates): refused before routing
+    app.add_middleware(StorableParamsMiddleware)
     app.add_middleware(RateLimitMiddleware, settings=settings,
                        link_verifier=_tracking_link_verifier(settings.tracking_secret))
     if settings.allowed_origins:
@@ -153,5 +154,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(segment_router, responses=ERROR_RESPONSES)
     # The notifications socket at the host root (`wss://…/ws`, as the seed shows)
-    app.include_router(notifications_ws_router)
+    app.include_router(notifications_ws_router, dependencies=[Depends(storable_params)])
     return app

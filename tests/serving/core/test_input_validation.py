@@ -182,3 +182,16 @@ def test_every_number_a_client_sends_is_bounded(client):
         unbounded += [(name, where, node["maximum"]) for where, node in nodes
                       if node.get("type") == "integer" and node.get("maximum", 0) > INT32_MAX]
     assert unbounded == []
+
+
+def test_parameters_are_checked_before_routing_and_ordinary_escapes_pass(client, tenant):
+    # refused before routing: a path no route serves names no parameter, and the answer is still the envelope
+    response = client.get("/api/v1/no-such-thing/a%00b", headers=tenant.admin.headers)
+    assert _refused(response)["details"]["field"] == "path"
+    assert response.headers["x-request-id"]
+    # a route whose parameter is typed (a UUID) is named all the same, before its own validation
+    assert _refused(client.get("/api/v1/prospects/%00", headers=tenant.admin.headers))["details"]["field"] == \
+        "prospect_id"
+    # escapes of ordinary text are decoded and served
+    ok = client.get("/api/v1/accounts?q=a%20b%2Fc", headers=tenant.admin.headers)
+    assert ok.status_code == 200, ok.text
