@@ -157,14 +157,12 @@ class RateLimitMiddleware:
 
     def _identity(self, scope: Scope, ip: str) -> str:
         """Per user for tokens, per key for API keys, per IP for anonymous calls."""
-        api_key = authorization = None
-        for name, value in scope.get("headers", []):
-            if name == b"authorization" or name == b"x-api-key":  # ASGI servers give header names in lower case
-                if name == b"x-api-key":
-                    api_key = value.decode("latin-1")
-                else:
-                    authorization = value.decode("latin-1")
-        authorization = authorization or ""
+        api_key, authorization = None, ""
+        for name, value in scope.get("headers", []):  # ASGI servers give header names in lower case
+            if name == b"x-api-key":
+                api_key = value.decode("latin-1")
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
         if not api_key and scheme.lower() == "bearer" and credential.startswith("sk_"):

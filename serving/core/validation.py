@@ -92,10 +92,8 @@ async def storable_params(request: HTTPConnection) -> None:
 def _path_parameter(app, path: str) -> str:
     """The name of the path parameter holding what cannot be stored, found by matching the path against every
     route's pattern (only for a refused path: routing has not run yet); "path" when no route's does."""
-    stack = list(app.router.routes)
-    while stack:
-        route = stack.pop(0)
-        contexts = getattr(route, "effective_route_contexts", None)
+    for route in app.router.routes:
+        contexts = getattr(route, "effective_route_contexts", None)  # an included router's routes, flattened
         for each in (contexts() if contexts else [route]):
             pattern = getattr(each, "path_regex", None) or getattr(getattr(each, "starlette_route", None),
                                                                   "path_regex", None)
