@@ -24,6 +24,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -250,26 +252,31 @@ def _runs(instance_home: Path, since: float) -> list[dict[str, float]]:
     return out
 
 
+@contextmanager
+def _typesense(home: Path) -> Iterator[tuple[str, str]]:
+    """The whole graph includes the search index: a real Typesense of the run's own, as `revorc up` has; its
+    (URL, admin key)."""
+    from revorc.services import ephemeral_port, start_typesense, stop_pid
+
+    (home / "typesense").mkdir()
+    url, key, pid = start_typesense(home / "typesense", port=ephemeral_port())
+    try:
+        yield url, key
+    finally:
+        stop_pid(pid)
+
+
 def run(*, prospects: int, seed: int, console: Console, seconds: float = 60.0, rate: float = 0.5,
         grace: float = 180.0, runner: str = "loop") -> list[Row]:
     import httpx
 
-    from revorc.services import ephemeral_port, start_typesense, stop_pid
-
     prospects = min(prospects, 20_000)  # the demo CRM's size limit (`revorc seed-demo`)
-    with scratch_database("revorc-bench-freshness-") as (database_url, home):
-        # the whole graph includes the search index: a real Typesense of the run's own, as `revorc up` has
-        (home / "typesense").mkdir()
-        ts_url, ts_key, ts_pid = start_typesense(home / "typesense", port=ephemeral_port())
+    with scratch_database("revorc-bench-freshness-") as (database_url, home), _typesense(home) as (ts_url, ts_key):
         env = {"REVORC_ENV": "development", "REVORC_HOME": str(home), "DATABASE_URL": database_url,
                "JWT_SECRET": JWT_SECRET, "RATE_LIMIT_GENERAL": "10000000/hour", "OMP_NUM_THREADS": "1",
                "REVORC_LANDING_URL": str(home / "landing"), "DAGSTER_HOME": str(home / "dagster"),
                "TYPESENSE_URL": ts_url, "TYPESENSE_API_KEY": ts_key}
-        try:
-            _prepare(env, prospects=prospects, seed=seed, console=console)
-        except BaseException:
-            stop_pid(ts_pid)
-            raise
+        _prepare(env, prospects=prospects, seed=seed, console=console)
         org, targets = _targets(database_url, int(rate * seconds), seed)
         port = _free_port()
         logs = home / "logs"
@@ -312,7 +319,6 @@ def run(*, prospects: int, seed: int, console: Console, seconds: float = 60.0, r
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     process.kill()
-            stop_pid(ts_pid)
     latencies = [e.visible - e.posted for e in events if e.visible is not None]
     missing = len(events) - len(latencies)
     table = Table(title="Freshness runs (seconds)")

@@ -4,8 +4,8 @@ Postgres `text` and `jsonb` cannot hold NUL (U+0000) and UTF-8 cannot encode an 
 client send both as `\\u0000` / `\\ud800`), `integer` columns stop at 2^31 - 1, and a float can overflow to
 infinity. Request bodies get the text check from `InputModel`, query and path parameters from
 `StorableParamsMiddleware` (HTTP) and `storable_params` (a dependency, for WebSocket routes); numbers get bounded
-types. Anything that still slips through is a database data error,
-which `errors.py` answers with a 422 instead of a 500.
+types. Anything that still slips through is a database data error, which `errors.py` answers with a 422 instead
+of a 500.
 """
 
 from __future__ import annotations

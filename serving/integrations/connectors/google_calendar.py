@@ -59,12 +59,7 @@ class GoogleCalendarConnector(Connector):
         token = cursor.get("syncToken") if isinstance(cursor, dict) else None
         http = self._http(ctx)
         try:
-            try:
-                events, next_token = self._events(http, token, ctx)
-            except CrmError as error:
-                if error.status != 410 or token is None:
-                    raise
-                events, next_token = self._events(http, None, ctx)  # the token expired: read everything again
+            events, next_token = self._changes(http, token, ctx)
         except CrmError as error:
             raise ConnectorError("refused", str(error)) from error
         result = SyncResult(read=len(events))
@@ -73,6 +68,15 @@ class GoogleCalendarConnector(Connector):
         if next_token:
             ctx.extra["next_cursor"] = {"syncToken": next_token}
         return result
+
+    def _changes(self, http: CrmHttp, token: str | None, ctx: ConnectorContext) -> tuple[list[dict], str | None]:
+        """The events changed since `token`; all of them when there is none or Google says it expired (410)."""
+        try:
+            return self._events(http, token, ctx)
+        except CrmError as error:
+            if error.status != 410 or token is None:
+                raise
+        return self._events(http, None, ctx)
 
     def _events(self, http: CrmHttp, token: str | None, ctx: ConnectorContext) -> tuple[list[dict], str | None]:
         params: dict[str, Any] = {"maxResults": PAGE_SIZE, "singleEvents": "false", "showDeleted": "true"}

@@ -53,6 +53,14 @@ def test_the_prefix_check_passes_over_routers_that_cannot_match_and_keeps_every_
     def make() -> dict:
         return {"made": True}
 
+    @items.get("/latest")  # after "/{item_id}": FastAPI tries that one first, and still does
+    def latest() -> dict:
+        return {"latest": True}
+
+    @items.get("/all/latest")
+    def all_latest() -> dict:
+        return {"all": True}
+
     @search.get("")
     def find(q: str = "") -> dict:
         return {"q": q}
@@ -77,6 +85,8 @@ def test_the_prefix_check_passes_over_routers_that_cannot_match_and_keeps_every_
         assert client.get("/api/v1/items/7").json() == {"item": 7}
         assert client.post("/api/v1/items").json() == {"made": True}
         assert client.delete("/api/v1/items/7").status_code == 405  # the route's path matched, not its method
+        assert client.get("/api/v1/items/latest").status_code == 422  # the first route in order won: not an int
+        assert client.get("/api/v1/items/all/latest").json() == {"all": True}
         assert client.get("/api/v1/search", params={"q": "acme"}).json() == {"q": "acme"}
         assert client.get("/api/v1/search/saved/abc").json() == {"saved": "abc"}
         assert client.get("/api/v1/searching").status_code == 404
