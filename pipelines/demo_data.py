@@ -135,11 +135,25 @@ def _intent_frame(rng: np.random.Generator, chunk: pl.DataFrame, who: np.ndarray
 
 
 def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime | None = None,
-                 landing_url: str | None = None, batch: str = "") -> LandingSummary:
+                 landing_url: str | None = None, batch: str = "", within: timedelta | None = None) -> LandingSummary:
     """Write intent (CSV+JSON), SendGrid (JSON lines), Segment (JSON lines), enrichment (CSV+JSON) and the
-    Maven CRM export under `<landing>/<source>/<demo slug>/seed-<seed>/`. Same seed and `now` → same bytes."""
+    Maven CRM export under `<landing>/<source>/<demo slug>/seed-<seed>/`. Same seed and `now` → same bytes.
+
+    `within`: every event happened in the last `within` before `now` (what an hourly run finds landed: the
+    same records, none of them history), and only the increment's own companies are re-enriched."""
     rng = np.random.default_rng(seed)
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
+    until = np.datetime64(now.replace(tzinfo=None), "s")
+
+    def when(drawn: np.ndarray) -> np.ndarray:
+        """The times drawn, or as many in the last `within` (none later than `now`)."""
+        if within is None:
+            return drawn
+        return _timestamps(rng, drawn.size, now, within / timedelta(days=1))
+
+    def by_now(times: np.ndarray) -> np.ndarray:
+        """A follow-up's time (an open after its send): with `within`, never after `now`."""
+        return times if within is None else np.minimum(times, until)
     landing = Landing(landing_url or str(settings.home / "landing"))
     people, domains, conversions = _people(settings, prospects, rng)
     known = conversions.join(people.select("email").with_row_index("who"), on="email", maintain_order="left")
@@ -169,11 +183,11 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         who = np.repeat(np.arange(chunk.height), counts)
         n = who.size
         background = _intent_frame(
-            rng, chunk, who, _timestamps(rng, n, now, 180), 0.2 + 0.8 * p[who] * rng.random(n) + 0.3 * p[who],
+            rng, chunk, who, when(_timestamps(rng, n, now, 180)), 0.2 + 0.8 * p[who] * rng.random(n) + 0.3 * p[who],
             SIGNAL_TYPES[rng.choice(6, n, p=[0.4, 0.2, 0.1, 0.1, 0.05, 0.15])], with_email=0.7)
         # the buying journey: strong website and LinkedIn signals about the prospect itself
         who, occurred, keen = _journeys(rng, j_who, j_at, j_keen, JOURNEY_SIGNALS, now)
-        journey = _intent_frame(rng, chunk, who, occurred, keen * (0.7 + 0.3 * rng.random(who.size)),
+        journey = _intent_frame(rng, chunk, who, when(occurred), keen * (0.7 + 0.3 * rng.random(who.size)),
                                 SIGNAL_TYPES[rng.choice(3, who.size, p=[0.6, 0.3, 0.1])], with_email=0.9)
         intent = pl.concat([background, journey])
         n = intent.height
@@ -189,7 +203,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         # during a journey the prospect opens and clicks what it is sent
         j_sends, j_sent_at, keen = _journeys(rng, j_who, j_at, j_keen, JOURNEY_SENDS, now, days=2 * JOURNEY_DAYS)
         keen = np.concatenate([np.zeros(who.size), keen / 2])
-        who, sent_at = np.concatenate([who, j_sends]), np.concatenate([sent_at, j_sent_at])
+        who, sent_at = np.concatenate([who, j_sends]), when(np.concatenate([sent_at, j_sent_at]))
         m = who.size
         message = np.char.add(f"{seed}-{start}-", np.arange(m).astype(str))
         delivered = rng.random(m) < 0.97
@@ -202,7 +216,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         events = pl.concat([
             pl.DataFrame({"email": chunk["email"].gather(who).filter(pl.Series(mask)), "event": kind,
                           "sg_event_id": np.char.add(message[mask], f":{kind}"), "sg_message_id": message[mask],
-                          "timestamp": (sent_at[mask].astype("int64") + offset)})
+                          "timestamp": by_now(sent_at[mask] + np.timedelta64(offset, "s")).astype("int64")})
             for kind, mask, offset in stages if mask.any()
         ]).sort("timestamp")
         landing.write(f"email_events/{folder}/{part}.jsonl", events.write_ndjson().encode())
@@ -215,7 +229,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         # during a journey: sessions on the pricing, demo and contact-sales pages
         j_visits, j_started, keen = _journeys(rng, j_who, j_at, j_keen, JOURNEY_VISITS, now)
         keen = np.concatenate([np.zeros(who.size), keen / 2])
-        who, started = np.concatenate([who, j_visits]), np.concatenate([started, j_started])
+        who, started = np.concatenate([who, j_visits]), when(np.concatenate([started, j_started]))
         pages_per = rng.integers(1, 6, who.size)
         page_who = np.repeat(who, pages_per)
         k = page_who.size
@@ -227,7 +241,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         web = pl.DataFrame({
             "type": "page", "anonymousId": anonymous,
             "messageId": np.char.add(f"web-{seed}-{start}-", np.arange(k).astype(str)),
-            "timestamp": _iso(session_start + (step * 45).astype("timedelta64[s]")),
+            "timestamp": _iso(by_now(session_start + (step * 45).astype("timedelta64[s]"))),
             "properties": pl.DataFrame({"path": paths}).to_struct("properties"),
         })
         ident = np.unique(page_who)
@@ -248,7 +262,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
         enriched = np.flatnonzero(rng.random(chunk.height) < 0.3)
         person = pl.DataFrame({
             "entity_type": "person", "provider": np.where(rng.random(enriched.size) < 0.5, "apollo", "pdl"),
-            "fetched_at": _iso(_timestamps(rng, enriched.size, now, 120)), "email": emails[enriched],
+            "fetched_at": _iso(when(_timestamps(rng, enriched.size, now, 120))), "email": emails[enriched],
             "seniority": np.array(["c_level", "vp", "director", "manager", "individual"])[
                 rng.integers(0, 5, enriched.size)],
         })
@@ -259,7 +273,7 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
     d = np.asarray(domains)
     surging = rng.choice(d.size, max(1, round(d.size * SURGE_SHARE)), replace=False)
     at = np.repeat(surging, rng.poisson(SURGE_SIGNALS, surging.size) + 2)
-    occurred = _timestamps(rng, at.size, now, SURGE_DAYS)
+    occurred = when(_timestamps(rng, at.size, now, SURGE_DAYS))
     surge = pl.DataFrame({
         "signal_type": SURGE_TYPES[rng.integers(0, SURGE_TYPES.size, at.size)], "account_domain": d[at],
         "prospect_email": pl.repeat(None, at.size, dtype=pl.String, eager=True), "topic": "revenue intelligence",
@@ -271,9 +285,12 @@ def demo_landing(settings: Settings, *, prospects: int, seed: int, now: datetime
     files += 1
     # company enrichment: two providers disagreeing, so the waterfall has work to do
     companies = []
+    if within is not None:  # a recent batch re-enriches its own prospects' companies, not every company
+        d = np.intersect1d(d, people["domain"].unique().to_numpy())
     for provider, offset in (("zoominfo", 100), ("clearbit", 10)):
         companies.append(pl.DataFrame({
-            "entity_type": "company", "provider": provider, "fetched_at": _iso(_timestamps(rng, d.size, now, offset)),
+            "entity_type": "company", "provider": provider,
+            "fetched_at": _iso(when(_timestamps(rng, d.size, now, offset))),
             "domain": d, "industry": INDUSTRIES[rng.integers(0, len(INDUSTRIES), d.size)],
             "employees": rng.choice([40, 150, 600, 2500, 9000], d.size),
             "technologies": [";".join(rng.choice(TECHS, rng.integers(1, 5), replace=False)) for _ in range(d.size)],
