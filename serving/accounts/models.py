@@ -24,6 +24,8 @@ class Account(IdMixin, TimestampMixin, Base):
         check_score("health_score"),
         check_score("intent_score"),
         Index("ix_accounts_org_name", "organization_id", "name"),
+        # the organization's industries, read value by value (serving/search/service.py INDUSTRIES_SQL)
+        Index("ix_accounts_org_industry", "organization_id", "industry"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -36,7 +38,7 @@ class Account(IdMixin, TimestampMixin, Base):
     )
     name: Mapped[str] = mapped_column(Text)
     domain: Mapped[str | None] = mapped_column(Text)
-    industry: Mapped[str | None] = mapped_column(Text, index=True)
+    industry: Mapped[str | None] = mapped_column(Text)
     employee_count: Mapped[int | None]
     annual_revenue: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     website: Mapped[str | None] = mapped_column(Text)

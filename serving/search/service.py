@@ -144,8 +144,18 @@ def check_filter_names(types: list[str], filters: dict[str, Any]) -> None:
 
 # The organization's industries, offered to query understanding ("in fintech") for queries of two words or more;
 # one row, so the API reads it in the same round trip as authentication (serving/core/fast_read.py).
-INDUSTRIES_SQL = ("select coalesce(array_agg(industry), '{}') as industries from (select distinct industry "
-                  "from app.accounts where industry is not null and industry <> '' limit 500) i")
+# The organization's distinct industries (up to 500), read as a skip scan of ix_accounts_org_industry: the first
+# value, then each next one above it, one index probe each (row-level security pins the organization), so the cost
+# follows the number of industries, not of accounts (`select distinct` scanned every account of the organization:
+# tens of milliseconds a search at 250,000 accounts).
+INDUSTRIES_SQL = (
+    "with recursive found (industry, n) as ("
+    " (select industry, 1 from app.accounts where industry > '' order by industry limit 1)"
+    " union all"
+    " select (select a.industry from app.accounts a where a.industry > found.industry order by a.industry limit 1),"
+    " n + 1 from found where found.industry is not null and n < 500)"
+    " select coalesce(array_agg(industry order by industry) filter (where industry is not null), '{}')"
+    " as industries from found")
 NO_READ_SQL = "select '{}'::text[] as industries"
 
 

@@ -159,3 +159,20 @@ def test_stopping_the_api_writes_the_searches_still_in_memory(search_settings, i
         assert client.get(URL, params={"q": query}, headers=tenant.user.headers).status_code == 200
         assert log.pending == 1 and _logged(search_settings, tenant, query) == []
     assert log.pending == 0 and len(_logged(search_settings, tenant, query)) == 1
+
+
+def test_query_understanding_reads_the_organizations_own_industries(search_settings, tenant, other_tenant):
+    """INDUSTRIES_SQL (a skip scan of the organization's industry index): each distinct industry of the
+    organization once, never an empty one or another organization's."""
+    from serving.accounts.models import Account
+    from serving.search.service import INDUSTRIES_SQL
+
+    for name, industry in [("A", "Fintech"), ("B", "Aerospace"), ("C", "Fintech"), ("D", ""), ("E", None),
+                           ("F", "aerospace")]:
+        tenant.add(Account, name=name, industry=industry)
+    other_tenant.add(Account, name="G", industry="Mining")
+    with tenant_session(session_factory(search_settings.api_database_url), tenant.organization_id) as session:
+        industries = session.execute(text(INDUSTRIES_SQL)).scalar_one()
+    assert sorted(industries) == ["Aerospace", "Fintech", "aerospace"]  # each once, the empty ones left out
+    with tenant_session(session_factory(search_settings.api_database_url), other_tenant.organization_id) as session:
+        assert session.execute(text(INDUSTRIES_SQL)).scalar_one() == ["Mining"]
