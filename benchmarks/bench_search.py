@@ -12,7 +12,10 @@ same run (issue 13 §5).
   the exact sequential scan (`enable_indexscan = off`). Target: recall@10 ≥ 0.95 at p99 ≤ 10 ms.
 
 Data: a scratch PostgreSQL and a Typesense started for the run; `--prospects` prospects and half as many accounts
-and deals (names from word lists, so queries match a few to a few hundred records); vectors drawn around 500
+and deals, named from the demo generator's vocabulary (Faker's 690 first and 1,000 last names; companies after
+last names: a name matches about 0.1 % of the corpus) or, with `--names narrow`, from 20 words each (a query word
+matches 5 % of it: Typesense's worst case, and the vocabulary of every figure before the seventh pass in
+docs/performance.md); 50 queries that match records, some prefixes and typos among them; vectors drawn around 500
 random unit centres (embeddings of real text cluster by topic; uniform random vectors in 384 dimensions have no
 neighbours worth finding) with queries drawn the same way and not in the table.
 
@@ -29,6 +32,7 @@ import os
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote
@@ -49,6 +53,9 @@ VECTOR_P99_TARGET_MS = 10.0
 EF_SEARCH = sorted({10, 20, 40, 80, 160, 320, API_EF_SEARCH})
 DIMENSIONS = 384
 
+# The narrow vocabulary (`--names narrow`, every figure before the seventh pass in docs/performance.md): 20 first
+# names, 20 last names and 20 companies, so each query word matches about 5 % of the corpus (25,000 prospects at
+# 1M documents): a worst case for Typesense, whose time grows with the hits it ranks and facets.
 FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", "John", "Radia",
          "Edsger", "Donald", "Leslie", "Sophie", "Tim", "Hedy", "Claude", "Katherine", "Bjarne"]
 LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Allen",
@@ -62,13 +69,53 @@ SUFFIX = ["Labs", "Systems", "Analytics", "Logistics", "Robotics", "Foods", "Ene
 TITLES = ["VP Sales", "Head of Marketing", "CTO", "Data Engineer", "Procurement Lead", "Founder", "RevOps Manager"]
 # plain words (no tier, stage, period or amount that query understanding would turn into filters), some prefixes
 # and some with a typo, as people type them
-QUERIES = ["acme", "globex labs", "initech", "umbrella health", "hooli", "vandelay logistics", "stark energy",
-           "wayne capital", "wonka foods", "tyrell", "cyberdyne robotics", "soylent", "aperture", "massive media",
-           "oscorp", "grace hopper", "alan turing", "linus", "margaret hamilton", "ken thompson", "barbara liskov",
-           "dennis", "frances allen", "knuth", "lamport", "ada lovelace", "hedy lamarr", "claude shannon",
-           "katherine johnson", "stroustrup", "acm", "glob", "initec", "umbrela", "hoolli", "vandeley", "starck",
-           "wayn", "wonk", "tyrel", "cto", "data engineer", "procurement", "founder", "revops", "labs",
-           "systems", "analytics", "robotics", "nakatomi"]
+NARROW_QUERIES = [
+    "acme", "globex labs", "initech", "umbrella health", "hooli", "vandelay logistics", "stark energy",
+    "wayne capital", "wonka foods", "tyrell", "cyberdyne robotics", "soylent", "aperture", "massive media",
+    "oscorp", "grace hopper", "alan turing", "linus", "margaret hamilton", "ken thompson", "barbara liskov",
+    "dennis", "frances allen", "knuth", "lamport", "ada lovelace", "hedy lamarr", "claude shannon",
+    "katherine johnson", "stroustrup", "acm", "glob", "initec", "umbrela", "hoolli", "vandeley", "starck",
+    "wayn", "wonk", "tyrel", "cto", "data engineer", "procurement", "founder", "revops", "labs",
+    "systems", "analytics", "robotics", "nakatomi"]
+# The SQL below names people first[g], last[g / 7] and companies company[g / 3] + suffix[g] (prospect g).
+PAIR_STEP, COMPANY_STEP = 7, 3
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words the corpus is made of, and the 50 queries sent (each matching records of the corpus)."""
+
+    first: list[str]
+    last: list[str]
+    company: list[str]
+    queries: list[str]
+
+
+def _demo_vocabulary() -> Vocabulary:
+    """The demo generator's names (Faker en_US, as `revorc.demo`: 690 first and 1,000 last names; companies named
+    after last names, as Faker's): each name matches about 0.1 % of the corpus, as names do in a CRM. Queries:
+    last names, full names and company names that exist, prefixes and typos of last names, job titles and two
+    broad words, all lower case and chosen by fixed strides (the same 50 every run)."""
+    from faker.providers.person.en_US import Provider
+
+    first, last = sorted(Provider.first_names), sorted(Provider.last_names)
+    company = last
+    long = [name for name in last if len(name) >= 7]
+
+    def person(g: int) -> str:
+        return f"{first[g % len(first)]} {last[g // PAIR_STEP % len(last)]}"
+
+    def firm(g: int) -> str:
+        return f"{company[g // COMPANY_STEP % len(company)]} {SUFFIX[g % len(SUFFIX)]}"
+
+    queries = ([last[i * 83 % len(last)] for i in range(12)] + [person(101 * i + 17) for i in range(10)]
+               + [firm(37 * i + 5) for i in range(8)] + [name[:4] for name in long[3:80:10]]
+               + [name[:2] + name[3:] for name in long[5:80:15]]
+               + ["cto", "data engineer", "procurement", "founder", "revops", "labs", "systems"])
+    return Vocabulary(first=first, last=last, company=company, queries=[q.lower() for q in queries])
+
+
+VOCABULARIES = {"demo": _demo_vocabulary, "narrow": lambda: Vocabulary(FIRST, LAST, COMPANY, NARROW_QUERIES)}
 
 
 def _pick(words: str, expression: str) -> str:
@@ -76,8 +123,10 @@ def _pick(words: str, expression: str) -> str:
     return f"(cast(:{words} as text[]))[1 + ({expression}) % cardinality(cast(:{words} as text[]))]"
 
 
-def _seed(home: Path, database_url: str, typesense: tuple[str, str], prospects: int):
-    """Migrate; one organization with an admin and the CRM records. Returns (API env, JWT headers, org id)."""
+def _seed(home: Path, database_url: str, typesense: tuple[str, str], prospects: int,
+          vocabulary: Vocabulary | None = None):
+    """Migrate; one organization with an admin and the CRM records named from `vocabulary` (the demo's names by
+    default). Returns (API env, JWT headers, org id)."""
     from sqlalchemy import text
     from sqlalchemy.orm import Session
 
@@ -92,7 +141,9 @@ def _seed(home: Path, database_url: str, typesense: tuple[str, str], prospects: 
            "TYPESENSE_URL": typesense[0], "TYPESENSE_API_KEY": typesense[1]}
     settings = Settings(**env)
     upgrade(settings.owner_database_url)
-    words = {"first": FIRST, "last": LAST, "company": COMPANY, "suffix": SUFFIX, "titles": TITLES}
+    vocabulary = vocabulary or _demo_vocabulary()
+    words = {"first": vocabulary.first, "last": vocabulary.last, "company": vocabulary.company, "suffix": SUFFIX,
+             "titles": TITLES}
     with Session(engine_for(settings.owner_database_url)) as session, session.begin():
         org, team, admin = create_organization(db_session=session, name="Bench Search",
                                                admin_email=f"bench-search-{time.time_ns()}@example.com",
@@ -106,8 +157,9 @@ def _seed(home: Path, database_url: str, typesense: tuple[str, str], prospects: 
         session.execute(text(
             "insert into app.prospects (id, organization_id, team_id, owner_id, email, first_name, last_name, "
             "company, title, status) select gen_random_uuid(), :org, :team, :owner, 'p' || g || '@bench.example.com', "
-            f"{_pick('first', 'g')}, {_pick('last', 'g / 7')}, "
-            f"{_pick('company', 'g / 3')} || ' ' || {_pick('suffix', 'g')}, {_pick('titles', 'g')}, 'new' "
+            f"{_pick('first', 'g')}, {_pick('last', f'g / {PAIR_STEP}')}, "
+            f"{_pick('company', f'g / {COMPANY_STEP}')} || ' ' || {_pick('suffix', 'g')}, "
+            f"{_pick('titles', 'g')}, 'new' "
             "from generate_series(1, :n) g"), {**params, "n": prospects})
         session.execute(text(
             "insert into app.deals (id, organization_id, team_id, owner_id, account_id, name, amount, stage, "
@@ -219,17 +271,17 @@ def run_wrk_rotating(base: str, requests: list[tuple[str, str, str | None]], *, 
 
 
 def _search_rows(env: dict[str, str], jwt: dict[str, str], index, organization_id: str, documents: int, *,
-                 connections: int, seconds: float, console: Console, typesense_pid: int | None = None
-                 ) -> list[Row]:
+                 queries: list[str], connections: int, seconds: float, console: Console,
+                 typesense_pid: int | None = None) -> list[Row]:
     """At `connections` (the CPUs saturated: latency is mostly queueing, so the ratio is one of CPU per search,
     the API's and Postgres's added to Typesense's on the same two CPUs) and at one connection (nothing queued:
     the latency the API adds to a search). Each API figure beside the direct one measured just before it, with
     the CPU per search of the API process and of Typesense (which, unlike requests/s, do not follow the load of
     everything else on a shared machine)."""
     key, _ = index.scoped_key(organization_id)
-    direct = [("POST", "/multi_search", _multi_search_body(index, q, SUFFIX)) for q in QUERIES]
+    direct = [("POST", "/multi_search", _multi_search_body(index, q, SUFFIX)) for q in queries]
     ts_headers = {"X-TYPESENSE-API-KEY": key, "Content-Type": "application/json"}
-    api = [("GET", f"/api/v1/search?q={quote(q)}&types={','.join(TYPES)}", None) for q in QUERIES]
+    api = [("GET", f"/api/v1/search?q={quote(q)}&types={','.join(TYPES)}", None) for q in queries]
     rows = []
     with uvicorn("serving.main:create_app", env=env, workers=1, factory=True) as base:
         for conns in dict.fromkeys([connections, 1]):
@@ -248,7 +300,7 @@ def _search_rows(env: dict[str, str], jwt: dict[str, str], index, organization_i
             ratio = ours.p99_ms / baseline.p99_ms if baseline.p99_ms else None
             met = (ours.errors == 0 and ratio is not None and ratio <= P99_RATIO_TARGET
                    and ours.p99_ms <= P99_TARGET_MS)
-            rows.append(Row(what=f"GET /api/v1/search, 3 types, {documents:,} documents, {len(QUERIES)} queries, "
+            rows.append(Row(what=f"GET /api/v1/search, 3 types, {documents:,} documents, {len(queries)} queries, "
                                  f"{conns} connection{'s' if conns > 1 else ''}, 1 API process",
                             measured=f"{ours.describe()}; CPU per search: API process "
                                      f"{_per(api_cpu, ours)}, Typesense {_per(ts_api, ours)}",
@@ -356,7 +408,7 @@ def _vector_rows(database_url: str, organization_id: str, count: int, seed: int,
 
 
 def run(*, prospects: int, seed: int, console: Console, vectors: int = 20_000, seconds: float = 10.0,
-        connections: int = 8) -> list[Row]:
+        connections: int = 8, names: str = "demo") -> list[Row]:
     from revorc.services import ephemeral_port, start_typesense, stop_pid
     from serving.search.engine import SearchIndex
 
@@ -368,7 +420,8 @@ def run(*, prospects: int, seed: int, console: Console, vectors: int = 20_000, s
         index = SearchIndex(url=ts_url, admin_key=ts_key, timeout=60)
         try:
             with console.status(f"Migrating and seeding {prospects:,} prospects, accounts and deals…"):
-                env, jwt, org = _seed(home, database_url, (ts_url, ts_key), prospects)
+                vocabulary = VOCABULARIES[names]()
+                env, jwt, org = _seed(home, database_url, (ts_url, ts_key), prospects, vocabulary)
             console.print(f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}")
             with console.status("Reindexing…"):
                 documents, ours = _index(database_url, index)
@@ -378,8 +431,8 @@ def run(*, prospects: int, seed: int, console: Console, vectors: int = 20_000, s
                             measured=f"{documents / ours:,.0f} docs/s ({ours:.1f} s)",
                             baseline=f"Typesense's own JSONL import: {imported / theirs:,.0f} docs/s ({theirs:.1f} s)",
                             target="reported", ratio=(documents / ours) / (imported / theirs)))
-            rows += _search_rows(env, jwt, index, org, documents, connections=connections, seconds=seconds,
-                                 console=console, typesense_pid=ts_pid)
+            rows += _search_rows(env, jwt, index, org, documents, queries=vocabulary.queries,
+                                 connections=connections, seconds=seconds, console=console, typesense_pid=ts_pid)
             rows += _vector_rows(database_url, org, vectors, seed, console)
         finally:
             index.close()
@@ -394,10 +447,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=10.0, help="per wrk measurement")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--names", choices=sorted(VOCABULARIES), default="demo",
+                        help="the corpus's names: the demo generator's (Faker), or 20 of each (every query matching "
+                             "5 %% of the corpus)")
     args = parser.parse_args()
     console = Console(width=160)
     rows = run(prospects=args.prospects, seed=args.seed, console=console, vectors=args.vectors,
-               seconds=args.seconds, connections=args.connections)
+               seconds=args.seconds, connections=args.connections, names=args.names)
     print_rows(rows, console, title=f"Search ({args.prospects:,} prospects, {args.vectors:,} vectors)")
 
 

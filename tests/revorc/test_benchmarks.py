@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from benchmarks.bench_search import QUERIES, SUFFIX, TYPES, _multi_search_body
+from benchmarks.bench_search import SUFFIX, TYPES, VOCABULARIES, _multi_search_body
 from benchmarks.common import Row, markdown, percentile
 from revorc.data_cli import BENCHMARKS
 from serving.search.engine import SearchIndex
@@ -47,9 +47,13 @@ def test_markdown_table_shows_ratio_and_verdict():
 def test_search_benchmark_sends_typesense_the_search_the_api_would():
     # the queries are plain text: no period, tier, stage or amount for query understanding to turn into filters,
     # so the direct baseline and the API search the same three collections for the same words
-    for query in QUERIES:
-        understood = understand(query, types=TYPES, today=date.today())
-        assert (understood.text, understood.types, any(understood.filters.values())) == (query, TYPES, False), query
+    for name, vocabulary in VOCABULARIES.items():
+        queries = vocabulary().queries
+        assert len(queries) == len(set(queries)) == 50, name
+        for query in queries:
+            understood = understand(query, types=TYPES, today=date.today())
+            assert (understood.text, understood.types, any(understood.filters.values())) == (query, TYPES, False), \
+                (name, query)
     index = SearchIndex(url="http://127.0.0.1:9", admin_key="unused")
     # …except the industry an account carries: the API filters on it (two words or more), and so does the baseline
     labs = json.loads(_multi_search_body(index, "globex labs", SUFFIX))["searches"]
