@@ -20,8 +20,8 @@ random unit centres (embeddings of real text cluster by topic; uniform random ve
 neighbours worth finding) with queries drawn the same way and not in the table.
 
 Usage: `.venv/bin/python -m benchmarks.bench_search [--prospects 10000] [--vectors 20000] [--seconds 10]
-[--connections 8]` (also `revorc bench search`; 1M documents: `--prospects 500000`; 200k vectors: `--vectors
-200000`). Needs Debian's `wrk`.
+[--connections 8] [--names demo|narrow]` (also `revorc bench search`; 1M documents: `--prospects 500000`; 200k
+vectors: `--vectors 200000`). Needs Debian's `wrk`.
 """
 
 from __future__ import annotations
