@@ -46,6 +46,8 @@ from serving.knowledge.service import EF_SEARCH as API_EF_SEARCH
 
 JWT_SECRET = "bench-secret-that-is-long-enough-for-hs256-signing"
 TYPES = ["prospects", "accounts", "deals"]
+# the API's `facets` parameter, and how a row names it
+FACETS = {"": "no facet counts (the default)", "*": "every facet counted (facets=*)"}
 P99_RATIO_TARGET = 1.2
 P99_TARGET_MS = 25.0
 RECALL_TARGET = 0.95
@@ -126,7 +128,7 @@ def _pick(words: str, expression: str) -> str:
 def _seed(home: Path, database_url: str, typesense: tuple[str, str], prospects: int,
           vocabulary: Vocabulary | None = None):
     """Migrate; one organization with an admin and the CRM records named from `vocabulary` (the demo's names by
-    default). Returns (API env, JWT headers, org id)."""
+    default). Returns (API env, JWT headers, org id, its search tenant)."""
     from sqlalchemy import text
     from sqlalchemy.orm import Session
 
@@ -170,8 +172,8 @@ def _seed(home: Path, database_url: str, typesense: tuple[str, str], prospects: 
         # the triggers queued every row for the incremental drain; the benchmark indexes with the full reindex
         session.execute(text("delete from app.search_sync_queue"))
         token, _ = create_access_token(settings=settings, user_id=admin.id, organization_id=org.id, role=admin.role)
-        organization_id = str(org.id)
-    return env, {"Authorization": f"Bearer {token}"}, organization_id
+        organization_id, tenant = str(org.id), org.search_tenant
+    return env, {"Authorization": f"Bearer {token}"}, organization_id, tenant
 
 
 def _index(database_url: str, index) -> tuple[int, float]:
@@ -220,23 +222,19 @@ def _typesense_import(database_url: str, index) -> tuple[int, float]:
     return total, seconds
 
 
-def _multi_search_body(index, query: str, industries: list[str]) -> str:
+def _multi_search_body(index, query: str, industries: list[str], facets: str = "") -> str:
     """What `serving.search.service.search` sends Typesense for `query` over TYPES (first page of 10): the same
-    query understanding (a word naming one of the organization's industries becomes a filter), no user filters."""
+    query understanding (a word naming one of the organization's industries becomes a filter), the same facets
+    counted, no user filters."""
     from serving.search.collections import ENTITIES
     from serving.search.intent import understand
+    from serving.search.service import parse_facets, search_params
 
     # the service offers industries to understanding for queries of two words or more
     u = understand(query, types=TYPES, today=date.today(), industries=industries if len(query.split()) > 1 else [])
-    searches = []
-    for name in u.types:
-        entity = ENTITIES[name]
-        searches.append({
-            "collection": index.alias(name), "q": u.text, "query_by": entity.query_by_param,
-            "query_by_weights": entity.weights_param, "filter_by": " && ".join(u.filters.get(name, [])),
-            "facet_by": ",".join(entity.facets), "max_facet_values": 10, "sort_by": entity.default_sort,
-            "page": 1, "per_page": 10, "highlight_full_fields": entity.title_field, "num_typos": 2, "prefix": True,
-            "exclude_fields": "organization_id"})
+    counted = parse_facets(facets, TYPES)
+    searches = [search_params(index, ENTITIES[name], u.text, u.filters.get(name, []), counted.get(name, []),
+                              page=1, per_page=10) for name in u.types]
     return json.dumps({"searches": searches})
 
 
@@ -270,21 +268,23 @@ def run_wrk_rotating(base: str, requests: list[tuple[str, str, str | None]], *, 
     return parse(output)
 
 
-def _search_rows(env: dict[str, str], jwt: dict[str, str], index, organization_id: str, documents: int, *,
+def _search_rows(env: dict[str, str], jwt: dict[str, str], index, tenant: int, documents: int, *,
                  queries: list[str], connections: int, seconds: float, console: Console,
                  typesense_pid: int | None = None) -> list[Row]:
     """At `connections` (the CPUs saturated: latency is mostly queueing, so the ratio is one of CPU per search,
     the API's and Postgres's added to Typesense's on the same two CPUs) and at one connection (nothing queued:
     the latency the API adds to a search). Each API figure beside the direct one measured just before it, with
     the CPU per search of the API process and of Typesense (which, unlike requests/s, do not follow the load of
-    everything else on a shared machine)."""
-    key, _ = index.scoped_key(organization_id)
-    direct = [("POST", "/multi_search", _multi_search_body(index, q, SUFFIX)) for q in queries]
+    everything else on a shared machine). Twice: as the search box asks (no facet counts, the default) and with
+    every facet of each type counted (`facets=*`, as a results page with filter counts asks)."""
+    key, _ = index.scoped_key(tenant)
     ts_headers = {"X-TYPESENSE-API-KEY": key, "Content-Type": "application/json"}
-    api = [("GET", f"/api/v1/search?q={quote(q)}&types={','.join(TYPES)}", None) for q in queries]
     rows = []
     with uvicorn("serving.main:create_app", env=env, workers=1, factory=True) as base:
-        for conns in dict.fromkeys([connections, 1]):
+        for facets, conns in [(f, c) for f in FACETS for c in dict.fromkeys([connections, 1])]:
+            direct = [("POST", "/multi_search", _multi_search_body(index, q, SUFFIX, facets)) for q in queries]
+            api = [("GET", f"/api/v1/search?q={quote(q)}&types={','.join(TYPES)}"
+                           + (f"&facets={quote(facets)}" if facets else ""), None) for q in queries]
             run_wrk_rotating(index.url, direct, headers=ts_headers, connections=conns, seconds=2)
             with console.status(f"Typesense multi-search, direct, {conns} connection(s)…"):
                 ts_cpu = cpu_seconds(typesense_pid) if typesense_pid else 0.0
@@ -300,8 +300,9 @@ def _search_rows(env: dict[str, str], jwt: dict[str, str], index, organization_i
             ratio = ours.p99_ms / baseline.p99_ms if baseline.p99_ms else None
             met = (ours.errors == 0 and ratio is not None and ratio <= P99_RATIO_TARGET
                    and ours.p99_ms <= P99_TARGET_MS)
-            rows.append(Row(what=f"GET /api/v1/search, 3 types, {documents:,} documents, {len(queries)} queries, "
-                                 f"{conns} connection{'s' if conns > 1 else ''}, 1 API process",
+            rows.append(Row(what=f"GET /api/v1/search, 3 types, {FACETS[facets]}, {documents:,} documents, "
+                                 f"{len(queries)} queries, {conns} connection{'s' if conns > 1 else ''}, "
+                                 "1 API process",
                             measured=f"{ours.describe()}; CPU per search: API process "
                                      f"{_per(api_cpu, ours)}, Typesense {_per(ts_api, ours)}",
                             baseline=f"same multi-search straight to Typesense: {baseline.describe()}; "
@@ -421,7 +422,7 @@ def run(*, prospects: int, seed: int, console: Console, vectors: int = 20_000, s
         try:
             with console.status(f"Migrating and seeding {prospects:,} prospects, accounts and deals…"):
                 vocabulary = VOCABULARIES[names]()
-                env, jwt, org = _seed(home, database_url, (ts_url, ts_key), prospects, vocabulary)
+                env, jwt, org, tenant = _seed(home, database_url, (ts_url, ts_key), prospects, vocabulary)
             console.print(f"{os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}")
             with console.status("Reindexing…"):
                 documents, ours = _index(database_url, index)
@@ -431,7 +432,7 @@ def run(*, prospects: int, seed: int, console: Console, vectors: int = 20_000, s
                             measured=f"{documents / ours:,.0f} docs/s ({ours:.1f} s)",
                             baseline=f"Typesense's own JSONL import: {imported / theirs:,.0f} docs/s ({theirs:.1f} s)",
                             target="reported", ratio=(documents / ours) / (imported / theirs)))
-            rows += _search_rows(env, jwt, index, org, documents, queries=vocabulary.queries,
+            rows += _search_rows(env, jwt, index, tenant, documents, queries=vocabulary.queries,
                                  connections=connections, seconds=seconds, console=console, typesense_pid=ts_pid)
             rows += _vector_rows(database_url, org, vectors, seed, console)
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Identity, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +28,9 @@ class Organization(IdMixin, TimestampMixin, Base):
     slug: Mapped[str] = mapped_column(Text, unique=True)
     plan: Mapped[str] = mapped_column(Text, default=Plan.free, server_default=Plan.free.value)
     settings: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    # the organization's number in the search index: every document carries it, every search key pins it
+    # (a numeric filter; serving/search/engine.py). Assigned by the database, never changed.
+    search_tenant: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
 
 
 class Team(IdMixin, TenantMixin, TimestampMixin, Base):

@@ -2,8 +2,10 @@
 builds its documents from the database.
 
 Every collection is shared by all organizations and read through an alias (`<prefix>_<entity>`), so a full
-reindex builds a new collection and swaps the alias with no downtime. Every document carries
-`organization_id`; searches only ever run with a scoped key whose embedded filter pins it (`serving.search.keys`).
+reindex builds a new collection and swaps the alias with no downtime. Every document carries `organization_id`
+and `tenant`, the organization's number (`organizations.search_tenant`); searches only ever run with a scoped key
+whose embedded filter pins the number (`serving.search.engine`: a numeric filter costs Typesense a lookup, the
+string id's exact filter a pass over every document of the organization).
 
 Documents are built in SQL (`jsonb_build_object`), one row per document, for the incremental sync (a list of
 ids, under the organization's row-level security) and the full reindex (every row, streamed) alike.
@@ -33,7 +35,8 @@ class Entity:
     query_by: list[tuple[str, int]]  # (field, weight)
     facets: list[str]
     default_sort: str
-    # SELECT … FROM … producing `doc jsonb` and `organization_id`; `{where}` is filled by the caller
+    # SELECT … FROM … producing `organization_id` and `doc jsonb` (with `tenant` from the joined `org`);
+    # `{where}` is filled by the caller
     select_sql: str
     # the table its records live in, and their id column in `select_sql` (the sync's `id = any(:ids)`)
     table: str = ""
@@ -50,6 +53,7 @@ class Entity:
     def schema_fields(self) -> list[dict]:
         return [
             {"name": "organization_id", "type": "string", "facet": True},
+            {"name": "tenant", "type": "int64"},
             {"name": "type", "type": "string", "facet": True},
             *self.fields,
         ]
@@ -103,7 +107,8 @@ PROSPECTS = Entity(
     numeric_fields=["priority_score", "intent_score"],
     select_sql="""
 select p.organization_id, jsonb_strip_nulls(jsonb_build_object(
-  'id', p.id::text, 'organization_id', p.organization_id::text, 'type', 'prospect',
+  'id', p.id::text, 'organization_id', p.organization_id::text, 'tenant', org.search_tenant,
+  'type', 'prospect',
   'name', nullif(concat_ws(' ', p.first_name, p.last_name), ''), 'email', p.email,
   'email_domain', lower(split_part(p.email, '@', 2)), 'company', coalesce(p.company, a.name), 'title', p.title,
   'phone', p.phone, 'city', p.city, 'country', p.country, 'status', p.status, 'intent_tier', p.intent_tier,
@@ -112,7 +117,8 @@ select p.organization_id, jsonb_strip_nulls(jsonb_build_object(
   'intent_score', p.intent_score, 'last_contacted_at', """ + _epoch("p.last_contacted_at") + """,
   'created_at', """ + _epoch("p.created_at") + """, 'updated_at', """ + _epoch("p.updated_at") + """
 )) as doc
-from app.prospects p left join app.accounts a on a.id = p.account_id
+from app.prospects p join app.organizations org on org.id = p.organization_id
+  left join app.accounts a on a.id = p.account_id
 where {where}""",
 )
 
@@ -134,14 +140,15 @@ ACCOUNTS = Entity(
     numeric_fields=["employee_count", "annual_revenue", "health_score", "intent_score"],
     select_sql="""
 select a.organization_id, jsonb_strip_nulls(jsonb_build_object(
-  'id', a.id::text, 'organization_id', a.organization_id::text, 'type', 'account', 'name', a.name,
+  'id', a.id::text, 'organization_id', a.organization_id::text, 'tenant', org.search_tenant,
+  'type', 'account', 'name', a.name,
   'domain', lower(a.domain), 'website', a.website, 'industry', a.industry, 'country', a.country, 'city', a.city,
   'description', left(a.description, 2000), 'owner_id', a.owner_id::text, 'intent_tier', a.intent_tier,
   'parent_account_id', a.parent_account_id::text, 'employee_count', a.employee_count,
   'annual_revenue', a.annual_revenue::float8, 'health_score', a.health_score, 'intent_score', a.intent_score,
   'created_at', """ + _epoch("a.created_at") + """, 'updated_at', """ + _epoch("a.updated_at") + """
 )) as doc
-from app.accounts a
+from app.accounts a join app.organizations org on org.id = a.organization_id
 where {where}""",
 )
 
@@ -162,7 +169,8 @@ DEALS = Entity(
     numeric_fields=["amount", "probability"],
     select_sql="""
 select d.organization_id, jsonb_strip_nulls(jsonb_build_object(
-  'id', d.id::text, 'organization_id', d.organization_id::text, 'type', 'deal', 'name', d.name,
+  'id', d.id::text, 'organization_id', d.organization_id::text, 'tenant', org.search_tenant,
+  'type', 'deal', 'name', d.name,
   'account_id', d.account_id::text, 'account_name', a.name, 'stage', d.stage,
   'forecast_category', d.forecast_category, 'owner_id', d.owner_id::text, 'currency', d.currency,
   'industry', a.industry, 'source', d.source, 'amount', d.amount::float8, 'probability', d.probability,
@@ -170,7 +178,8 @@ select d.organization_id, jsonb_strip_nulls(jsonb_build_object(
   'closed_at', """ + _epoch("d.closed_at") + """,
   'created_at', """ + _epoch("d.created_at") + """, 'updated_at', """ + _epoch("d.updated_at") + """
 )) as doc
-from app.deals d left join app.accounts a on a.id = d.account_id
+from app.deals d join app.organizations org on org.id = d.organization_id
+  left join app.accounts a on a.id = d.account_id
 where {where}""",
 )
 
@@ -192,7 +201,8 @@ EMAILS = Entity(
     date_fields=["sent_at", "created_at", "updated_at"],
     select_sql="""
 select e.organization_id, jsonb_strip_nulls(jsonb_build_object(
-  'id', e.id::text, 'organization_id', e.organization_id::text, 'type', 'email', 'name', e.subject,
+  'id', e.id::text, 'organization_id', e.organization_id::text, 'tenant', org.search_tenant,
+  'type', 'email', 'name', e.subject,
   'to_addresses', coalesce((select jsonb_agg(lower(r->>'email')) from jsonb_array_elements(e.to) r
                             where r->>'email' is not null), '[]'::jsonb),
   'from_email', lower(e.from_email), 'status', e.status,
@@ -201,7 +211,7 @@ select e.organization_id, jsonb_strip_nulls(jsonb_build_object(
   'replied', e.replied, 'opened', e.opened, 'sent_at', """ + _epoch("e.sent_at") + """,
   'created_at', """ + _epoch("e.created_at") + """, 'updated_at', """ + _epoch("e.updated_at") + """
 )) as doc
-from app.emails e
+from app.emails e join app.organizations org on org.id = e.organization_id
 where {where}""",
 )
 
@@ -220,12 +230,13 @@ DOCUMENTS = Entity(
     date_fields=["created_at", "updated_at"],
     select_sql="""
 select k.organization_id, jsonb_strip_nulls(jsonb_build_object(
-  'id', k.id::text, 'organization_id', k.organization_id::text, 'type', 'document', 'name', k.title,
+  'id', k.id::text, 'organization_id', k.organization_id::text, 'tenant', org.search_tenant,
+  'type', 'document', 'name', k.title,
   'content', left(k.content, 4000), 'url', k.url, 'source_type', k.metadata->>'source_type',
   'company_profile_id', k.company_profile_id::text, 'source_id', k.source_id::text, 'chunk_index', k.chunk_index,
   'created_at', """ + _epoch("k.created_at") + """, 'updated_at', """ + _epoch("k.updated_at") + """
 )) as doc
-from app.knowledge_documents k
+from app.knowledge_documents k join app.organizations org on org.id = k.organization_id
 where {where}""",
 )
 
@@ -248,13 +259,14 @@ KB_ARTICLES = Entity(
     numeric_fields=["view_count", "helpful_count"],
     select_sql="""
 select a.organization_id, jsonb_strip_nulls(jsonb_build_object(
-  'id', a.id::text, 'organization_id', a.organization_id::text, 'type', 'kb_article', 'title', a.title,
+  'id', a.id::text, 'organization_id', a.organization_id::text, 'tenant', org.search_tenant,
+  'type', 'kb_article', 'title', a.title,
   'slug', a.slug, 'excerpt', a.excerpt, 'meta_description', a.meta_description, 'body', left(a.body_markdown, 8000),
   'category_id', a.category_id::text, 'visibility', a.visibility, 'status', a.status, 'author_id', a.author_id::text,
   'published_at', """ + _epoch("a.published_at") + """, 'view_count', a.view_count, 'helpful_count', a.helpful_count,
   'created_at', """ + _epoch("a.created_at") + """, 'updated_at', """ + _epoch("a.updated_at") + """
 )) as doc
-from app.knowledge_base_articles a
+from app.knowledge_base_articles a join app.organizations org on org.id = a.organization_id
 where {where}""",
 )
 

@@ -2,8 +2,11 @@
 the per-organization scoped keys every search runs with.
 
 Tenancy: the API never searches with the admin key. It searches with a key scoped by Typesense itself
-(an HMAC over embedded parameters) whose `filter_by` pins `organization_id`; Typesense ANDs that embedded
-filter with whatever filter the request carries, so no filter string, hostile or not, can widen it.
+(an HMAC over embedded parameters) whose `filter_by` pins the organization by its search tenant, the number every
+one of its documents carries (`organizations.search_tenant`, unique); Typesense ANDs that embedded filter with
+whatever filter the request carries, so no filter string, hostile or not, can widen it. A number and not the id:
+Typesense 0.24 checks an exact string filter against every matching document's token positions, which cost a
+search 72 ms at an organization of 1,000,000 documents; the numeric filter is a lookup (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -58,8 +61,8 @@ class SearchIndex:
     admin_key: str
     prefix: str = "revorc"
     timeout: float = 5.0
-    # (organization, expiry) -> its scoped key: generating one is an HMAC and two JSON encodings per search
-    _scoped: dict[tuple[str, int], str] = field(default_factory=dict, init=False, repr=False)
+    # (search tenant, expiry) -> its scoped key: generating one is an HMAC and two JSON encodings per search
+    _scoped: dict[tuple[int, int], str] = field(default_factory=dict, init=False, repr=False)
     _scoped_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # the event loop of the API's async client, and the client (a client belongs to the loop it was made on)
     _async_http: tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = field(default=None, init=False,
@@ -153,6 +156,19 @@ class SearchIndex:
         except (ts_errors.TypesenseClientError, httpx.HTTPError) as exc:
             raise SearchUnavailable(f"the search engine is not reachable: {exc}") from exc
 
+    def outdated(self, entities: Iterable[Entity] | None = None) -> list[str]:
+        """The entities whose collection lacks a field of the current schema: built by an older release, they need a
+        full reindex (`serving.search.reindex`) before searches can use it (the worker runs one at start)."""
+        names = []
+        for entity in entities or ENTITIES.values():
+            collection = self.collection_for(entity.name)
+            if collection is None:
+                continue
+            present = {f["name"] for f in self.admin.collections[collection].retrieve()["fields"]}
+            if {f["name"] for f in entity.schema_fields} - present:
+                names.append(entity.name)
+        return names
+
     def collections(self) -> list[dict]:
         return self.admin.collections.retrieve()
 
@@ -218,22 +234,24 @@ class SearchIndex:
             self.admin.keys.create({"description": description, "actions": ["documents:search"],
                                     "collections": [f"{self.prefix}_.*"], "value": self.search_key})
 
-    def scoped_key(self, organization_id: str, *, now: float | None = None) -> tuple[str, int]:
-        """A key that can only search `organization_id`'s documents, and its expiry (epoch seconds).
+    def scoped_key(self, tenant: int, *, now: float | None = None) -> tuple[str, int]:
+        """A key that can only search the documents of the organization whose search tenant is `tenant`, and its
+        expiry (epoch seconds).
 
         The expiry is the end of the next hour bucket, so one key serves an organization for an hour and still has
         at least an hour to live when handed out: it is made once per organization and bucket and kept (keys of
         past buckets are dropped when a new bucket starts)."""
+        tenant = int(tenant)
         expires_at = int((now or time.time()) // SCOPED_KEY_TTL * SCOPED_KEY_TTL + 2 * SCOPED_KEY_TTL)
-        cached = self._scoped.get((organization_id, expires_at))
+        cached = self._scoped.get((tenant, expires_at))
         if cached is not None:
             return cached, expires_at
-        params = {"filter_by": f"organization_id:={organization_id}", "expires_at": expires_at}
+        params = {"filter_by": f"tenant:={tenant}", "expires_at": expires_at}
         key = self.admin.keys.generate_scoped_search_key(self.search_key, params)
         key = key.decode() if isinstance(key, bytes) else key
         with self._scoped_lock:  # the event loop and the thread pool (suggestions) both make keys
             kept = {k: v for k, v in self._scoped.items() if k[1] == expires_at}
-            kept[(organization_id, expires_at)] = key
+            kept[(tenant, expires_at)] = key
             self._scoped = kept  # replaced, never changed in place: a lookup without the lock stays safe
         return key, expires_at
 

@@ -99,17 +99,20 @@ async def search(request: Request,
                  filters: Annotated[str | None, Query(max_length=4000, description=(
                      'a JSON object, e.g. {"status": ["new"], "createdAt": {"gte": "2026-01-01"}}, or '
                      "field:value|value,field:value"))] = None,
+                 facets: Annotated[str | None, Query(max_length=1000, description=(
+                     "facet counts to return, none by default: comma-separated facet names (status,ownerId,…), "
+                     "each counted on the types that have it, or * for every facet of each type"))] = None,
                  page: Annotated[int, Query(ge=1, le=100)] = 1,
                  per_page: Annotated[int, Query(alias="perPage", ge=1, le=service.MAX_PER_PAGE)] = 10) -> Response:
     # The busiest route, on the event loop (profiled: the thread-pool hop, the ORM, the sync Typesense client and a
-    # commit per search were most of its cost): authentication, the tenant binding and the organization's
-    # industries in one database round trip (serving/core/fast_read.py); the multi-search over a kept-alive async
-    # pool with a cached scoped key; the analytics row kept in memory and written in batches (search_log.py);
-    # the response validated and serialized once.
+    # commit per search were most of its cost): authentication, the tenant binding, the organization's search
+    # tenant and industries in one database round trip (serving/core/fast_read.py); the multi-search over a
+    # kept-alive async pool with a cached scoped key; the analytics row kept in memory and written in batches
+    # (search_log.py); the response validated and serialized once.
     started = time.perf_counter()
     principal, row = await fast_read.read_row(
         request, scope=Scope.search_read,
-        sql=service.INDUSTRIES_SQL if service.needs_industries(q) else service.NO_READ_SQL, params=())
+        sql=service.INDUSTRIES_SQL if service.needs_industries(q) else service.TENANT_SQL, params=())
     index = request.app.state.search_index if getattr(request.app.state, "search_index", None) is not None \
         else await run_in_threadpool(_search_index, request)
 
@@ -121,7 +124,8 @@ async def search(request: Request,
 
     response, record = await service.search_async(
         index=index, principal=principal, query=q, types=_types(types), filters=filters, page=page,
-        per_page=per_page, industries=list(row["industries"]) if row else [], started=started, semantic=semantic)
+        per_page=per_page, industries=list(row["industries"]), tenant=service.tenant_of(row["tenant"]),
+        facets=facets, started=started, semantic=semantic)
     _log(request).add(record)
     body = SearchResponse.model_validate(response).model_dump_json(by_alias=True, exclude_none=True)
     return Response(body, media_type="application/json")

@@ -59,7 +59,8 @@ class SearchResponse(ApiModel):
     found: dict[str, int] = Field(description="matches per type (the lists hold one page)")
     total_results: int
     search_time: int = Field(description="milliseconds, engine and API")
-    facets: dict[str, dict[str, list[FacetValue]]]
+    facets: dict[str, dict[str, list[FacetValue]]] = Field(
+        description="per type, the counts of the facets asked for with `facets` (none by default)")
     understood: Understood
     jump_to: JumpTo | None = Field(None, description="the one record the query names (an e-mail, a domain)")
 

@@ -26,7 +26,7 @@ from serving.core.permissions import Role
 from serving.core.principal import Principal
 from serving.knowledge import service as knowledge
 from serving.search.collections import ENTITIES, Entity
-from serving.search.engine import SearchIndex
+from serving.search.engine import SearchIndex, SearchUnavailable
 from serving.search.intent import Understanding, understand
 from serving.search.models import SavedSearch, SearchAnalytics, SearchClick, SearchPopularQuery
 
@@ -140,10 +140,33 @@ def check_filter_names(types: list[str], filters: dict[str, Any]) -> None:
                                details={"field": "filters", "value": unknown, "allowed": sorted(known)})
 
 
+def parse_facets(raw: str | list[str] | None, types: list[str]) -> dict[str, list[str]]:
+    """The facets to count per type: none by default; `*` every facet of each type; or a comma-separated list of
+    facet names (camelCase or snake_case), each counted on the types that have it. Counting is opt-in, as with
+    Algolia's `facets`: Typesense counts a facet over every hit, which for a broad query over a large organization
+    is most of the search's time (docs/performance.md), and the search box needs none."""
+    names = [n.strip() for n in raw.split(",")] if isinstance(raw, str) else list(raw or [])
+    names = [n for n in names if n]
+    if not names:
+        return {}
+    if names == ["*"]:
+        return {name: list(ENTITIES[name].facets) for name in types}
+    wanted = list(dict.fromkeys(to_snake(n) for n in names))
+    known = {f for name in types for f in ENTITIES[name].facets}
+    unknown = sorted(set(wanted) - known)
+    if unknown:
+        raise ValidationFailed(f"cannot count facets {unknown} of {', '.join(types)}; write * for all of them",
+                               details={"field": "facets", "value": unknown, "allowed": sorted(known)})
+    return {name: [f for f in wanted if f in ENTITIES[name].facets] for name in types}
+
+
 # -- search ---------------------------------------------------------------------------------------------------
 
+# The organization's search tenant, the number its scoped key pins (serving/search/engine.py); read with row-level
+# security binding the organization, as every statement of a search.
+_TENANT = "(select o.search_tenant from app.organizations o where o.id = app.current_org_id()) as tenant"
 # The organization's distinct industries (up to 500), offered to query understanding ("in fintech") for queries of
-# two words or more; one row, so the API reads it in the same round trip as authentication
+# two words or more, and its search tenant; one row, so the API reads it in the same round trip as authentication
 # (serving/core/fast_read.py). A skip scan of ix_accounts_org_industry: the first value, then each next one above
 # it, one index probe each (row-level security pins the organization), so its cost follows the number of
 # industries, not of accounts (`select distinct` scanned every account: 45.8 ms at 250,000 accounts, now 0.15 ms).
@@ -154,23 +177,30 @@ INDUSTRIES_SQL = (
     " select (select a.industry from app.accounts a where a.industry > found.industry order by a.industry limit 1),"
     " n + 1 from found where found.industry is not null and n < 500)"
     " select coalesce(array_agg(industry order by industry) filter (where industry is not null), '{}')"
-    " as industries from found")
-NO_READ_SQL = "select '{}'::text[] as industries"
+    f" as industries, {_TENANT} from found")
+TENANT_SQL = f"select '{{}}'::text[] as industries, {_TENANT}"
 
 
 def needs_industries(query: str) -> bool:
     return len(query.split()) >= 2
 
 
-def _industries(db_session: Session, query: str) -> list[str]:
-    if not needs_industries(query):
-        return []
-    return list(db_session.execute(text(INDUSTRIES_SQL)).scalar_one())
+def search_context(db_session: Session, query: str) -> tuple[list[str], int]:
+    """The organization's industries (when the query needs them) and its search tenant."""
+    row = db_session.execute(text(INDUSTRIES_SQL if needs_industries(query) else TENANT_SQL)).one()
+    return list(row.industries), tenant_of(row.tenant)
+
+
+def tenant_of(tenant: int | None) -> int:
+    if tenant is None:  # the organization was deleted while its caller's credentials were being checked
+        raise NotFound("the organization no longer exists")
+    return int(tenant)
 
 
 def _hit(entity: Entity, hit: dict, rank: int) -> dict:
     document = hit["document"]
-    document.pop("organization_id", None)  # never sent (the searches exclude it too); the hit is ours to change
+    for hidden in ("organization_id", "tenant"):  # never sent (the searches exclude them too); the hit is ours
+        document.pop(hidden, None)
     highlights = [{"field": h.get("field"), "snippet": h.get("snippet") or ", ".join(h.get("snippets", [])),
                    "matched_tokens": [t if isinstance(t, str) else " ".join(t) for t in h.get("matched_tokens", [])]}
                   for h in hit.get("highlights", [])]
@@ -194,7 +224,8 @@ class SearchPlan:
 
 def plan_search(*, index: SearchIndex, principal: Principal, query: str, types: list[str] | None,
                 filters: str | dict | None, page: int, per_page: int, industries: list[str],
-                today: date | None = None, started: float | None = None) -> SearchPlan:
+                facets: str | list[str] | None = None, today: date | None = None,
+                started: float | None = None) -> SearchPlan:
     """The searches for `query` over the types the principal may read (pure: no database, no Typesense)."""
     started = time.perf_counter() if started is None else started
     if not 1 <= per_page <= MAX_PER_PAGE:
@@ -204,6 +235,7 @@ def plan_search(*, index: SearchIndex, principal: Principal, query: str, types: 
     requested = parse_filters(filters)
     if requested:
         check_filter_names(searchable, requested)
+    counted = parse_facets(facets, searchable)
     u: Understanding = understand(query, types=searchable, today=today or date.today(),
                                   user_id=str(principal.user_id) if principal.user_id else None,
                                   industries=industries if needs_industries(query) else [])
@@ -216,15 +248,24 @@ def plan_search(*, index: SearchIndex, principal: Principal, query: str, types: 
         if entity.viewer_filter and principal.role == Role.viewer:
             clauses.append(entity.viewer_filter)
         plan.append((entity, [*u.filters.get(name, []), *clauses]))
-    searches = [{
-        "collection": index.alias(entity.name), "q": u.text, "query_by": entity.query_by_param,
-        "query_by_weights": entity.weights_param, "filter_by": " && ".join(clauses),
-        "facet_by": ",".join(entity.facets), "max_facet_values": 10, "sort_by": entity.default_sort,
-        "page": page, "per_page": per_page, "highlight_full_fields": entity.title_field,
-        "num_typos": 2, "prefix": True, "exclude_fields": "organization_id",
-    } for entity, clauses in plan]
+    searches = [search_params(index, entity, u.text, clauses, counted.get(entity.name, []), page=page,
+                              per_page=per_page) for entity, clauses in plan]
     return SearchPlan(query=query, understanding=u, requested=requested, plan=plan, searches=searches, page=page,
                       per_page=per_page, started=started)
+
+
+def search_params(index: SearchIndex, entity: Entity, text_query: str, clauses: list[str], facets: list[str], *,
+                  page: int, per_page: int) -> dict[str, Any]:
+    """One type's search in the multi-search (the benchmark sends the same straight to Typesense)."""
+    params: dict[str, Any] = {
+        "collection": index.alias(entity.name), "q": text_query, "query_by": entity.query_by_param,
+        "query_by_weights": entity.weights_param, "filter_by": " && ".join(clauses), "sort_by": entity.default_sort,
+        "page": page, "per_page": per_page, "highlight_full_fields": entity.title_field,
+        "num_typos": 2, "prefix": True, "exclude_fields": "organization_id,tenant",
+    }
+    if facets:
+        params.update(facet_by=",".join(facets), max_facet_values=10)
+    return params
 
 
 def shape(planned: SearchPlan, results: list[dict]) -> dict[str, Any]:
@@ -233,13 +274,17 @@ def shape(planned: SearchPlan, results: list[dict]) -> dict[str, Any]:
     offset = (planned.page - 1) * planned.per_page
     for (entity, _), result in zip(planned.plan, results, strict=True):
         if "error" in result:
+            if result.get("code") == 404:  # a collection or field the index lacks: built by an older release
+                raise SearchUnavailable(f"the search index of {entity.name} is being rebuilt; try again shortly "
+                                        f"({result['error']})")
             raise ValidationFailed(f"cannot search {entity.name}: {result['error']}",
                                    details={"type": entity.name, "error": result["error"]})
         response[entity.name] = [_hit(entity, hit, offset + i + 1) for i, hit in enumerate(result.get("hits", []))]
         response["found"][entity.name] = result.get("found", 0)
-        response["facets"][entity.name] = {
-            f["field_name"]: [{"value": c["value"], "count": c["count"]} for c in f.get("counts", [])]
-            for f in result.get("facet_counts", [])}
+        if result.get("facet_counts"):
+            response["facets"][entity.name] = {
+                f["field_name"]: [{"value": c["value"], "count": c["count"]} for c in f.get("counts", [])]
+                for f in result["facet_counts"]}
     return response
 
 
@@ -276,13 +321,13 @@ def finish(*, planned: SearchPlan, principal: Principal, response: dict) -> tupl
 
 def search(*, db_session: Session, index: SearchIndex, principal: Principal, query: str,
            types: list[str] | None = None, filters: str | dict | None = None, page: int = 1, per_page: int = 10,
-           today: date | None = None) -> dict:
+           facets: str | list[str] | None = None, today: date | None = None) -> dict:
     """One search in a database session (the analytics row written in it); the API uses `search_async`."""
     started = time.perf_counter()
+    industries, tenant = search_context(db_session, query)
     planned = plan_search(index=index, principal=principal, query=query, types=types, filters=filters, page=page,
-                          per_page=per_page, industries=_industries(db_session, query), today=today,
-                          started=started)
-    key, _ = index.scoped_key(str(principal.organization_id))
+                          per_page=per_page, industries=industries, facets=facets, today=today, started=started)
+    key, _ = index.scoped_key(tenant)
     response = shape(planned, index.multi_search(key, planned.searches) if planned.searches else [])
     if wants_semantic(planned, response):
         add_semantic(db_session=db_session, planned=planned, response=response)
@@ -292,15 +337,15 @@ def search(*, db_session: Session, index: SearchIndex, principal: Principal, que
 
 
 async def search_async(*, index: SearchIndex, principal: Principal, query: str, types: list[str] | None,
-                       filters: str | dict | None, page: int, per_page: int, industries: list[str],
-                       started: float, semantic: Callable[[SearchPlan, dict], Awaitable[None]]
+                       filters: str | dict | None, page: int, per_page: int, industries: list[str], tenant: int,
+                       facets: str | None, started: float, semantic: Callable[[SearchPlan, dict], Awaitable[None]]
                        ) -> tuple[dict, SearchRecord]:
     """The API's search on the event loop: the plan, one multi-search over the kept-alive async pool, the
     response; `semantic` adds hybrid hits when they apply (a database session and the model, off the loop). The
     caller logs the returned record (`serving.search.search_log`)."""
     planned = plan_search(index=index, principal=principal, query=query, types=types, filters=filters, page=page,
-                          per_page=per_page, industries=industries, started=started)
-    key, _ = index.scoped_key(str(principal.organization_id))
+                          per_page=per_page, industries=industries, facets=facets, started=started)
+    key, _ = index.scoped_key(tenant)
     response = shape(planned, await index.multi_search_async(key, planned.searches) if planned.searches else [])
     if wants_semantic(planned, response):
         await semantic(planned, response)
@@ -431,7 +476,7 @@ def suggestions(*, db_session: Session, index: SearchIndex, principal: Principal
     searches = [{"collection": index.alias(t), "q": prefix, "query_by": ENTITIES[t].title_field,
                  "prefix": True, "num_typos": 1, "per_page": limit, "include_fields": f"id,{ENTITIES[t].title_field}",
                  "sort_by": ENTITIES[t].default_sort} for t in types]
-    key, _ = index.scoped_key(str(principal.organization_id))
+    key, _ = index.scoped_key(search_context(db_session, "")[1])
     found: list[dict] = []
     for name, result in zip(types, index.multi_search(key, searches) if searches else [], strict=True):
         for hit in result.get("hits", []):

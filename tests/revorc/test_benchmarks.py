@@ -13,6 +13,7 @@ import pytest
 from benchmarks.bench_search import SUFFIX, TYPES, VOCABULARIES, _multi_search_body
 from benchmarks.common import Row, markdown, percentile
 from revorc.data_cli import BENCHMARKS
+from serving.search.collections import ENTITIES
 from serving.search.engine import SearchIndex
 from serving.search.intent import understand
 
@@ -62,3 +63,7 @@ def test_search_benchmark_sends_typesense_the_search_the_api_would():
     plain = json.loads(_multi_search_body(index, "labs", SUFFIX))["searches"]
     assert [s["collection"] for s in plain] == ["revorc_prospects", "revorc_accounts", "revorc_deals"]
     assert {s["filter_by"] for s in plain} == {""} and {s["q"] for s in plain} == {"labs"}
+    # no facet counted unless asked, as the API; `*` every facet of each type
+    assert not any("facet_by" in s for s in plain)
+    counted = json.loads(_multi_search_body(index, "labs", SUFFIX, "*"))["searches"]
+    assert [s["facet_by"] for s in counted] == [",".join(ENTITIES[t].facets) for t in TYPES]

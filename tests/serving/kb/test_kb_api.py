@@ -276,7 +276,8 @@ def test_a_published_article_is_found_by_search(search_client, tenant, other_ten
                                 headers=tenant.user.headers).json()
     assert {h["id"] for h in as_user["kbArticles"]} == {article["id"], draft["id"]}
 
-    response = search_client.get("/api/v1/search", params={"q": "okta saml", "types": "kb_articles"},
+    response = search_client.get("/api/v1/search", params={"q": "okta saml", "types": "kb_articles",
+                                                           "facets": "visibility"},
                                  headers=tenant.viewer.headers)
     assert response.status_code == 200, response.text
     hits = response.json()["kbArticles"]

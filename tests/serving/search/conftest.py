@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from serving.core.db import session_factory
 from serving.main import create_app
@@ -51,3 +52,16 @@ def drain(search_settings, index):
         return sync.drain(factory=factory, index=index, organization_id=organization_id)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def search_tenant(search_settings):
+    """An organization's search tenant, the number its documents carry and its scoped key pins."""
+    factory = session_factory(search_settings.owner_database_url)
+
+    def of(organization_id) -> int:
+        with factory() as session:
+            return session.execute(text("select search_tenant from app.organizations where id = :id"),
+                                   {"id": organization_id}).scalar_one()
+
+    return of

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 from sqlalchemy import text
 
+from serving.search.collections import ENTITIES
 from tests.factories import unique_email
 from tests.serving.api_keys.test_api_keys_api import create_key, key_headers
 
@@ -74,9 +75,17 @@ def test_facets_and_filters(search_client, tenant, drain):
     _crm(search_client, tenant, company="Globex", industry="Fintech")
     _crm(search_client, tenant, company="Initech", industry="Software")
     drain(tenant.organization_id)
-    body = _search(search_client, tenant.user, q="*", types="accounts")
+    # no facet is counted unless asked: the search box needs none, and counting is most of a broad search's time
+    assert _search(search_client, tenant.user, q="*", types="accounts")["facets"] == {}
+    body = _search(search_client, tenant.user, q="*", types="accounts,deals", facets="industry")
     industries = {f["value"]: f["count"] for f in body["facets"]["accounts"]["industry"]}
     assert industries == {"Fintech": 1, "Software": 1}
+    assert set(body["facets"]["accounts"]) == set(body["facets"]["deals"]) == {"industry"}
+    # camelCase names as the filters take them; a name only some types have is counted on those
+    stage = _search(search_client, tenant.user, q="*", types="accounts,deals", facets="forecastCategory,stage")
+    assert set(stage["facets"]) == {"deals"} and set(stage["facets"]["deals"]) == {"forecast_category", "stage"}
+    every = _search(search_client, tenant.user, q="*", types="accounts", facets="*")
+    assert set(every["facets"]["accounts"]) == set(ENTITIES["accounts"].facets)
 
     filtered = _search(search_client, tenant.user, q="*", types="accounts,prospects,deals",
                        filters='{"industry": ["Fintech"]}')
@@ -96,6 +105,8 @@ def test_bad_filters_and_types_are_clear_validation_errors(search_client, tenant
                           (dict(q="x", filters='{"createdAt": "yesterday"}'), "filters.created_at"),
                           (dict(q="x", filters='{"amount": {"gte": "lots"}}', types="deals"), "filters.amount"),
                           (dict(q="x", types="prospects,invoices"), "types"),
+                          (dict(q="x", facets="password"), "facets"),
+                          (dict(q="x", types="accounts", facets="stage"), "facets"),
                           (dict(q="x", perPage=500), None)):
         response = search_client.get(URL, params=params, headers=tenant.user.headers)
         assert response.status_code == 422, (params, response.text)
@@ -124,7 +135,8 @@ def test_updates_deletes_and_account_renames_reach_the_index(search_client, tena
     assert renamed["deals"] == []
 
 
-def test_another_organizations_records_are_never_found(search_client, tenant, other_tenant, drain, index):
+def test_another_organizations_records_are_never_found(search_client, tenant, other_tenant, drain, index,
+                                                         search_tenant):
     secret = f"quux{uuid.uuid4().hex[:6]}"
     _crm(search_client, tenant, company=f"{secret} Holdings")
     _crm(search_client, other_tenant, company="Other Holdings")
@@ -136,10 +148,16 @@ def test_another_organizations_records_are_never_found(search_client, tenant, ot
     assert _search(search_client, other_tenant.user, q="*", types="accounts", filters=hostile)["accounts"] == []
 
     # straight to Typesense with org B's scoped key and a hostile filter: the embedded filter still applies
-    key, _ = index.scoped_key(str(other_tenant.organization_id))
+    mine, theirs = search_tenant(other_tenant.organization_id), search_tenant(tenant.organization_id)
+    assert mine != theirs
+    key, _ = index.scoped_key(mine)
     for filter_by in (f"organization_id:={tenant.organization_id}",
                       f"organization_id:={tenant.organization_id} || organization_id:={other_tenant.organization_id}",
-                      f"organization_id:!={other_tenant.organization_id}"):
+                      f"organization_id:!={other_tenant.organization_id}",
+                      f"tenant:={theirs}", f"tenant:={theirs} || tenant:={mine}", f"tenant:<{mine} || tenant:>{mine}",
+                      f"tenant:>0 || organization_id:={tenant.organization_id}",
+                      # breaking out of the parentheses Typesense puts around the request's filter
+                      "tenant:>0) || (tenant:>0", f"name:*) || (organization_id:={tenant.organization_id}"):
         response = httpx.get(f"{index.url}/collections/{index.alias('accounts')}/documents/search",
                              params={"q": "*", "query_by": "name", "filter_by": filter_by, "per_page": 250},
                              headers={"X-TYPESENSE-API-KEY": key})

@@ -118,11 +118,11 @@ def test_a_scoped_key_is_made_once_per_organization_and_hour(index, monkeypatch)
         return generate(search_key, params)
 
     monkeypatch.setattr(index.admin.keys, "generate_scoped_search_key", counting)
-    org, other = str(uuid.uuid4()), str(uuid.uuid4())
+    org, other = 900_001, 900_002  # search tenants
     hour = 1_800_000_000 // SCOPED_KEY_TTL * SCOPED_KEY_TTL
     first, expires = index.scoped_key(org, now=hour + 10)
     assert index.scoped_key(org, now=hour + 3000) == (first, expires)
-    assert len(made) == 1 and made[0]["filter_by"] == f"organization_id:={org}"
+    assert len(made) == 1 and made[0]["filter_by"] == f"tenant:={org}"
     assert index.scoped_key(other, now=hour + 20)[0] != first and len(made) == 2
 
     later, later_expiry = index.scoped_key(org, now=hour + SCOPED_KEY_TTL + 1)
@@ -161,18 +161,22 @@ def test_stopping_the_api_writes_the_searches_still_in_memory(search_settings, i
     assert log.pending == 0 and len(_logged(search_settings, tenant, query)) == 1
 
 
-def test_query_understanding_reads_the_organizations_own_industries(search_settings, tenant, other_tenant):
+def test_query_understanding_reads_the_organizations_own_industries(search_settings, tenant, other_tenant,
+                                                                   search_tenant):
     """INDUSTRIES_SQL (a skip scan of the organization's industry index): each distinct industry of the
-    organization once, never an empty one or another organization's."""
+    organization once, never an empty one or another organization's; and, with it or alone, its search tenant."""
     from serving.accounts.models import Account
-    from serving.search.service import INDUSTRIES_SQL
+    from serving.search.service import search_context
 
     for name, industry in [("A", "Fintech"), ("B", "Aerospace"), ("C", "Fintech"), ("D", ""), ("E", None),
                            ("F", "aerospace")]:
         tenant.add(Account, name=name, industry=industry)
     other_tenant.add(Account, name="G", industry="Mining")
-    with tenant_session(session_factory(search_settings.api_database_url), tenant.organization_id) as session:
-        industries = session.execute(text(INDUSTRIES_SQL)).scalar_one()
+    factory = session_factory(search_settings.api_database_url)
+    with tenant_session(factory, tenant.organization_id) as session:
+        industries, number = search_context(session, "two words")
+        assert search_context(session, "one") == ([], number)  # one word: no industries read
     assert sorted(industries) == ["Aerospace", "Fintech", "aerospace"]  # each once, the empty ones left out
-    with tenant_session(session_factory(search_settings.api_database_url), other_tenant.organization_id) as session:
-        assert session.execute(text(INDUSTRIES_SQL)).scalar_one() == ["Mining"]
+    assert number == search_tenant(tenant.organization_id)
+    with tenant_session(factory, other_tenant.organization_id) as session:
+        assert search_context(session, "two words") == (["Mining"], search_tenant(other_tenant.organization_id))

@@ -4,18 +4,24 @@ reindex swaps collections under searches without losing a change made while it r
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import uuid
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
+from typesense import exceptions as ts_errors
 
 from serving.core.db import libpq_url, session_factory
+from serving.main import create_app
 from serving.search import reindex as full
 from serving.search import sync
 from serving.search.collections import ENTITIES
 from serving.search.engine import SearchIndex
+from serving.search.jobs import upgrade_outdated
 from tests.factories import make_tenant, unique_email
 from tests.worker.worker_env import worker_env
 
@@ -120,6 +126,42 @@ def test_reindex_swaps_the_alias_and_replays_changes_made_while_it_ran(search_cl
     assert _names(index, tenant) == {"Before Reindex", "Renamed After", "Created During"}
     assert kept["id"]
     assert _queue(tenant) == []
+
+
+def test_a_collection_an_older_release_built_is_rebuilt_when_the_worker_starts(search_client, search_settings,
+                                                                               tenant, index):
+    """A collection lacking a field the searches now use (`tenant`, the number the scoped key pins, came after the
+    first release): searching it is a 503 SEARCH_UNAVAILABLE, not an error of the request, until the worker's start
+    rebuilds it from the database."""
+    _account(search_client, tenant, "Upgraded Ltd")
+    old = SearchIndex(url=index.url, admin_key=index.admin_key, prefix=f"{index.prefix}_up{uuid.uuid4().hex[:6]}")
+    entity = ENTITIES["accounts"]
+    legacy = {**entity.schema(f"{old.alias('accounts')}_legacy"),
+              "fields": [f for f in entity.schema_fields if f["name"] != "tenant"]}
+    old.admin.collections.create(legacy)
+    old.admin.aliases.upsert(old.alias("accounts"), {"collection_name": legacy["name"]})
+    old.ensure()  # the other entities' collections, current
+    app = create_app(search_settings)
+    app.state.search_index = old
+    try:
+        assert old.outdated() == ["accounts"]
+        with TestClient(app) as client:
+            params = {"q": "upgraded", "types": "accounts"}
+            response = client.get("/api/v1/search", params=params, headers=tenant.user.headers)
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "SEARCH_UNAVAILABLE"
+
+            assert upgrade_outdated(old, search_settings.owner_database_url) == ["accounts"]
+            assert old.outdated() == [] and upgrade_outdated(old, search_settings.owner_database_url) == []
+            response = client.get("/api/v1/search", params=params, headers=tenant.user.headers)
+            assert response.status_code == 200, response.text
+            assert [h["title"] for h in response.json()["accounts"]] == ["Upgraded Ltd"]
+    finally:
+        for name in ENTITIES:
+            old.drop(old.collection_for(name) or f"{old.alias(name)}_legacy")
+            with contextlib.suppress(ts_errors.ObjectNotFound):
+                old.admin.aliases[old.alias(name)].delete()
+        old.close()
 
 
 def test_counts_compare_rows_and_documents_per_organization(search_client, search_settings, tenant, drain, index):
