@@ -4,7 +4,8 @@ same run (issue 13 §5).
 - `GET /api/v1/search` (prospects, accounts and deals; JWT; the scoped key, query understanding, the analytics
   log) under wrk, p50/p99, against the same multi-search sent straight to Typesense with the same scoped key,
   at `--connections` (CPU-bound) and at one connection (the latency the API adds), with the CPU per search of the
-  API process and of Typesense. Target: API p99 ≤ 1.2× direct and ≤ 25 ms.
+  API process and of Typesense; each without facet counts (the API's default) and with every facet counted
+  (`facets=*`). Target: API p99 ≤ 1.2× direct and ≤ 25 ms.
 - Index throughput: our full reindex (database snapshot → new collection → alias swap) in documents/s, against
   Typesense's own import of the same documents as one JSONL upload.
 - `app.match_knowledge_documents` at `--vectors` 384-d vectors: recall@10 against the exact top 10 (numpy brute
