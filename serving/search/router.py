@@ -124,8 +124,8 @@ async def search(request: Request,
 
     response, record = await service.search_async(
         index=index, principal=principal, query=q, types=_types(types), filters=filters, page=page,
-        per_page=per_page, industries=list(row["industries"]), tenant=service.tenant_of(row["tenant"]),
-        facets=facets, started=started, semantic=semantic)
+        per_page=per_page, industries=list(row["industries"]) if row else [],
+        tenant=service.tenant_of(row["tenant"] if row else None), facets=facets, started=started, semantic=semantic)
     _log(request).add(record)
     body = SearchResponse.model_validate(response).model_dump_json(by_alias=True, exclude_none=True)
     return Response(body, media_type="application/json")
