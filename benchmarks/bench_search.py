@@ -229,10 +229,10 @@ def _multi_search_body(index, query: str, industries: list[str], facets: str = "
     counted, no user filters."""
     from serving.search.collections import ENTITIES
     from serving.search.intent import understand
-    from serving.search.service import parse_facets, search_params
+    from serving.search.service import needs_industries, parse_facets, search_params
 
-    # the service offers industries to understanding for queries of two words or more
-    u = understand(query, types=TYPES, today=date.today(), industries=industries if len(query.split()) > 1 else [])
+    # the service offers industries to understanding only for the queries that need them
+    u = understand(query, types=TYPES, today=date.today(), industries=industries if needs_industries(query) else [])
     counted = parse_facets(facets, TYPES)
     searches = [search_params(index, ENTITIES[name], u.text, u.filters.get(name, []), counted.get(name, []),
                               page=1, per_page=10) for name in u.types]

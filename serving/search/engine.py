@@ -158,7 +158,7 @@ class SearchIndex:
 
     def outdated(self, entities: Iterable[Entity] | None = None) -> list[str]:
         """The entities whose collection lacks a field of the current schema: built by an older release, they need a
-        full reindex (`serving.search.reindex`) before searches can use it (the worker runs one at start)."""
+        full reindex (`serving.search.reindex`) before searches can use it (a worker's first search job runs one)."""
         names = []
         for entity in entities or ENTITIES.values():
             collection = self.collection_for(entity.name)

@@ -1,7 +1,8 @@
 """Worker jobs of search: drain an organization's index queue (woken by the triggers that fill it), and a
 periodic sweep that wakes any organization whose queue still holds work (a job that ran out of retries while
-Typesense was down, a wake-up lost with a worker). A worker's first job also rebuilds any collection an older
-release built without a field the searches now use (`upgrade_outdated`)."""
+Typesense was down, a wake-up lost with a worker). Each worker's first sweep (a minute after it starts at most)
+or first drain also rebuilds any collection an older release built without a field the searches now use
+(`upgrade_outdated`)."""
 
 from __future__ import annotations
 
@@ -84,4 +85,9 @@ def sweep(*, factory) -> int:
 @queue.periodic(cron="* * * * *", periodic_id="search-sweep")
 @queue.task(name="search.sweep", queue=QUEUE, queueing_lock="search.sweep")
 def periodic_sweep(timestamp: int) -> int:
-    return sweep(factory=runtime().factory)
+    rt = runtime()
+    try:  # once per process (cached): the collections made, and rebuilt if an older release built them
+        index_for(rt.settings)
+    except Exception as exc:  # Typesense away or a rebuild failed: the sweep itself needs neither; retried next minute
+        logger.warning("search index not ready: %s", exc)
+    return sweep(factory=rt.factory)

@@ -15,13 +15,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typesense import exceptions as ts_errors
 
+from serving.core import queue
 from serving.core.db import libpq_url, session_factory
 from serving.main import create_app
 from serving.search import reindex as full
 from serving.search import sync
 from serving.search.collections import ENTITIES
 from serving.search.engine import SearchIndex
-from serving.search.jobs import upgrade_outdated
+from serving.search.jobs import periodic_sweep, upgrade_outdated
 from tests.factories import make_tenant, unique_email
 from tests.worker.worker_env import worker_env
 
@@ -128,11 +129,11 @@ def test_reindex_swaps_the_alias_and_replays_changes_made_while_it_ran(search_cl
     assert _queue(tenant) == []
 
 
-def test_a_collection_an_older_release_built_is_rebuilt_when_the_worker_starts(search_client, search_settings,
-                                                                               tenant, index):
+def test_a_collection_an_older_release_built_is_rebuilt_by_the_workers_sweep(search_client, search_settings,
+                                                                             tenant, index):
     """A collection lacking a field the searches now use (`tenant`, the number the scoped key pins, came after the
-    first release): searching it is a 503 SEARCH_UNAVAILABLE, not an error of the request, until the worker's start
-    rebuilds it from the database."""
+    first release): searching it is a 503 SEARCH_UNAVAILABLE, not an error of the request, until a worker's first
+    sweep (the minute job, also run a minute after it starts at most) rebuilds it from the database."""
     _account(search_client, tenant, "Upgraded Ltd")
     old = SearchIndex(url=index.url, admin_key=index.admin_key, prefix=f"{index.prefix}_up{uuid.uuid4().hex[:6]}")
     entity = ENTITIES["accounts"]
@@ -151,7 +152,11 @@ def test_a_collection_an_older_release_built_is_rebuilt_when_the_worker_starts(s
             assert response.status_code == 503, response.text
             assert response.json()["error"]["code"] == "SEARCH_UNAVAILABLE"
 
-            assert upgrade_outdated(old, search_settings.owner_database_url) == ["accounts"]
+            queue.configure(search_settings.model_copy(update={"search_collection_prefix": old.prefix}))
+            try:
+                periodic_sweep(timestamp=0)
+            finally:
+                queue.configure(search_settings)
             assert old.outdated() == [] and upgrade_outdated(old, search_settings.owner_database_url) == []
             response = client.get("/api/v1/search", params=params, headers=tenant.user.headers)
             assert response.status_code == 200, response.text
